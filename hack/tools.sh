@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Installs the real third-party tools the tests and the demo run, once per machine.
+#
+# Go-built tools are cached by version under $PA_CACHE/bin/<tool>-<version>/ (outside the
+# repository, never committed), Debian packages are installed with apt when missing.
+# Usage: hack/tools.sh TOOL...   (prints nothing on a warm cache; progress on a cold one)
+# Tools: apt cosign cosign2 oras helm controlplane source-controller all
+# `hack/tools.sh path TOOL` prints the path of one installed binary.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PA_CACHE=${PA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/provenance-auditor}
+BIN=$PA_CACHE/bin
+
+COSIGN_VERSION=v3.1.2
+COSIGN2_VERSION=v2.6.4
+ORAS_VERSION=v1.3.6
+HELM_VERSION=v3.22.0
+K8S_VERSION=v1.36.3
+SOURCE_CONTROLLER_VERSION=v1.9.1
+
+export GOFLAGS=${GOFLAGS:-} CGO_ENABLED=0 GOTOOLCHAIN=local
+
+log() { printf '[tools] %s\n' "$*" >&2; }
+
+# go_install NAME VERSION MODULE_PATH: `go install` into its own versioned directory.
+go_install() {
+  local name=$1 version=$2 pkg=$3 dir=$BIN/$1-$2
+  [ -x "$dir/$name" ] && return 0
+  log "building $name $version from its Go module (once per machine; a few minutes)…"
+  mkdir -p "$dir.tmp"
+  GOBIN=$dir.tmp go install -trimpath -ldflags '-s -w' "$pkg@$version"
+  mv "$dir.tmp/$(basename "${pkg%%/cmd/*}")" "$dir.tmp/$name" 2>/dev/null || true
+  [ -x "$dir.tmp/$name" ] || mv "$dir.tmp"/* "$dir.tmp/$name"
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  log "built $dir/$name"
+}
+
+# go_build_wrapper NAME VERSION WRAPPER_DIR LDFLAGS TAGS PKG...: builds binaries from one of the
+# wrapper modules under hack/tools/ (needed where upstream go.mod has replace directives).
+go_build_wrapper() {
+  local name=$1 version=$2 wrapper=$3 ldflags=$4 tags=$5; shift 5
+  local dir=$BIN/$name-$version
+  [ -f "$dir/.done" ] && return 0
+  log "building $name $version ($*) from Go modules (once per machine; 5-15 minutes on 2 cores)…"
+  mkdir -p "$dir"
+  local work; work=$(mktemp -d)
+  cp -r "$ROOT/hack/tools/$wrapper/." "$work/"
+  (
+    cd "$work"
+    for pkg in "$@"; do
+      log "  go build $pkg"
+      go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" -o "$dir/$(basename "$pkg")" "$pkg"
+    done
+  )
+  rm -rf "$work"
+  touch "$dir/.done"
+  log "built $dir"
+}
+
+apt_tools() {
+  local missing=()
+  command -v docker-registry >/dev/null || missing+=(docker-registry)
+  command -v promtool >/dev/null || missing+=(prometheus)
+  command -v openssl >/dev/null || missing+=(openssl)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v jq >/dev/null || missing+=(jq)
+  command -v htpasswd >/dev/null || missing+=(apache2-utils)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing Debian packages: ${missing[*]}"
+  # Keep the packages' post-install scripts from starting daemons on public interfaces.
+  local prc=/usr/sbin/policy-rc.d had_prc=0
+  [ -e $prc ] && had_prc=1
+  [ $had_prc = 1 ] || { printf '#!/bin/sh\nexit 101\n' >$prc; chmod +x $prc; }
+  apt-get update -qq >/dev/null || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ $had_prc = 1 ] || rm -f $prc
+  # Debian's units may still have been started on systems with systemd; we run our own instances.
+  for svc in docker-registry prometheus prometheus-node-exporter; do
+    systemctl stop "$svc" >/dev/null 2>&1 || true
+  done
+}
+
+tool_path() {
+  case $1 in
+    cosign) echo "$BIN/cosign-$COSIGN_VERSION/cosign" ;;
+    cosign2) echo "$BIN/cosign2-$COSIGN2_VERSION/cosign2" ;;
+    oras) echo "$BIN/oras-$ORAS_VERSION/oras" ;;
+    helm) echo "$BIN/helm-$HELM_VERSION/helm" ;;
+    kube-apiserver|kube-controller-manager|etcd) echo "$BIN/controlplane-$K8S_VERSION/$1" ;;
+    source-controller) echo "$BIN/source-controller-$SOURCE_CONTROLLER_VERSION/source-controller" ;;
+    *) echo "unknown tool $1" >&2; return 2 ;;
+  esac
+}
+
+install_tool() {
+  case $1 in
+    apt) apt_tools ;;
+    cosign) go_install cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v3/cmd/cosign ;;
+    cosign2) go_install cosign2 "$COSIGN2_VERSION" github.com/sigstore/cosign/v2/cmd/cosign ;;
+    oras) go_install oras "$ORAS_VERSION" oras.land/oras/cmd/oras ;;
+    helm) go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
+    controlplane)
+      local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+      go_build_wrapper controlplane "$K8S_VERSION" controlplane \
+        "-X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" "" \
+        k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager ./etcd ;;
+    source-controller)
+      go_build_wrapper source-controller "$SOURCE_CONTROLLER_VERSION" source-controller "" \
+        "netgo,osusergo,static_build" github.com/fluxcd/source-controller ;;
+    all) for t in apt cosign oras helm controlplane source-controller; do install_tool $t; done ;;
+    *) echo "unknown tool $1" >&2; return 2 ;;
+  esac
+}
+
+if [ "${1:-}" = path ]; then tool_path "$2"; exit; fi
+for t in "$@"; do install_tool "$t"; done

@@ -1,0 +1,1 @@
+//! provenance-auditor: independently audits who signed the OCI artifacts Flux sources fetch.

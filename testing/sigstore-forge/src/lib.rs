@@ -1,0 +1,1 @@
+//! A private Sigstore instance for tests and the demo.
