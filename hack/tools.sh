@@ -38,24 +38,53 @@ go_install() {
 
 # go_build_wrapper NAME VERSION WRAPPER_DIR LDFLAGS TAGS PKG...: builds binaries from one of the
 # wrapper modules under hack/tools/ (needed where upstream go.mod has replace directives).
+# Builds into <dir>.tmp and renames when every binary is there, so an interrupted build is never
+# mistaken for a finished one; a lock makes a concurrent caller wait for the running build.
 go_build_wrapper() {
   local name=$1 version=$2 wrapper=$3 ldflags=$4 tags=$5; shift 5
   local dir=$BIN/$name-$version
   [ -f "$dir/.done" ] && return 0
+  mkdir -p "$BIN"
+  local lock
+  exec {lock}>"$BIN/.$name-$version.lock"
+  if ! flock -n "$lock"; then
+    log "another process is building $name $version; waiting for it…"
+    flock "$lock"
+  fi
+  if [ -f "$dir/.done" ]; then exec {lock}>&-; return 0; fi
   log "building $name $version ($*) from Go modules (once per machine; 5-15 minutes on 2 cores)…"
-  mkdir -p "$dir"
+  rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
   local work; work=$(mktemp -d)
   cp -r "$ROOT/hack/tools/$wrapper/." "$work/"
   (
     cd "$work"
     for pkg in "$@"; do
       log "  go build $pkg"
-      go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" -o "$dir/$(basename "$pkg")" "$pkg"
+      # Heartbeat so a cold build shows progress instead of minutes of silence.
+      ( s=$SECONDS; while sleep 30; do log "  … still building $(basename "$pkg") ($((SECONDS - s))s)"; done ) &
+      local hb=$!
+      trap 'kill $hb 2>/dev/null' EXIT
+      go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" -o "$dir.tmp/$(basename "$pkg")" "$pkg"
+      kill $hb 2>/dev/null; trap - EXIT
     done
   )
   rm -rf "$work"
-  touch "$dir/.done"
+  touch "$dir.tmp/.done"
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  exec {lock}>&-
   log "built $dir"
+}
+
+# source_controller_crds: copies the CRDs of the same source-controller version out of the Go
+# module cache next to the binary (the stack applies them from there).
+source_controller_crds() {
+  local dir=$BIN/source-controller-$SOURCE_CONTROLLER_VERSION
+  [ -f "$dir/crds/.done" ] && return 0
+  local mod
+  mod=$(go mod download -json "github.com/fluxcd/source-controller@$SOURCE_CONTROLLER_VERSION" | jq -r .Dir)
+  rm -rf "$dir/crds" && mkdir -p "$dir/crds"
+  cp "$mod"/config/crd/bases/*.yaml "$dir/crds/"
+  touch "$dir/crds/.done"
 }
 
 apt_tools() {
@@ -89,6 +118,7 @@ tool_path() {
     helm) echo "$BIN/helm-$HELM_VERSION/helm" ;;
     kube-apiserver|kube-controller-manager|etcd) echo "$BIN/controlplane-$K8S_VERSION/$1" ;;
     source-controller) echo "$BIN/source-controller-$SOURCE_CONTROLLER_VERSION/source-controller" ;;
+    source-controller-crds) echo "$BIN/source-controller-$SOURCE_CONTROLLER_VERSION/crds" ;;
     *) echo "unknown tool $1" >&2; return 2 ;;
   esac
 }
@@ -107,7 +137,8 @@ install_tool() {
         k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager ./etcd ;;
     source-controller)
       go_build_wrapper source-controller "$SOURCE_CONTROLLER_VERSION" source-controller "" \
-        "netgo,osusergo,static_build" github.com/fluxcd/source-controller ;;
+        "netgo,osusergo,static_build" github.com/fluxcd/source-controller
+      source_controller_crds ;;
     all) for t in apt cosign oras helm controlplane source-controller; do install_tool $t; done ;;
     *) echo "unknown tool $1" >&2; return 2 ;;
   esac

@@ -1,0 +1,85 @@
+# Shared by the hack/stack scripts (sourced, not executed).
+# Resolves STACK_DIR exactly like the e2e harness does: $STACK_DIR if set, else <repo>/.stack.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+STACK_DIR=${STACK_DIR:-$ROOT/.stack}
+case $STACK_DIR in /*) ;; *) STACK_DIR=$PWD/$STACK_DIR ;; esac
+export STACK_DIR
+PIDS=$STACK_DIR/pids
+LOGS=$STACK_DIR/logs
+# Components in start order; stack-down stops them in reverse.
+COMPONENTS=(etcd kube-apiserver kube-controller-manager registry registry-auth source-controller)
+
+slog() { printf '[stack] %s\n' "$*" >&2; }
+die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# pid_of NAME: the recorded pid, if that process is still the one we started (same executable).
+pid_of() {
+  local f=$PIDS/$1.pid pid exe
+  [ -f "$f" ] || return 1
+  read -r pid exe <"$f" || return 1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] || return 1
+  echo "$pid"
+}
+
+# stop_component NAME: TERM the process group we started (setsid made pid == pgid), then KILL.
+stop_component() {
+  local name=$1 pid pgid i
+  pid=$(pid_of "$name") || { rm -f "$PIDS/$name.pid"; return 0; }
+  pgid=$(ps -o pgid= -p "$pid" | tr -d ' ')
+  if [ "$pgid" = "$pid" ]; then kill -TERM -- "-$pid" 2>/dev/null || true
+  else kill -TERM "$pid" 2>/dev/null || true; fi
+  for i in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    [ "$i" = 100 ] || { sleep 0.1; continue; }
+    slog "$name (pid $pid) did not stop on TERM; killing"
+    if [ "$pgid" = "$pid" ]; then kill -KILL -- "-$pid" 2>/dev/null || true
+    else kill -KILL "$pid" 2>/dev/null || true; fi
+  done
+  # Reap stragglers left in the group (e.g. helper children).
+  if [ "$pgid" = "$pid" ] && pgrep -g "$pid" >/dev/null 2>&1; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
+  rm -f "$PIDS/$name.pid"
+}
+
+stop_all() {
+  local i
+  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_component "${COMPONENTS[$i]}"; done
+}
+
+tail_log() {
+  local f=$LOGS/$1.log
+  printf '\n----- last 40 lines of %s -----\n' "$f" >&2
+  tail -n 40 "$f" >&2 2>/dev/null || echo "(no log)" >&2
+  printf -- '----- end of %s -----\n\n' "$1" >&2
+}
+
+# load_env: sources $STACK_DIR/env (written by stack-up) if present.
+load_env() { [ -f "$STACK_DIR/env" ] && . "$STACK_DIR/env"; }
+
+# healthy NAME: one health probe of a component (needs the env loaded).
+healthy() {
+  case $1 in
+    etcd) curl -sf --max-time 2 "$ETCD_ENDPOINT/health" | grep -q '"health":"true"' ;;
+    kube-apiserver)
+      [ "$(curl -s --max-time 3 --cacert "$STACK_DIR/pki/ca.crt" --cert "$STACK_DIR/pki/admin.crt" \
+        --key "$STACK_DIR/pki/admin.key" "$KUBE_APISERVER/readyz")" = ok ] ;;
+    kube-controller-manager) [ "$(curl -sk --max-time 2 "$KUBE_CONTROLLER_MANAGER/healthz")" = ok ] ;;
+    registry) [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$REGISTRY/v2/")" = 200 ] ;;
+    registry-auth)
+      [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$AUTH_REGISTRY/v2/")" = 401 ] &&
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -u "$AUTH_REGISTRY_USER:$AUTH_REGISTRY_PASSWORD" \
+          "http://$AUTH_REGISTRY/v2/")" = 200 ] ;;
+    source-controller)
+      curl -sf --max-time 2 -o /dev/null "$SOURCE_CONTROLLER_HEALTH/readyz" &&
+        curl -s --max-time 2 -o /dev/null "$SOURCE_CONTROLLER_STORAGE/" ;;
+    *) return 1 ;;
+  esac
+}
+
+all_healthy() {
+  local c
+  for c in "${COMPONENTS[@]}"; do
+    pid_of "$c" >/dev/null && healthy "$c" || return 1
+  done
+}
