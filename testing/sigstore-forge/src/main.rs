@@ -1,0 +1,113 @@
+//! `sigstore-forge`: the private Sigstore instance from the shell (for the demo).
+//!
+//! - `sigstore-forge init DIR [--name NAME]`: new instance; writes keys, certificates,
+//!   `trusted_root.json` and `state.json` into DIR.
+//! - `sigstore-forge sign --dir DIR --identity URI|EMAIL --issuer URL [--format bundle|legacy]
+//!   HOST/REPO@sha256:HEX`: issues a leaf, signs the digest and attaches the signature as cosign
+//!   does.
+//! - `sigstore-forge push-artifact HOST/REPO:TAG DIR_OR_FILE`: pushes a Flux artifact, prints
+//!   its digest.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sigstore_forge::push::{self, ArtifactMeta};
+use sigstore_forge::{LeafSpec, PrivateSigstore, SignOptions};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(about = "A private Sigstore instance for tests and demos")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Bundle,
+    Legacy,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create an instance in DIR.
+    Init {
+        dir: PathBuf,
+        #[arg(long, default_value = "forge")]
+        name: String,
+    },
+    /// Sign HOST/REPO@sha256:HEX with a fresh leaf and attach the signature.
+    Sign {
+        #[arg(long)]
+        dir: PathBuf,
+        /// SAN: a URI, or an email when it contains '@' and no "://".
+        #[arg(long)]
+        identity: String,
+        #[arg(long)]
+        issuer: String,
+        #[arg(long, value_enum, default_value = "bundle")]
+        format: Format,
+        reference: String,
+    },
+    /// Push a Flux artifact from a directory or file; prints the manifest digest.
+    PushArtifact {
+        reference: String,
+        content: PathBuf,
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long)]
+        revision: Option<String>,
+    },
+}
+
+fn main() -> sigstore_forge::Result<()> {
+    match Cli::parse().command {
+        Command::Init { dir, name } => {
+            PrivateSigstore::generate(&name)?.save(&dir)?;
+            println!("{}", dir.join("trusted_root.json").display());
+        }
+        Command::Sign {
+            dir,
+            identity,
+            issuer,
+            format,
+            reference,
+        } => {
+            let forge = PrivateSigstore::load(&dir)?;
+            let (repo, digest) = reference
+                .split_once('@')
+                .ok_or("reference must be HOST/REPO@sha256:HEX")?;
+            let spec = if identity.contains('@') && !identity.contains("://") {
+                LeafSpec::email(&identity, &issuer)
+            } else {
+                LeafSpec::uri(&identity, &issuer)
+            };
+            let leaf = forge.issue_leaf(&spec)?;
+            let attached = match format {
+                Format::Legacy => {
+                    let sig = forge.sign_legacy(&leaf, repo, digest, &SignOptions::default())?;
+                    push::attach_legacy(repo, digest, &sig)?
+                }
+                Format::Bundle => {
+                    let opts = SignOptions {
+                        subject_name: Some(repo.to_string()),
+                        ..Default::default()
+                    };
+                    let bundle = forge.sign_bundle(&leaf, digest, &opts)?;
+                    push::attach_bundle(repo, digest, &bundle)?
+                }
+            };
+            println!("{attached}");
+        }
+        Command::PushArtifact {
+            reference,
+            content,
+            source,
+            revision,
+        } => {
+            let mut meta = ArtifactMeta::default();
+            meta.source = source.unwrap_or(meta.source);
+            meta.revision = revision.unwrap_or(meta.revision);
+            println!("{}", push::push_artifact(&reference, &content, &meta)?);
+        }
+    }
+    Ok(())
+}
