@@ -1,1 +1,9 @@
 //! provenance-auditor: independently audits who signed the OCI artifacts Flux sources fetch.
+//!
+//! - [`registry`]: OCI distribution access and signature discovery (all three places).
+//! - [`engine`]: the verification engine (no Kubernetes types).
+//! - [`cli`]: the command-line front end.
+
+pub mod cli;
+pub mod engine;
+pub mod registry;

@@ -1,0 +1,138 @@
+//! What we report about each signature found: where it was, its format, who signed it, the CI
+//! claims of its certificate, its log entry, and its own verdict.
+
+use serde::Serialize;
+use sigstore_verify::crypto::{CertificateInfo, FulcioCiClaims};
+
+use super::verdict::Verdict;
+use crate::registry::SignatureLocation;
+
+/// The two cosign signature formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureFormat {
+    /// A Sigstore bundle (cosign v3 default): DSSE envelope around an in-toto statement.
+    Bundle,
+    /// The legacy cosign format: a layer of the `sha256-<hex>.sig` tag with annotations.
+    Legacy,
+}
+
+/// Who made a signature, as far as the signature itself says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Signer {
+    /// The certificate's SAN (URI or email), for keyless signatures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The certificate's OIDC issuer, for keyless signatures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// `sha256:` fingerprint of the key that verified it (key-signed), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_fingerprint: Option<String>,
+    /// The bundle's public-key hint, for key-signed bundles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_hint: Option<String>,
+}
+
+impl Signer {
+    /// The signer of a certificate (claims as written, trust is in the verdict).
+    pub fn from_certificate(info: &CertificateInfo) -> Self {
+        Self {
+            subject: info.identity.as_ref().map(|s| s.as_str().to_string()),
+            issuer: info.issuer.clone(),
+            ..Self::default()
+        }
+    }
+
+    /// A one-line description, e.g. `https://github.com/o/r/... (issuer https://token...)`.
+    pub fn describe(&self) -> String {
+        match (
+            &self.subject,
+            &self.issuer,
+            &self.key_fingerprint,
+            &self.key_hint,
+        ) {
+            (Some(s), Some(i), _, _) => format!("{s} (issuer {i})"),
+            (Some(s), None, _, _) => format!("{s} (no issuer)"),
+            (None, _, Some(fp), _) => format!("key {fp}"),
+            (None, _, None, Some(h)) => format!("key with hint {h}"),
+            _ => "unknown key".into(),
+        }
+    }
+}
+
+/// Fulcio CI claims (certificate extensions 1.3.6.1.4.1.57264.1.9+), when present.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CiClaims {
+    /// Source repository URI (e.g. `https://github.com/org/repo`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_repository: Option<String>,
+    /// Git ref the build ran on (e.g. `refs/heads/main`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_repository_ref: Option<String>,
+    /// Commit digest of the source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_repository_digest: Option<String>,
+    /// The workflow (build configuration) that ran, e.g. `.../.github/workflows/release.yml@refs/heads/main`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
+    /// The event that triggered the build (push, workflow_dispatch, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    /// Link to the CI run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_invocation_uri: Option<String>,
+}
+
+impl CiClaims {
+    /// The CI claims of a certificate, or `None` when it carries none.
+    pub fn from_fulcio(c: &FulcioCiClaims) -> Option<Self> {
+        let claims = Self {
+            source_repository: c.source_repository_uri.clone(),
+            source_repository_ref: c.source_repository_ref.clone(),
+            source_repository_digest: c.source_repository_digest.clone(),
+            workflow: c
+                .build_config_uri
+                .clone()
+                .or_else(|| c.build_signer_uri.clone()),
+            trigger: c.build_trigger.clone(),
+            run_invocation_uri: c.run_invocation_uri.clone(),
+        };
+        (claims != Self::default()).then_some(claims)
+    }
+}
+
+/// The transparency-log entry a signature carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    /// Rekor log index.
+    pub log_index: u64,
+    /// Integrated time, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integrated_time: Option<String>,
+}
+
+/// Everything reported about one signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignatureEvidence {
+    /// Where it was found.
+    pub location: SignatureLocation,
+    /// Its format.
+    pub format: SignatureFormat,
+    /// Who signed it (claims; `verdict` says whether they hold).
+    pub signer: Signer,
+    /// CI claims from the certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ci: Option<CiClaims>,
+    /// Its transparency-log entry, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tlog: Option<LogEntry>,
+    /// This signature's own verdict against the policy.
+    pub verdict: Verdict,
+    /// Why, in words.
+    pub message: String,
+}

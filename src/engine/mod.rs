@@ -1,0 +1,165 @@
+//! The verification engine: for one OCI artifact digest, who signed it and does that satisfy a
+//! policy? No Kubernetes types here; the CLI and the controller are thin front ends.
+//!
+//! The pipeline is I/O at the ends and pure in the middle: resolve and discover signatures
+//! (registry) → convert each into a [`candidate::Candidate`] → judge each against the policy
+//! → aggregate into one [`Verdict`] with the evidence.
+
+pub mod blob;
+pub mod bundle;
+pub mod candidate;
+pub mod evidence;
+pub mod flux_compat;
+pub mod judge;
+pub mod legacy;
+pub mod policy;
+pub mod report;
+pub mod suggest;
+pub mod trust;
+pub mod verdict;
+
+use sigstore_verify::types::Sha256Hash;
+
+use crate::registry::{Discovery, ImageRef, RegistryClient, RegistryError};
+pub use evidence::{SignatureEvidence, SignatureFormat, Signer};
+pub use policy::{IdentityRule, Policy, PublicKey};
+pub use report::ArtifactReport;
+pub use trust::TrustRoot;
+pub use verdict::Verdict;
+
+/// Judges every signature discovered for `digest` and aggregates the verdict. Pure.
+pub fn evaluate(
+    discovery: &Discovery,
+    digest: &str,
+    policy: &Policy,
+    trust: &TrustRoot,
+) -> Evaluation {
+    let hash = match digest
+        .strip_prefix("sha256:")
+        .and_then(|h| Sha256Hash::from_hex(h).ok())
+    {
+        Some(hash) => hash,
+        None => {
+            return Evaluation {
+                verdict: Verdict::DigestMismatch,
+                message: format!("{digest:?} is not a sha256 digest"),
+                signatures: vec![],
+                flux_compatibility: vec![],
+            }
+        }
+    };
+    let subject = judge::Subject { digest, hash };
+    let mut signatures = Vec::new();
+    let converted = discovery
+        .bundles
+        .iter()
+        .map(bundle::candidate)
+        .chain(discovery.legacy.iter().map(legacy::candidate));
+    for c in converted {
+        signatures.push(match c {
+            Ok(c) => judge::judge(&c, &subject, policy, trust),
+            Err(u) => SignatureEvidence {
+                location: u.location,
+                format: u.format,
+                signer: Signer::default(),
+                ci: None,
+                tlog: None,
+                verdict: Verdict::SignatureInvalid,
+                message: u.detail,
+            },
+        });
+    }
+    for m in &discovery.malformed {
+        let format = match m.location {
+            crate::registry::SignatureLocation::LegacyTag => SignatureFormat::Legacy,
+            _ => SignatureFormat::Bundle,
+        };
+        signatures.push(SignatureEvidence {
+            location: m.location,
+            format,
+            signer: Signer::default(),
+            ci: None,
+            tlog: None,
+            verdict: Verdict::SignatureInvalid,
+            message: m.detail.clone(),
+        });
+    }
+    let verdict = verdict::aggregate(signatures.iter().map(|s| s.verdict));
+    let message = match signatures
+        .iter()
+        .filter(|s| s.verdict == verdict)
+        .max_by_key(|s| s.format == SignatureFormat::Bundle)
+    {
+        None => "no cosign signature found (referrers, sha256-<hex> tag fallback, legacy .sig tag)"
+            .to_string(),
+        Some(best) => format!("{} signature: {}", format_name(best.format), best.message),
+    };
+    let flux_compatibility = flux_compat::notes(policy, &signatures);
+    Evaluation {
+        verdict,
+        message,
+        signatures,
+        flux_compatibility,
+    }
+}
+
+fn format_name(f: SignatureFormat) -> &'static str {
+    match f {
+        SignatureFormat::Bundle => "bundle",
+        SignatureFormat::Legacy => "legacy",
+    }
+}
+
+/// The pure result of judging an artifact's signatures.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// The artifact-level verdict.
+    pub verdict: Verdict,
+    /// Why, in words.
+    pub message: String,
+    /// Every signature found, with its own verdict.
+    pub signatures: Vec<SignatureEvidence>,
+    /// Where Flux would judge differently.
+    pub flux_compatibility: Vec<flux_compat::CompatNote>,
+}
+
+/// The verdict a registry error means: never `Unsigned`.
+pub fn registry_verdict(e: &RegistryError) -> Verdict {
+    match e {
+        RegistryError::Authentication { .. } => Verdict::AuthenticationFailed,
+        _ => Verdict::RegistryUnavailable,
+    }
+}
+
+/// Resolves, discovers and judges one reference: the whole pipeline for the CLI.
+pub async fn verify_reference(
+    client: &RegistryClient,
+    image: &ImageRef,
+    policy: &Policy,
+    trust: &TrustRoot,
+) -> ArtifactReport {
+    let digest = match client.resolve_digest(image).await {
+        Ok(d) => d,
+        Err(e) => {
+            return ArtifactReport::error(image, None, policy, registry_verdict(&e), e.to_string())
+        }
+    };
+    match client
+        .discover(&image.registry, &image.repository, &digest)
+        .await
+    {
+        Ok(discovery) => ArtifactReport::new(
+            image,
+            &digest,
+            policy,
+            evaluate(&discovery, &digest, policy, trust),
+        ),
+        Err(e) => ArtifactReport::error(
+            image,
+            Some(&digest),
+            policy,
+            registry_verdict(&e),
+            e.to_string(),
+        ),
+    }
+}

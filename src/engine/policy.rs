@@ -1,0 +1,267 @@
+//! What a signature must satisfy: keys (any may match) or keyless identities (any entry may
+//! match, each entry requiring both its issuer and subject regexes), or nothing at all.
+//!
+//! Regexes are unanchored, like Go's `regexp.MatchString` that cosign and Flux use: `org/repo`
+//! also matches `org/repo-evil`. The suggested `spec.verify` blocks we print are anchored.
+
+use regex::Regex;
+use sha2::{Digest, Sha256};
+use sigstore_verify::crypto::KeyAlgorithm;
+use sigstore_verify::types::DerPublicKey;
+
+/// A public key a signature may be made with.
+#[derive(Clone)]
+pub struct PublicKey {
+    /// Where the key came from (file or Secret key name), for messages.
+    pub name: String,
+    /// DER-encoded SubjectPublicKeyInfo.
+    pub der: DerPublicKey,
+    /// Its algorithm (ECDSA P-256/P-384, RSA, Ed25519).
+    pub algorithm: KeyAlgorithm,
+    /// `sha256:<hex>` of the DER SubjectPublicKeyInfo.
+    pub fingerprint: String,
+}
+
+impl PublicKey {
+    /// Parses a PEM `PUBLIC KEY` (PKIX) block, as `cosign generate-key-pair` writes.
+    pub fn from_pem(name: &str, pem: &[u8]) -> Result<Self, PolicyError> {
+        let bad = |detail: String| PolicyError::Key {
+            name: name.to_string(),
+            detail,
+        };
+        let text = std::str::from_utf8(pem).map_err(|_| bad("not UTF-8 PEM".into()))?;
+        let der = DerPublicKey::from_pem(text.trim()).map_err(|e| bad(e.to_string()))?;
+        let algorithm =
+            KeyAlgorithm::from_spki(&der).map_err(|e| bad(format!("unsupported key: {e}")))?;
+        let fingerprint = fingerprint_der(der.as_bytes());
+        Ok(Self {
+            name: name.to_string(),
+            der,
+            algorithm,
+            fingerprint,
+        })
+    }
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PublicKey({} {})", self.name, self.fingerprint)
+    }
+}
+
+/// `sha256:<hex>` of a DER public key, the key fingerprint reported as a signer.
+pub fn fingerprint_der(der: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(der)))
+}
+
+/// One accepted keyless identity: both regexes must match.
+#[derive(Clone, Debug)]
+pub struct IdentityRule {
+    /// Regex for the OIDC issuer (Fulcio extension 1.3.6.1.4.1.57264.1.8 / .1.1).
+    pub issuer: Regex,
+    /// Regex for the certificate's SAN (URI or email).
+    pub subject: Regex,
+}
+
+impl IdentityRule {
+    /// Compiles an identity from its two regexes.
+    pub fn new(issuer: &str, subject: &str) -> Result<Self, PolicyError> {
+        let compile = |field: &'static str, re: &str| {
+            Regex::new(re).map_err(|e| PolicyError::Regex {
+                field,
+                regex: re.to_string(),
+                detail: e.to_string(),
+            })
+        };
+        Ok(Self {
+            issuer: compile("issuer", issuer)?,
+            subject: compile("subject", subject)?,
+        })
+    }
+
+    /// Whether a signer's issuer and subject satisfy this rule (unanchored search).
+    pub fn matches(&self, issuer: &str, subject: &str) -> bool {
+        self.issuer.is_match(issuer) && self.subject.is_match(subject)
+    }
+}
+
+impl std::fmt::Display for IdentityRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "issuer=~{:?} subject=~{:?}",
+            self.issuer.as_str(),
+            self.subject.as_str()
+        )
+    }
+}
+
+/// What the artifact's signature must satisfy.
+#[derive(Clone, Debug, Default)]
+pub enum Policy {
+    /// No expectation: signatures are discovered and checked against the trust root only.
+    #[default]
+    None,
+    /// Signed with any of these keys (Flux `secretRef`).
+    Keys {
+        /// The accepted keys.
+        keys: Vec<PublicKey>,
+        /// Also require a verified transparency-log entry. Flux's key mode ignores the log.
+        require_tlog: bool,
+    },
+    /// Keyless: a certificate from the trust root whose identity matches any rule.
+    Keyless {
+        /// The accepted identities (OR). Empty accepts any signer (Flux legacy-path semantics).
+        identities: Vec<IdentityRule>,
+    },
+}
+
+impl Policy {
+    /// A stable fingerprint of the policy's content, for verdict caching.
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        match self {
+            Policy::None => h.update(b"none"),
+            Policy::Keys { keys, require_tlog } => {
+                h.update(if *require_tlog {
+                    b"keys+tlog".as_slice()
+                } else {
+                    b"keys"
+                });
+                let mut fps: Vec<&str> = keys.iter().map(|k| k.fingerprint.as_str()).collect();
+                fps.sort_unstable();
+                for fp in fps {
+                    h.update(b"\0");
+                    h.update(fp.as_bytes());
+                }
+            }
+            Policy::Keyless { identities } => {
+                h.update(b"keyless");
+                for id in identities {
+                    h.update(b"\0");
+                    h.update(id.issuer.as_str().as_bytes());
+                    h.update(b"\x01");
+                    h.update(id.subject.as_str().as_bytes());
+                }
+            }
+        }
+        format!("sha256:{}", hex::encode(h.finalize()))
+    }
+
+    /// A short description for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Policy::None => "no policy".into(),
+            Policy::Keys { keys, .. } => {
+                let names: Vec<String> = keys
+                    .iter()
+                    .map(|k| format!("{} ({})", k.name, short_fp(&k.fingerprint)))
+                    .collect();
+                format!("key {}", names.join(" or "))
+            }
+            Policy::Keyless { identities } if identities.is_empty() => {
+                "keyless, any identity".into()
+            }
+            Policy::Keyless { identities } => {
+                let ids: Vec<String> = identities.iter().map(|i| i.to_string()).collect();
+                format!("keyless {}", ids.join(" or "))
+            }
+        }
+    }
+}
+
+/// The first 12 hex digits of a fingerprint, for compact messages.
+pub fn short_fp(fp: &str) -> &str {
+    let hex = fp.strip_prefix("sha256:").unwrap_or(fp);
+    hex.get(..12).unwrap_or(hex)
+}
+
+/// Why a policy could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// A key that is not a PEM public key of a supported algorithm.
+    #[error("public key {name}: {detail}")]
+    Key {
+        /// The key's file or Secret entry name.
+        name: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A regex that does not compile.
+    #[error("invalid {field} regex {regex:?}: {detail}")]
+    Regex {
+        /// `issuer` or `subject`.
+        field: &'static str,
+        /// The regex as given.
+        regex: String,
+        /// The compiler's message.
+        detail: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_regexes_are_unanchored_like_go() {
+        let rule = IdentityRule::new("token.actions", "https://github.com/org/repo").unwrap();
+        assert!(rule.matches(
+            "https://token.actions.githubusercontent.com",
+            "https://github.com/org/repo/.github/workflows/x.yml@refs/heads/main"
+        ));
+        // The near-miss Go's MatchString also accepts: this is why suggestions are anchored.
+        assert!(rule.matches(
+            "https://token.actions.githubusercontent.com",
+            "https://github.com/org/repo-evil/.github/workflows/x.yml@refs/heads/main"
+        ));
+    }
+
+    #[test]
+    fn anchored_identity_rejects_the_near_miss() {
+        let rule = IdentityRule::new(
+            r"^https://token\.actions\.githubusercontent\.com$",
+            r"^https://github\.com/org/repo/\.github/workflows/x\.yml@refs/heads/main$",
+        )
+        .unwrap();
+        assert!(!rule.matches(
+            "https://token.actions.githubusercontent.com",
+            "https://github.com/org/repo-evil/.github/workflows/x.yml@refs/heads/main"
+        ));
+        assert!(rule.matches(
+            "https://token.actions.githubusercontent.com",
+            "https://github.com/org/repo/.github/workflows/x.yml@refs/heads/main"
+        ));
+    }
+
+    #[test]
+    fn both_issuer_and_subject_must_match() {
+        let rule = IdentityRule::new("^https://accounts.google.com$", "^me@example.com$").unwrap();
+        assert!(!rule.matches("https://evil.example", "me@example.com"));
+        assert!(!rule.matches("https://accounts.google.com", "you@example.com"));
+    }
+
+    #[test]
+    fn bad_regex_is_a_clear_error() {
+        let err = IdentityRule::new("(", "x").unwrap_err();
+        assert!(err.to_string().contains("invalid issuer regex"), "{err}");
+    }
+
+    #[test]
+    fn garbage_key_is_a_clear_error() {
+        let err = PublicKey::from_pem(
+            "k.pub",
+            b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("public key k.pub:"), "{err}");
+        assert!(PublicKey::from_pem("k.pub", b"not pem").is_err());
+    }
+
+    #[test]
+    fn fingerprint_is_independent_of_key_order_but_not_of_mode() {
+        let none = Policy::None.fingerprint();
+        let keyless = Policy::Keyless { identities: vec![] }.fingerprint();
+        assert_ne!(none, keyless);
+    }
+}

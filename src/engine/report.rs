@@ -1,0 +1,134 @@
+//! The per-artifact report: the stable JSON document of `verify -o json` (documented in
+//! `docs/verify-json.md`) and its text rendering.
+
+use serde::Serialize;
+
+use super::evidence::{SignatureEvidence, SignatureFormat};
+use super::flux_compat::CompatNote;
+use super::policy::Policy;
+use super::suggest::SuggestedVerify;
+use super::verdict::Verdict;
+use super::Evaluation;
+use crate::registry::ImageRef;
+
+/// Everything `verify` says about one reference.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactReport {
+    /// The reference as given.
+    pub reference: String,
+    /// The manifest digest verified (`None` if it could not be resolved).
+    pub digest: Option<String>,
+    /// The artifact-level verdict.
+    pub verdict: Verdict,
+    /// Why, in words.
+    pub message: String,
+    /// The policy applied, described.
+    pub policy: String,
+    /// Every signature found, with its own verdict.
+    pub signatures: Vec<SignatureEvidence>,
+    /// Where Flux would judge differently.
+    pub flux_compatibility: Vec<CompatNote>,
+    /// A Flux `spec.verify` block that would accept the signer found.
+    pub suggested_verify: Option<SuggestedVerify>,
+}
+
+impl ArtifactReport {
+    /// A report from an evaluation.
+    pub fn new(image: &ImageRef, digest: &str, policy: &Policy, e: Evaluation) -> Self {
+        Self {
+            reference: image.to_string(),
+            digest: Some(digest.to_string()),
+            verdict: e.verdict,
+            message: e.message,
+            policy: policy.describe(),
+            suggested_verify: SuggestedVerify::from_evidence(&e.signatures),
+            signatures: e.signatures,
+            flux_compatibility: e.flux_compatibility,
+        }
+    }
+
+    /// A report for a reference we could not check.
+    pub fn error(
+        image: &ImageRef,
+        digest: Option<&str>,
+        policy: &Policy,
+        verdict: Verdict,
+        message: String,
+    ) -> Self {
+        Self {
+            reference: image.to_string(),
+            digest: digest.map(str::to_string),
+            verdict,
+            message,
+            policy: policy.describe(),
+            signatures: vec![],
+            flux_compatibility: vec![],
+            suggested_verify: None,
+        }
+    }
+
+    /// Human-readable rendering.
+    pub fn to_text(&self) -> String {
+        let mut out = format!("{}\n", self.reference);
+        if let Some(d) = &self.digest {
+            out.push_str(&format!("  digest:  {d}\n"));
+        }
+        out.push_str(&format!(
+            "  verdict: {}\n  reason:  {}\n  policy:  {}\n",
+            self.verdict, self.message, self.policy
+        ));
+        if !self.signatures.is_empty() {
+            out.push_str("  signatures:\n");
+        }
+        for s in &self.signatures {
+            out.push_str(&signature_text(s));
+        }
+        for note in &self.flux_compatibility {
+            out.push_str(&format!("  flux: [{}] {}\n", note.code, note.message));
+        }
+        if let Some(s) = &self.suggested_verify {
+            out.push_str("  a Flux spec.verify that accepts this signer:\n");
+            for line in s.to_yaml().lines() {
+                out.push_str(&format!("    {line}\n"));
+            }
+        }
+        out
+    }
+}
+
+fn signature_text(s: &SignatureEvidence) -> String {
+    let format = match s.format {
+        SignatureFormat::Bundle => "bundle",
+        SignatureFormat::Legacy => "legacy",
+    };
+    let mut out = format!(
+        "    - {format} ({}): {} — {}\n",
+        s.location, s.verdict, s.message
+    );
+    let signer = s.signer.describe();
+    if signer != "unknown key" {
+        out.push_str(&format!("      signer: {signer}\n"));
+    }
+    if let Some(ci) = &s.ci {
+        let parts: Vec<String> = [
+            ("repository", &ci.source_repository),
+            ("ref", &ci.source_repository_ref),
+            ("workflow", &ci.workflow),
+            ("run", &ci.run_invocation_uri),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} {v}")))
+        .collect();
+        out.push_str(&format!("      ci: {}\n", parts.join(", ")));
+    }
+    if let Some(t) = &s.tlog {
+        let time = t
+            .integrated_time
+            .as_deref()
+            .map(|t| format!(", integrated {t}"))
+            .unwrap_or_default();
+        out.push_str(&format!("      rekor: log index {}{time}\n", t.log_index));
+    }
+    out
+}
