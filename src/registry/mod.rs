@@ -1,0 +1,34 @@
+//! Registry access for the verification engine: finds every cosign signature attached to one
+//! artifact digest over the OCI distribution API.
+//!
+//! Three places are searched (see `discovery`): the OCI 1.1 referrers API, its tag fallback
+//! `sha256-<hex>` (both carry Sigstore bundles, cosign v3's default), and the legacy cosign tag
+//! `sha256-<hex>.sig`. The module's central promise is that "could not check" (an error) is never
+//! confused with "unsigned" (an empty [`Discovery`]): every transport, authentication or protocol
+//! problem with a signature *store* is an error, and only a definitive 404 means "nothing there".
+//!
+//! No Kubernetes types live here; the CLI and the controller both build a [`RegistryClient`] from
+//! plain options.
+
+mod auth;
+mod client;
+mod discovery;
+mod docker_config;
+mod error;
+mod http;
+mod legacy;
+mod manifest;
+mod reference;
+
+#[cfg(test)]
+mod hostile_tests;
+#[cfg(test)]
+mod testserver;
+
+pub use client::{RegistryClient, RegistryOptions, RequestRecord};
+pub use discovery::{Discovery, FoundBundle, FoundLegacy, MalformedSignature, SignatureLocation};
+pub use docker_config::DockerConfig;
+pub use error::RegistryError;
+pub use legacy::simple_signing_payload;
+pub use manifest::is_sigstore_bundle_media_type;
+pub use reference::{ImageRef, RefError};
