@@ -41,11 +41,17 @@ fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-fn statement(name: &str, digest: &str, predicate_type: &str) -> Result<Vec<u8>> {
+/// The in-toto statement cosign v3 signs: one subject with only the digest (cosign v3.1 writes
+/// no `name`) and empty annotations, an empty predicate.
+fn statement(name: Option<&str>, digest: &str, predicate_type: &str) -> Result<Vec<u8>> {
     let hex_digest = hex::encode(crate::parse_digest(digest)?);
+    let mut subject = json!({"digest": {"sha256": hex_digest}, "annotations": {}});
+    if let Some(name) = name {
+        subject["name"] = name.into();
+    }
     let value = json!({
         "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": name, "digest": {"sha256": hex_digest}}],
+        "subject": [subject],
         "predicateType": predicate_type,
         "predicate": {}
     });
@@ -66,7 +72,7 @@ impl PrivateSigstore {
             .predicate_type
             .clone()
             .unwrap_or_else(|| COSIGN_SIGN_PREDICATE.to_string());
-        let name = opts.subject_name.as_deref().unwrap_or("");
+        let name = opts.subject_name.as_deref();
         let signed_digest = opts.signed_digest.as_deref().unwrap_or(digest);
         let signed_statement = statement(name, signed_digest, &predicate_type)?;
         let signature = leaf

@@ -52,7 +52,7 @@ pub struct SignOptions {
     pub corrupt_set: bool,
     /// Rekor integrated time (Unix seconds); default now.
     pub integrated_time: Option<i64>,
-    /// In-toto subject name of a bundle (cosign writes the repository, without tag or digest).
+    /// In-toto subject name of a bundle (default none, as cosign v3.1 writes).
     pub subject_name: Option<String>,
 }
 

@@ -87,11 +87,7 @@ fn main() -> sigstore_forge::Result<()> {
                     push::attach_legacy(repo, digest, &sig)?
                 }
                 Format::Bundle => {
-                    let opts = SignOptions {
-                        subject_name: Some(repo.to_string()),
-                        ..Default::default()
-                    };
-                    let bundle = forge.sign_bundle(&leaf, digest, &opts)?;
+                    let bundle = forge.sign_bundle(&leaf, digest, &SignOptions::default())?;
                     push::attach_bundle(repo, digest, &bundle)?
                 }
             };

@@ -276,7 +276,8 @@ pub fn attach_bundle(repo_ref: &str, digest: &str, bundle: &SignedBundle) -> Res
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
         "artifactType": BUNDLE_V03,
-        "config": {"mediaType": OCI_EMPTY, "size": empty.len(), "digest": empty_digest},
+        // cosign repeats the artifactType inside the config descriptor; copied as is.
+        "config": {"mediaType": OCI_EMPTY, "size": empty.len(), "digest": empty_digest, "artifactType": BUNDLE_V03},
         "layers": [{"mediaType": BUNDLE_V03, "size": bundle.json.len(), "digest": layer_digest}],
         "subject": {"mediaType": subject_type, "size": subject_bytes.len(), "digest": digest},
         "annotations": annotations
@@ -303,7 +304,6 @@ pub fn attach_bundle(repo_ref: &str, digest: &str, bundle: &SignedBundle) -> Res
         "mediaType": OCI_MANIFEST,
         "size": manifest_bytes.len(),
         "digest": referrer,
-        "annotations": manifest["annotations"],
         "artifactType": BUNDLE_V03
     }));
     put_manifest(&agent, host, repo, &tag, &index)?;
