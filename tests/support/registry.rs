@@ -79,12 +79,25 @@ impl RealRegistry {
         );
         let mut basic = None;
         if let Some((user, pass)) = auth {
-            let out = Command::new("htpasswd").args(["-Bbn", user, pass]).output().map_err(|e| format!("htpasswd: {e}"))?;
-            assert!(out.status.success(), "htpasswd failed: {}", String::from_utf8_lossy(&out.stderr));
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", user, pass])
+                .output()
+                .map_err(|e| format!("htpasswd: {e}"))?;
+            assert!(
+                out.status.success(),
+                "htpasswd failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let file = dir.path().join("htpasswd");
             std::fs::write(&file, &out.stdout).map_err(|e| e.to_string())?;
-            config.push_str(&format!("auth:\n  htpasswd:\n    realm: test-registry\n    path: {}\n", file.display()));
-            basic = Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))));
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: test-registry\n    path: {}\n",
+                file.display()
+            ));
+            basic = Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+            ));
         }
         let config_path: PathBuf = dir.path().join("config.yml");
         std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
@@ -105,15 +118,21 @@ impl RealRegistry {
             host,
             basic,
             output,
-            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|e| e.to_string())?,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .map_err(|e| e.to_string())?,
             _dir: dir,
         };
         let listening = format!("listening on {}", reg.host);
-        if !reg.wait_output(|o| o.app.contains(&listening) || o.exited) || !reg.app_log().contains(&listening) {
+        if !reg.wait_output(|o| o.app.contains(&listening) || o.exited)
+            || !reg.app_log().contains(&listening)
+        {
             let _ = reg.child.kill();
             return Err(reg.app_log());
         }
-        let status = raw_get_status(&reg.host, "/v2/").map_err(|e| format!("GET /v2/: {e}\n{}", reg.app_log()))?;
+        let status = raw_get_status(&reg.host, "/v2/")
+            .map_err(|e| format!("GET /v2/: {e}\n{}", reg.app_log()))?;
         assert!(status == 200 || status == 401, "GET /v2/ answered {status}");
         reg.wait_for_requests(1);
         Ok(reg)
@@ -143,27 +162,51 @@ impl RealRegistry {
     /// log after answering, so a test that just got its response may be ahead of the log — and
     /// returns them all.
     pub fn wait_for_requests(&self, n: usize) -> Vec<String> {
-        let ok = self.wait_output(|o| o.access.lines().filter_map(parse_access_line).count() >= n || o.exited);
+        let ok = self.wait_output(|o| {
+            o.access.lines().filter_map(parse_access_line).count() >= n || o.exited
+        });
         let lines = self.request_lines();
-        assert!(ok && lines.len() >= n, "expected {n} logged requests, got {lines:#?}");
+        assert!(
+            ok && lines.len() >= n,
+            "expected {n} logged requests, got {lines:#?}"
+        );
         lines
     }
 
     fn wait_output(&self, done: impl Fn(&Output) -> bool) -> bool {
         let (lock, cv) = &*self.output;
         let guard = lock.lock().expect("lock");
-        let (guard, timeout) = cv.wait_timeout_while(guard, WAIT, |o| !done(o)).expect("lock");
+        let (guard, timeout) = cv
+            .wait_timeout_while(guard, WAIT, |o| !done(o))
+            .expect("lock");
         !timeout.timed_out() && done(&guard)
     }
 
     /// Uploads a blob (monolithic POST + PUT) and returns its digest.
     pub async fn push_blob(&self, repo: &str, bytes: &[u8]) -> String {
         let digest = sha256(bytes);
-        let start = self.authed(self.http.post(format!("http://{}/v2/{repo}/blobs/uploads/", self.host)));
+        let start = self.authed(
+            self.http
+                .post(format!("http://{}/v2/{repo}/blobs/uploads/", self.host)),
+        );
         let resp = start.send().await.expect("start upload");
-        assert_eq!(resp.status().as_u16(), 202, "start upload: {:?}", resp.text().await);
-        let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).expect("upload Location").to_string();
-        let mut url = if location.starts_with('/') { format!("http://{}{location}", self.host) } else { location };
+        assert_eq!(
+            resp.status().as_u16(),
+            202,
+            "start upload: {:?}",
+            resp.text().await
+        );
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .expect("upload Location")
+            .to_string();
+        let mut url = if location.starts_with('/') {
+            format!("http://{}{location}", self.host)
+        } else {
+            location
+        };
         url.push(if url.contains('?') { '&' } else { '?' });
         url.push_str(&format!("digest={digest}"));
         let resp = self
@@ -173,20 +216,39 @@ impl RealRegistry {
             .send()
             .await
             .expect("upload blob");
-        assert_eq!(resp.status().as_u16(), 201, "upload blob: {:?}", resp.text().await);
+        assert_eq!(
+            resp.status().as_u16(),
+            201,
+            "upload blob: {:?}",
+            resp.text().await
+        );
         digest
     }
 
     /// Uploads a manifest under `reference` (a tag or its digest) and returns its digest.
-    pub async fn push_manifest(&self, repo: &str, reference: &str, media_type: &str, bytes: &[u8]) -> String {
+    pub async fn push_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> String {
         let resp = self
-            .authed(self.http.put(format!("http://{}/v2/{repo}/manifests/{reference}", self.host)))
+            .authed(self.http.put(format!(
+                "http://{}/v2/{repo}/manifests/{reference}",
+                self.host
+            )))
             .header("Content-Type", media_type)
             .body(bytes.to_vec())
             .send()
             .await
             .expect("put manifest");
-        assert_eq!(resp.status().as_u16(), 201, "put manifest {reference}: {:?}", resp.text().await);
+        assert_eq!(
+            resp.status().as_u16(),
+            201,
+            "put manifest {reference}: {:?}",
+            resp.text().await
+        );
         sha256(bytes)
     }
 
@@ -204,7 +266,13 @@ impl RealRegistry {
             "annotations": {"org.opencontainers.image.source": "https://example.com/repo"}
         });
         let bytes = serde_json::to_vec(&manifest).expect("json");
-        self.push_manifest(repo, tag, "application/vnd.oci.image.manifest.v1+json", &bytes).await
+        self.push_manifest(
+            repo,
+            tag,
+            "application/vnd.oci.image.manifest.v1+json",
+            &bytes,
+        )
+        .await
     }
 
     fn authed(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -227,7 +295,11 @@ pub fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-fn spawn_reader(pipe: Option<impl Read + Send + 'static>, output: Arc<(Mutex<Output>, Condvar)>, access: bool) {
+fn spawn_reader(
+    pipe: Option<impl Read + Send + 'static>,
+    output: Arc<(Mutex<Output>, Condvar)>,
+    access: bool,
+) {
     let Some(pipe) = pipe else { return };
     std::thread::spawn(move || {
         for line in BufReader::new(pipe).lines() {
@@ -259,7 +331,10 @@ fn parse_access_line(line: &str) -> Option<String> {
 fn raw_get_status(host: &str, path: &str) -> std::io::Result<u16> {
     let mut s = TcpStream::connect(host)?;
     s.set_read_timeout(Some(WAIT))?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut head = String::new();
     BufReader::new(s).read_line(&mut head)?;
     head.split_whitespace()
