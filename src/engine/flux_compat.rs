@@ -10,8 +10,8 @@ use super::verdict::Verdict;
 /// A difference between what Flux will do and what the audit found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CompatNote {
-    /// Stable code: `NoIdentities`, `MultipleIdentities`, `EmptyRegex`, `BundleHidesLegacy`,
-    /// `AcceptsAnySigner`.
+    /// Stable code: `NoIdentities`, `MultipleIdentities`, `EmptyRegex`, `UnanchoredRegex`,
+    /// `BundleHidesLegacy`, `AcceptsAnySigner`.
     pub code: &'static str,
     /// What Flux will do, and why.
     pub message: String,
@@ -47,6 +47,15 @@ pub fn notes(policy: &Policy, signatures: &[SignatureEvidence]) -> Vec<CompatNot
             out.push(CompatNote {
                 code: "EmptyRegex",
                 message: "Flux will fail: an empty issuer or subject regex is an error on the bundle path".into(),
+            });
+        }
+        if identities
+            .iter()
+            .any(|i| !i.subject.as_str().starts_with('^') || !i.subject.as_str().ends_with('$'))
+        {
+            out.push(CompatNote {
+                code: "UnanchoredRegex",
+                message: "a subject regex is not anchored (^…$): like Flux, it matches anywhere, so `https://github.com/org/repo` also accepts `https://github.com/org/repo-evil/…`".into(),
             });
         }
         if !has_bundle && identities.is_empty() && !signatures.is_empty() {

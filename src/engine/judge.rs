@@ -267,6 +267,22 @@ fn keyless_check(
         .bundle
         .as_ref()
         .map_err(|why| (Verdict::UntrustedSigner, why.clone()))?;
+    // The library reports an unknown log as a bad inclusion promise; say what it means.
+    if let Some(entry) = bundle
+        .verification_material
+        .tlog_entries
+        .iter()
+        .find(|e| !trust.knows_log(e.log_id.key_id.as_bytes()))
+    {
+        return Err((
+            Verdict::UntrustedSigner,
+            format!(
+                "logged in a transparency log ({}) that the trust root ({}) does not name",
+                hex::encode(entry.log_id.key_id.as_bytes()),
+                trust.description()
+            ),
+        ));
+    }
     let mut policy = VerificationPolicy::any_identity();
     if !trust.requires_sct() {
         policy = policy.skip_sct();
@@ -279,6 +295,10 @@ fn keyless_check(
         SignedInput::Payload(bytes) => verifier.verify(bytes.as_slice(), bundle, &policy),
     };
     result.map_err(|e| (classify(&e), e.to_string()))
+}
+
+fn e_id(entry: &sigstore_verify::types::bundle::TransparencyLogEntry) -> String {
+    hex::encode(entry.log_id.key_id.as_bytes())
 }
 
 /// Maps a library error to the verdict it means for the artifact.

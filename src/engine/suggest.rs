@@ -24,7 +24,7 @@ pub struct SuggestedVerify {
     /// Always `cosign`.
     pub provider: &'static str,
     /// For a keyless signer: exactly one identity (cosign v3 bundles fail with zero or several).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(rename = "matchOIDCIdentity", skip_serializing_if = "Vec::is_empty")]
     pub match_oidc_identity: Vec<OidcIdentity>,
     /// For a key signer: the fingerprint of the key whose `.pub` the Secret must hold.
     #[serde(skip_serializing_if = "Option::is_none")]

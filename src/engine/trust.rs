@@ -10,6 +10,8 @@ pub struct TrustRoot {
     verifier: Verifier,
     fingerprint: String,
     has_ct_logs: bool,
+    /// Key IDs of the transparency logs the root trusts.
+    known_logs: Vec<Vec<u8>>,
     description: String,
 }
 
@@ -45,6 +47,11 @@ impl TrustRoot {
             verifier,
             fingerprint: format!("sha256:{}", hex::encode(Sha256::digest(json))),
             has_ct_logs: !root.ctlogs.is_empty(),
+            known_logs: root
+                .tlogs
+                .iter()
+                .map(|l| l.log_id.key_id.as_bytes().to_vec())
+                .collect(),
             description: source_name.to_string(),
         })
     }
@@ -74,6 +81,11 @@ impl TrustRoot {
     /// `--insecure-ignore-sct` for the same reason.
     pub fn requires_sct(&self) -> bool {
         self.has_ct_logs
+    }
+
+    /// Whether the root trusts the transparency log with this key ID.
+    pub fn knows_log(&self, key_id: &[u8]) -> bool {
+        self.known_logs.iter().any(|k| k == key_id)
     }
 
     /// Where the root came from, for messages.
