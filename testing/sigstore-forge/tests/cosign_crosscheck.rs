@@ -140,9 +140,13 @@ impl World {
         assert!(!ok, "wrong issuer must fail:\n{out}");
     }
 
-    fn assert_rejected(&self, reference: &str, why: &str) {
+    fn assert_rejected(&self, reference: &str, why: &str, reason: &str) {
         let (ok, out) = self.verify(reference, ".", ".", &[]);
         assert!(!ok, "cosign verify must reject {why}:\n{out}");
+        assert!(
+            out.contains(reason),
+            "{why} must fail because {reason:?}:\n{out}"
+        );
     }
 }
 
@@ -196,16 +200,41 @@ fn cosign_rejects_the_forgeries() {
         swap_payload_digest: Some(other.into()),
         ..Default::default()
     };
-    let cases: Vec<(&str, &sigstore_forge::Leaf, &SignOptions)> = vec![
-        ("untrusted-ca", &untrusted, &genuine_opts),
-        ("no-sct", &unlogged_ct, &genuine_opts),
-        ("corrupt-set", &genuine, &corrupt),
-        ("other-digest", &genuine, &other_digest),
-        ("swapped-payload", &genuine, &swapped),
+    // (case, leaf, options, cosign's reason for the bundle, for the legacy signature)
+    let cases: Vec<(&str, &sigstore_forge::Leaf, &SignOptions, &str, &str)> = vec![
+        (
+            "untrusted-ca",
+            &untrusted,
+            &genuine_opts,
+            "leaf certificate verification failed",
+            "leaf certificate verification failed",
+        ),
+        ("no-sct", &unlogged_ct, &genuine_opts, "SCT", "SCT"),
+        (
+            "corrupt-set",
+            &genuine,
+            &corrupt,
+            "not enough verified log entries",
+            "unable to verify SET",
+        ),
+        (
+            "other-digest",
+            &genuine,
+            &other_digest,
+            "does not match any digest in statement",
+            "invalid or missing digest in claim",
+        ),
+        (
+            "swapped-payload",
+            &genuine,
+            &swapped,
+            "payload hash",
+            "matching bundle to payload",
+        ),
     ];
     let mut no_sct_refs = Vec::new();
-    for (case, leaf, opts) in cases {
-        for format in ["bundle", "legacy"] {
+    for (case, leaf, opts, bundle_reason, legacy_reason) in cases {
+        for (format, reason) in [("bundle", bundle_reason), ("legacy", legacy_reason)] {
             let name = format!("{case}-{format}");
             let digest = w.artifact(&name);
             let repo = w.repo(&name);
@@ -217,7 +246,7 @@ fn cosign_rejects_the_forgeries() {
                 push::attach_legacy(&repo, &digest, &sig).unwrap();
             }
             let reference = format!("{repo}@{digest}");
-            w.assert_rejected(&reference, &name);
+            w.assert_rejected(&reference, &name, reason);
             if case == "no-sct" {
                 no_sct_refs.push(reference);
             }

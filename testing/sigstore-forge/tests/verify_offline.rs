@@ -29,6 +29,18 @@ fn verifier(forge: &PrivateSigstore) -> Verifier {
     Verifier::new(&root).expect("verifier accepts the trusted root")
 }
 
+/// Asserts `result` failed with an error whose text contains `reason`.
+#[track_caller]
+fn fails_with<T: std::fmt::Debug>(result: sigstore_verify::Result<T>, reason: &str) {
+    match result {
+        Ok(value) => panic!("expected failure ({reason}), got {value:?}"),
+        Err(e) => assert!(
+            e.to_string().contains(reason),
+            "expected {reason:?} in: {e}"
+        ),
+    }
+}
+
 fn digest(d: &str) -> Sha256Hash {
     Sha256Hash::from_hex(d.strip_prefix("sha256:").unwrap()).unwrap()
 }
@@ -132,17 +144,20 @@ fn leaf_from_an_untrusted_ca_fails() {
     let bundle = forge
         .sign_bundle(&leaf, DIGEST, &SignOptions::default())
         .unwrap();
-    assert!(verify_bundle(&forge, &bundle.json, DIGEST).is_err());
+    fails_with(verify_bundle(&forge, &bundle.json, DIGEST), "UnknownIssuer");
     let sig = forge
         .sign_legacy(&leaf, REPO, DIGEST, &SignOptions::default())
         .unwrap();
-    assert!(verify_legacy(&forge, &sig).is_err());
+    fails_with(verify_legacy(&forge, &sig), "UnknownIssuer");
     // Entirely rogue material verifies against its own root only.
     let rogue_bundle = rogue
         .sign_bundle(&leaf, DIGEST, &SignOptions::default())
         .unwrap();
     assert!(verify_bundle(&rogue, &rogue_bundle.json, DIGEST).is_ok());
-    assert!(verify_bundle(&forge, &rogue_bundle.json, DIGEST).is_err());
+    fails_with(
+        verify_bundle(&forge, &rogue_bundle.json, DIGEST),
+        "No log key valid",
+    );
 }
 
 #[test]
@@ -154,7 +169,10 @@ fn bundle_over_another_digest_fails_subject_check() {
         ..Default::default()
     };
     let bundle = forge.sign_bundle(&leaf, DIGEST, &opts).unwrap();
-    assert!(verify_bundle(&forge, &bundle.json, DIGEST).is_err());
+    fails_with(
+        verify_bundle(&forge, &bundle.json, DIGEST),
+        "does not match any subject",
+    );
     assert!(
         verify_bundle(&forge, &bundle.json, OTHER).is_ok(),
         "it is a genuine signature of OTHER"
@@ -170,9 +188,12 @@ fn corrupted_set_fails_both_formats() {
         ..Default::default()
     };
     let bundle = forge.sign_bundle(&leaf, DIGEST, &opts).unwrap();
-    assert!(verify_bundle(&forge, &bundle.json, DIGEST).is_err());
+    fails_with(
+        verify_bundle(&forge, &bundle.json, DIGEST),
+        "SET verification failed",
+    );
     let sig = forge.sign_legacy(&leaf, REPO, DIGEST, &opts).unwrap();
-    assert!(verify_legacy(&forge, &sig).is_err());
+    fails_with(verify_legacy(&forge, &sig), "SET verification failed");
 }
 
 #[test]
@@ -184,9 +205,12 @@ fn swapped_payload_with_genuine_cert_and_set_fails() {
         ..Default::default()
     };
     let sig = forge.sign_legacy(&leaf, REPO, DIGEST, &opts).unwrap();
-    assert!(verify_legacy(&forge, &sig).is_err());
+    fails_with(verify_legacy(&forge, &sig), "signature invalid");
     let bundle = forge.sign_bundle(&leaf, DIGEST, &opts).unwrap();
-    assert!(verify_bundle(&forge, &bundle.json, OTHER).is_err());
+    fails_with(
+        verify_bundle(&forge, &bundle.json, OTHER),
+        "DSSE signature verification failed",
+    );
 }
 
 #[test]
@@ -213,7 +237,10 @@ fn leaf_without_sct_fails_unless_sct_is_skipped() {
     let bundle = forge
         .sign_bundle(&leaf, DIGEST, &SignOptions::default())
         .unwrap();
-    assert!(verify_bundle(&forge, &bundle.json, DIGEST).is_err());
+    fails_with(
+        verify_bundle(&forge, &bundle.json, DIGEST),
+        "missing SCT extension",
+    );
     let parsed = Bundle::from_json(&bundle.json).unwrap();
     let policy = VerificationPolicy::any_identity().skip_sct();
     assert!(verifier(&forge)
@@ -224,13 +251,16 @@ fn leaf_without_sct_fails_unless_sct_is_skipped() {
 #[test]
 fn integrated_time_outside_the_leaf_validity_fails() {
     let forge = PrivateSigstore::generate("forge").unwrap();
-    let leaf = forge.issue_leaf(&spec()).unwrap();
-    let opts = SignOptions {
-        integrated_time: Some(leaf.not_before.unix_timestamp() - 3600),
-        ..Default::default()
-    };
-    let bundle = forge.sign_bundle(&leaf, DIGEST, &opts).unwrap();
-    assert!(verify_bundle(&forge, &bundle.json, DIGEST).is_err());
+    // An expired leaf logged now: the chain is checked at Rekor's integrated time and fails.
+    let mut spec = spec();
+    let now = time::OffsetDateTime::now_utc();
+    spec.not_before = Some(now - time::Duration::minutes(30));
+    spec.not_after = Some(now - time::Duration::minutes(20));
+    let leaf = forge.issue_leaf(&spec).unwrap();
+    let bundle = forge
+        .sign_bundle(&leaf, DIGEST, &SignOptions::default())
+        .unwrap();
+    fails_with(verify_bundle(&forge, &bundle.json, DIGEST), "CertExpired");
 }
 
 #[test]
