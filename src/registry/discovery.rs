@@ -7,10 +7,10 @@
 
 use futures::{stream, StreamExt as _};
 use reqwest::{Method, StatusCode};
-use serde::Serialize;
 
 use super::client::RegistryClient;
 use super::error::RegistryError;
+use super::found::{Discovery, FoundBundle, FoundLegacy, MalformedSignature, SignatureLocation};
 use super::http::{read_limited, status_error};
 use super::legacy::truncate;
 use super::manifest::{
@@ -24,89 +24,6 @@ const CONCURRENCY: usize = 4;
 const MAX_SIGNATURES_PER_PLACE: usize = 64;
 /// Referrers API pages followed.
 const MAX_REFERRER_PAGES: usize = 8;
-
-/// Everything found for one artifact digest.
-#[derive(Debug, Clone, Default)]
-pub struct Discovery {
-    /// Sigstore bundles (cosign v3 format).
-    pub bundles: Vec<FoundBundle>,
-    /// Legacy `.sig` signatures.
-    pub legacy: Vec<FoundLegacy>,
-    /// Problems with individual signature objects that were found but could not be read as
-    /// signatures (e.g. a referrer manifest with no bundle layer, a .sig layer missing the
-    /// signature annotation). Reported as evidence; never makes the artifact "unsigned".
-    pub malformed: Vec<MalformedSignature>,
-}
-
-impl Discovery {
-    /// True when nothing at all was found: no signature and no malformed signature object.
-    pub fn is_empty(&self) -> bool {
-        self.bundles.is_empty() && self.legacy.is_empty() && self.malformed.is_empty()
-    }
-}
-
-/// A Sigstore bundle attached to the artifact.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FoundBundle {
-    /// Where it was found.
-    pub location: SignatureLocation,
-    /// Digest of the referrer manifest that carries it.
-    pub manifest_digest: String,
-    /// The media type of the bundle layer.
-    pub media_type: String,
-    /// The bundle JSON (digest-verified against the layer descriptor).
-    pub bytes: Vec<u8>,
-}
-
-/// A legacy cosign signature (one layer of the `.sig` manifest).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FoundLegacy {
-    /// Digest of the layer, i.e. of the payload.
-    pub layer_digest: String,
-    /// The simple-signing payload that was signed (digest-verified).
-    pub payload: Vec<u8>,
-    /// Annotation `dev.cosignproject.cosign/signature` (base64).
-    pub signature_b64: String,
-    /// Annotation `dev.sigstore.cosign/certificate`.
-    pub certificate_pem: Option<String>,
-    /// Annotation `dev.sigstore.cosign/chain`.
-    pub chain_pem: Option<String>,
-    /// Annotation `dev.sigstore.cosign/bundle` (the Rekor SET bundle JSON).
-    pub rekor_bundle_json: Option<String>,
-    /// Annotation `dev.sigstore.cosign/rfc3161timestamp`.
-    pub rfc3161_timestamp_json: Option<String>,
-}
-
-/// Where a signature object was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SignatureLocation {
-    /// The OCI 1.1 referrers API.
-    ReferrersApi,
-    /// The referrers tag fallback `sha256-<hex>`.
-    ReferrersTag,
-    /// The legacy cosign tag `sha256-<hex>.sig`.
-    LegacyTag,
-}
-
-impl std::fmt::Display for SignatureLocation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            SignatureLocation::ReferrersApi => "referrers-api",
-            SignatureLocation::ReferrersTag => "referrers-tag",
-            SignatureLocation::LegacyTag => "legacy-tag",
-        })
-    }
-}
-
-/// A signature object that exists but cannot be read as a signature.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MalformedSignature {
-    /// Where it was found.
-    pub location: SignatureLocation,
-    /// What is wrong with it.
-    pub detail: String,
-}
 
 type Item<T> = Result<Result<T, MalformedSignature>, RegistryError>;
 

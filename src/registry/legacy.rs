@@ -7,8 +7,8 @@
 use base64::Engine as _;
 
 use super::client::{sha256_digest, RegistryClient};
-use super::discovery::{FoundLegacy, MalformedSignature, SignatureLocation};
 use super::error::RegistryError;
+use super::found::{FoundLegacy, MalformedSignature, SignatureLocation};
 use super::manifest::Descriptor;
 use super::reference::is_sha256_digest;
 

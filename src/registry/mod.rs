@@ -11,24 +11,28 @@
 //! plain options.
 
 mod auth;
+mod challenge;
 mod client;
 mod discovery;
 mod docker_config;
 mod error;
+mod found;
 mod http;
 mod legacy;
 mod manifest;
 mod reference;
 
 #[cfg(test)]
+mod auth_tests;
+#[cfg(test)]
 mod hostile_tests;
 #[cfg(test)]
 mod testserver;
 
 pub use client::{RegistryClient, RegistryOptions, RequestRecord};
-pub use discovery::{Discovery, FoundBundle, FoundLegacy, MalformedSignature, SignatureLocation};
 pub use docker_config::DockerConfig;
 pub use error::RegistryError;
+pub use found::{Discovery, FoundBundle, FoundLegacy, MalformedSignature, SignatureLocation};
 pub use legacy::simple_signing_payload;
 pub use manifest::is_sigstore_bundle_media_type;
 pub use reference::{ImageRef, RefError};

@@ -201,3 +201,72 @@ async fn read_request(sock: &mut TcpStream, buf: &mut Vec<u8>) -> Option<TestReq
         body,
     })
 }
+
+/// Fixtures shared by the test modules that drive the client against a [`TestServer`].
+pub(crate) mod fixtures {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use base64::Engine as _;
+
+    use super::{Reply, TestRequest};
+    use crate::registry::{client, DockerConfig, RegistryClient, RegistryOptions};
+
+    pub(crate) const HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+    pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+    pub(crate) const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+    pub(crate) fn digest() -> String {
+        format!("sha256:{HEX}")
+    }
+    pub(crate) fn referrers_path() -> String {
+        format!("/v2/app/referrers/sha256:{HEX}")
+    }
+    pub(crate) fn tag_path() -> String {
+        format!("/v2/app/manifests/sha256-{HEX}")
+    }
+    pub(crate) fn sig_path() -> String {
+        format!("/v2/app/manifests/sha256-{HEX}.sig")
+    }
+    pub(crate) fn sha(b: &[u8]) -> String {
+        client::sha256_digest(b)
+    }
+
+    /// A handler answering fixed paths, and `fallback` for everything else.
+    pub(crate) fn routes(
+        map: Vec<(String, Reply)>,
+        fallback: Reply,
+    ) -> impl Fn(&TestRequest) -> Reply + Send + Sync {
+        let map: HashMap<String, Reply> = map.into_iter().collect();
+        move |r| {
+            map.get(r.path())
+                .cloned()
+                .unwrap_or_else(|| fallback.clone())
+        }
+    }
+
+    pub(crate) fn client_with(opts: RegistryOptions) -> RegistryClient {
+        RegistryClient::new(opts).expect("client")
+    }
+    pub(crate) fn client() -> RegistryClient {
+        client_with(RegistryOptions {
+            timeout: Duration::from_secs(5),
+            ..Default::default()
+        })
+    }
+    pub(crate) fn creds(host: &str, user: &str, pass: &str) -> DockerConfig {
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        DockerConfig::from_json(
+            format!(r#"{{"auths":{{"{host}":{{"auth":"{auth}"}}}}}}"#).as_bytes(),
+        )
+        .expect("config")
+    }
+
+    /// Bounds every test: a hang in the client is a failure, not a stuck test run.
+    pub(crate) async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::time::timeout(Duration::from_secs(20), f)
+            .await
+            .expect("client call did not finish in time")
+    }
+}
