@@ -24,7 +24,10 @@ const FIELD_MANAGER: &str = "provenance-e2e";
 
 /// The repository root (the e2e crate lives in `<root>/e2e`).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// `$STACK_DIR`, else `<repo>/.stack` — the same rule as `hack/stack/lib.sh`.
@@ -65,13 +68,21 @@ impl Stack {
             .lines()
             .filter(|l| !l.trim_start().starts_with('#'))
             .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches(|c| c == '\'' || c == '"').to_string()))
+            .map(|(k, v)| {
+                (
+                    k.trim().to_string(),
+                    v.trim().trim_matches(|c| c == '\'' || c == '"').to_string(),
+                )
+            })
             .collect();
         Ok(Stack { dir, vars })
     }
 
     pub fn var(&self, k: &str) -> String {
-        self.vars.get(k).cloned().unwrap_or_else(|| panic!("{k} missing from {}/env", self.dir.display()))
+        self.vars
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| panic!("{k} missing from {}/env", self.dir.display()))
     }
 
     /// `host:port` of the plain-HTTP registry.
@@ -82,7 +93,8 @@ impl Stack {
     /// A kube client from `$STACK_DIR/<file>` (admin.kubeconfig or auditor.kubeconfig).
     pub async fn client_from(&self, file: &str) -> Result<Client> {
         let path = self.dir.join(file);
-        let kc = Kubeconfig::read_from(&path).with_context(|| format!("reading {}", path.display()))?;
+        let kc =
+            Kubeconfig::read_from(&path).with_context(|| format!("reading {}", path.display()))?;
         let cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?;
         Ok(Client::try_from(cfg)?)
     }
@@ -130,12 +142,16 @@ pub struct Cond {
 
 /// `status.conditions[type == ty]` of an object (as JSON).
 pub fn condition(obj: &Value, ty: &str) -> Option<Cond> {
-    obj.pointer("/status/conditions")?.as_array()?.iter().find(|c| c["type"] == ty).map(|c| Cond {
-        status: c["status"].as_str().unwrap_or_default().to_string(),
-        reason: c["reason"].as_str().unwrap_or_default().to_string(),
-        message: c["message"].as_str().unwrap_or_default().to_string(),
-        observed_generation: c["observedGeneration"].as_i64(),
-    })
+    obj.pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == ty)
+        .map(|c| Cond {
+            status: c["status"].as_str().unwrap_or_default().to_string(),
+            reason: c["reason"].as_str().unwrap_or_default().to_string(),
+            message: c["message"].as_str().unwrap_or_default().to_string(),
+            observed_generation: c["observedGeneration"].as_i64(),
+        })
 }
 
 /// True when condition `ty` has `status` (and `reason`, if given).
@@ -145,11 +161,15 @@ pub fn has_cond(obj: &Value, ty: &str, status: &str, reason: Option<&str>) -> bo
 
 /// `status.artifact.revision`.
 pub fn revision(obj: &Value) -> Option<String> {
-    obj.pointer("/status/artifact/revision").and_then(Value::as_str).map(str::to_string)
+    obj.pointer("/status/artifact/revision")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 pub fn generation(obj: &Value) -> i64 {
-    obj.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or_default()
+    obj.pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or_default()
 }
 
 /// A short summary of an object's status for messages.
@@ -159,15 +179,24 @@ pub fn status_summary(obj: &Value) -> String {
         .and_then(Value::as_array)
         .map(|cs| {
             cs.iter()
-                .map(|c| format!("{}={}/{}: {}", c["type"].as_str().unwrap_or("?"), c["status"].as_str().unwrap_or("?"),
-                    c["reason"].as_str().unwrap_or("?"), c["message"].as_str().unwrap_or("")))
+                .map(|c| {
+                    format!(
+                        "{}={}/{}: {}",
+                        c["type"].as_str().unwrap_or("?"),
+                        c["status"].as_str().unwrap_or("?"),
+                        c["reason"].as_str().unwrap_or("?"),
+                        c["message"].as_str().unwrap_or("")
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
     format!(
         "generation={} observedGeneration={} revision={:?} conditions=[{}]",
         generation(obj),
-        obj.pointer("/status/observedGeneration").map(Value::to_string).unwrap_or_else(|| "-".into()),
+        obj.pointer("/status/observedGeneration")
+            .map(Value::to_string)
+            .unwrap_or_else(|| "-".into()),
         revision(obj),
         conds.join("; ")
     )
@@ -186,7 +215,9 @@ pub struct Ctx {
 fn random_suffix() -> String {
     let mut b = [0u8; 4];
     use std::io::Read;
-    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).expect("/dev/urandom");
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .expect("/dev/urandom");
     hex::encode(b)
 }
 
@@ -203,12 +234,19 @@ where
     eprintln!("[e2e] {name}: namespace {}", ctx.ns);
     let result = body(ctx.clone()).await;
     if let Err(e) = &result {
-        eprintln!("[e2e] {name} FAILED after {:?}: {e:#}", ctx.started.elapsed());
+        eprintln!(
+            "[e2e] {name} FAILED after {:?}: {e:#}",
+            ctx.started.elapsed()
+        );
         eprintln!("{}", ctx.diagnostics().await);
     }
     let keep = std::env::var("E2E_KEEP").is_ok_and(|v| v == "1");
     if keep {
-        eprintln!("[e2e] E2E_KEEP=1: keeping namespace {} and {}", ctx.ns, ctx.work.display());
+        eprintln!(
+            "[e2e] E2E_KEEP=1: keeping namespace {} and {}",
+            ctx.ns,
+            ctx.work.display()
+        );
     } else if let Err(e) = ctx.cleanup().await {
         eprintln!("[e2e] cleanup of {} failed: {e:#}", ctx.ns);
     }
@@ -221,21 +259,46 @@ impl Ctx {
     async fn new(name: &str) -> Result<Ctx> {
         let stack = Stack::load()?;
         let client = stack.admin().await?;
-        let slug: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
-        let slug: String = slug.chars().take(40).collect::<String>().trim_matches('-').to_string();
+        let slug: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let slug: String = slug
+            .chars()
+            .take(40)
+            .collect::<String>()
+            .trim_matches('-')
+            .to_string();
         let ns = format!("e2e-{slug}-{}", random_suffix());
         let nsobj: Namespace = serde_json::from_value(json!({
             "metadata": {"name": ns, "labels": {"provenance.dev/e2e": "true"}}
         }))?;
-        Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &nsobj).await.context("creating namespace")?;
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &nsobj)
+            .await
+            .context("creating namespace")?;
         let work = std::env::temp_dir().join(&ns);
         std::fs::create_dir_all(&work)?;
-        Ok(Ctx { stack, client, ns, work, started: Instant::now() })
+        Ok(Ctx {
+            stack,
+            client,
+            ns,
+            work,
+            started: Instant::now(),
+        })
     }
 
     async fn cleanup(&self) -> Result<()> {
         let _ = std::fs::remove_dir_all(&self.work);
-        Api::<Namespace>::all(self.client.clone()).delete(&self.ns, &DeleteParams::background()).await?;
+        Api::<Namespace>::all(self.client.clone())
+            .delete(&self.ns, &DeleteParams::background())
+            .await?;
         Ok(())
     }
 
@@ -258,7 +321,11 @@ impl Ctx {
         });
         let out = self
             .api(kind)
-            .patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&obj))
+            .patch(
+                name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&obj),
+            )
             .await
             .with_context(|| format!("applying {kind} {}/{name}", self.ns))?;
         Ok(serde_json::to_value(out)?)
@@ -266,12 +333,20 @@ impl Ctx {
 
     /// Merge-patches an object's metadata/spec (e.g. to add an annotation).
     pub async fn merge_patch(&self, kind: &str, name: &str, patch: Value) -> Result<Value> {
-        let out = self.api(kind).patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        let out = self
+            .api(kind)
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
         Ok(serde_json::to_value(out)?)
     }
 
     pub async fn get(&self, kind: &str, name: &str) -> Result<Value> {
-        Ok(serde_json::to_value(self.api(kind).get(name).await.with_context(|| format!("getting {kind} {name}"))?)?)
+        Ok(serde_json::to_value(
+            self.api(kind)
+                .get(name)
+                .await
+                .with_context(|| format!("getting {kind} {name}"))?,
+        )?)
     }
 
     /// Polls `kind/name` every [`POLL`] until `pred` holds or `timeout` passes; returns the object.
@@ -309,16 +384,25 @@ impl Ctx {
 
     /// Creates or replaces an Opaque Secret with the given string data.
     pub async fn secret(&self, name: &str, data: &[(&str, &str)]) -> Result<()> {
+        self.secret_typed(name, "Opaque", data).await
+    }
+
+    /// Creates or replaces a Secret of type `ty` with the given string data.
+    pub async fn secret_typed(&self, name: &str, ty: &str, data: &[(&str, &str)]) -> Result<()> {
         let string_data: BTreeMap<&str, &str> = data.iter().copied().collect();
         let s = json!({
             "apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": name, "namespace": self.ns},
-            "type": "Opaque",
+            "type": ty,
             "stringData": string_data,
         });
         // Apply keeps the Secret's identity (same object, new data) when it exists already.
         Api::<Secret>::namespaced(self.client.clone(), &self.ns)
-            .patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&s))
+            .patch(
+                name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&s),
+            )
             .await
             .with_context(|| format!("applying Secret {name}"))?;
         Ok(())
@@ -370,8 +454,22 @@ impl Ctx {
 
     /// Pushes `dir` as a Flux artifact to `<registry>/<ns>/<repo>:<tag>`; returns the manifest digest.
     pub async fn push_artifact(&self, repo: &str, tag: &str, dir: &Path) -> Result<String> {
-        let r = format!("{}/{}/{repo}:{tag}", self.stack.registry(), self.ns);
-        let digest = self.script("push-artifact.sh", &[&r, dir.to_str().unwrap()]).await?;
+        self.push_artifact_to(&self.stack.registry(), repo, tag, dir)
+            .await
+    }
+
+    /// Like [`Ctx::push_artifact`] to another registry (`host:port`), e.g. `AUTH_REGISTRY`.
+    pub async fn push_artifact_to(
+        &self,
+        registry: &str,
+        repo: &str,
+        tag: &str,
+        dir: &Path,
+    ) -> Result<String> {
+        let r = format!("{registry}/{}/{repo}:{tag}", self.ns);
+        let digest = self
+            .script("push-artifact.sh", &[&r, dir.to_str().unwrap()])
+            .await?;
         if !digest.starts_with("sha256:") || digest.len() != 71 {
             bail!("push-artifact.sh printed {digest:?}, not a digest");
         }
@@ -386,7 +484,8 @@ impl Ctx {
     /// A fresh cosign key pair in the scratch directory: (private key, public key PEM).
     pub async fn keygen(&self, name: &str) -> Result<(PathBuf, String)> {
         let dir = self.path(&format!("keys-{name}"));
-        self.script("cosign-keygen.sh", &[dir.to_str().unwrap()]).await?;
+        self.script("cosign-keygen.sh", &[dir.to_str().unwrap()])
+            .await?;
         let pubkey = std::fs::read_to_string(dir.join("cosign.pub"))?;
         Ok((dir.join("cosign.key"), pubkey))
     }
@@ -394,15 +493,28 @@ impl Ctx {
     /// Signs `<registry>/<ns>/<repo>@<digest>` with real cosign (format "bundle" or "legacy").
     pub async fn sign(&self, key: &Path, format: &str, repo: &str, digest: &str) -> Result<()> {
         let r = format!("{}/{}/{repo}@{digest}", self.stack.registry(), self.ns);
-        self.script("cosign-sign.sh", &["--key", key.to_str().unwrap(), "--format", format, &r]).await?;
+        self.script(
+            "cosign-sign.sh",
+            &["--key", key.to_str().unwrap(), "--format", format, &r],
+        )
+        .await?;
         Ok(())
     }
 
     /// Tags of `<registry>/<ns>/<repo>` (to see where cosign stored signatures).
     pub async fn tags(&self, repo: &str) -> Result<Vec<String>> {
-        let url = format!("http://{}/v2/{}/{repo}/tags/list", self.stack.registry(), self.ns);
+        let url = format!(
+            "http://{}/v2/{}/{repo}/tags/list",
+            self.stack.registry(),
+            self.ns
+        );
         let v: Value = serde_json::from_slice(&http_get(&url).await?)?;
-        Ok(v["tags"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_string)).collect())
+        Ok(v["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect())
     }
 
     /// Diagnostics for a failed test: Flux objects and events of the namespace, log tails.
@@ -416,20 +528,28 @@ impl Ctx {
                         if let Some(m) = v.pointer_mut("/metadata").and_then(Value::as_object_mut) {
                             m.remove("managedFields");
                         }
-                        out += &format!("--- {kind} {}\n{}\n", o.metadata.name.unwrap_or_default(),
-                            serde_json::to_string_pretty(&v).unwrap_or_default());
+                        out += &format!(
+                            "--- {kind} {}\n{}\n",
+                            o.metadata.name.unwrap_or_default(),
+                            serde_json::to_string_pretty(&v).unwrap_or_default()
+                        );
                     }
                 }
                 Err(e) => out += &format!("--- listing {kind}: {e}\n"),
             }
         }
-        match Api::<Event>::namespaced(self.client.clone(), &self.ns).list(&ListParams::default()).await {
+        match Api::<Event>::namespaced(self.client.clone(), &self.ns)
+            .list(&ListParams::default())
+            .await
+        {
             Ok(list) => {
                 out += "--- events\n";
                 for e in list.items {
                     out += &format!(
                         "{} {} {}/{} {}: {}\n",
-                        e.last_timestamp.map(|t| t.0.to_string()).unwrap_or_default(),
+                        e.last_timestamp
+                            .map(|t| t.0.to_string())
+                            .unwrap_or_default(),
                         e.type_.unwrap_or_default(),
                         e.involved_object.kind.unwrap_or_default(),
                         e.involved_object.name.unwrap_or_default(),
@@ -444,14 +564,27 @@ impl Ctx {
         // source-controller lines about this namespace, then every component's tail.
         if let Ok(text) = std::fs::read_to_string(logs.join("source-controller.log")) {
             let mine: Vec<&str> = text.lines().filter(|l| l.contains(&self.ns)).collect();
-            out += &format!("--- source-controller log lines mentioning {} (last 60)\n", self.ns);
+            out += &format!(
+                "--- source-controller log lines mentioning {} (last 60)\n",
+                self.ns
+            );
             for l in &mine[mine.len().saturating_sub(60)..] {
                 out += l;
                 out.push('\n');
             }
         }
-        for (c, n) in [("source-controller", 20), ("kube-apiserver", 15), ("kube-controller-manager", 10), ("registry", 15), ("registry-auth", 5), ("etcd", 5)] {
-            out += &format!("--- {c} log (last {n} lines)\n{}\n", tail(&logs.join(format!("{c}.log")), n));
+        for (c, n) in [
+            ("source-controller", 20),
+            ("kube-apiserver", 15),
+            ("kube-controller-manager", 10),
+            ("registry", 15),
+            ("registry-auth", 5),
+            ("etcd", 5),
+        ] {
+            out += &format!(
+                "--- {c} log (last {n} lines)\n{}\n",
+                tail(&logs.join(format!("{c}.log")), n)
+            );
         }
         out
     }
@@ -469,7 +602,9 @@ fn tail(path: &Path, n: usize) -> String {
 
 /// Plain HTTP GET (registries, source-controller storage); errors on a non-2xx status.
 pub async fn http_get(url: &str) -> Result<Vec<u8>> {
-    let resp = reqwest::get(url).await.with_context(|| format!("GET {url}"))?;
+    let resp = reqwest::get(url)
+        .await
+        .with_context(|| format!("GET {url}"))?;
     let status = resp.status();
     if !status.is_success() {
         bail!("GET {url}: {status}");

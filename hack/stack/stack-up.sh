@@ -42,7 +42,7 @@ CRD_DIR=$("$TOOLS" path source-controller-crds)
 [ -d "$CRD_DIR" ] || die "source-controller CRDs not found in $CRD_DIR"
 
 mkdir -p "$STACK_DIR"/{pids,logs,pki,etcd,registry,registry-auth,source-controller/storage,source-controller/tuf,kcm}
-chmod 700 "$STACK_DIR/pki"
+chmod 700 "$STACK_DIR/pki" "$STACK_DIR/etcd"
 
 # --- ports -----------------------------------------------------------------------------------
 # Free ports from 20000-32767 (below Linux's ephemeral range, so outgoing connections do not take
@@ -203,7 +203,7 @@ wait_healthy kube-apiserver
 start kube-controller-manager "$KCM_BIN" \
   --kubeconfig="$STACK_DIR/admin.kubeconfig" \
   --authentication-kubeconfig="$STACK_DIR/admin.kubeconfig" \
-  --authorization-kubeconfig="$STACK_DIR/admin.kubeconfig" \
+  --authorization-kubeconfig="$STACK_DIR/admin.kubeconfig" --authentication-skip-lookup=true \
   --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --cert-dir="$STACK_DIR/kcm" \
   --controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller \
   --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
