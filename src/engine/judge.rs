@@ -297,10 +297,6 @@ fn keyless_check(
     result.map_err(|e| (classify(&e), e.to_string()))
 }
 
-fn e_id(entry: &sigstore_verify::types::bundle::TransparencyLogEntry) -> String {
-    hex::encode(entry.log_id.key_id.as_bytes())
-}
-
 /// Maps a library error to the verdict it means for the artifact.
 pub fn classify(e: &sigstore_verify::Error) -> Verdict {
     use sigstore_verify::Error as E;
