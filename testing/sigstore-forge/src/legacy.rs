@@ -75,6 +75,58 @@ impl PrivateSigstore {
 }
 
 impl LegacySignature {
+    /// Reads a `.sig` layer back: its blob and its annotations (as in the manifest). Useful to
+    /// check what a registry holds, e.g. with [`Self::to_v01_bundle_json`].
+    pub fn from_layer(payload: Vec<u8>, annotations: &serde_json::Value) -> Result<Self> {
+        use base64::Engine;
+        let text = |key: &str| -> Result<String> {
+            Ok(annotations[key]
+                .as_str()
+                .ok_or_else(|| format!("layer has no {key} annotation"))?
+                .to_string())
+        };
+        let b64d = |s: &str| base64::engine::general_purpose::STANDARD.decode(s);
+        let cert_pem = text("dev.sigstore.cosign/certificate")?;
+        let bundle_annotation = text("dev.sigstore.cosign/bundle")?;
+        let rekor: serde_json::Value = serde_json::from_str(&bundle_annotation)?;
+        let field = |key: &str| rekor["Payload"][key].clone();
+        let entry = LogEntry {
+            kind: "hashedrekord".into(),
+            version: "0.0.1".into(),
+            body: b64d(field("body").as_str().ok_or("bundle annotation: no body")?)?,
+            integrated_time: field("integratedTime")
+                .as_i64()
+                .ok_or("bundle annotation: no integratedTime")?,
+            log_index: field("logIndex")
+                .as_i64()
+                .ok_or("bundle annotation: no logIndex")?,
+            log_id: hex::decode(
+                field("logID")
+                    .as_str()
+                    .ok_or("bundle annotation: no logID")?,
+            )?
+            .try_into()
+            .map_err(|_| "bundle annotation: logID is not 32 bytes")?,
+            set: b64d(
+                rekor["SignedEntryTimestamp"]
+                    .as_str()
+                    .ok_or("bundle annotation: no SET")?,
+            )?,
+            // Not carried by the annotation: the legacy format has no inclusion proof.
+            root_hash: [0; 32],
+            checkpoint: String::new(),
+        };
+        Ok(Self {
+            payload,
+            signature_b64: text("dev.cosignproject.cosign/signature")?,
+            cert_der: pem::parse(&cert_pem)?.into_contents(),
+            cert_pem,
+            chain_pem: text("dev.sigstore.cosign/chain").unwrap_or_default(),
+            bundle_annotation,
+            entry,
+        })
+    }
+
     /// The v0.1 bundle (`application/vnd.dev.sigstore.bundle+json;version=0.1`) a verifier builds
     /// from the layer: leaf only, message signature over SHA-256(payload), the hashedrekord entry
     /// with the SET as inclusion promise. Verify it against the payload bytes.
