@@ -27,6 +27,8 @@ mod auth_tests;
 #[cfg(test)]
 mod hostile_tests;
 #[cfg(test)]
+mod referrers_tests;
+#[cfg(test)]
 mod testserver;
 
 pub use client::{RegistryClient, RegistryOptions, RequestRecord};

@@ -43,6 +43,8 @@ pub(crate) enum Reply {
     Truncated { declared: usize, body: Vec<u8> },
     /// A 200 without Content-Length: the body runs until the connection closes.
     Unframed { body: Vec<u8> },
+    /// Sends the head and `body` (shorter than `declared`), then stalls without closing.
+    Stall { declared: usize, body: Vec<u8> },
     /// Never answers.
     Hang,
 }
@@ -151,6 +153,12 @@ async fn serve(mut sock: TcpStream, handler: Handler, recorded: Arc<Mutex<Vec<Te
                 let _ = sock.write_all(&body).await;
                 let _ = sock.shutdown().await;
                 return;
+            }
+            Reply::Stall { declared, body } => {
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {declared}\r\n\r\n");
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(&body).await;
+                std::future::pending::<()>().await;
             }
             Reply::Hang => {
                 std::future::pending::<()>().await;
