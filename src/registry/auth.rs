@@ -6,7 +6,7 @@
 //! line is built from them.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -61,11 +61,17 @@ pub(crate) struct AuthState {
     tokens: Mutex<HashMap<(String, String), (HeaderValue, Instant)>>,
     /// Registries that asked for Basic auth: later requests send credentials up front.
     basic_hosts: Mutex<HashSet<String>>,
-    /// Serialises token fetches so concurrent requests that all got a 401 share one token.
-    fetching: tokio::sync::Mutex<()>,
+    /// Per registry, serialises token fetches so concurrent requests that all got a 401 share
+    /// one token (and a slow token endpoint only delays its own registry).
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl AuthState {
+    fn fetch_lock(&self, registry: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(registry.to_string()).or_default().clone()
+    }
+
     fn cached_token(&self, registry: &str, repository: &str) -> Option<HeaderValue> {
         let mut map = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
         let key = (registry.to_string(), repository.to_string());
@@ -147,7 +153,8 @@ impl RegistryClient {
             .collect();
         let cred = self.inner.credentials.credential_for(registry);
         if let Some(bearer) = challenges.iter().find(|c| c.scheme == "bearer") {
-            let _guard = self.inner.auth.fetching.lock().await;
+            let lock = self.inner.auth.fetch_lock(registry);
+            let _guard = lock.lock().await;
             // Another request may have fetched a token while we waited: use it if it is new to us.
             if let Some(t) = self.inner.auth.cached_token(registry, repository) {
                 if Some(&t) != sent {

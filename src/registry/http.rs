@@ -241,5 +241,26 @@ mod tests {
             Err(RegistryError::Config(_))
         ));
         assert!(build_http_client(t, None).is_ok());
+        let bundle = format!("{TEST_CA}{TEST_CA}");
+        assert!(build_http_client(t, Some(bundle.as_bytes())).is_ok());
+        let corrupt = TEST_CA.replace("MIIBoDCC", "MIIBoD!!");
+        assert!(matches!(
+            build_http_client(t, Some(corrupt.as_bytes())),
+            Err(RegistryError::Config(_))
+        ));
     }
+
+    /// A self-signed P-256 CA (openssl req -x509), only ever parsed.
+    const TEST_CA: &str = "-----BEGIN CERTIFICATE-----
+MIIBoDCCAUegAwIBAgIUeJFLFTV/UafWseOkTMW669bqBQIwCgYIKoZIzj0EAwIw
+JTEjMCEGA1UEAwwacHJvdmVuYW5jZS1hdWRpdG9yIHRlc3QgQ0EwIBcNMjYxMTI3
+MjEyNjAwWhgPMjEyNjExMDMyMTI2MDBaMCUxIzAhBgNVBAMMGnByb3ZlbmFuY2Ut
+YXVkaXRvciB0ZXN0IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEyK3V6ctx
+tg7hhMCWlwJxm3nX9RxKuvSzOAViUgBxg6qo8gY2zad+9cx0GQbd5ib7SipMvDac
+8zl3rYkYNmVnhKNTMFEwHQYDVR0OBBYEFMLa1AZK8yAFOvh12+xv+AOdyxHtMB8G
+A1UdIwQYMBaAFMLa1AZK8yAFOvh12+xv+AOdyxHtMA8GA1UdEwEB/wQFMAMBAf8w
+CgYIKoZIzj0EAwIDRwAwRAIgBi7saAD3/Ee55A4F7GtxExmU/jb1kQOMf4011NF+
+NZMCIBLWEngbcSOsY08cIdPfg27jx3W8aDIh8rxBc2c58s8D
+-----END CERTIFICATE-----
+";
 }
