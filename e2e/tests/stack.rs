@@ -202,3 +202,63 @@ fn base64_encode(input: &[u8]) -> String {
     }
     out
 }
+
+/// kube-controller-manager runs the garbage collector (ownerReferences) and the namespace
+/// controller (a deleted namespace goes away with its content, Flux finalizers included).
+#[tokio::test]
+async fn controller_manager_collects_garbage_and_deletes_namespaces() {
+    run("kcm", |ctx| async move {
+        let cms = Api::<ConfigMap>::namespaced(ctx.client.clone(), &ctx.ns);
+        let owner: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "owner"}}))?;
+        let owner = cms.create(&PostParams::default(), &owner).await?;
+        let dependent: ConfigMap = serde_json::from_value(json!({"metadata": {
+            "name": "dependent",
+            "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner",
+                                 "uid": owner.metadata.uid.clone().context("owner uid")?}],
+        }}))?;
+        cms.create(&PostParams::default(), &dependent).await?;
+        cms.delete("owner", &kube::api::DeleteParams::background())
+            .await?;
+        wait_gone(
+            || cms.get_opt("dependent"),
+            "garbage collection of the dependent ConfigMap",
+        )
+        .await?;
+
+        // A namespace holding a Flux object (with source-controller's finalizer) is deleted.
+        let nsapi = Api::<k8s_openapi::api::core::v1::Namespace>::all(ctx.client.clone());
+        let name = format!("{}-sub", ctx.ns);
+        let ns: k8s_openapi::api::core::v1::Namespace =
+            serde_json::from_value(json!({"metadata": {"name": name}}))?;
+        nsapi.create(&PostParams::default(), &ns).await?;
+        let repo: Api<DynamicObject> =
+            Api::namespaced_with(ctx.client.clone(), &name, &flux("OCIRepository"));
+        let obj: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
+            "metadata": {"name": "app", "namespace": name},
+            "spec": {"url": ctx.oci_url("nothing-here"), "interval": "10m", "insecure": true},
+        }))?;
+        repo.create(&PostParams::default(), &obj).await?;
+        nsapi
+            .delete(&name, &kube::api::DeleteParams::background())
+            .await?;
+        wait_gone(|| nsapi.get_opt(&name), "deletion of the namespace").await?;
+        Ok(())
+    })
+    .await;
+}
+
+async fn wait_gone<T, F, Fut>(get: F, what: &str) -> Result<()>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = kube::Result<Option<T>>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while get().await?.is_some() {
+        if std::time::Instant::now() >= deadline {
+            bail!("timed out after 60s waiting for {what}");
+        }
+        tokio::time::sleep(provenance_e2e::POLL).await;
+    }
+    Ok(())
+}
