@@ -42,9 +42,13 @@ stop_component() {
   rm -f "$PIDS/$name.pid"
 }
 
+# stop_all: clients first (in parallel), then kube-apiserver, then etcd.
 stop_all() {
-  local i
-  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_component "${COMPONENTS[$i]}"; done
+  local c
+  for c in source-controller kube-controller-manager registry registry-auth; do stop_component "$c" & done
+  wait
+  stop_component kube-apiserver
+  stop_component etcd
 }
 
 tail_log() {

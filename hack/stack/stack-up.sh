@@ -20,7 +20,9 @@ done
 # --- reuse a running stack -------------------------------------------------------------------
 if [ -f "$STACK_DIR/env" ]; then
   load_env
-  if all_healthy; then
+  # (auditor.kubeconfig's TokenRequest token expires after 24h: an older stack is restarted.)
+  if all_healthy && kubectl --kubeconfig "$STACK_DIR/auditor.kubeconfig" --request-timeout=5s \
+    auth can-i list ocirepositories.source.toolkit.fluxcd.io -A >/dev/null 2>&1; then
     slog "stack already running and healthy; reusing it"
     cat "$STACK_DIR/summary" >&2
     exit 0
