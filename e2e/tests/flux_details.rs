@@ -160,3 +160,25 @@ async fn foreign_bundle_hides_a_valid_legacy_signature() {
     })
     .await;
 }
+
+/// A missing verification Secret is reported as a verification failure, not a fetch failure.
+#[tokio::test]
+async fn missing_verify_secret_is_a_verification_error() {
+    run("missing-verify-secret", |ctx| async move {
+        ctx.push_artifact("app", "v1", &ctx.artifact_dir("v1", "nosecret")?).await?;
+        ocirepo(&ctx, "app", json!({"tag": "v1"}), "does-not-exist").await?;
+        let obj = ctx
+            .wait_for("OCIRepository", "app", SETTLE, "halt on the missing Secret", halted)
+            .await?;
+        let sv = condition(&obj, "SourceVerified").unwrap();
+        ensure!(
+            sv.message
+                == "failed to verify the signature using provider 'cosign': secrets \"does-not-exist\" not found",
+            "message: {}",
+            sv.message
+        );
+        ensure!(condition(&obj, "FetchFailed").is_none(), "{}", status_summary(&obj));
+        Ok(())
+    })
+    .await;
+}
