@@ -94,6 +94,7 @@ apt_tools() {
   command -v openssl >/dev/null || missing+=(openssl)
   command -v curl >/dev/null || missing+=(curl)
   command -v jq >/dev/null || missing+=(jq)
+  [ -x /usr/bin/time ] || missing+=(time)
   command -v htpasswd >/dev/null || missing+=(apache2-utils)
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing Debian packages: ${missing[*]}"

@@ -86,6 +86,11 @@ pub(crate) struct Inner {
     pub(crate) auth: AuthState,
     /// Registries known to lack the referrers API, so discovery goes straight to the tag fallback.
     pub(crate) no_referrers_api: Mutex<HashSet<String>>,
+    /// Registries whose referrers-API support is known, either way.
+    pub(crate) referrers_known: Mutex<HashSet<String>>,
+    /// Held by the first discovery on a registry of unknown referrers-API support, so that
+    /// concurrent discoveries wait for its answer instead of all probing.
+    pub(crate) probe_gate: tokio::sync::Mutex<()>,
     requests: AtomicU64,
 }
 
@@ -122,6 +127,8 @@ impl RegistryClient {
                 credentials,
                 auth: AuthState::default(),
                 no_referrers_api: Mutex::new(HashSet::new()),
+                referrers_known: Mutex::new(HashSet::new()),
+                probe_gate: tokio::sync::Mutex::new(()),
                 requests: AtomicU64::new(0),
             }),
             observer: None,

@@ -48,6 +48,13 @@ impl RegistryClient {
                 truncate(repository)
             )));
         }
+        // Only the first discovery on a registry probes for the referrers API; concurrent ones
+        // wait for its answer (keeps a batch at the per-verification request budget).
+        let _gate = if self.referrers_support_known(registry) {
+            None
+        } else {
+            Some(self.inner.probe_gate.lock().await)
+        };
         let skipped_probe = self.knows_no_referrers_api(registry);
         let (bundles, legacy) = tokio::join!(
             self.discover_bundles(registry, repository, digest, !skipped_probe, true),
@@ -81,7 +88,21 @@ impl RegistryClient {
         set.contains(registry)
     }
 
+    fn referrers_support_known(&self, registry: &str) -> bool {
+        let set = self
+            .inner
+            .referrers_known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        set.contains(registry)
+    }
+
     fn set_no_referrers_api(&self, registry: &str, absent: bool) {
+        self.inner
+            .referrers_known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(registry.to_string());
         let mut set = self
             .inner
             .no_referrers_api
