@@ -11,8 +11,8 @@ COSIGN=$("$ROOT/hack/tools.sh" path cosign)
 
 echo "[bench] building release binaries…"
 (cd "$ROOT" && cargo build --release --quiet -p provenance-auditor -p sigstore-forge --bins)
-PA=$ROOT/target/release/provenance-auditor
-FORGE=$ROOT/target/release/sigstore-forge
+PA=${CARGO_TARGET_DIR:-$ROOT/target}/release/provenance-auditor
+FORGE=${CARGO_TARGET_DIR:-$ROOT/target}/release/sigstore-forge
 
 work=$(mktemp -d)
 reg_pid=

@@ -14,8 +14,8 @@ hack/tools.sh apt cosign
 COSIGN=$(hack/tools.sh path cosign)
 say "building provenance-auditor and the private-Sigstore helper"
 cargo build --release --quiet -p provenance-auditor -p sigstore-forge --bins
-PA=$ROOT/target/release/provenance-auditor
-FORGE=$ROOT/target/release/sigstore-forge
+PA=${CARGO_TARGET_DIR:-$ROOT/target}/release/provenance-auditor
+FORGE=${CARGO_TARGET_DIR:-$ROOT/target}/release/sigstore-forge
 
 work=$(mktemp -d)
 reg_pid=
