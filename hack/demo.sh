@@ -48,7 +48,7 @@ done
 echo "  key-signed: cosign v3 (bundle format, key); keyless: private Sigstore (bundle); wrong-identity: legacy .sig by a fork's workflow"
 
 say "1. who signed what? (no policy: discovery only)"
-"$PA" verify "$R/demo/keyless-signed:v1" || true
+"$PA" verify --trusted-root "$work/sigstore/trusted_root.json" "$R/demo/keyless-signed:v1" || true
 
 say "2. the key-signed artifact against its key (Flux secretRef semantics)"
 "$PA" verify --key "$work/cosign.pub" "$R/demo/key-signed:v1" || true
