@@ -4,6 +4,8 @@
 //! - [`engine`]: the verification engine (no Kubernetes types).
 //! - [`cli`]: the command-line front end.
 
+pub mod api;
 pub mod cli;
 pub mod engine;
 pub mod registry;
+pub mod vocabulary;

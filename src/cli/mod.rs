@@ -3,6 +3,7 @@
 //! Exit codes are part of the interface: 0 = everything verified; 1 = at least one artifact is
 //! definitely not verified; 2 = could not tell (usage, registry or trust-root error).
 
+pub mod crds;
 pub mod duration;
 pub mod verify;
 pub mod verify_bundle;
@@ -32,6 +33,8 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Verify a Sigstore bundle over a file or digest (the sigstore-conformance client protocol).
     VerifyBundle(verify_bundle::VerifyBundleArgs),
+    /// Print the SourceAudit and ProvenancePolicy CRDs as YAML.
+    Crds(crds::CrdsArgs),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -39,5 +42,6 @@ pub async fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Verify(args) => verify::run(args).await,
         Command::VerifyBundle(args) => verify_bundle::run(args),
+        Command::Crds(args) => crds::run(args),
     }
 }

@@ -1,0 +1,29 @@
+//! The controller's own API, `provenance.dev/v1alpha1`: `SourceAudit` (namespaced, one per
+//! audited source, written only by the controller) and `ProvenancePolicy` (cluster-scoped,
+//! written by users). CRD YAML is generated from these types (`provenance-auditor crds`).
+
+pub mod provenance_policy;
+pub mod source_audit;
+
+use kube::CustomResourceExt;
+
+pub use provenance_policy::{
+    NamespacedSecretRef, PolicyMatch, PolicyVerify, ProvenancePolicy, ProvenancePolicySpec,
+    ProvenancePolicyStatus, VerifyProvider,
+};
+pub use source_audit::{
+    AuditedSource, OidcIdentity, SourceAudit, SourceAuditSpec, SourceAuditStatus, SourceKind,
+    SourceReady, SourceRef, VerdictCacheKey,
+};
+
+/// The API group.
+pub const GROUP: &str = "provenance.dev";
+/// The API version.
+pub const VERSION: &str = "v1alpha1";
+
+/// Both CRDs, in a stable order (`SourceAudit`, `ProvenancePolicy`).
+pub fn crds(
+) -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
+{
+    vec![SourceAudit::crd(), ProvenancePolicy::crd()]
+}

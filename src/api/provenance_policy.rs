@@ -1,0 +1,140 @@
+//! `ProvenancePolicy` (cluster-scoped): which sources it covers (`spec.match`) and who must
+//! have signed them (`spec.verify`, in Flux's shape so a block can be copied either way).
+//!
+//! An empty match field means "any": a policy with an empty `match` covers every source, which
+//! is how a cluster-wide baseline is written.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::source_audit::{OidcIdentity, SourceKind};
+
+/// A signing requirement for the Flux sources it matches.
+// Each printcolumn repeats `type_`/`json_path`: not duplicates, separate columns.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "provenance.dev",
+    version = "v1alpha1",
+    kind = "ProvenancePolicy",
+    shortname = "ppol",
+    status = "ProvenancePolicyStatus",
+    doc = "Who must have signed the Flux sources a policy matches",
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#
+    ),
+    printcolumn(
+        name = "Matched",
+        type_ = "integer",
+        description = "Sources matched",
+        json_path = ".status.matchedSources"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvenancePolicySpec {
+    /// Which sources the policy covers; every non-empty field must match.
+    #[serde(default, rename = "match")]
+    pub match_: PolicyMatch,
+    /// Who must have signed them.
+    pub verify: PolicyVerify,
+    /// The source must also carry a `spec.verify` at least as strict as this policy, so that
+    /// Flux itself enforces it (reported by the `Enforced` condition).
+    #[serde(default)]
+    pub require_source_verify: bool,
+}
+
+/// Source selection. Empty lists and absent selectors match everything.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyMatch {
+    /// Source kinds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<SourceKind>,
+    /// Namespace names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// Labels of the source's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<LabelSelector>,
+    /// Source name globs (`*` any run, `?` one character).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    /// Labels of the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<LabelSelector>,
+    /// Regex searched (unanchored, like Flux) in the source URL (`oci://…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_regex: Option<String>,
+}
+
+/// The signing requirement, in Flux's `spec.verify` shape with namespaced Secret references.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyVerify {
+    /// Only `cosign` is supported.
+    #[serde(default)]
+    pub provider: VerifyProvider,
+    /// A Secret whose `*.pub` entries are the accepted keys; when set, identities are ignored
+    /// (as in Flux).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<NamespacedSecretRef>,
+    /// Accepted keyless identities (any entry; issuer and subject both match, unanchored).
+    #[serde(
+        default,
+        rename = "matchOIDCIdentity",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub match_oidc_identity: Vec<OidcIdentity>,
+    /// A Secret with `trusted_root.json` for a private Sigstore; public-good when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_root_secret_ref: Option<NamespacedSecretRef>,
+}
+
+/// The signature provider.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifyProvider {
+    /// Sigstore cosign (bundles and legacy `.sig`).
+    #[default]
+    Cosign,
+}
+
+/// A Secret anywhere in the cluster (policies are cluster-scoped).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub struct NamespacedSecretRef {
+    /// The Secret's namespace.
+    pub namespace: String,
+    /// The Secret's name.
+    pub name: String,
+}
+
+impl std::fmt::Display for NamespacedSecretRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// Whether the policy can be applied, and how much it covers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvenancePolicyStatus {
+    /// `Ready`: True when valid; False/`PolicyInvalid` with what is wrong.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// How many sources the policy matches.
+    #[serde(default)]
+    pub matched_sources: i64,
+    /// The policy generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}

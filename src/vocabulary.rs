@@ -1,0 +1,321 @@
+//! The one vocabulary of the controller: condition types, their reasons, and constructors.
+//!
+//! Status conditions, Kubernetes events and metric labels all use these strings, so the set is
+//! fixed and small (a metric label must never be built from an error's text). Every reason a
+//! condition can carry is listed in [`REASONS`].
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use crate::engine::Verdict;
+
+/// Condition types of a `SourceAudit`.
+pub mod types {
+    /// Whether the source's artifact is signed as the policies require.
+    pub const VERIFIED: &str = "Verified";
+    /// Whether Flux itself enforces an equivalent check (its `spec.verify`).
+    pub const ENFORCED: &str = "Enforced";
+    /// Whether Flux's own `SourceVerified` agrees with our verdict.
+    pub const FLUX_AGREES: &str = "FluxAgrees";
+    /// kstatus readiness: the audit of the current revision is complete.
+    pub const READY: &str = "Ready";
+}
+
+/// Condition reasons (also event reasons and metric label values).
+pub mod reasons {
+    // Verified=True.
+    /// A signature satisfies every policy and is bound to the digest.
+    pub const VERIFIED: &str = "Verified";
+    // Verified=False: facts about the artifact.
+    /// No signature anywhere.
+    pub const UNSIGNED: &str = "Unsigned";
+    /// Validly signed, by a signer the policy does not accept.
+    pub const IDENTITY_MISMATCH: &str = "IdentityMismatch";
+    /// Signed with a key, but not one of the policy's keys.
+    pub const KEY_MISMATCH: &str = "KeyMismatch";
+    /// The signature's cryptography or structure does not hold.
+    pub const SIGNATURE_INVALID: &str = "SignatureInvalid";
+    /// The signature is about another digest.
+    pub const DIGEST_MISMATCH: &str = "DigestMismatch";
+    /// The certificate chain or log is not in the trust root.
+    pub const UNTRUSTED_SIGNER: &str = "UntrustedSigner";
+    /// Signed, but no policy says by whom it must be.
+    pub const NO_POLICY: &str = "NoPolicy";
+    // Verified=Unknown: we could not tell.
+    /// The registry did not answer usefully.
+    pub const REGISTRY_UNAVAILABLE: &str = "RegistryUnavailable";
+    /// The registry refused our credentials (or the provider is not supported).
+    pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
+    /// The trust root (or a key) could not be loaded.
+    pub const TRUST_ROOT_ERROR: &str = "TrustRootError";
+    /// Flux has not fetched an artifact yet, so there is no digest to audit.
+    pub const ARTIFACT_NOT_READY: &str = "ArtifactNotReady";
+    /// A policy (or the source's own `spec.verify`) cannot be applied: bad regex, missing Secret.
+    pub const POLICY_INVALID: &str = "PolicyInvalid";
+    // Enforced.
+    /// Flux verifies at least as strictly as the audit.
+    pub const ENFORCED: &str = "Enforced";
+    /// The source has no `spec.verify`: Flux checks nothing.
+    pub const VERIFY_MISSING: &str = "VerifyMissing";
+    /// Flux's `spec.verify` accepts more than the policy, or cannot work at all.
+    pub const VERIFY_WEAKER: &str = "VerifyWeaker";
+    // FluxAgrees.
+    /// Flux's `SourceVerified` and our verdict agree.
+    pub const AGREES: &str = "Agrees";
+    /// Flux says verified, we say not: the alarm bell.
+    pub const FLUX_VERIFIED_AUDIT_FAILED: &str = "FluxVerifiedAuditFailed";
+    /// We say verified, Flux says not (Flux halts this source).
+    pub const AUDIT_VERIFIED_FLUX_FAILED: &str = "AuditVerifiedFluxFailed";
+    /// Flux does not verify this source (or not its current generation).
+    pub const FLUX_DOES_NOT_VERIFY: &str = "FluxDoesNotVerify";
+    // Ready.
+    /// The audit of the current revision is complete.
+    pub const SUCCEEDED: &str = "Succeeded";
+    /// The audit of the current revision is not complete (yet, or it is retrying).
+    pub const PROGRESSING: &str = "Progressing";
+}
+
+/// Every reason, per condition type, in a stable order: the bounded label set for metrics.
+pub const REASONS: [(&str, &[&str]); 4] = [
+    (
+        types::VERIFIED,
+        &[
+            reasons::VERIFIED,
+            reasons::UNSIGNED,
+            reasons::IDENTITY_MISMATCH,
+            reasons::KEY_MISMATCH,
+            reasons::SIGNATURE_INVALID,
+            reasons::DIGEST_MISMATCH,
+            reasons::UNTRUSTED_SIGNER,
+            reasons::NO_POLICY,
+            reasons::REGISTRY_UNAVAILABLE,
+            reasons::AUTHENTICATION_FAILED,
+            reasons::TRUST_ROOT_ERROR,
+            reasons::ARTIFACT_NOT_READY,
+            reasons::POLICY_INVALID,
+        ],
+    ),
+    (
+        types::ENFORCED,
+        &[
+            reasons::ENFORCED,
+            reasons::VERIFY_MISSING,
+            reasons::VERIFY_WEAKER,
+        ],
+    ),
+    (
+        types::FLUX_AGREES,
+        &[
+            reasons::AGREES,
+            reasons::FLUX_VERIFIED_AUDIT_FAILED,
+            reasons::AUDIT_VERIFIED_FLUX_FAILED,
+            reasons::FLUX_DOES_NOT_VERIFY,
+            // When our own verdict is not known yet there is nothing to compare.
+            reasons::PROGRESSING,
+        ],
+    ),
+    (types::READY, &[reasons::SUCCEEDED, reasons::PROGRESSING]),
+];
+
+/// A condition's status, as Kubernetes spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// `True`.
+    True,
+    /// `False`.
+    False,
+    /// `Unknown`.
+    Unknown,
+}
+
+impl Status {
+    /// `True`, `False` or `Unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::True => "True",
+            Status::False => "False",
+            Status::Unknown => "Unknown",
+        }
+    }
+
+    /// Parses a condition status; anything unexpected is `Unknown`.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "True" => Status::True,
+            "False" => Status::False,
+            _ => Status::Unknown,
+        }
+    }
+}
+
+/// What a condition says, before it is stamped with a generation and a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judgement {
+    /// True / False / Unknown.
+    pub status: Status,
+    /// One of [`reasons`].
+    pub reason: &'static str,
+    /// Why, in words (goes into the condition and the event note).
+    pub message: String,
+}
+
+impl Judgement {
+    /// A judgement from its parts.
+    pub fn new(status: Status, reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            reason,
+            message: message.into(),
+        }
+    }
+
+    /// The condition of type `type_` saying this.
+    pub fn condition(
+        &self,
+        type_: &str,
+        observed_generation: Option<i64>,
+        now: &Time,
+    ) -> Condition {
+        condition(
+            type_,
+            self.status,
+            self.reason,
+            &self.message,
+            observed_generation,
+            now,
+        )
+    }
+}
+
+/// A condition with the given parts, its `lastTransitionTime` set to `now`.
+pub fn condition(
+    type_: &str,
+    status: Status,
+    reason: &str,
+    message: &str,
+    observed_generation: Option<i64>,
+    now: &Time,
+) -> Condition {
+    Condition {
+        type_: type_.to_string(),
+        status: status.as_str().to_string(),
+        reason: reason.to_string(),
+        message: message.to_string(),
+        observed_generation,
+        last_transition_time: now.clone(),
+    }
+}
+
+/// The `Verified` condition's status and reason for an engine verdict.
+pub fn verdict_condition(verdict: Verdict) -> (Status, &'static str) {
+    let status = match verdict {
+        Verdict::Verified => Status::True,
+        v if v.is_indeterminate() => Status::Unknown,
+        _ => Status::False,
+    };
+    // Verdict names are the Verified reasons by design (see engine::verdict).
+    (status, verdict.as_str())
+}
+
+/// `Verified` from an engine verdict.
+pub fn verified(verdict: Verdict, message: impl Into<String>) -> Judgement {
+    let (status, reason) = verdict_condition(verdict);
+    Judgement::new(status, reason, message)
+}
+
+/// `Verified=Unknown` for a reason outside the engine (`ArtifactNotReady`, `PolicyInvalid`).
+pub fn verified_unknown(reason: &'static str, message: impl Into<String>) -> Judgement {
+    Judgement::new(Status::Unknown, reason, message)
+}
+
+/// `Enforced=True`.
+pub fn enforced(message: impl Into<String>) -> Judgement {
+    Judgement::new(Status::True, reasons::ENFORCED, message)
+}
+
+/// `Enforced=False/VerifyMissing`.
+pub fn verify_missing(message: impl Into<String>) -> Judgement {
+    Judgement::new(Status::False, reasons::VERIFY_MISSING, message)
+}
+
+/// `Enforced=False/VerifyWeaker`.
+pub fn verify_weaker(message: impl Into<String>) -> Judgement {
+    Judgement::new(Status::False, reasons::VERIFY_WEAKER, message)
+}
+
+/// `Ready=True/Succeeded`.
+pub fn ready(message: impl Into<String>) -> Judgement {
+    Judgement::new(Status::True, reasons::SUCCEEDED, message)
+}
+
+/// `Ready=False/Progressing`.
+pub fn progressing(message: impl Into<String>) -> Judgement {
+    Judgement::new(Status::False, reasons::PROGRESSING, message)
+}
+
+/// Whether `reason` is a known reason for condition `type_` (guards metric labels).
+pub fn is_known_reason(type_: &str, reason: &str) -> bool {
+    REASONS
+        .iter()
+        .any(|(t, rs)| *t == type_ && rs.contains(&reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> Time {
+        Time("2026-01-01T00:00:00Z".parse().unwrap())
+    }
+
+    #[test]
+    fn every_engine_verdict_is_a_known_verified_reason() {
+        for v in Verdict::ALL {
+            let (_, reason) = verdict_condition(v);
+            assert!(is_known_reason(types::VERIFIED, reason), "{reason}");
+        }
+    }
+
+    #[test]
+    fn a_registry_outage_is_unknown_never_false() {
+        assert_eq!(
+            verdict_condition(Verdict::RegistryUnavailable),
+            (Status::Unknown, reasons::REGISTRY_UNAVAILABLE)
+        );
+        assert_eq!(
+            verdict_condition(Verdict::Unsigned),
+            (Status::False, reasons::UNSIGNED)
+        );
+        assert_eq!(
+            verdict_condition(Verdict::NoPolicy),
+            (Status::False, reasons::NO_POLICY)
+        );
+        assert_eq!(verdict_condition(Verdict::Verified).0, Status::True);
+    }
+
+    #[test]
+    fn constructors_build_kubernetes_conditions() {
+        let c = verify_weaker("Flux will halt").condition(types::ENFORCED, Some(3), &now());
+        assert_eq!(c.type_, "Enforced");
+        assert_eq!(c.status, "False");
+        assert_eq!(c.reason, "VerifyWeaker");
+        assert_eq!(c.observed_generation, Some(3));
+        assert_eq!(c.last_transition_time, now());
+    }
+
+    #[test]
+    fn reason_set_is_bounded_and_unique_per_type() {
+        for (t, rs) in REASONS {
+            let mut seen = std::collections::BTreeSet::new();
+            for r in rs {
+                assert!(seen.insert(r), "{t}: duplicate {r}");
+            }
+        }
+        assert!(!is_known_reason(types::READY, "connection refused"));
+    }
+
+    #[test]
+    fn unexpected_status_text_is_unknown() {
+        assert_eq!(Status::parse("True"), Status::True);
+        assert_eq!(Status::parse("yes"), Status::Unknown);
+    }
+}
