@@ -30,6 +30,8 @@ mod hostile_tests;
 mod referrers_tests;
 #[cfg(test)]
 mod testserver;
+#[cfg(test)]
+mod verdict_tests;
 
 pub use client::{RegistryClient, RegistryOptions, RequestRecord};
 pub use docker_config::DockerConfig;
