@@ -4,81 +4,33 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use provenance_auditor::registry::{
     is_sigstore_bundle_media_type, simple_signing_payload, RegistryClient, RegistryOptions,
     SignatureLocation,
 };
+use support::cli::{cosign_keypair, cosign_sign};
 use support::registry::{sha256, RealRegistry};
 
-/// The cosign binary `hack/tools.sh` built for this machine (or `$COSIGN`).
-fn cosign_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("COSIGN") {
-        return PathBuf::from(p);
-    }
-    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("hack/tools.sh");
-    let out = Command::new("bash")
-        .arg(&tools)
-        .args(["path", "cosign"])
-        .output()
-        .expect("run hack/tools.sh");
-    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    assert!(path.is_file(), "cosign v3.1.2 not found at {path:?}: run `bash hack/tools.sh cosign` (or set COSIGN=/path/to/cosign)");
-    path
-}
-
-/// A registry, a signed-by-cosign world, and a key pair.
+/// A registry and a cosign key pair.
 struct World {
     reg: RealRegistry,
     dir: tempfile::TempDir,
-    cosign: PathBuf,
 }
 
 impl World {
     fn new() -> Self {
-        let w = World {
-            cosign: cosign_bin(),
+        let dir = tempfile::tempdir().unwrap();
+        cosign_keypair(dir.path(), "key");
+        World {
             reg: RealRegistry::start(),
-            dir: tempfile::tempdir().unwrap(),
-        };
-        w.cosign(&["generate-key-pair"]);
-        assert!(w.dir.path().join("cosign.key").is_file());
-        w
+            dir,
+        }
     }
 
-    fn cosign(&self, args: &[&str]) -> String {
-        let out = Command::new(&self.cosign)
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("COSIGN_PASSWORD", "")
-            .env("TUF_ROOT", self.dir.path().join("tuf"))
-            .env("HOME", self.dir.path())
-            .output()
-            .expect("run cosign");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "cosign {args:?} failed:\n{text}");
-        text
-    }
-
-    fn sign(&self, repo: &str, digest: &str, extra: &[&str]) {
+    /// Signs `repo@digest` with real cosign: bundle format, or legacy with `legacy`.
+    fn sign(&self, repo: &str, digest: &str, legacy: bool) {
         let reference = format!("{}/{repo}@{digest}", self.reg.host());
-        let mut args = vec![
-            "sign",
-            "--yes",
-            "--key",
-            "cosign.key",
-            "--tlog-upload=false",
-            "--use-signing-config=false",
-        ];
-        args.extend_from_slice(extra);
-        args.push(&reference);
-        self.cosign(&args);
+        cosign_sign(&self.dir.path().join("key"), &reference, legacy);
     }
 }
 
@@ -90,7 +42,7 @@ fn client() -> RegistryClient {
 async fn finds_the_one_bundle_cosign_v3_attaches_via_the_referrers_tag() {
     let w = World::new();
     let digest = w.reg.push_artifact("flux/bundled", "v1").await;
-    w.sign("flux/bundled", &digest, &[]);
+    w.sign("flux/bundled", &digest, false);
 
     let c = client();
     let d = c
@@ -137,7 +89,7 @@ async fn finds_the_one_bundle_cosign_v3_attaches_via_the_referrers_tag() {
 async fn finds_the_legacy_signature_and_reconstructs_its_payload_without_fetching_it() {
     let w = World::new();
     let digest = w.reg.push_artifact("flux/legacy", "v1").await;
-    w.sign("flux/legacy", &digest, &["--new-bundle-format=false"]);
+    w.sign("flux/legacy", &digest, true);
     let logged_before = w.reg.wait_for_requests(1).len();
 
     let c = client();
