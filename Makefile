@@ -16,7 +16,7 @@ help:
 	@echo "make stack-up / stack-down   the local stack (kube-apiserver, etcd, source-controller, registries)"
 
 tools: ## Debian packages and Go-built tools, cached per machine
-	@hack/tools.sh apt cosign oras
+	@hack/tools.sh apt cosign
 
 lint:
 	$(CARGO) fmt --all -- --check

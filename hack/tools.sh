@@ -140,7 +140,7 @@ install_tool() {
       go_build_wrapper source-controller "$SOURCE_CONTROLLER_VERSION" source-controller "" \
         "netgo,osusergo,static_build" github.com/fluxcd/source-controller
       source_controller_crds ;;
-    all) for t in apt cosign oras helm controlplane source-controller; do install_tool $t; done ;;
+    all) for t in apt cosign helm controlplane source-controller; do install_tool $t; done ;;
     *) echo "unknown tool $1" >&2; return 2 ;;
   esac
 }
