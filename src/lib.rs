@@ -5,6 +5,7 @@
 //! - [`cli`]: the command-line front end.
 
 pub mod api;
+pub mod audit;
 pub mod cli;
 pub mod engine;
 pub mod registry;

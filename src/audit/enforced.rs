@@ -1,0 +1,180 @@
+//! Flux's side of the audit: does source-controller itself enforce an equivalent check
+//! (`Enforced`), and does its `SourceVerified` agree with our verdict (`FluxAgrees`)?
+
+use super::decide::{AppliedPolicy, Decision};
+use super::source::FluxSource;
+use crate::engine::{Policy, SignatureEvidence, SignatureFormat};
+use crate::vocabulary::{self as vocab, reasons, Judgement, Status};
+
+/// `Enforced`: whether Flux's `spec.verify` blocks what the policies reject.
+///
+/// `signatures` are the ones found on the artifact (current or kept evidence): whether cosign
+/// v3 bundles are present decides whether Flux's identity list can work at all.
+pub fn enforced(
+    source: &FluxSource,
+    decision: &Decision,
+    signatures: &[SignatureEvidence],
+) -> Judgement {
+    let Some(verify) = &source.verify else {
+        return vocab::verify_missing(format!(
+            "{} has no spec.verify: Flux applies whatever is pushed to {}",
+            source.kind,
+            if source.url.is_empty() {
+                "its repository"
+            } else {
+                &source.url
+            }
+        ));
+    };
+    if verify.provider != "cosign" {
+        return vocab::enforced(format!(
+            "Flux verifies with {}; the audit checks cosign signatures only",
+            verify.provider
+        ));
+    }
+    let has_bundle = signatures
+        .iter()
+        .any(|s| s.format == SignatureFormat::Bundle);
+    if verify.secret_ref.is_none() {
+        let n = verify.match_oidc_identity.len();
+        if n == 0 && has_bundle {
+            return vocab::verify_weaker(
+                "spec.verify is keyless with no matchOIDCIdentity: Flux will halt this source, \
+                 cosign v3 bundles cannot be verified without exactly one identity",
+            );
+        }
+        if n == 0 {
+            return vocab::verify_weaker(
+                "spec.verify is keyless with no matchOIDCIdentity: Flux accepts a legacy signature \
+                 by any signer the trust root knows",
+            );
+        }
+        if n > 1 && has_bundle {
+            return vocab::verify_weaker(format!(
+                "spec.verify has {n} matchOIDCIdentity entries: Flux will halt this source, cosign \
+                 v3 bundles support exactly one (\"unsupported: multiple identities\")"
+            ));
+        }
+    }
+    let source_policy = match &decision.source_verify {
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => return vocab::verify_weaker(format!("spec.verify cannot work: {e}")),
+        None => None,
+    };
+    for required in decision.policies.iter().filter(|p| p.require_source_verify) {
+        let ours = source_policy.map(|p| &p.policy);
+        if let Err(why) = at_least_as_strict(ours, source_policy, required) {
+            return vocab::verify_weaker(format!(
+                "policy {} requires spec.verify at least as strict: {why}",
+                required.name
+            ));
+        }
+    }
+    vocab::enforced("Flux verifies this source's signature itself")
+}
+
+/// Whether the source's `spec.verify` (compiled) is at least as strict as `required`:
+/// everything Flux would accept, the policy accepts too.
+///
+/// - keys: Flux must use keys, and every key in its Secret must be one of the policy's keys
+///   (a subset, compared by fingerprint);
+/// - keyless: Flux must be keyless with at least one identity, each identical (same issuer and
+///   subject regex text) to one of the policy's — containment of one regex in another cannot be
+///   decided in general, so textual equality is the safe approximation — and trust the same root.
+fn at_least_as_strict(
+    source: Option<&Policy>,
+    source_policy: Option<&AppliedPolicy>,
+    required: &AppliedPolicy,
+) -> Result<(), String> {
+    match (&required.policy, source) {
+        (Policy::None, _) => Ok(()),
+        (_, None) => Err("the source has none".into()),
+        (Policy::Keys { keys: want, .. }, Some(Policy::Keys { keys: have, .. })) => {
+            match have
+                .iter()
+                .find(|k| !want.iter().any(|w| w.fingerprint == k.fingerprint))
+            {
+                Some(extra) => Err(format!(
+                    "Flux also accepts key {} ({})",
+                    extra.name, extra.fingerprint
+                )),
+                None => Ok(()),
+            }
+        }
+        (Policy::Keyless { identities: want }, Some(Policy::Keyless { identities: have })) => {
+            if have.is_empty() {
+                return Err("the source's spec.verify accepts any identity".into());
+            }
+            let same = |a: &crate::engine::IdentityRule, b: &crate::engine::IdentityRule| {
+                a.issuer.as_str() == b.issuer.as_str() && a.subject.as_str() == b.subject.as_str()
+            };
+            if let Some(extra) = have.iter().find(|h| !want.iter().any(|w| same(h, w))) {
+                return Err(format!("Flux also accepts {extra}"));
+            }
+            let root = source_policy.map(|p| p.trust_root.fingerprint());
+            if root.as_deref() != Some(required.trust_root.fingerprint().as_str()) {
+                return Err("Flux trusts a different Sigstore root".into());
+            }
+            Ok(())
+        }
+        (Policy::Keys { .. }, Some(_)) => {
+            Err("the policy requires keys, the source is keyless".into())
+        }
+        (Policy::Keyless { .. }, Some(_)) => {
+            Err("the policy requires keyless identities, the source uses keys".into())
+        }
+    }
+}
+
+/// `FluxAgrees`: Flux's `SourceVerified` for the current generation against our `Verified`.
+pub fn flux_agrees(source: &FluxSource, verified: Status) -> Judgement {
+    let current = source
+        .source_verified
+        .as_ref()
+        .filter(|c| c.observed_generation.is_none() || c.observed_generation == source.generation);
+    let flux =
+        match (&source.verify, current) {
+            (None, _) => {
+                return Judgement::new(
+                    Status::Unknown,
+                    reasons::FLUX_DOES_NOT_VERIFY,
+                    "the source has no spec.verify",
+                )
+            }
+            (Some(_), None) => return Judgement::new(
+                Status::Unknown,
+                reasons::FLUX_DOES_NOT_VERIFY,
+                "Flux has not verified the current generation yet (no SourceVerified condition)",
+            ),
+            (Some(_), Some(c)) => c,
+        };
+    let said = format!(
+        "Flux SourceVerified={}/{}: {}",
+        flux.status, flux.reason, flux.message
+    );
+    match (Status::parse(&flux.status), verified) {
+        (Status::Unknown, _) => {
+            Judgement::new(Status::Unknown, reasons::FLUX_DOES_NOT_VERIFY, said)
+        }
+        (_, Status::Unknown) => Judgement::new(
+            Status::Unknown,
+            reasons::PROGRESSING,
+            format!("the audit has no verdict to compare yet; {said}"),
+        ),
+        (Status::True, Status::False) => Judgement::new(
+            Status::False,
+            reasons::FLUX_VERIFIED_AUDIT_FAILED,
+            format!("Flux accepted an artifact the audit rejects; {said}"),
+        ),
+        (Status::False, Status::True) => Judgement::new(
+            Status::False,
+            reasons::AUDIT_VERIFIED_FLUX_FAILED,
+            format!("the audit verified an artifact Flux rejects; {said}"),
+        ),
+        _ => Judgement::new(Status::True, reasons::AGREES, said),
+    }
+}
+
+#[cfg(test)]
+#[path = "enforced_tests.rs"]
+mod tests;

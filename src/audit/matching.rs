@@ -1,0 +1,242 @@
+//! Which `ProvenancePolicy` covers which source: every non-empty field of `spec.match` must
+//! match (AND); within a list any entry may match (OR). Empty fields match everything.
+//!
+//! A match field that cannot be evaluated (bad regex, bad selector operator) matches nothing:
+//! we cannot tell which sources the policy was meant for, and the policy's own status says it
+//! is invalid ([`validate_match`]).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::core::{Selector, SelectorExt};
+use regex::Regex;
+
+use super::source::FluxSource;
+use crate::api::{PolicyMatch, ProvenancePolicySpec};
+
+/// Whether `policy` covers `source`, given the labels of the source's namespace.
+pub fn matches(
+    policy: &ProvenancePolicySpec,
+    source: &FluxSource,
+    namespace_labels: &BTreeMap<String, String>,
+) -> bool {
+    let m = &policy.match_;
+    (m.kinds.is_empty() || m.kinds.contains(&source.kind))
+        && (m.namespaces.is_empty() || m.namespaces.contains(&source.namespace))
+        && selector_matches(m.namespace_selector.as_ref(), namespace_labels)
+        && (m.names.is_empty() || m.names.iter().any(|g| glob_matches(g, &source.name)))
+        && selector_matches(m.selector.as_ref(), &source.labels)
+        && match &m.url_regex {
+            None => true,
+            Some(re) => Regex::new(re).is_ok_and(|re| re.is_match(&source_url(source))),
+        }
+}
+
+/// The URL `urlRegex` is searched in: `spec.url` for an OCIRepository; for a HelmChart, which
+/// has none of its own, `<chart>` so that `/podinfo$`-style regexes still work.
+fn source_url(source: &FluxSource) -> String {
+    match &source.chart {
+        Some(chart) if source.url.is_empty() => chart.chart.clone(),
+        _ => source.url.clone(),
+    }
+}
+
+fn selector_matches(selector: Option<&LabelSelector>, labels: &BTreeMap<String, String>) -> bool {
+    match selector {
+        None => true,
+        Some(s) => Selector::try_from(s.clone()).is_ok_and(|s| s.matches(labels)),
+    }
+}
+
+/// What is wrong with a `spec.match`, if anything (reported as `Ready=False/PolicyInvalid`).
+pub fn validate_match(m: &PolicyMatch) -> Result<(), String> {
+    if let Some(re) = &m.url_regex {
+        Regex::new(re).map_err(|e| format!("spec.match.urlRegex {re:?}: {e}"))?;
+    }
+    for (field, sel) in [
+        ("namespaceSelector", &m.namespace_selector),
+        ("selector", &m.selector),
+    ] {
+        if let Some(s) = sel {
+            Selector::try_from(s.clone()).map_err(|e| format!("spec.match.{field}: {}", e.0))?;
+        }
+    }
+    Ok(())
+}
+
+/// Shell-style glob over a whole name: `*` any run of characters, `?` exactly one.
+pub fn glob_matches(glob: &str, name: &str) -> bool {
+    let (g, n): (Vec<char>, Vec<char>) = (glob.chars().collect(), name.chars().collect());
+    let (mut gi, mut ni) = (0, 0);
+    // Where the last `*` was, and how much of the name it has swallowed so far: on a mismatch
+    // we let it swallow one more character (linear backtracking, no recursion).
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if gi < g.len() && (g[gi] == '?' || g[gi] == n[ni]) {
+            gi += 1;
+            ni += 1;
+        } else if gi < g.len() && g[gi] == '*' {
+            star = Some((gi, ni));
+            gi += 1;
+        } else if let Some((sg, sn)) = star {
+            gi = sg + 1;
+            ni = sn + 1;
+            star = Some((sg, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    g[gi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{PolicyVerify, SourceKind};
+    use crate::audit::fixtures;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+
+    fn policy(m: PolicyMatch) -> ProvenancePolicySpec {
+        ProvenancePolicySpec {
+            match_: m,
+            verify: PolicyVerify::default(),
+            require_source_verify: false,
+        }
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn podinfo() -> FluxSource {
+        fixtures::source(&fixtures::oci_repository())
+    }
+
+    #[test]
+    fn an_empty_match_covers_every_source() {
+        assert!(matches(
+            &policy(PolicyMatch::default()),
+            &podinfo(),
+            &labels(&[])
+        ));
+    }
+
+    #[test]
+    fn kinds_and_namespaces_are_lists_of_alternatives() {
+        let mut m = PolicyMatch {
+            kinds: vec![SourceKind::HelmChart],
+            ..PolicyMatch::default()
+        };
+        assert!(!matches(&policy(m.clone()), &podinfo(), &labels(&[])));
+        m.kinds.push(SourceKind::OciRepository);
+        m.namespaces = vec!["other".into(), "apps".into()];
+        assert!(matches(&policy(m.clone()), &podinfo(), &labels(&[])));
+        m.namespaces = vec!["other".into()];
+        assert!(!matches(&policy(m), &podinfo(), &labels(&[])));
+    }
+
+    #[test]
+    fn namespace_selector_uses_match_labels_and_expressions() {
+        let m = PolicyMatch {
+            namespace_selector: Some(LabelSelector {
+                match_labels: Some(labels(&[("env", "prod")])),
+                match_expressions: Some(vec![LabelSelectorRequirement {
+                    key: "tenant".into(),
+                    operator: "NotIn".into(),
+                    values: Some(vec!["sandbox".into()]),
+                }]),
+            }),
+            ..PolicyMatch::default()
+        };
+        let p = policy(m);
+        assert!(matches(&p, &podinfo(), &labels(&[("env", "prod")])));
+        assert!(!matches(
+            &p,
+            &podinfo(),
+            &labels(&[("env", "prod"), ("tenant", "sandbox")])
+        ));
+        assert!(!matches(&p, &podinfo(), &labels(&[("env", "dev")])));
+    }
+
+    #[test]
+    fn source_label_selector_must_match() {
+        let m = PolicyMatch {
+            selector: Some(LabelSelector {
+                match_expressions: Some(vec![LabelSelectorRequirement {
+                    key: "tier".into(),
+                    operator: "In".into(),
+                    values: Some(vec!["frontend".into(), "backend".into()]),
+                }]),
+                match_labels: None,
+            }),
+            ..PolicyMatch::default()
+        };
+        assert!(matches(&policy(m.clone()), &podinfo(), &labels(&[])));
+        let mut other = podinfo();
+        other.labels.clear();
+        assert!(!matches(&policy(m), &other, &labels(&[])));
+    }
+
+    #[test]
+    fn name_globs_cover_the_whole_name() {
+        assert!(glob_matches("pod*", "podinfo"));
+        assert!(glob_matches("*info", "podinfo"));
+        assert!(glob_matches("p?d*o", "podinfo"));
+        assert!(glob_matches("*", ""));
+        assert!(!glob_matches("pod", "podinfo"));
+        assert!(!glob_matches("?", ""));
+        assert!(glob_matches("a*b*c", "axxbyyc"));
+        assert!(!glob_matches("a*b*c", "axxbyy"));
+    }
+
+    #[test]
+    fn url_regex_is_unanchored_like_flux() {
+        let m = |re: &str| PolicyMatch {
+            url_regex: Some(re.into()),
+            ..PolicyMatch::default()
+        };
+        assert!(matches(
+            &policy(m("example:5000")),
+            &podinfo(),
+            &labels(&[])
+        ));
+        assert!(!matches(
+            &policy(m("^registry.example/")),
+            &podinfo(),
+            &labels(&[])
+        ));
+    }
+
+    #[test]
+    fn an_invalid_match_matches_nothing_and_says_why() {
+        let m = PolicyMatch {
+            url_regex: Some("(".into()),
+            ..PolicyMatch::default()
+        };
+        assert!(!matches(&policy(m.clone()), &podinfo(), &labels(&[])));
+        assert!(validate_match(&m).unwrap_err().contains("urlRegex"));
+        let bad_selector = PolicyMatch {
+            selector: Some(LabelSelector {
+                match_expressions: Some(vec![LabelSelectorRequirement {
+                    key: "a".into(),
+                    operator: "Like".into(),
+                    values: None,
+                }]),
+                match_labels: None,
+            }),
+            ..PolicyMatch::default()
+        };
+        assert!(!matches(
+            &policy(bad_selector.clone()),
+            &podinfo(),
+            &labels(&[])
+        ));
+        assert!(validate_match(&bad_selector)
+            .unwrap_err()
+            .contains("selector"));
+        assert!(validate_match(&PolicyMatch::default()).is_ok());
+    }
+}
