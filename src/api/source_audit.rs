@@ -299,7 +299,7 @@ pub struct SourceReady {
 }
 
 /// The inputs a verdict depends on; unchanged key = the verdict still holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerdictCacheKey {
     /// The verified digest.

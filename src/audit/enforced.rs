@@ -15,6 +15,18 @@ pub fn enforced(
     decision: &Decision,
     signatures: &[SignatureEvidence],
 ) -> Judgement {
+    let has_bundle = signatures
+        .iter()
+        .any(|s| s.format == SignatureFormat::Bundle);
+    enforced_given_formats(source, decision, has_bundle)
+}
+
+/// [`enforced`] when only the signature formats are known (e.g. from evidence kept in status).
+pub fn enforced_given_formats(
+    source: &FluxSource,
+    decision: &Decision,
+    has_bundle: bool,
+) -> Judgement {
     let Some(verify) = &source.verify else {
         return vocab::verify_missing(format!(
             "{} has no spec.verify: Flux applies whatever is pushed to {}",
@@ -32,9 +44,6 @@ pub fn enforced(
             verify.provider
         ));
     }
-    let has_bundle = signatures
-        .iter()
-        .any(|s| s.format == SignatureFormat::Bundle);
     if verify.secret_ref.is_none() {
         let n = verify.match_oidc_identity.len();
         if n == 0 && has_bundle {

@@ -7,8 +7,10 @@
 
 pub mod decide;
 pub mod enforced;
+pub mod evidence;
 pub mod matching;
 pub mod source;
+pub mod status;
 
 #[cfg(test)]
 mod fixtures;

@@ -1,0 +1,76 @@
+//! Engine evidence → `SourceAudit` status types (the engine has no Kubernetes or schema types).
+
+use crate::api::source_audit::{
+    CiClaimsStatus, CompatibilityNote, OidcIdentity, SignatureStatus, SignerStatus,
+    SuggestedVerifyStatus, TlogStatus,
+};
+use crate::engine::flux_compat::CompatNote;
+use crate::engine::suggest::SuggestedVerify;
+use crate::engine::{Evaluation, SignatureEvidence, SignatureFormat};
+
+/// One signature as the status reports it.
+pub fn signature(s: &SignatureEvidence) -> SignatureStatus {
+    SignatureStatus {
+        format: match s.format {
+            SignatureFormat::Bundle => "bundle",
+            SignatureFormat::Legacy => "legacy",
+        }
+        .into(),
+        location: s.location.to_string(),
+        signer: SignerStatus {
+            subject: s.signer.subject.clone(),
+            issuer: s.signer.issuer.clone(),
+            key_fingerprint: s.signer.key_fingerprint.clone(),
+            key_hint: s.signer.key_hint.clone(),
+        },
+        ci: s.ci.as_ref().map(|c| CiClaimsStatus {
+            source_repository: c.source_repository.clone(),
+            source_repository_ref: c.source_repository_ref.clone(),
+            source_repository_digest: c.source_repository_digest.clone(),
+            workflow: c.workflow.clone(),
+            trigger: c.trigger.clone(),
+            run_invocation_uri: c.run_invocation_uri.clone(),
+        }),
+        tlog: s.tlog.as_ref().map(|t| TlogStatus {
+            // Rekor indexes fit in i64 by a wide margin; saturate rather than wrap if not.
+            log_index: i64::try_from(t.log_index).unwrap_or(i64::MAX),
+            integrated_time: t.integrated_time.clone(),
+        }),
+        verdict: s.verdict.as_str().into(),
+        message: s.message.clone(),
+    }
+}
+
+/// The one-line signer of the signature that decided the verdict (bundles preferred, as Flux).
+pub fn decisive_signer(e: &Evaluation) -> Option<String> {
+    e.signatures
+        .iter()
+        .filter(|s| s.verdict == e.verdict)
+        .max_by_key(|s| s.format == SignatureFormat::Bundle)
+        .map(|s| s.signer.describe())
+}
+
+/// The suggested `spec.verify` for the signer found, if any.
+pub fn suggestion(e: &Evaluation) -> Option<SuggestedVerifyStatus> {
+    SuggestedVerify::from_evidence(&e.signatures).map(|s| SuggestedVerifyStatus {
+        provider: s.provider.into(),
+        match_oidc_identity: s
+            .match_oidc_identity
+            .iter()
+            .map(|i| OidcIdentity {
+                issuer: i.issuer.clone(),
+                subject: i.subject.clone(),
+            })
+            .collect(),
+        key_fingerprint: s.key_fingerprint.clone(),
+        yaml: s.to_yaml(),
+    })
+}
+
+/// A Flux compatibility note.
+pub fn note(n: &CompatNote) -> CompatibilityNote {
+    CompatibilityNote {
+        code: n.code.into(),
+        message: n.message.clone(),
+    }
+}

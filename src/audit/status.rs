@@ -1,0 +1,231 @@
+//! The `SourceAudit` status as plain data: from the previous status, the source, the policy
+//! decision and the verification outcome. Applying it is the controller's job.
+//!
+//! Continuity rules: a could-not-tell outcome keeps the previous verdict's evidence (for the
+//! same digest) so an outage never looks like "unsigned"; a condition's `lastTransitionTime`
+//! moves only when its status changes (kstatus).
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use super::decide::Decision;
+use super::enforced::{enforced_given_formats, flux_agrees};
+use super::evidence;
+use super::source::FluxSource;
+use crate::api::{AuditedSource, SourceAuditStatus, SourceReady};
+use crate::engine::Evaluation;
+use crate::vocabulary::{self as vocab, types, Judgement, Status};
+
+/// What verification produced for the current revision.
+#[derive(Debug, Clone)]
+pub enum Outcome<'a> {
+    /// Signatures were fetched and judged just now.
+    Evaluated {
+        /// The digest verified.
+        digest: &'a str,
+        /// The (combined) evaluation.
+        evaluation: &'a Evaluation,
+    },
+    /// The verdict cache says the previous status still holds for this key.
+    Cached,
+    /// Could not tell: an Unknown reason (`RegistryUnavailable`, `PolicyInvalid`, …).
+    Failed {
+        /// The digest, when it was known.
+        digest: Option<&'a str>,
+        /// A `Verified=Unknown` reason from the vocabulary.
+        reason: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Everything the status is computed from, besides the previous status.
+#[derive(Debug, Clone)]
+pub struct AuditInput<'a> {
+    /// The source as just read.
+    pub source: &'a FluxSource,
+    /// Where the artifact is (`oci://…`; for a chart, the resolved tag reference).
+    pub url: Option<String>,
+    /// For a HelmChart: see [`helm_digest_note`].
+    pub digest_note: Option<String>,
+    /// The policies applied.
+    pub decision: &'a Decision,
+    /// The verification outcome.
+    pub outcome: Outcome<'a>,
+    /// The `SourceAudit`'s own generation.
+    pub generation: Option<i64>,
+    /// The time to stamp.
+    pub now: &'a Time,
+}
+
+/// The note for a chart's digest, which Flux does not record.
+pub fn helm_digest_note(reference: &str) -> String {
+    format!("resolved by the auditor from {reference}; Flux verifies by tag")
+}
+
+/// Computes the new status.
+pub fn compute_status(
+    previous: Option<&SourceAuditStatus>,
+    input: &AuditInput,
+) -> SourceAuditStatus {
+    let empty = SourceAuditStatus::default();
+    let prev = previous.unwrap_or(&empty);
+    let source = input.source;
+    let mut status = SourceAuditStatus {
+        source: Some(AuditedSource {
+            kind: source.kind,
+            name: source.name.clone(),
+            url: input.url.clone(),
+        }),
+        flux_revision: source.artifact_revision.clone(),
+        digest_note: input.digest_note.clone(),
+        policies: input.decision.names(),
+        observed_generation: input.generation,
+        source_ready: Some(source_ready(prev.source_ready.as_ref(), source, input.now)),
+        ..SourceAuditStatus::default()
+    };
+    let verified = match &input.outcome {
+        Outcome::Evaluated { digest, evaluation } => {
+            status.digest = Some(digest.to_string());
+            status.signer = evidence::decisive_signer(evaluation);
+            status.signatures = evaluation
+                .signatures
+                .iter()
+                .map(evidence::signature)
+                .collect();
+            status.suggested_verify = evidence::suggestion(evaluation);
+            status.flux_compatibility = evaluation
+                .flux_compatibility
+                .iter()
+                .map(evidence::note)
+                .collect();
+            status.last_verified_time = Some(input.now.clone());
+            status.verdict_cache = Some(input.decision.cache_key(digest));
+            vocab::verified(evaluation.verdict, evaluation.message.clone())
+        }
+        Outcome::Cached => {
+            keep_evidence(&mut status, prev);
+            previous_verified(prev).unwrap_or_else(|| {
+                vocab::verified_unknown(vocab::reasons::ARTIFACT_NOT_READY, "no cached verdict")
+            })
+        }
+        Outcome::Failed {
+            digest,
+            reason,
+            message,
+        } => {
+            let same_artifact = match digest {
+                Some(d) => prev.digest.as_deref() == Some(*d),
+                None => {
+                    prev.flux_revision.is_some() && prev.flux_revision == source.artifact_revision
+                }
+            };
+            let mut message = message.clone();
+            if same_artifact {
+                keep_evidence(&mut status, prev);
+                if let Some(last) = previous_verified(prev).filter(|j| j.status != Status::Unknown)
+                {
+                    message = format!("{message}; last verdict {}: {}", last.reason, last.message);
+                }
+            } else {
+                status.digest = digest.map(str::to_string);
+            }
+            vocab::verified_unknown(reason, message)
+        }
+    };
+    let has_bundle = status.signatures.iter().any(|s| s.format == "bundle");
+    let revision = source.artifact_revision.as_deref().unwrap_or("(none)");
+    let ready = match verified.status {
+        Status::Unknown => vocab::progressing(format!(
+            "revision {revision} not audited: {}",
+            verified.reason
+        )),
+        _ => vocab::ready(format!("revision {revision} audited: {}", verified.reason)),
+    };
+    let judged = [
+        (types::READY, ready),
+        (types::VERIFIED, verified.clone()),
+        (
+            types::ENFORCED,
+            enforced_given_formats(source, input.decision, has_bundle),
+        ),
+        (types::FLUX_AGREES, flux_agrees(source, verified.status)),
+    ];
+    status.conditions = judged
+        .iter()
+        .map(|(t, j)| {
+            stamp(
+                &prev.conditions,
+                j.condition(t, input.generation, input.now),
+            )
+        })
+        .collect();
+    status
+}
+
+fn keep_evidence(status: &mut SourceAuditStatus, prev: &SourceAuditStatus) {
+    status.digest = prev.digest.clone();
+    status.signer = prev.signer.clone();
+    status.signatures = prev.signatures.clone();
+    status.suggested_verify = prev.suggested_verify.clone();
+    status.flux_compatibility = prev.flux_compatibility.clone();
+    status.last_verified_time = prev.last_verified_time.clone();
+    status.verdict_cache = prev.verdict_cache.clone();
+}
+
+/// The previous `Verified` condition, as a judgement (reasons re-interned from the vocabulary).
+fn previous_verified(prev: &SourceAuditStatus) -> Option<Judgement> {
+    let c = prev
+        .conditions
+        .iter()
+        .find(|c| c.type_ == types::VERIFIED)?;
+    let (_, reasons) = vocab::REASONS.iter().find(|(t, _)| *t == types::VERIFIED)?;
+    let reason = reasons.iter().find(|r| **r == c.reason)?;
+    Some(Judgement::new(
+        Status::parse(&c.status),
+        reason,
+        c.message.clone(),
+    ))
+}
+
+/// kstatus: keep the previous `lastTransitionTime` while the status is unchanged.
+fn stamp(previous: &[Condition], mut c: Condition) -> Condition {
+    if let Some(p) = previous
+        .iter()
+        .find(|p| p.type_ == c.type_ && p.status == c.status)
+    {
+        c.last_transition_time = p.last_transition_time.clone();
+    }
+    c
+}
+
+/// Continuity of the source's own `Ready`: `since` moves and `transitions` counts only when
+/// its status changes; `since` is Flux's `lastTransitionTime` when readable, else `now`.
+fn source_ready(previous: Option<&SourceReady>, source: &FluxSource, now: &Time) -> SourceReady {
+    let current = source
+        .ready
+        .as_ref()
+        .map_or("Unknown", |c| Status::parse(&c.status).as_str());
+    let flux_since = source
+        .ready
+        .as_ref()
+        .and_then(|c| c.last_transition_time.as_deref())
+        .and_then(|t| t.parse().ok())
+        .map(Time);
+    match previous {
+        Some(p) if p.status == current => p.clone(),
+        Some(p) => SourceReady {
+            status: current.into(),
+            since: Some(flux_since.unwrap_or_else(|| now.clone())),
+            transitions: p.transitions + 1,
+        },
+        None => SourceReady {
+            status: current.into(),
+            since: Some(flux_since.unwrap_or_else(|| now.clone())),
+            transitions: 0,
+        },
+    }
+}
+
+#[cfg(test)]
+#[path = "status_tests.rs"]
+mod tests;
