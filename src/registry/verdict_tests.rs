@@ -91,7 +91,7 @@ async fn truncated_and_oversized_signature_manifests_are_registry_unavailable() 
 
 #[tokio::test]
 async fn a_garbage_signature_annotation_is_an_invalid_signature_not_unsigned() {
-    let payload = simple_signing_payload(&format!("{}", "127.0.0.1"), "app", &digest());
+    let payload = simple_signing_payload("127.0.0.1", "app", &digest());
     let manifest = format!(
         r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":2}},"layers":[{{"mediaType":"application/vnd.dev.cosign.simplesigning.v1+json","digest":"{}","size":{},"annotations":{{"dev.cosignproject.cosign/signature":"%%% not base64 %%%"}}}}]}}"#,
         sha(b"{}"),
