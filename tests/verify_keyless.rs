@@ -430,3 +430,46 @@ fn flux_incompatibilities_are_reported_separately_from_the_verdict() {
         "{codes:?}"
     );
 }
+
+#[test]
+fn a_certificate_signature_verifies_in_key_mode_with_its_key_and_the_log_required() {
+    let w = World::new();
+    let leaf = w.leaf(WORKFLOW);
+    let (repo, digest) = w.artifact("keymode/app");
+    attach_legacy(
+        &repo,
+        &digest,
+        &w.sigstore
+            .sign_legacy(&leaf, &repo, &digest, &SignOptions::default())
+            .unwrap(),
+    )
+    .unwrap();
+    // The leaf's public key, as a cosign user would export it from the certificate.
+    let cert = w.dir.path().join("leaf.pem");
+    std::fs::write(&cert, &leaf.cert_pem).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["x509", "-pubkey", "-noout", "-in"])
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(out.status.success());
+    let key = w.dir.path().join("leaf.pub");
+    std::fs::write(&key, &out.stdout).unwrap();
+    let reference = format!("{repo}@{digest}");
+    let key = key.display().to_string();
+    for extra in [&[][..], &["--require-tlog"][..]] {
+        let run = verify(
+            &[
+                &["--trusted-root", &w.root, "--key", &key][..],
+                extra,
+                &[&reference],
+            ]
+            .concat(),
+        );
+        assert_eq!(
+            (run.code, run.verdict()),
+            (0, "Verified"),
+            "{extra:?}: {run:?}"
+        );
+    }
+}

@@ -242,9 +242,13 @@ fn library_key_check(
 ) -> Result<(), String> {
     let bundle = c.bundle.as_ref().map_err(|why| why.clone())?;
     if let Material::Certificate(_) = c.material {
-        // A certificate-bearing signature checked against a key: the certificate is not
-        // consulted, but the log must still hold it.
+        // A certificate-bearing signature checked against a key (cosign --key with
+        // --certificate): the key must have made the signature, and the log must hold it — the
+        // library checks the entry only through the certificate path, so take that path.
         direct_key_check(c, key)?;
+        return keyless_check(c, subject, trust)
+            .map(|_| ())
+            .map_err(|(_, why)| why);
     }
     let policy = PublicKeyVerificationPolicy::new(key.der.clone());
     let verifier = trust.verifier();
