@@ -512,8 +512,9 @@ async fn oci_helm_chart_is_verified_by_tag_and_revision_is_the_version() {
         };
         ctx.apply("HelmChart", "chart", chart_spec("cosign-pub")).await?;
         let obj = ctx
-            .wait_for("HelmChart", "chart", SETTLE, "Ready=True and SourceVerified=True", |o| {
-                has_cond(o, "Ready", "True", None) && verified(o)
+            .wait_for("HelmChart", "chart", SETTLE, "Ready=True, SourceVerified=True and an artifact", |o| {
+                // Conditions and the artifact can land in separate status writes.
+                has_cond(o, "Ready", "True", None) && verified(o) && revision(o).is_some()
             })
             .await?;
         let rev = revision(&obj).unwrap_or_default();
