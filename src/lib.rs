@@ -3,10 +3,12 @@
 //! - [`registry`]: OCI distribution access and signature discovery (all three places).
 //! - [`engine`]: the verification engine (no Kubernetes types).
 //! - [`cli`]: the command-line front end.
+//! - [`controller`]: the running Kubernetes controller (`provenance-auditor run`).
 
 pub mod api;
 pub mod audit;
 pub mod cli;
+pub mod controller;
 pub mod engine;
 pub mod registry;
 pub mod vocabulary;

@@ -5,10 +5,12 @@
 //! namespace is deleted afterwards unless `E2E_KEEP=1`. All waits are condition polls with a
 //! timeout ([`Ctx::wait_for`]). When the stack is not up, tests fail (they never skip).
 
+mod auditor;
 mod ctx;
 mod object;
 mod stack;
 
+pub use auditor::*;
 pub use ctx::*;
 pub use object::*;
 pub use stack::*;

@@ -5,6 +5,7 @@
 
 pub mod crds;
 pub mod duration;
+pub mod run;
 pub mod verify;
 pub mod verify_bundle;
 
@@ -35,6 +36,8 @@ pub enum Command {
     VerifyBundle(verify_bundle::VerifyBundleArgs),
     /// Print the SourceAudit and ProvenancePolicy CRDs as YAML.
     Crds(crds::CrdsArgs),
+    /// Run the controller: audit every Flux OCIRepository and HelmChart, keep SourceAudits current.
+    Run(run::RunArgs),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -43,5 +46,6 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Verify(args) => verify::run(args).await,
         Command::VerifyBundle(args) => verify_bundle::run(args),
         Command::Crds(args) => crds::run(args),
+        Command::Run(args) => run::run(args).await,
     }
 }

@@ -1,0 +1,238 @@
+//! The auditor under test: the project CRDs installed (admin), one controller process per test
+//! binary running as the stack's non-admin ServiceAccount (least privilege), and helpers to read
+//! `SourceAudit`s, `ProvenancePolicy`s and the controller's metrics.
+//!
+//! One controller per test binary because tests run in parallel and two controllers would both
+//! write every audit. It is started behind a `sh` that kills it when the test binary's pipe to
+//! it closes, so it never outlives the tests.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::core::ApiResource;
+use serde_json::{json, Value};
+
+use crate::ctx::{Ctx, POLL};
+use crate::object::status_summary;
+use crate::stack::{repo_root, Stack};
+
+/// `provenance.dev/v1alpha1` kinds (`SourceAudit`, `ProvenancePolicy`).
+pub fn provenance(kind: &str) -> ApiResource {
+    let plural = match kind {
+        "SourceAudit" => "sourceaudits",
+        "ProvenancePolicy" => "provenancepolicies",
+        other => panic!("unknown provenance.dev kind {other}"),
+    };
+    ApiResource {
+        group: "provenance.dev".into(),
+        version: "v1alpha1".into(),
+        api_version: "provenance.dev/v1alpha1".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+/// The running controller shared by the tests of one binary.
+pub struct Auditor {
+    /// Where `/metrics` is served.
+    pub metrics_url: String,
+    /// The controller's log file.
+    pub log: PathBuf,
+    _child: Child,
+}
+
+static AUDITOR: OnceLock<Mutex<Option<Auditor>>> = OnceLock::new();
+
+/// The resync interval the shared controller runs with (scenarios waiting on a resync use it).
+pub const RESYNC: Duration = Duration::from_secs(10);
+
+fn binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let target = if target.is_absolute() {
+        target
+    } else {
+        repo_root().join(target)
+    };
+    target.join("debug/provenance-auditor")
+}
+
+/// Installs the CRDs and starts the shared controller once; returns its metrics URL and log.
+pub fn ensure_auditor(stack: &Stack) -> Result<(String, PathBuf)> {
+    let cell = AUDITOR.get_or_init(|| Mutex::new(None));
+    let mut guard = cell.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(a) = guard.as_ref() {
+        return Ok((a.metrics_url.clone(), a.log.clone()));
+    }
+    let admin = stack.dir.join("admin.kubeconfig");
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&admin)
+        .args(["apply", "--server-side", "--force-conflicts", "-f"])
+        .arg(repo_root().join("config/crd/bases"))
+        .output()
+        .context("running kubectl apply for the CRDs")?;
+    if !out.status.success() {
+        bail!("installing CRDs: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--bin", "provenance-auditor"])
+        .current_dir(repo_root())
+        .status()
+        .context("building provenance-auditor")?;
+    if !status.success() {
+        bail!("cargo build --bin provenance-auditor failed");
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let log = stack.dir.join("logs/provenance-auditor-e2e.log");
+    let logf = std::fs::File::create(&log)?;
+    // `read` returns when the test binary exits and its end of stdin closes.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(r#""$@" & pid=$!; read _; kill $pid; wait $pid"#)
+        .arg("auditor")
+        .arg(binary())
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(stack.dir.join("auditor.kubeconfig"))
+        .args(["--resync-interval", &format!("{}s", RESYNC.as_secs())])
+        .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "info,provenance_auditor=debug")
+        .stdin(Stdio::piped())
+        .stdout(logf.try_clone()?)
+        .stderr(logf)
+        .spawn()
+        .context("starting provenance-auditor")?;
+    // Keep stdin open for the binary's lifetime (leaked on purpose: closing it stops the child).
+    if let Some(stdin) = child.stdin.take() {
+        std::mem::forget(stdin);
+    }
+    let metrics_url = format!("http://127.0.0.1:{port}");
+    let auditor = Auditor {
+        metrics_url: metrics_url.clone(),
+        log: log.clone(),
+        _child: child,
+    };
+    *guard = Some(auditor);
+    let _ = std::io::stderr().flush();
+    Ok((metrics_url, log))
+}
+
+impl Ctx {
+    /// The shared controller's metrics URL (starting it if needed); waits for `/readyz`.
+    pub async fn auditor(&self) -> Result<String> {
+        let stack = self.stack.clone();
+        let (url, log) = tokio::task::spawn_blocking(move || ensure_auditor(&stack)).await??;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ok = reqwest::get(format!("{url}/readyz"))
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ok {
+                return Ok(url);
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "the auditor never became ready; log tail:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// The controller's metrics text.
+    pub async fn metrics(&self, url: &str) -> Result<String> {
+        Ok(reqwest::get(format!("{url}/metrics")).await?.text().await?)
+    }
+
+    /// Creates a cluster-scoped `ProvenancePolicy` (deleted again by [`Ctx::delete_policy`]).
+    pub async fn policy(&self, name: &str, spec: Value) -> Result<()> {
+        let obj = json!({
+            "apiVersion": "provenance.dev/v1alpha1", "kind": "ProvenancePolicy",
+            "metadata": {"name": name}, "spec": spec,
+        });
+        Api::<DynamicObject>::all_with(self.client.clone(), &provenance("ProvenancePolicy"))
+            .patch(
+                name,
+                &PatchParams::apply("provenance-e2e").force(),
+                &Patch::Apply(&obj),
+            )
+            .await
+            .with_context(|| format!("applying ProvenancePolicy {name}"))?;
+        Ok(())
+    }
+
+    /// Deletes a `ProvenancePolicy` (cluster-scoped objects outlive the test namespace).
+    pub async fn delete_policy(&self, name: &str) {
+        let _ =
+            Api::<DynamicObject>::all_with(self.client.clone(), &provenance("ProvenancePolicy"))
+                .delete(name, &DeleteParams::default())
+                .await;
+    }
+
+    /// The `SourceAudit` `name` in the test namespace, if it exists.
+    pub async fn audit(&self, name: &str) -> Result<Option<Value>> {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), &self.ns, &provenance("SourceAudit"));
+        Ok(api
+            .get_opt(name)
+            .await?
+            .map(|o| serde_json::to_value(o).unwrap_or_default()))
+    }
+
+    /// Polls the `SourceAudit` until `pred` holds (`None` = it does not exist) or `timeout`.
+    pub async fn wait_audit(
+        &self,
+        name: &str,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(Option<&Value>) -> bool,
+    ) -> Result<Option<Value>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let a = self.audit(name).await?;
+            if pred(a.as_ref()) {
+                return Ok(a);
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "timed out after {timeout:?} waiting for SourceAudit {}/{name}: {what}; last seen: {}",
+                    self.ns,
+                    a.as_ref().map(|a| format!("{} {}", status_summary(a), a["status"])).unwrap_or_else(|| "absent".into())
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Polls the metrics until `pred` holds on their text.
+    pub async fn wait_metrics(
+        &self,
+        url: &str,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+    ) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self.metrics(url).await?;
+            if pred(&text) {
+                return Ok(text);
+            }
+            if Instant::now() >= deadline {
+                let mine: Vec<&str> = text.lines().filter(|l| l.contains(&self.ns)).collect();
+                bail!("timed out after {timeout:?} waiting for metrics: {what}; series of {}: {mine:#?}", self.ns);
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}

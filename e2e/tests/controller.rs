@@ -1,0 +1,258 @@
+//! The controller (`provenance-auditor run`) against real source-controller, cosign and
+//! registry: issue 4's acceptance scenarios. The controller runs with the stack's non-admin
+//! kubeconfig (the ServiceAccount bound by `config/rbac/`), so every pass also proves that those
+//! manifests grant enough (least privilege, scenario 8).
+
+use std::time::Duration;
+
+use anyhow::{ensure, Result};
+use provenance_e2e::{condition, has_cond, revision, run, Ctx};
+use serde_json::{json, Value};
+
+/// source-controller's time to fetch an artifact.
+const FLUX: Duration = Duration::from_secs(90);
+/// The issue's bound for a verdict once Flux has the artifact.
+const AUDIT: Duration = Duration::from_secs(30);
+
+fn oci_spec(ctx: &Ctx, repo: &str, verify_secret: Option<&str>) -> Value {
+    let mut spec = json!({
+        "url": ctx.oci_url(repo), "ref": {"tag": "v1"},
+        "interval": "10m", "timeout": "30s", "insecure": true,
+    });
+    if let Some(s) = verify_secret {
+        spec["verify"] = json!({"provider": "cosign", "secretRef": {"name": s}});
+    }
+    spec
+}
+
+/// A policy covering exactly this test's namespace, requiring the key in Secret `secret`.
+fn key_policy(ctx: &Ctx, secret: &str) -> Value {
+    json!({
+        "match": {"namespaces": [ctx.ns]},
+        "verify": {"provider": "cosign", "secretRef": {"namespace": ctx.ns, "name": secret}},
+    })
+}
+
+fn verified(a: Option<&Value>, status: &str, reason: &str) -> bool {
+    a.is_some_and(|a| has_cond(a, "Verified", status, Some(reason)))
+}
+
+/// Pushes `repo:v1`, optionally signs it, and waits until Flux has fetched it.
+async fn flux_source(
+    ctx: &Ctx,
+    repo: &str,
+    sign_with: Option<&std::path::Path>,
+    verify_secret: Option<&str>,
+) -> Result<String> {
+    let dir = ctx.artifact_dir(repo, repo)?;
+    let digest = ctx.push_artifact(repo, "v1", &dir).await?;
+    if let Some(key) = sign_with {
+        ctx.sign(key, "bundle", repo, &digest).await?;
+    }
+    ctx.apply("OCIRepository", repo, oci_spec(ctx, repo, verify_secret))
+        .await?;
+    ctx.wait_for("OCIRepository", repo, FLUX, "an artifact", |o| {
+        revision(o).is_some_and(|r| r.ends_with(&digest))
+    })
+    .await?;
+    Ok(digest)
+}
+
+fn series<'a>(text: &'a str, ns: &str, name: &str) -> Vec<&'a str> {
+    text.lines()
+        .filter(|l| {
+            l.contains(&format!("namespace=\"{ns}\"")) && l.contains(&format!("name=\"{name}\""))
+        })
+        .collect()
+}
+
+/// Scenario 1 (and 8): a key-signed source with a matching policy and its own `spec.verify`.
+#[tokio::test]
+async fn key_signed_source_with_matching_policy_is_verified_and_flux_agrees() {
+    run("ctl-key-signed", |ctx| async move {
+        let url = ctx.auditor().await?;
+        let (key, pubkey) = ctx.keygen("signer").await?;
+        ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
+        let policy = format!("{}-keys", ctx.ns);
+        ctx.policy(&policy, key_policy(&ctx, "cosign-pub")).await?;
+        let result = async {
+            let digest = flux_source(&ctx, "app", Some(&key), Some("cosign-pub")).await?;
+            ctx.wait_for("OCIRepository", "app", FLUX, "SourceVerified=True", |o| {
+                has_cond(o, "SourceVerified", "True", None)
+            })
+            .await?;
+            let a = ctx
+                .wait_audit("ocirepository-app", AUDIT, "Verified and FluxAgrees", |a| {
+                    verified(a, "True", "Verified")
+                        && a.is_some_and(|a| has_cond(a, "FluxAgrees", "True", None))
+                })
+                .await?
+                .unwrap_or_default();
+            ensure!(a["status"]["digest"] == digest, "digest: {}", a["status"]);
+            let signer = a["status"]["signer"].as_str().unwrap_or_default();
+            ensure!(signer.starts_with("key sha256:"), "signer {signer:?}");
+            ensure!(
+                a["status"]["policies"] == json!([policy]),
+                "{}",
+                a["status"]
+            );
+            ensure!(
+                a["metadata"]["ownerReferences"][0]["kind"] == "OCIRepository",
+                "owner: {}",
+                a["metadata"]
+            );
+            ensure!(
+                has_cond(&a, "Enforced", "True", None),
+                "{:?}",
+                condition(&a, "Enforced")
+            );
+            // `kubectl get sourceaudits -A` shows the signer column.
+            let out = std::process::Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(ctx.stack.dir.join("admin.kubeconfig"))
+                .args(["get", "sourceaudits", "-A"])
+                .output()?;
+            let table = String::from_utf8_lossy(&out.stdout);
+            let row = table
+                .lines()
+                .find(|l| l.contains(&ctx.ns))
+                .unwrap_or_default();
+            ensure!(
+                row.contains(signer) && row.contains("Verified"),
+                "kubectl row {row:?} in\n{table}"
+            );
+            ctx.wait_metrics(&url, AUDIT, "verified=1", |t| {
+                series(t, &ctx.ns, "app").iter().any(|l| {
+                    l.starts_with("provenance_source_verified{")
+                        && l.contains("reason=\"Verified\"")
+                        && l.ends_with(" 1")
+                })
+            })
+            .await?;
+            Ok(())
+        }
+        .await;
+        ctx.delete_policy(&policy).await;
+        result
+    })
+    .await;
+}
+
+/// Scenario 2: an unsigned source under a policy is Unsigned within 30 s, with metric 0 and a
+/// Warning event on the source.
+#[tokio::test]
+async fn unsigned_source_with_policy_is_unsigned_with_metric_zero_and_warning() {
+    run("ctl-unsigned", |ctx| async move {
+        let url = ctx.auditor().await?;
+        let (_, pubkey) = ctx.keygen("signer").await?;
+        ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
+        let policy = format!("{}-keys", ctx.ns);
+        ctx.policy(&policy, key_policy(&ctx, "cosign-pub")).await?;
+        let result = async {
+            flux_source(&ctx, "app", None, None).await?;
+            ctx.wait_audit("ocirepository-app", AUDIT, "Verified=False/Unsigned", |a| {
+                verified(a, "False", "Unsigned")
+            })
+            .await?;
+            ctx.wait_metrics(&url, AUDIT, "verified=0 reason Unsigned", |t| {
+                series(t, &ctx.ns, "app").iter().any(|l| {
+                    l.starts_with("provenance_source_verified{")
+                        && l.contains("reason=\"Unsigned\"")
+                        && l.ends_with(" 0")
+                })
+            })
+            .await?;
+            let deadline = std::time::Instant::now() + AUDIT;
+            loop {
+                let evs = ctx.events_for("app").await?;
+                let warned = evs.iter().any(|e| {
+                    e.type_.as_deref() == Some("Warning")
+                        && e.reason.as_deref() == Some("Unsigned")
+                        && e.involved_object.kind.as_deref() == Some("OCIRepository")
+                });
+                if warned {
+                    break;
+                }
+                ensure!(
+                    std::time::Instant::now() < deadline,
+                    "no Warning/Unsigned event on the source: {evs:#?}"
+                );
+                tokio::time::sleep(provenance_e2e::POLL).await;
+            }
+            Ok(())
+        }
+        .await;
+        ctx.delete_policy(&policy).await;
+        result
+    })
+    .await;
+}
+
+/// Scenario 3: signed with another key than the policy's → KeyMismatch naming the key found.
+#[tokio::test]
+async fn source_signed_with_another_key_is_key_mismatch() {
+    run("ctl-wrong-key", |ctx| async move {
+        ctx.auditor().await?;
+        let (key, _) = ctx.keygen("signer").await?;
+        let (_, other) = ctx.keygen("expected").await?;
+        ctx.secret("cosign-pub", &[("cosign.pub", &other)]).await?;
+        let policy = format!("{}-keys", ctx.ns);
+        ctx.policy(&policy, key_policy(&ctx, "cosign-pub")).await?;
+        let result = async {
+            flux_source(&ctx, "app", Some(&key), None).await?;
+            let a = ctx
+                .wait_audit(
+                    "ocirepository-app",
+                    AUDIT,
+                    "Verified=False/KeyMismatch",
+                    |a| verified(a, "False", "KeyMismatch"),
+                )
+                .await?
+                .unwrap_or_default();
+            let sigs = a["status"]["signatures"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            ensure!(
+                sigs.iter().any(|s| s["verdict"] == "KeyMismatch"),
+                "signatures: {sigs:#?}"
+            );
+            Ok(())
+        }
+        .await;
+        ctx.delete_policy(&policy).await;
+        result
+    })
+    .await;
+}
+
+/// Scenario 7: deleting the source removes its SourceAudit and its metric series.
+#[tokio::test]
+async fn deleted_source_leaves_no_audit_and_no_series() {
+    run("ctl-deleted", |ctx| async move {
+        let url = ctx.auditor().await?;
+        flux_source(&ctx, "app", None, None).await?;
+        // No policy: still audited (NoPolicy / Unsigned), so there is an audit to remove.
+        ctx.wait_audit("ocirepository-app", AUDIT, "an audit", |a| {
+            a.is_some_and(|a| condition(a, "Verified").is_some())
+        })
+        .await?;
+        ctx.wait_metrics(&url, AUDIT, "the source's series", |t| {
+            !series(t, &ctx.ns, "app").is_empty()
+        })
+        .await?;
+        ctx.api("OCIRepository")
+            .delete("app", &Default::default())
+            .await?;
+        ctx.wait_audit("ocirepository-app", AUDIT, "the audit gone", |a| {
+            a.is_none()
+        })
+        .await?;
+        ctx.wait_metrics(&url, AUDIT, "no series of the source", |t| {
+            series(t, &ctx.ns, "app").is_empty()
+        })
+        .await?;
+        Ok(())
+    })
+    .await;
+}

@@ -1,0 +1,57 @@
+//! `provenance-auditor run`: the controller. Flags only; the work is in [`crate::controller`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::duration::parse_duration;
+use super::{EXIT_ERROR, EXIT_VERIFIED};
+use crate::controller::RunOptions;
+
+/// Flags of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Kubeconfig file (default: in-cluster, else $KUBECONFIG / ~/.kube/config).
+    #[arg(long, value_name = "FILE", env = "KUBECONFIG_AUDITOR")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Re-audit every source this often even if nothing changed (e.g. 1h, 10m, 30s).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub resync_interval: Duration,
+    /// Registry verifications running at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub metrics_addr: SocketAddr,
+    /// Hold a Lease before writing, so that only one replica audits.
+    #[arg(long, default_value_t = false)]
+    pub leader_elect: bool,
+    /// Namespace of the leader-election Lease.
+    #[arg(long, default_value = "provenance-system")]
+    pub leader_election_namespace: String,
+    /// Timeout of each registry request.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub registry_timeout: Duration,
+}
+
+/// Runs the controller until SIGTERM/SIGINT.
+pub async fn run(args: RunArgs) -> u8 {
+    let opts = RunOptions {
+        kubeconfig: args.kubeconfig,
+        resync: args.resync_interval,
+        concurrency: args.concurrency,
+        metrics_addr: args.metrics_addr,
+        leader_elect: args.leader_elect,
+        leader_election_namespace: args.leader_election_namespace,
+        registry_timeout: args.registry_timeout,
+    };
+    match crate::controller::run(opts).await {
+        Ok(()) => EXIT_VERIFIED,
+        Err(e) => {
+            eprintln!("provenance-auditor run: {e}");
+            EXIT_ERROR
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The Secrets an audit reads (keys, trusted roots, pull credentials, CA bundles) and the
+//! registry client built from them, the way Flux uses them.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use kube::api::{Api, DynamicObject};
+use kube::Client;
+
+use super::{Context, Error};
+use crate::api::ProvenancePolicySpec;
+use crate::audit::decide::Secrets;
+use crate::audit::source::FluxSource;
+use crate::registry::{DockerConfig, RegistryClient, RegistryOptions};
+
+/// `(namespace, name)` of a Secret.
+pub type SecretKey = (String, String);
+
+/// What an OCI HelmRepository contributes to a HelmChart's audit.
+#[derive(Debug, Clone)]
+pub struct HelmRepo {
+    /// `spec.url` (`oci://…`).
+    pub url: String,
+    /// `spec.secretRef.name`.
+    pub secret_ref: Option<String>,
+    /// `spec.certSecretRef.name`.
+    pub cert_secret_ref: Option<String>,
+    /// `spec.insecure`.
+    pub insecure: bool,
+}
+
+impl HelmRepo {
+    /// Reads an OCI HelmRepository; `None` for any other type (nothing cosign can sign).
+    pub fn from_dynamic(obj: &DynamicObject) -> Option<Self> {
+        let spec = obj.data.get("spec")?;
+        if spec.get("type").and_then(|t| t.as_str()) != Some("oci") {
+            return None;
+        }
+        let name = |k: &str| {
+            spec.pointer(&format!("/{k}/name"))
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
+        Some(Self {
+            url: spec.get("url")?.as_str()?.to_string(),
+            secret_ref: name("secretRef"),
+            cert_secret_ref: name("certSecretRef"),
+            insecure: spec.get("insecure").and_then(|v| v.as_bool()) == Some(true),
+        })
+    }
+}
+
+/// Every Secret the verification needs: the policies' keys and trusted roots, and the source's
+/// own `spec.verify` Secrets (in its namespace).
+pub fn secrets_needed(
+    source: &FluxSource,
+    matching: &[(&str, &ProvenancePolicySpec)],
+) -> BTreeSet<SecretKey> {
+    let mut out = BTreeSet::new();
+    for (_, p) in matching {
+        for r in [&p.verify.secret_ref, &p.verify.trusted_root_secret_ref]
+            .into_iter()
+            .flatten()
+        {
+            out.insert((r.namespace.clone(), r.name.clone()));
+        }
+    }
+    if let Some(v) = &source.verify {
+        for n in [&v.secret_ref, &v.trusted_root_secret_ref]
+            .into_iter()
+            .flatten()
+        {
+            out.insert((source.namespace.clone(), n.clone()));
+        }
+    }
+    out
+}
+
+/// Reads the Secrets; a missing one is simply absent (`decide` says which and why).
+pub async fn fetch_secrets(client: &Client, keys: &BTreeSet<SecretKey>) -> Result<Secrets, Error> {
+    let mut out = Secrets::new();
+    for (ns, name) in keys {
+        if let Some(s) = Api::<Secret>::namespaced(client.clone(), ns)
+            .get_opt(name)
+            .await?
+        {
+            let data = s
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.0))
+                .collect();
+            out.insert((ns.clone(), name.clone()), data);
+        }
+    }
+    Ok(out)
+}
+
+/// The registry client for a source: the shared one, or one with the source's credentials,
+/// CA bundle and `insecure` flag. `Err` is an `AuthenticationFailed` message.
+pub async fn registry_client_for(
+    ctx: &Context,
+    source: &FluxSource,
+    helm: Option<&HelmRepo>,
+) -> Result<RegistryClient, String> {
+    let ns = &source.namespace;
+    // A HelmChart pulls with its HelmRepository's settings.
+    let (secret_ref, cert_ref, insecure, url) = match helm {
+        Some(h) => (
+            &h.secret_ref,
+            &h.cert_secret_ref,
+            h.insecure,
+            h.url.as_str(),
+        ),
+        None => (
+            &source.secret_ref,
+            &source.cert_secret_ref,
+            source.insecure,
+            source.url.as_str(),
+        ),
+    };
+    let mut pull = vec![];
+    if let Some(n) = secret_ref {
+        pull.push(n.clone());
+    }
+    if let Some(sa) = &source.service_account_name {
+        let sa = Api::<ServiceAccount>::namespaced(ctx.client.clone(), ns)
+            .get_opt(sa)
+            .await
+            .map_err(|e| format!("reading ServiceAccount {ns}/{sa}: {e}"))?
+            .ok_or_else(|| format!("ServiceAccount {ns}/{sa} not found"))?;
+        pull.extend(
+            sa.image_pull_secrets
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| r.name),
+        );
+    }
+    if pull.is_empty() && cert_ref.is_none() && !insecure {
+        return Ok(ctx.registry.clone());
+    }
+    let mut opts = RegistryOptions::default();
+    for name in &pull {
+        let data = secret_data(ctx, ns, name).await?;
+        let json = data
+            .get(".dockerconfigjson")
+            .or_else(|| data.get(".dockercfg"))
+            .ok_or_else(|| format!("Secret {ns}/{name} has no .dockerconfigjson"))?;
+        let config =
+            DockerConfig::from_json(json).map_err(|e| format!("Secret {ns}/{name}: {e}"))?;
+        opts.credentials.merge(config);
+    }
+    if let Some(name) = cert_ref {
+        let data = secret_data(ctx, ns, name).await?;
+        opts.extra_ca_pem = data.get("ca.crt").cloned();
+    }
+    if insecure {
+        let host = url
+            .trim_start_matches("oci://")
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        opts.insecure_registries.push(host.to_string());
+    }
+    let metrics = ctx.metrics.clone();
+    RegistryClient::new(opts)
+        .map(|c| c.with_observer(std::sync::Arc::new(move |r| metrics.registry_request(r))))
+        .map_err(|e| e.to_string())
+}
+
+async fn secret_data(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+) -> Result<std::collections::BTreeMap<String, Vec<u8>>, String> {
+    let s = Api::<Secret>::namespaced(ctx.client.clone(), ns)
+        .get_opt(name)
+        .await
+        .map_err(|e| format!("reading Secret {ns}/{name}: {e}"))?
+        .ok_or_else(|| format!("Secret {ns}/{name} not found"))?;
+    Ok(s.data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect())
+}
+
+/// Whether a change to Secret `(ns, name)` can change this source's audit.
+pub fn source_uses_secret(source: &FluxSource, ns: &str, name: &str) -> bool {
+    if source.namespace != ns {
+        return false;
+    }
+    let n = Some(name.to_string());
+    source.secret_ref == n
+        || source.cert_secret_ref == n
+        || source
+            .verify
+            .as_ref()
+            .is_some_and(|v| v.secret_ref == n || v.trusted_root_secret_ref == n)
+        // Pull secrets via a ServiceAccount are not mapped by name: any change in the namespace
+        // of a source that uses a ServiceAccount re-audits it (cheap: the verdict is cached).
+        || source.service_account_name.is_some()
+}
+
+/// Whether a policy reads Secret `(ns, name)`.
+pub fn policy_uses_secret(policy: &ProvenancePolicySpec, ns: &str, name: &str) -> bool {
+    [
+        &policy.verify.secret_ref,
+        &policy.verify.trusted_root_secret_ref,
+    ]
+    .into_iter()
+    .flatten()
+    .any(|r| r.namespace == ns && r.name == name)
+}

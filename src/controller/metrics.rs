@@ -1,0 +1,330 @@
+//! The controller's Prometheus metrics (prometheus-client, OpenMetrics text).
+//!
+//! Labels are bounded: namespace/name/kind of sources that exist (their series are removed when
+//! the source is deleted), reasons from [`crate::vocabulary`], verdict names, registry hosts and
+//! HTTP status codes. Never an error's text.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::registry::RequestRecord;
+
+/// Identifies one audited source.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabels {
+    /// The source's namespace.
+    pub namespace: String,
+    /// The source's name.
+    pub name: String,
+    /// `OCIRepository` or `HelmChart`.
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VerifiedLabels {
+    namespace: String,
+    name: String,
+    kind: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RegistryLabels {
+    registry: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    reason: String,
+}
+
+/// What one reconcile found about a source, for its gauges.
+#[derive(Debug, Clone)]
+pub struct SourceGauges {
+    /// The `Verified` reason (from the vocabulary).
+    pub reason: String,
+    /// Whether `Verified` is True.
+    pub verified: bool,
+    /// Whether `Enforced` is True.
+    pub enforced: bool,
+    /// Whether `FluxAgrees` is True.
+    pub flux_agrees: bool,
+    /// Unix time since which the source's own Ready has held, if known.
+    pub ready_since: Option<i64>,
+}
+
+/// Every metric the controller exports, and the registry that encodes them.
+pub struct Metrics {
+    registry: Registry,
+    verified: Family<VerifiedLabels, Gauge>,
+    enforced: Family<SourceLabels, Gauge>,
+    flux_agrees: Family<SourceLabels, Gauge>,
+    ready_since: Family<SourceLabels, Gauge>,
+    verifications: Family<ResultLabels, Counter>,
+    duration: Histogram,
+    registry_requests: Family<RegistryLabels, Counter>,
+    cache_hits: Counter,
+    reconcile_errors: Family<ErrorLabels, Counter>,
+    /// The reason label currently exported per source, so a reason change replaces the series.
+    current_reason: Mutex<HashMap<SourceLabels, String>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let m = Metrics {
+            verified: Family::default(),
+            enforced: Family::default(),
+            flux_agrees: Family::default(),
+            ready_since: Family::default(),
+            verifications: Family::default(),
+            duration: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
+            registry_requests: Family::default(),
+            cache_hits: Counter::default(),
+            reconcile_errors: Family::default(),
+            current_reason: Mutex::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "provenance_source_verified",
+            "Whether the source's artifact is verified (1) or not (0), labelled with the Verified reason",
+            m.verified.clone(),
+        );
+        registry.register(
+            "provenance_source_enforced",
+            "Whether Flux itself enforces an equivalent signature check for the source",
+            m.enforced.clone(),
+        );
+        registry.register(
+            "provenance_source_flux_agrees",
+            "Whether Flux's SourceVerified condition agrees with the audit's verdict",
+            m.flux_agrees.clone(),
+        );
+        registry.register(
+            "provenance_source_ready_since_seconds",
+            "Unix time since which the source's own Ready condition has held its current status",
+            m.ready_since.clone(),
+        );
+        registry.register(
+            "provenance_verifications",
+            "Signature verifications against the registry, by verdict",
+            m.verifications.clone(),
+        );
+        registry.register(
+            "provenance_verification_duration_seconds",
+            "Time to discover and judge one artifact's signatures",
+            m.duration.clone(),
+        );
+        registry.register(
+            "provenance_registry_requests",
+            "HTTP requests made to registries, by registry and status code",
+            m.registry_requests.clone(),
+        );
+        registry.register(
+            "provenance_verification_cache_hits",
+            "Audits answered from the verdict cache without asking the registry",
+            m.cache_hits.clone(),
+        );
+        registry.register(
+            "provenance_reconcile_errors",
+            "Reconciles that failed, by bounded reason",
+            m.reconcile_errors.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// The OpenMetrics text of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Encoding into a String cannot fail except on a formatter bug.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// Sets a source's gauges; a changed reason replaces the old series.
+    pub fn set_source(&self, source: &SourceLabels, g: &SourceGauges) {
+        let mut current = self
+            .current_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = current.insert(source.clone(), g.reason.clone()) {
+            if old != g.reason {
+                self.verified.remove(&verified_labels(source, &old));
+            }
+        }
+        self.verified
+            .get_or_create(&verified_labels(source, &g.reason))
+            .set(i64::from(g.verified));
+        self.enforced
+            .get_or_create(source)
+            .set(i64::from(g.enforced));
+        self.flux_agrees
+            .get_or_create(source)
+            .set(i64::from(g.flux_agrees));
+        match g.ready_since {
+            Some(t) => {
+                self.ready_since.get_or_create(source).set(t);
+            }
+            None => {
+                self.ready_since.remove(source);
+            }
+        }
+    }
+
+    /// Removes every series of a deleted source.
+    pub fn remove_source(&self, source: &SourceLabels) {
+        let mut current = self
+            .current_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = current.remove(source) {
+            self.verified.remove(&verified_labels(source, &old));
+        }
+        self.enforced.remove(source);
+        self.flux_agrees.remove(source);
+        self.ready_since.remove(source);
+    }
+
+    /// The sources that currently have series (to find deleted ones).
+    pub fn sources(&self) -> Vec<SourceLabels> {
+        let current = self
+            .current_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        current.keys().cloned().collect()
+    }
+
+    /// Counts one verification against the registry and how long it took.
+    pub fn verification(&self, result: &str, seconds: f64) {
+        self.verifications
+            .get_or_create(&ResultLabels {
+                result: result.to_string(),
+            })
+            .inc();
+        self.duration.observe(seconds);
+    }
+
+    /// Counts a verdict-cache hit.
+    pub fn cache_hit(&self) {
+        self.cache_hits.inc();
+    }
+
+    /// Counts a failed reconcile; `reason` must be bounded (a category, never error text).
+    pub fn reconcile_error(&self, reason: &str) {
+        self.reconcile_errors
+            .get_or_create(&ErrorLabels {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts one registry HTTP exchange (the [`crate::registry::RegistryClient`] observer).
+    pub fn registry_request(&self, r: &RequestRecord) {
+        let code = r
+            .status
+            .map_or_else(|| "error".to_string(), |s| s.to_string());
+        self.registry_requests
+            .get_or_create(&RegistryLabels {
+                registry: r.registry.clone(),
+                code,
+            })
+            .inc();
+    }
+}
+
+fn verified_labels(s: &SourceLabels, reason: &str) -> VerifiedLabels {
+    VerifiedLabels {
+        namespace: s.namespace.clone(),
+        name: s.name.clone(),
+        kind: s.kind.clone(),
+        reason: reason.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn podinfo() -> SourceLabels {
+        SourceLabels {
+            namespace: "apps".into(),
+            name: "podinfo".into(),
+            kind: "OCIRepository".into(),
+        }
+    }
+
+    fn gauges(reason: &str, verified: bool) -> SourceGauges {
+        SourceGauges {
+            reason: reason.into(),
+            verified,
+            enforced: false,
+            flux_agrees: true,
+            ready_since: Some(1_700_000_000),
+        }
+    }
+
+    #[test]
+    fn a_changed_reason_replaces_the_series_instead_of_adding_one() {
+        let m = Metrics::new();
+        m.set_source(&podinfo(), &gauges("Verified", true));
+        m.set_source(&podinfo(), &gauges("Unsigned", false));
+        let text = m.encode();
+        assert!(text.contains(
+            r#"provenance_source_verified{namespace="apps",name="podinfo",kind="OCIRepository",reason="Unsigned"} 0"#
+        ), "{text}");
+        assert!(!text.contains(r#"reason="Verified""#), "{text}");
+    }
+
+    #[test]
+    fn a_deleted_source_leaves_no_series() {
+        let m = Metrics::new();
+        m.set_source(&podinfo(), &gauges("Verified", true));
+        m.remove_source(&podinfo());
+        let text = m.encode();
+        assert!(!text.contains("podinfo"), "{text}");
+        assert!(m.sources().is_empty());
+    }
+
+    #[test]
+    fn counters_carry_the_documented_names() {
+        let m = Metrics::new();
+        m.verification("Verified", 0.1);
+        m.cache_hit();
+        m.reconcile_error("Kubernetes");
+        m.registry_request(&RequestRecord {
+            registry: "127.0.0.1:5000".into(),
+            method: "GET",
+            status: Some(200),
+        });
+        let text = m.encode();
+        for name in [
+            r#"provenance_verifications_total{result="Verified"} 1"#,
+            "provenance_verification_cache_hits_total 1",
+            r#"provenance_reconcile_errors_total{reason="Kubernetes"} 1"#,
+            r#"provenance_registry_requests_total{registry="127.0.0.1:5000",code="200"} 1"#,
+            "provenance_verification_duration_seconds_count 1",
+        ] {
+            assert!(text.contains(name), "{name} missing from {text}");
+        }
+    }
+}

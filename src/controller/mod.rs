@@ -1,0 +1,291 @@
+//! The running controller (`provenance-auditor run`): watches Flux `OCIRepository` and
+//! `HelmChart` objects, `ProvenancePolicy` objects and Secrets, and keeps one `SourceAudit` per
+//! source up to date ([`reconcile`]), with metrics and health endpoints ([`http`]) and optional
+//! leader election ([`leader`]).
+//!
+//! Sources are watched as `DynamicObject`s and parsed tolerantly by `audit::source`, so one
+//! malformed object is reported and skipped, never a stopped watch. Policies are watched the
+//! same way for the same reason.
+
+pub mod creds;
+pub mod http;
+pub mod leader;
+pub mod metrics;
+pub mod reconcile;
+pub mod state;
+pub mod status;
+mod watch;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
+use kube::Client;
+
+use crate::api::{ProvenancePolicySpec, SourceKind};
+use crate::audit::source::FluxSource;
+use crate::registry::{RegistryClient, RegistryOptions};
+pub use state::{Backoff, VerdictCache};
+
+/// The field manager of every write, and the events' reporting controller.
+pub const MANAGER: &str = "provenance-auditor";
+
+/// How the controller runs (the `run` subcommand's flags).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// A kubeconfig file; in-cluster or `$KUBECONFIG` when absent.
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// Re-audit every source this often even if nothing changed.
+    pub resync: Duration,
+    /// Registry verifications running at once.
+    pub concurrency: usize,
+    /// `/metrics`, `/healthz`, `/readyz`.
+    pub metrics_addr: SocketAddr,
+    /// Hold a Lease before writing.
+    pub leader_elect: bool,
+    /// The Lease's namespace.
+    pub leader_election_namespace: String,
+    /// Registry request timeout.
+    pub registry_timeout: Duration,
+}
+
+/// Why a reconcile failed (retried with backoff).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Kubernetes API refused or failed a request.
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// A bug or an impossible input.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// A bounded label for `provenance_reconcile_errors_total{reason}`.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "KubernetesAPI",
+            Error::Internal(_) => "Internal",
+        }
+    }
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    /// The Kubernetes client.
+    pub client: Client,
+    /// The registry client for sources without their own credentials.
+    pub registry: RegistryClient,
+    /// Metrics.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Events.
+    pub recorder: Recorder,
+    /// `ProvenancePolicy` objects, as watched.
+    pub policy_store: Store<DynamicObject>,
+    /// Verdicts by (digest, policy fingerprint, trust-root fingerprint).
+    pub cache: VerdictCache,
+    /// Consecutive failures per source.
+    pub backoff: Backoff,
+    /// Bounds the registry verifications running at once.
+    pub verifications: tokio::sync::Semaphore,
+    /// The periodic re-audit interval.
+    pub resync: Duration,
+    /// `Some` under leader election: false once the lease is lost.
+    pub leader: Option<tokio::sync::watch::Receiver<bool>>,
+    namespace_labels_denied: AtomicBool,
+}
+
+impl Context {
+    /// Whether this replica may write.
+    pub fn is_leader(&self) -> bool {
+        self.leader.as_ref().is_none_or(|rx| *rx.borrow())
+    }
+
+    /// Every readable policy as `(name, spec)`; an unparseable one is skipped with a log line.
+    pub fn policies(&self) -> Vec<(String, ProvenancePolicySpec)> {
+        self.policy_store
+            .state()
+            .iter()
+            .filter_map(|p| {
+                let name = p.metadata.name.clone()?;
+                let spec = p.data.get("spec").cloned().unwrap_or_default();
+                match serde_json::from_value(spec) {
+                    Ok(spec) => Some((name, spec)),
+                    Err(e) => {
+                        tracing::warn!(policy = %name, error = %e, "unreadable ProvenancePolicy");
+                        None
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// A namespace's labels for `namespaceSelector`; empty (with one warning) when the RBAC
+    /// does not allow reading namespaces.
+    pub async fn namespace_labels(&self, ns: &str) -> std::collections::BTreeMap<String, String> {
+        use std::sync::atomic::Ordering;
+        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        match api.get_opt(ns).await {
+            Ok(n) => n.and_then(|n| n.metadata.labels).unwrap_or_default(),
+            Err(e) => {
+                if !self.namespace_labels_denied.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "cannot read namespace labels: namespaceSelector matches only empty selectors");
+                }
+                Default::default()
+            }
+        }
+    }
+
+    /// The OCI HelmRepository of a HelmChart (`None` for an OCIRepository or another type).
+    pub async fn helm_repository(&self, s: &FluxSource) -> Result<Option<creds::HelmRepo>, Error> {
+        let Some(chart) = &s.chart else {
+            return Ok(None);
+        };
+        if chart.source_kind != "HelmRepository" {
+            return Ok(None);
+        }
+        let ar = flux_resource("HelmRepository");
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &s.namespace, &ar);
+        Ok(api
+            .get_opt(&chart.source_name)
+            .await?
+            .as_ref()
+            .and_then(creds::HelmRepo::from_dynamic))
+    }
+}
+
+/// A Flux source-controller kind at `source.toolkit.fluxcd.io/v1`.
+pub fn flux_resource(kind: &str) -> ApiResource {
+    ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "source.toolkit.fluxcd.io",
+        "v1",
+        kind,
+    ))
+}
+
+/// The API resource of a source kind.
+pub fn source_resource(kind: SourceKind) -> ApiResource {
+    flux_resource(kind.as_str())
+}
+
+/// Now, to the second: the API server stores times to the second, so comparing a status we
+/// computed with the one we read back must not differ in nanoseconds.
+pub fn now() -> Time {
+    Time(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now()))
+}
+
+/// Runs the controller until SIGTERM/SIGINT (or a lost lease). Returns an error message on
+/// start-up failure.
+pub async fn run(opts: RunOptions) -> Result<(), String> {
+    let client = kube_client(opts.kubeconfig.as_deref()).await?;
+    let metrics = Arc::new(metrics::Metrics::new());
+    let ready = Arc::new(AtomicBool::new(false));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let serving = http::serve(
+        opts.metrics_addr,
+        http::HttpState {
+            metrics: metrics.clone(),
+            ready: ready.clone(),
+        },
+        watch::stopped(stop_rx.clone()),
+    )
+    .await
+    .map_err(|e| format!("binding {}: {e}", opts.metrics_addr))?;
+    let server = tokio::spawn(serving);
+    tokio::spawn(watch::signals(stop_tx.clone()));
+    let leader = if opts.leader_elect {
+        let identity = std::env::var("POD_NAME").unwrap_or_else(|_| {
+            format!(
+                "{}-{}",
+                std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()),
+                std::process::id()
+            )
+        });
+        let cfg = leader::LeaseConfig {
+            namespace: opts.leader_election_namespace.clone(),
+            name: MANAGER.into(),
+            identity,
+            duration: Duration::from_secs(15),
+        };
+        let mut stopped = stop_rx.clone();
+        let lead = tokio::select! {
+            l = leader::acquire(client.clone(), cfg) => l,
+            _ = stopped.wait_for(|s| *s) => return Ok(()),
+        };
+        let rx = lead.subscribe();
+        tokio::spawn(watch::stop_when_lost(rx.clone(), stop_tx.clone()));
+        Some(rx)
+    } else {
+        None
+    };
+    let registry = RegistryClient::new(RegistryOptions {
+        timeout: opts.registry_timeout,
+        ..RegistryOptions::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let m = metrics.clone();
+    let registry = registry.with_observer(Arc::new(move |r| m.registry_request(r)));
+    let reporter = Reporter {
+        controller: MANAGER.into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    let (policy_store, policy_task) = watch::policies(client.clone());
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        registry,
+        metrics,
+        recorder: Recorder::new(client.clone(), reporter),
+        policy_store,
+        cache: VerdictCache::default(),
+        backoff: Backoff::default(),
+        verifications: tokio::sync::Semaphore::new(opts.concurrency.max(1)),
+        resync: opts.resync,
+        leader,
+        namespace_labels_denied: AtomicBool::new(false),
+    });
+    tracing::info!("starting watches");
+    let mut kinds = vec![SourceKind::OciRepository];
+    if crd_served(&client, SourceKind::HelmChart).await {
+        kinds.push(SourceKind::HelmChart);
+    } else {
+        tracing::warn!("the HelmChart CRD is not served: auditing OCIRepositories only");
+    }
+    let result =
+        watch::run_controllers(ctx, kinds, policy_task, ready, opts.concurrency, stop_rx).await;
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    result
+}
+
+async fn kube_client(path: Option<&std::path::Path>) -> Result<Client, String> {
+    let config = match path {
+        Some(p) => {
+            let kc = kube::config::Kubeconfig::read_from(p)
+                .map_err(|e| format!("reading {}: {e}", p.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                .await
+                .map_err(|e| format!("{}: {e}", p.display()))?
+        }
+        None => kube::Config::infer().await.map_err(|e| e.to_string())?,
+    };
+    Client::try_from(config).map_err(|e| e.to_string())
+}
+
+/// Whether the API server serves a source kind (the HelmChart CRD may be absent).
+async fn crd_served(client: &Client, kind: SourceKind) -> bool {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &source_resource(kind));
+    let lp = ListParams::default().limit(1);
+    match tokio::time::timeout(Duration::from_secs(15), api.list_metadata(&lp)).await {
+        Ok(Ok(_)) => true,
+        Ok(Err(kube::Error::Api(s))) if s.code == 404 => false,
+        // Anything else (RBAC, a slow API server) is not "absent": let the watch report it.
+        Ok(Err(_)) | Err(_) => true,
+    }
+}

@@ -1,0 +1,373 @@
+//! One source's audit: the thin I/O shell around the pure `src/audit` functions.
+//!
+//! read the source → fetch the policies' and the source's Secrets → `decide` → resolve the digest
+//! → verdict cache or registry + `evaluate` → status → apply the `SourceAudit` → events, metrics.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use super::creds::{fetch_secrets, registry_client_for, secrets_needed};
+use super::metrics::{SourceGauges, SourceLabels};
+use super::status::{compute, condition, Outcome};
+use super::{Context, Error, MANAGER};
+use crate::api::{ProvenancePolicySpec, SourceAudit, SourceAuditStatus, SourceKind};
+use crate::audit::decide::{combine, decide, Decision, TrustRootInput};
+use crate::audit::matching::matches;
+use crate::audit::source::{AuditTarget, FluxSource, SourceError};
+use crate::engine::{evaluate, registry_verdict, Evaluation, TrustRoot, Verdict};
+use crate::registry::ImageRef;
+use crate::vocabulary::{self as vocab, reasons, types, Status};
+
+/// The `SourceAudit` name for a source: the kind keeps an OCIRepository and a HelmChart of the
+/// same name apart.
+pub fn audit_name(kind: SourceKind, name: &str) -> String {
+    format!("{}-{name}", kind.as_str().to_lowercase())
+}
+
+/// Audits one source; the returned action schedules the next audit (resync or retry).
+pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if !ctx.is_leader() {
+        return Ok(Action::requeue(Duration::from_secs(5)));
+    }
+    let source = match FluxSource::from_dynamic(&obj) {
+        Ok(s) => s,
+        Err(e) => {
+            // A malformed object is reported and left alone until it changes.
+            tracing::warn!(object = %obj.name_any(), error = %e, "cannot read Flux source");
+            ctx.metrics.reconcile_error("MalformedSource");
+            return Ok(Action::await_change());
+        }
+    };
+    let key = source.display();
+    match audit(&obj, &source, &ctx).await {
+        Ok(retry) => {
+            let failures = ctx.backoff.record(&key, retry);
+            Ok(match failures {
+                0 => Action::requeue(ctx.resync),
+                n => Action::requeue(backoff(n).min(ctx.resync)),
+            })
+        }
+        Err(e) => {
+            ctx.metrics.reconcile_error(e.category());
+            ctx.backoff.record(&key, true);
+            Err(e)
+        }
+    }
+}
+
+/// Exponential backoff: 2 s, 4 s, … capped at 5 min.
+pub fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(2u64.saturating_pow(failures.min(9))).min(Duration::from_secs(300))
+}
+
+/// Runs the pipeline; `Ok(true)` when the verdict is indeterminate and worth retrying soon.
+async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Result<bool, Error> {
+    let policies = ctx.policies();
+    let ns_labels = if policies
+        .iter()
+        .any(|(_, p)| p.match_.namespace_selector.is_some())
+    {
+        ctx.namespace_labels(&source.namespace).await
+    } else {
+        Default::default()
+    };
+    let matching: Vec<(&str, &ProvenancePolicySpec)> = policies
+        .iter()
+        .filter(|(_, p)| matches(p, source, &ns_labels))
+        .map(|(n, p)| (n.as_str(), p))
+        .collect();
+    let secrets = fetch_secrets(&ctx.client, &secrets_needed(source, &matching)).await?;
+    let decision = decide(source, &matching, &secrets);
+    let audits: Api<SourceAudit> = Api::namespaced(ctx.client.clone(), &source.namespace);
+    let name = audit_name(source.kind, &source.name);
+    let previous = audits.get_opt(&name).await?;
+    let prev_status = previous.as_ref().and_then(|a| a.status.clone());
+    let outcome = outcome(source, &decision, prev_status.as_ref(), ctx).await?;
+    let retry = matches!(&outcome, Outcome::Unknown { judgement, .. }
+        if judgement.reason != reasons::ARTIFACT_NOT_READY && judgement.reason != reasons::POLICY_INVALID);
+    let now = super::now();
+    let generation = previous.as_ref().and_then(|a| a.metadata.generation);
+    let status = compute(
+        source,
+        &decision,
+        &outcome,
+        prev_status.as_ref(),
+        generation,
+        &now,
+    );
+    if !ctx.is_leader() {
+        return Ok(false);
+    }
+    if previous.is_none() {
+        apply_audit(&audits, &name, obj, source).await?;
+    }
+    if prev_status.as_ref() != Some(&status) {
+        let patch = json!({
+            "apiVersion": SourceAudit::api_version(&()),
+            "kind": SourceAudit::kind(&()),
+            "status": status,
+        });
+        audits
+            .patch_status(
+                &name,
+                &PatchParams::apply(MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await?;
+    }
+    publish_events(ctx, obj, source, &name, prev_status.as_ref(), &status).await;
+    ctx.metrics
+        .set_source(&labels(source), &gauges(&status, source));
+    Ok(retry)
+}
+
+/// What to report for the current revision.
+async fn outcome(
+    source: &FluxSource,
+    decision: &Decision,
+    previous: Option<&SourceAuditStatus>,
+    ctx: &Context,
+) -> Result<Outcome, Error> {
+    let unknown = |reason: &'static str, msg: String| Outcome::Unknown {
+        judgement: vocab::verified_unknown(reason, msg),
+        digest: None,
+    };
+    if let Some(msg) = decision.invalid_message() {
+        return Ok(unknown(reasons::POLICY_INVALID, msg));
+    }
+    if matches!(source.provider.as_str(), "aws" | "azure" | "gcp") {
+        return Ok(unknown(
+            reasons::AUTHENTICATION_FAILED,
+            format!("provider {} is not supported yet", source.provider),
+        ));
+    }
+    let helm = ctx.helm_repository(source).await?;
+    if source.kind == SourceKind::HelmChart && helm.is_none() {
+        return Ok(unknown(
+            reasons::ARTIFACT_NOT_READY,
+            "the chart's source is not an OCI HelmRepository: nothing cosign can sign".into(),
+        ));
+    }
+    let target = match source.digest_to_audit(helm.as_ref().map(|h| h.url.as_str())) {
+        Ok(t) => t,
+        Err(SourceError::NotReady(m)) => return Ok(unknown(reasons::ARTIFACT_NOT_READY, m)),
+        Err(e) => return Ok(unknown(reasons::ARTIFACT_NOT_READY, e.to_string())),
+    };
+    let client = match registry_client_for(ctx, source, helm.as_ref()).await {
+        Ok(c) => c,
+        Err(e) => return Ok(unknown(reasons::AUTHENTICATION_FAILED, e)),
+    };
+    let (image, digest) = match target {
+        AuditTarget::Digest { image, digest } => (image, digest),
+        AuditTarget::Tag { reference } => {
+            let r: ImageRef = match reference.parse() {
+                Ok(r) => r,
+                Err(e) => return Ok(unknown(reasons::ARTIFACT_NOT_READY, format!("{e}"))),
+            };
+            match client.resolve_digest(&r).await {
+                Ok(d) => (r.name(), d),
+                Err(e) => {
+                    return Ok(Outcome::Unknown {
+                        judgement: vocab::verified(registry_verdict(&e), e.to_string()),
+                        digest: None,
+                    })
+                }
+            }
+        }
+    };
+    let key = decision.cache_key(&digest);
+    if let Some(evaluation) = ctx.cache.get(&key) {
+        ctx.metrics.cache_hit();
+        return Ok(Outcome::Evaluated {
+            digest,
+            evaluation,
+            key,
+            fresh: false,
+        });
+    }
+    // After a restart the status is the cache: same inputs, definite verdict → no request.
+    if let Some(p) = previous {
+        let definite = condition(p, types::VERIFIED).is_some_and(|c| c.status != "Unknown");
+        if definite && p.verdict_cache.as_ref() == Some(&key) {
+            ctx.metrics.cache_hit();
+            return Ok(Outcome::Unchanged);
+        }
+    }
+    let image_ref: ImageRef = format!("{image}@{digest}")
+        .parse()
+        .map_err(|e| Error::Internal(format!("{image}@{digest}: {e}")))?;
+    let _permit = ctx.verifications.acquire().await;
+    let started = Instant::now();
+    let discovery = match client
+        .discover(&image_ref.registry, &image_ref.repository, &digest)
+        .await
+    {
+        Ok(d) => d,
+        Err(e) => {
+            let verdict = registry_verdict(&e);
+            ctx.metrics
+                .verification(verdict.as_str(), started.elapsed().as_secs_f64());
+            return Ok(Outcome::Unknown {
+                judgement: vocab::verified(verdict, e.to_string()),
+                digest: Some(digest),
+            });
+        }
+    };
+    let mut evaluations = vec![];
+    for (name, policy, root) in decision.to_evaluate() {
+        let trust = match root {
+            TrustRootInput::PublicGood => TrustRoot::public_good(),
+            TrustRootInput::Json { secret, json } => TrustRoot::from_json(secret, json),
+        };
+        let trust = match trust {
+            Ok(t) => t,
+            Err(e) => {
+                return Ok(Outcome::Unknown {
+                    judgement: vocab::verified(Verdict::TrustRootError, e.to_string()),
+                    digest: Some(digest),
+                })
+            }
+        };
+        evaluations.push((
+            name.to_string(),
+            evaluate(&discovery, &digest, policy, &trust),
+        ));
+    }
+    let evaluation: Evaluation = combine(evaluations);
+    ctx.metrics
+        .verification(evaluation.verdict.as_str(), started.elapsed().as_secs_f64());
+    if !evaluation.verdict.is_indeterminate() {
+        ctx.cache.insert(key.clone(), evaluation.clone());
+    }
+    Ok(Outcome::Evaluated {
+        digest,
+        evaluation,
+        key,
+        fresh: true,
+    })
+}
+
+/// Creates the `SourceAudit` (spec and owner reference only; the status is patched separately).
+async fn apply_audit(
+    audits: &Api<SourceAudit>,
+    name: &str,
+    obj: &DynamicObject,
+    source: &FluxSource,
+) -> Result<(), Error> {
+    let owner = json!({
+        "apiVersion": obj.types.as_ref().map(|t| t.api_version.clone()).unwrap_or_else(|| "source.toolkit.fluxcd.io/v1".into()),
+        "kind": source.kind.as_str(),
+        "name": source.name,
+        "uid": obj.uid().unwrap_or_default(),
+        "controller": true,
+    });
+    let audit = json!({
+        "apiVersion": SourceAudit::api_version(&()),
+        "kind": SourceAudit::kind(&()),
+        "metadata": {"name": name, "namespace": source.namespace, "ownerReferences": [owner]},
+        "spec": {"sourceRef": {"kind": source.kind.as_str(), "name": source.name}},
+    });
+    audits
+        .patch(
+            name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&audit),
+        )
+        .await?;
+    Ok(())
+}
+
+/// An event when the `Verified` reason changes (not on every resync): on the audit, and a
+/// Warning on the source when the new verdict is not `Verified`.
+async fn publish_events(
+    ctx: &Context,
+    obj: &DynamicObject,
+    source: &FluxSource,
+    audit: &str,
+    previous: Option<&SourceAuditStatus>,
+    status: &SourceAuditStatus,
+) {
+    let Some(now) = condition(status, types::VERIFIED) else {
+        return;
+    };
+    let before = previous.and_then(|p| condition(p, types::VERIFIED));
+    if before.is_some_and(|b| b.reason == now.reason && b.status == now.status) {
+        return;
+    }
+    let failed = now.status != Status::True.as_str();
+    let type_ = if failed {
+        EventType::Warning
+    } else {
+        EventType::Normal
+    };
+    let note = truncate(&format!("{}: {}", now.reason, now.message), 1024);
+    let ev = Event {
+        type_,
+        reason: now.reason.clone(),
+        note: Some(note),
+        action: "Audit".into(),
+        secondary: None,
+    };
+    let audit_ref = SourceAudit::new(
+        audit,
+        crate::api::SourceAuditSpec {
+            source_ref: crate::api::SourceRef {
+                kind: source.kind,
+                name: source.name.clone(),
+            },
+        },
+    );
+    let mut audit_ref = audit_ref.object_ref(&());
+    audit_ref.namespace = Some(source.namespace.clone());
+    if let Err(e) = ctx.recorder.publish(&ev, &audit_ref).await {
+        tracing::warn!(audit, error = %e, "publishing an event");
+    }
+    if failed {
+        let ar = super::source_resource(source.kind);
+        if let Err(e) = ctx.recorder.publish(&ev, &obj.object_ref(&ar)).await {
+            tracing::warn!(source = %source.display(), error = %e, "publishing an event");
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+/// The metric labels of a source.
+pub fn labels(source: &FluxSource) -> SourceLabels {
+    SourceLabels {
+        namespace: source.namespace.clone(),
+        name: source.name.clone(),
+        kind: source.kind.as_str().to_string(),
+    }
+}
+
+fn gauges(status: &SourceAuditStatus, _source: &FluxSource) -> SourceGauges {
+    let is_true = |t: &str| condition(status, t).is_some_and(|c| c.status == "True");
+    let reason = condition(status, types::VERIFIED)
+        .map(|c| c.reason.clone())
+        .filter(|r| vocab::is_known_reason(types::VERIFIED, r))
+        .unwrap_or_else(|| reasons::ARTIFACT_NOT_READY.to_string());
+    SourceGauges {
+        reason,
+        verified: is_true(types::VERIFIED),
+        enforced: is_true(types::ENFORCED),
+        flux_agrees: is_true(types::FLUX_AGREES),
+        ready_since: status
+            .source_ready
+            .as_ref()
+            .and_then(|r| r.since.as_ref())
+            .map(|t| t.0.as_second()),
+    }
+}

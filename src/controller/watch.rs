@@ -1,0 +1,308 @@
+//! Wiring: one kube-runtime `Controller` per source kind (re-triggered by policy and Secret
+//! changes), the policy reflector, readiness, the sweep of audits whose source is gone, and
+//! shutdown.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DeleteParams, DynamicObject};
+use kube::core::ApiResource;
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Client, ResourceExt};
+use tokio::sync::watch as signal;
+
+use super::creds::{policy_uses_secret, source_uses_secret};
+use super::reconcile::{audit_name, backoff, reconcile};
+use super::{source_resource, Context, Error};
+use crate::api::{ProvenancePolicy, SourceAudit, SourceKind};
+use crate::audit::source::FluxSource;
+
+/// How often audits and metric series of deleted sources are looked for (in memory only).
+const SWEEP: Duration = Duration::from_secs(2);
+
+/// A future that resolves once `rx` says stop.
+// Spelled out so the `Sync` bound that `Controller::graceful_shutdown_on` needs is checked here.
+#[allow(clippy::manual_async_fn)]
+pub fn stopped(mut rx: signal::Receiver<bool>) -> impl Future<Output = ()> + Send + Sync {
+    async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+/// Says stop on SIGTERM or SIGINT.
+pub async fn signals(tx: signal::Sender<bool>) {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => futures::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+    tracing::info!("shutting down");
+    let _ = tx.send(true);
+}
+
+/// Says stop when the lease is lost: a former leader must not keep writing.
+pub async fn stop_when_lost(mut leader: signal::Receiver<bool>, tx: signal::Sender<bool>) {
+    let _ = leader.wait_for(|l| !*l).await;
+    let _ = tx.send(true);
+}
+
+fn policy_resource() -> ApiResource {
+    ApiResource::erase::<ProvenancePolicy>(&())
+}
+
+/// A reflector over `ProvenancePolicy` objects (untyped, so one bad policy cannot stop it).
+pub fn policies(client: Client) -> (Store<DynamicObject>, impl Future<Output = ()>) {
+    let ar = policy_resource();
+    let writer = reflector::store::Writer::new(ar.clone());
+    let reader = writer.as_reader();
+    let stream = watcher(Api::all_with(client, &ar), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .for_each(|e| async move {
+            if let Err(e) = e {
+                tracing::warn!(error = %e, "watching ProvenancePolicies");
+            }
+        });
+    (reader, stream)
+}
+
+/// Runs every controller until stopped; readiness is set once every cache has synced.
+pub async fn run_controllers(
+    ctx: Arc<Context>,
+    kinds: Vec<SourceKind>,
+    policy_task: impl Future<Output = ()> + Send + 'static,
+    ready: Arc<AtomicBool>,
+    concurrency: usize,
+    stop: signal::Receiver<bool>,
+) -> Result<(), String> {
+    let policy_task = tokio::spawn(policy_task);
+    let mut stores = vec![];
+    let mut runs = vec![];
+    for kind in kinds {
+        let (store, run) = source_controller(ctx.clone(), kind, concurrency, stop.clone());
+        stores.push((kind, store));
+        runs.push(tokio::spawn(run));
+    }
+    let readiness = {
+        let (stores, policies) = (stores.clone(), ctx.policy_store.clone());
+        async move {
+            synced(&policies).await;
+            for (_, s) in &stores {
+                synced(s).await;
+            }
+            ready.store(true, Ordering::Relaxed);
+            tracing::info!("caches synced");
+        }
+    };
+    let sweeper = tokio::spawn(sweep(ctx.clone(), stores, readiness, stop.clone()));
+    for r in runs {
+        let _ = r.await;
+    }
+    sweeper.abort();
+    policy_task.abort();
+    Ok(())
+}
+
+/// Waits for a store's initial list. Re-asks on a short timer: a waiter that starts while the
+/// controller's own runner also waits on the same store was seen to miss the wake-up (kube 5).
+async fn synced(store: &Store<DynamicObject>) {
+    while tokio::time::timeout(Duration::from_millis(250), store.wait_until_ready())
+        .await
+        .is_err()
+    {}
+}
+
+fn source_controller(
+    ctx: Arc<Context>,
+    kind: SourceKind,
+    concurrency: usize,
+    stop: signal::Receiver<bool>,
+) -> (Store<DynamicObject>, impl Future<Output = ()> + Send) {
+    let ar = source_resource(kind);
+    let client = ctx.client.clone();
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+    let controller = Controller::new_with(api, watcher::Config::default(), ar.clone())
+        .with_config(controller::Config::default().concurrency(concurrency as u16));
+    let store = controller.store();
+    let (all, all_ar) = (store.clone(), ar.clone());
+    let (by_secret, secret_ar, secret_ctx) = (store.clone(), ar.clone(), ctx.clone());
+    let pr = policy_resource();
+    let controller = controller
+        // Any policy change can change which sources it matches: re-audit all (cheap when the
+        // verdict cache still holds).
+        .watches_with(
+            Api::<DynamicObject>::all_with(client.clone(), &pr),
+            pr,
+            watcher::Config::default(),
+            move |_| refs(&all, &all_ar, |_| true),
+        )
+        .watches(
+            Api::<Secret>::all(client),
+            watcher::Config::default(),
+            move |secret| {
+                let (ns, name) = (secret.namespace().unwrap_or_default(), secret.name_any());
+                let by_policy = secret_ctx
+                    .policies()
+                    .iter()
+                    .any(|(_, p)| policy_uses_secret(p, &ns, &name));
+                refs(&by_secret, &secret_ar, |o| {
+                    by_policy
+                        || FluxSource::from_dynamic(o)
+                            .is_ok_and(|s| source_uses_secret(&s, &ns, &name))
+                })
+            },
+        )
+        .graceful_shutdown_on(stopped(stop));
+    let run = controller
+        .run(
+            move |obj, ctx| reconcile(with_kind(obj, kind), ctx),
+            error_policy,
+            ctx,
+        )
+        .for_each(move |r| async move {
+            if let Err(e) = r {
+                tracing::debug!(%kind, error = %e, "reconcile");
+            }
+        });
+    (store, run)
+}
+
+/// Objects from a list may lack their TypeMeta; the audit reads the kind from it.
+fn with_kind(obj: Arc<DynamicObject>, kind: SourceKind) -> Arc<DynamicObject> {
+    if obj.types.is_some() {
+        return obj;
+    }
+    let mut o = (*obj).clone();
+    o.types = Some(kube::core::TypeMeta {
+        api_version: "source.toolkit.fluxcd.io/v1".into(),
+        kind: kind.as_str().into(),
+    });
+    Arc::new(o)
+}
+
+fn refs(
+    store: &Store<DynamicObject>,
+    ar: &ApiResource,
+    keep: impl Fn(&DynamicObject) -> bool,
+) -> Vec<ObjectRef<DynamicObject>> {
+    store
+        .state()
+        .iter()
+        .filter(|o| keep(o))
+        .map(|o| ObjectRef::from_obj_with(o.as_ref(), ar.clone()))
+        .collect()
+}
+
+fn error_policy(obj: Arc<DynamicObject>, err: &Error, ctx: Arc<Context>) -> Action {
+    let key = format!(
+        "{}/{}/{}",
+        obj.types.as_ref().map(|t| t.kind.as_str()).unwrap_or(""),
+        obj.namespace().unwrap_or_default(),
+        obj.name_any()
+    );
+    let n = ctx.backoff.record(&key, true);
+    tracing::warn!(source = %key, error = %err, "audit failed; retrying");
+    Action::requeue(backoff(n))
+}
+
+/// Deletes the audits and metric series of sources that are gone (garbage collection through
+/// owner references also does it, but not when the controller was down or GC is disabled).
+async fn sweep(
+    ctx: Arc<Context>,
+    stores: Vec<(SourceKind, Store<DynamicObject>)>,
+    readiness: impl Future<Output = ()>,
+    mut stop: signal::Receiver<bool>,
+) {
+    readiness.await;
+    let audit_ar = ApiResource::erase::<SourceAudit>(&());
+    let writer = reflector::store::Writer::new(audit_ar.clone());
+    let audits = writer.as_reader();
+    let watch = watcher(
+        Api::<DynamicObject>::all_with(ctx.client.clone(), &audit_ar),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(writer)
+    .for_each(|_| async {});
+    let watch = tokio::spawn(watch);
+    synced(&audits).await;
+    let mut tick = tokio::time::interval(SWEEP);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {},
+            _ = stop.wait_for(|s| *s) => break,
+        }
+        if !ctx.is_leader() {
+            continue;
+        }
+        let live: HashSet<(String, String, String)> = stores
+            .iter()
+            .flat_map(|(kind, s)| {
+                s.state()
+                    .iter()
+                    .map(|o| {
+                        (
+                            kind.as_str().to_string(),
+                            o.namespace().unwrap_or_default(),
+                            o.name_any(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for m in ctx.metrics.sources() {
+            if !live.contains(&(m.kind.clone(), m.namespace.clone(), m.name.clone())) {
+                ctx.metrics.remove_source(&m);
+                ctx.backoff
+                    .forget(&format!("{}/{}/{}", m.kind, m.namespace, m.name));
+            }
+        }
+        for a in audits.state() {
+            let ns = a.namespace().unwrap_or_default();
+            let source_ref = a.data.pointer("/spec/sourceRef");
+            let kind = source_ref
+                .and_then(|r| r.get("kind"))
+                .and_then(|k| k.as_str());
+            let name = source_ref
+                .and_then(|r| r.get("name"))
+                .and_then(|k| k.as_str());
+            let (Some(kind), Some(name)) = (kind, name) else {
+                continue;
+            };
+            if live.contains(&(kind.to_string(), ns.clone(), name.to_string())) {
+                continue;
+            }
+            let Ok(sk) = serde_json::from_value::<SourceKind>(serde_json::json!(kind)) else {
+                continue;
+            };
+            if a.name_any() != audit_name(sk, name) || a.metadata.deletion_timestamp.is_some() {
+                continue;
+            }
+            let api: Api<SourceAudit> = Api::namespaced(ctx.client.clone(), &ns);
+            match api.delete(&a.name_any(), &DeleteParams::background()).await {
+                Ok(_) => {
+                    tracing::info!(audit = %a.name_any(), namespace = %ns, "source gone: deleted its audit")
+                }
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => {
+                    tracing::warn!(audit = %a.name_any(), error = %e, "deleting an orphaned audit")
+                }
+            }
+        }
+    }
+    watch.abort();
+}
