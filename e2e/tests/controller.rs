@@ -256,3 +256,188 @@ async fn deleted_source_leaves_no_audit_and_no_series() {
     })
     .await;
 }
+
+/// Scenario 5: the key Secret changes to another key without touching the source: our verdict
+/// flips (Secret watch, well within the resync bound) while Flux still says verified.
+#[tokio::test]
+async fn key_secret_changed_under_flux_is_flux_verified_audit_failed() {
+    run("ctl-key-rotated", |ctx| async move {
+        ctx.auditor().await?;
+        let (key, pubkey) = ctx.keygen("signer").await?;
+        let (_, other) = ctx.keygen("other").await?;
+        ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
+        // No policy: the source's own spec.verify is re-verified independently.
+        flux_source(&ctx, "app", Some(&key), Some("cosign-pub")).await?;
+        ctx.wait_for("OCIRepository", "app", FLUX, "SourceVerified=True", |o| {
+            has_cond(o, "SourceVerified", "True", None)
+        })
+        .await?;
+        ctx.wait_audit("ocirepository-app", AUDIT, "Verified and FluxAgrees", |a| {
+            verified(a, "True", "Verified")
+                && a.is_some_and(|a| has_cond(a, "FluxAgrees", "True", None))
+        })
+        .await?;
+        ctx.secret("cosign-pub", &[("cosign.pub", &other)]).await?;
+        ctx.wait_audit(
+            "ocirepository-app",
+            provenance_e2e::RESYNC + AUDIT,
+            "KeyMismatch and FluxAgrees=False/FluxVerifiedAuditFailed",
+            |a| {
+                verified(a, "False", "KeyMismatch")
+                    && a.is_some_and(|a| {
+                        has_cond(a, "FluxAgrees", "False", Some("FluxVerifiedAuditFailed"))
+                    })
+            },
+        )
+        .await?;
+        let src = ctx.get("OCIRepository", "app").await?;
+        ensure!(
+            has_cond(&src, "SourceVerified", "True", None),
+            "Flux itself should still say verified: {:?}",
+            condition(&src, "SourceVerified")
+        );
+        Ok(())
+    })
+    .await;
+}
+
+/// A registry of the test's own (plain HTTP, loopback), so it can be stopped and started.
+struct OwnRegistry {
+    config: std::path::PathBuf,
+    addr: String,
+    child: Option<tokio::process::Child>,
+}
+
+impl OwnRegistry {
+    async fn start(ctx: &Ctx) -> Result<OwnRegistry> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let dir = ctx.path("own-registry");
+        std::fs::create_dir_all(dir.join("data"))?;
+        let config = dir.join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: warn, accesslog: {{disabled: true}}}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: e2e-own-registry\n",
+                dir.join("data").display()
+            ),
+        )?;
+        let mut r = OwnRegistry {
+            config,
+            addr: format!("127.0.0.1:{port}"),
+            child: None,
+        };
+        r.resume().await?;
+        Ok(r)
+    }
+
+    async fn resume(&mut self) -> Result<()> {
+        let child = tokio::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(&self.config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while provenance_e2e::http_get(&format!("http://{}/v2/", self.addr))
+            .await
+            .is_err()
+        {
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "registry {} did not start",
+                self.addr
+            );
+            tokio::time::sleep(provenance_e2e::POLL).await;
+        }
+        Ok(())
+    }
+
+    async fn stop(&mut self) -> Result<()> {
+        if let Some(mut c) = self.child.take() {
+            c.kill().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Scenario 4: the registry is down when a re-verification is needed: Verified=Unknown/
+/// RegistryUnavailable with the previous evidence kept (never Unsigned); once it is back the
+/// source is Verified again without anyone touching it.
+#[tokio::test]
+async fn registry_outage_is_unknown_keeps_evidence_and_recovers() {
+    run("ctl-registry-outage", |ctx| async move {
+        ctx.auditor().await?;
+        let mut reg = OwnRegistry::start(&ctx).await?;
+        let (key, pubkey) = ctx.keygen("signer").await?;
+        let (_, second) = ctx.keygen("second").await?;
+        ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
+        let policy = format!("{}-keys", ctx.ns);
+        ctx.policy(&policy, key_policy(&ctx, "cosign-pub")).await?;
+        let result = async {
+            let dir = ctx.artifact_dir("app", "outage")?;
+            let digest = ctx.push_artifact_to(&reg.addr, "app", "v1", &dir).await?;
+            let r = format!("{}/{}/app@{digest}", reg.addr, ctx.ns);
+            ctx.script(
+                "cosign-sign.sh",
+                &["--key", key.to_str().unwrap_or_default(), &r],
+            )
+            .await?;
+            let mut spec = oci_spec(&ctx, "app", None);
+            spec["url"] = json!(format!("oci://{}/{}/app", reg.addr, ctx.ns));
+            ctx.apply("OCIRepository", "app", spec).await?;
+            ctx.wait_for("OCIRepository", "app", FLUX, "an artifact", |o| {
+                revision(o).is_some_and(|r| r.ends_with(&digest))
+            })
+            .await?;
+            let before = ctx
+                .wait_audit("ocirepository-app", AUDIT, "Verified", |a| {
+                    verified(a, "True", "Verified")
+                })
+                .await?
+                .unwrap_or_default();
+            reg.stop().await?;
+            // A second accepted key changes the policy fingerprint: the cached verdict no longer
+            // applies and the registry must be asked.
+            ctx.secret(
+                "cosign-pub",
+                &[("cosign.pub", &pubkey), ("second.pub", &second)],
+            )
+            .await?;
+            let during = ctx
+                .wait_audit(
+                    "ocirepository-app",
+                    AUDIT,
+                    "Unknown/RegistryUnavailable",
+                    |a| verified(a, "Unknown", "RegistryUnavailable"),
+                )
+                .await?
+                .unwrap_or_default();
+            ensure!(
+                during["status"]["signatures"] == before["status"]["signatures"]
+                    && during["status"]["signer"] == before["status"]["signer"]
+                    && during["status"]["digest"] == before["status"]["digest"],
+                "evidence not kept:\nbefore {}\nduring {}",
+                before["status"],
+                during["status"]
+            );
+            reg.resume().await?;
+            ctx.wait_audit(
+                "ocirepository-app",
+                Duration::from_secs(60),
+                "Verified again",
+                |a| verified(a, "True", "Verified"),
+            )
+            .await?;
+            Ok(())
+        }
+        .await;
+        ctx.delete_policy(&policy).await;
+        let _ = reg.stop().await;
+        result
+    })
+    .await;
+}
