@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::creds::{fetch_secrets, registry_client_for, secrets_needed};
 use super::metrics::{SourceGauges, SourceLabels};
-use super::status::{compute, condition, Outcome};
+use super::status::{compute, condition, Location, Outcome};
 use super::{Context, Error, MANAGER};
 use crate::api::{ProvenancePolicySpec, SourceAudit, SourceAuditStatus, SourceKind};
 use crate::audit::decide::{combine, decide, Decision, TrustRootInput};
@@ -88,7 +88,8 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
     let name = audit_name(source.kind, &source.name);
     let previous = audits.get_opt(&name).await?;
     let prev_status = previous.as_ref().and_then(|a| a.status.clone());
-    let outcome = outcome(source, &decision, prev_status.as_ref(), ctx).await?;
+    let mut location = Location::default();
+    let outcome = outcome(source, &decision, prev_status.as_ref(), &mut location, ctx).await?;
     let retry = matches!(&outcome, Outcome::Unknown { judgement, .. }
         if judgement.reason != reasons::ARTIFACT_NOT_READY && judgement.reason != reasons::POLICY_INVALID);
     let now = super::now();
@@ -97,6 +98,7 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
         source,
         &decision,
         &outcome,
+        &location,
         prev_status.as_ref(),
         generation,
         &now,
@@ -132,6 +134,7 @@ async fn outcome(
     source: &FluxSource,
     decision: &Decision,
     previous: Option<&SourceAuditStatus>,
+    location: &mut Location,
     ctx: &Context,
 ) -> Result<Outcome, Error> {
     let unknown = |reason: &'static str, msg: String| Outcome::Unknown {
@@ -166,6 +169,8 @@ async fn outcome(
     let (image, digest) = match target {
         AuditTarget::Digest { image, digest } => (image, digest),
         AuditTarget::Tag { reference } => {
+            location.url = Some(format!("oci://{reference}"));
+            location.chart_reference = Some(reference.clone());
             let r: ImageRef = match reference.parse() {
                 Ok(r) => r,
                 Err(e) => return Ok(unknown(reasons::ARTIFACT_NOT_READY, format!("{e}"))),
