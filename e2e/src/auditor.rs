@@ -6,13 +6,12 @@
 //! write every audit. It is started behind a `sh` that kills it when the test binary's pipe to
 //! it closes, so it never outlives the tests.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, ensure, Context as _, Result};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::ApiResource;
 use serde_json::{json, Value};
@@ -63,13 +62,8 @@ fn binary() -> PathBuf {
     target.join("debug/provenance-auditor")
 }
 
-/// Installs the CRDs and starts the shared controller once; returns its metrics URL and log.
-pub fn ensure_auditor(stack: &Stack) -> Result<(String, PathBuf)> {
-    let cell = AUDITOR.get_or_init(|| Mutex::new(None));
-    let mut guard = cell.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(a) = guard.as_ref() {
-        return Ok((a.metrics_url.clone(), a.log.clone()));
-    }
+/// Installs the project CRDs (admin) and builds the controller binary; returns its path.
+pub fn prepare(stack: &Stack) -> Result<PathBuf> {
     let admin = stack.dir.join("admin.kubeconfig");
     let out = Command::new("kubectl")
         .arg("--kubeconfig")
@@ -89,9 +83,61 @@ pub fn ensure_auditor(stack: &Stack) -> Result<(String, PathBuf)> {
     if !status.success() {
         bail!("cargo build --bin provenance-auditor failed");
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+    Ok(binary())
+}
+
+/// A free loopback port (for a controller's metrics address).
+pub fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
-        .port();
+        .port())
+}
+
+/// The `run` arguments every e2e controller uses: the non-admin kubeconfig, the e2e resync.
+pub fn run_args(stack: &Stack, port: u16) -> Vec<String> {
+    vec![
+        "run".into(),
+        "--kubeconfig".into(),
+        stack.dir.join("auditor.kubeconfig").display().to_string(),
+        "--resync-interval".into(),
+        format!("{}s", RESYNC.as_secs()),
+        "--metrics-addr".into(),
+        format!("127.0.0.1:{port}"),
+    ]
+}
+
+/// A controller owned by one test (killed when dropped), for restart and leader scenarios.
+/// Only for test binaries that do not also use the shared controller.
+pub fn spawn_private(
+    stack: &Stack,
+    port: u16,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    log: &str,
+) -> Result<tokio::process::Child> {
+    let bin = prepare(stack)?;
+    let logf = std::fs::File::create(stack.dir.join("logs").join(log))?;
+    tokio::process::Command::new(bin)
+        .args(run_args(stack, port))
+        .args(extra)
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "info,provenance_auditor=debug")
+        .stdout(logf.try_clone()?)
+        .stderr(logf)
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting provenance-auditor")
+}
+
+/// Installs the CRDs and starts the shared controller once; returns its metrics URL and log.
+pub fn ensure_auditor(stack: &Stack) -> Result<(String, PathBuf)> {
+    let cell = AUDITOR.get_or_init(|| Mutex::new(None));
+    let mut guard = cell.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(a) = guard.as_ref() {
+        return Ok((a.metrics_url.clone(), a.log.clone()));
+    }
+    let bin = prepare(stack)?;
+    let port = free_port()?;
     let log = stack.dir.join("logs/provenance-auditor-e2e.log");
     let logf = std::fs::File::create(&log)?;
     // `read` returns when the test binary exits and its end of stdin closes.
@@ -99,12 +145,8 @@ pub fn ensure_auditor(stack: &Stack) -> Result<(String, PathBuf)> {
         .arg("-c")
         .arg(r#""$@" & pid=$!; read _; kill $pid; wait $pid"#)
         .arg("auditor")
-        .arg(binary())
-        .arg("run")
-        .arg("--kubeconfig")
-        .arg(stack.dir.join("auditor.kubeconfig"))
-        .args(["--resync-interval", &format!("{}s", RESYNC.as_secs())])
-        .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+        .arg(bin)
+        .args(run_args(stack, port))
         .env("RUST_LOG", "info,provenance_auditor=debug")
         .stdin(Stdio::piped())
         .stdout(logf.try_clone()?)
@@ -116,14 +158,32 @@ pub fn ensure_auditor(stack: &Stack) -> Result<(String, PathBuf)> {
         std::mem::forget(stdin);
     }
     let metrics_url = format!("http://127.0.0.1:{port}");
-    let auditor = Auditor {
+    *guard = Some(Auditor {
         metrics_url: metrics_url.clone(),
         log: log.clone(),
         _child: child,
-    };
-    *guard = Some(auditor);
-    let _ = std::io::stderr().flush();
+    });
     Ok((metrics_url, log))
+}
+
+/// Polls `url` until it answers 2xx, or fails after `timeout` showing `log`.
+pub async fn wait_ready(url: &str, timeout: Duration, log: &std::path::Path) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let ok = reqwest::get(url)
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ok {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "{url} never answered 2xx; log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(POLL).await;
+    }
 }
 
 impl Ctx {
@@ -131,22 +191,8 @@ impl Ctx {
     pub async fn auditor(&self) -> Result<String> {
         let stack = self.stack.clone();
         let (url, log) = tokio::task::spawn_blocking(move || ensure_auditor(&stack)).await??;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let ok = reqwest::get(format!("{url}/readyz"))
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if ok {
-                return Ok(url);
-            }
-            if Instant::now() >= deadline {
-                bail!(
-                    "the auditor never became ready; log tail:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            tokio::time::sleep(POLL).await;
-        }
+        wait_ready(&format!("{url}/readyz"), Duration::from_secs(60), &log).await?;
+        Ok(url)
     }
 
     /// The controller's metrics text.
@@ -234,5 +280,72 @@ impl Ctx {
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+}
+
+/// A registry of the test's own (plain HTTP, loopback), so it can be stopped and started.
+pub struct OwnRegistry {
+    config: std::path::PathBuf,
+    /// `127.0.0.1:<port>`.
+    pub addr: String,
+    child: Option<tokio::process::Child>,
+}
+
+impl OwnRegistry {
+    /// Starts a fresh registry (data in the test's scratch directory).
+    pub async fn start(ctx: &Ctx) -> Result<OwnRegistry> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let dir = ctx.path("own-registry");
+        std::fs::create_dir_all(dir.join("data"))?;
+        let config = dir.join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: warn, accesslog: {{disabled: true}}}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: e2e-own-registry\n",
+                dir.join("data").display()
+            ),
+        )?;
+        let mut r = OwnRegistry {
+            config,
+            addr: format!("127.0.0.1:{port}"),
+            child: None,
+        };
+        r.resume().await?;
+        Ok(r)
+    }
+
+    /// Starts it again on the same port and data.
+    pub async fn resume(&mut self) -> Result<()> {
+        let child = tokio::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(&self.config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while crate::stack::http_get(&format!("http://{}/v2/", self.addr))
+            .await
+            .is_err()
+        {
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "registry {} did not start",
+                self.addr
+            );
+            tokio::time::sleep(POLL).await;
+        }
+        Ok(())
+    }
+
+    /// Kills it (an outage).
+    pub async fn stop(&mut self) -> Result<()> {
+        if let Some(mut c) = self.child.take() {
+            c.kill().await?;
+        }
+        Ok(())
     }
 }

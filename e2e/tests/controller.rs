@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
-use provenance_e2e::{condition, has_cond, revision, run, Ctx};
+use provenance_e2e::{condition, has_cond, revision, run, Ctx, OwnRegistry};
 use serde_json::{json, Value};
 
 /// source-controller's time to fetch an artifact.
@@ -299,69 +299,6 @@ async fn key_secret_changed_under_flux_is_flux_verified_audit_failed() {
         Ok(())
     })
     .await;
-}
-
-/// A registry of the test's own (plain HTTP, loopback), so it can be stopped and started.
-struct OwnRegistry {
-    config: std::path::PathBuf,
-    addr: String,
-    child: Option<tokio::process::Child>,
-}
-
-impl OwnRegistry {
-    async fn start(ctx: &Ctx) -> Result<OwnRegistry> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let dir = ctx.path("own-registry");
-        std::fs::create_dir_all(dir.join("data"))?;
-        let config = dir.join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog: {{level: warn, accesslog: {{disabled: true}}}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: e2e-own-registry\n",
-                dir.join("data").display()
-            ),
-        )?;
-        let mut r = OwnRegistry {
-            config,
-            addr: format!("127.0.0.1:{port}"),
-            child: None,
-        };
-        r.resume().await?;
-        Ok(r)
-    }
-
-    async fn resume(&mut self) -> Result<()> {
-        let child = tokio::process::Command::new("docker-registry")
-            .arg("serve")
-            .arg(&self.config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()?;
-        self.child = Some(child);
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while provenance_e2e::http_get(&format!("http://{}/v2/", self.addr))
-            .await
-            .is_err()
-        {
-            ensure!(
-                std::time::Instant::now() < deadline,
-                "registry {} did not start",
-                self.addr
-            );
-            tokio::time::sleep(provenance_e2e::POLL).await;
-        }
-        Ok(())
-    }
-
-    async fn stop(&mut self) -> Result<()> {
-        if let Some(mut c) = self.child.take() {
-            c.kill().await?;
-        }
-        Ok(())
-    }
 }
 
 /// Scenario 4: the registry is down when a re-verification is needed: Verified=Unknown/
