@@ -1,0 +1,95 @@
+//! Leader election: of two replicas with `--leader-elect`, only the Lease holder audits (the
+//! other is alive but not ready); when the leader stops, the other takes over by itself. Its own
+//! test binary: private controllers must not overlap with the shared one of `controller.rs`.
+
+use std::time::Duration;
+
+use anyhow::{ensure, Context as _, Result};
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::{Api, DeleteParams};
+use provenance_e2e::{free_port, run, spawn_private, wait_ready};
+
+const NS: &str = "provenance-system";
+const LEASE: &str = "provenance-auditor";
+
+async fn holder(ctx: &provenance_e2e::Ctx) -> Result<Option<String>> {
+    let lease = Api::<Lease>::namespaced(ctx.client.clone(), NS)
+        .get_opt(LEASE)
+        .await?;
+    Ok(lease.and_then(|l| l.spec).and_then(|s| s.holder_identity))
+}
+
+async fn start(
+    ctx: &provenance_e2e::Ctx,
+    who: &'static str,
+) -> Result<(tokio::process::Child, String)> {
+    let port = free_port()?;
+    let stack = ctx.stack.clone();
+    let child = tokio::task::spawn_blocking(move || {
+        spawn_private(
+            &stack,
+            port,
+            &["--leader-elect", "--leader-election-namespace", NS],
+            &[("POD_NAME", who)],
+            &format!("provenance-auditor-leader-{who}.log"),
+        )
+    })
+    .await??;
+    Ok((child, format!("http://127.0.0.1:{port}")))
+}
+
+#[tokio::test]
+async fn only_the_lease_holder_audits_and_the_standby_takes_over() {
+    run("ctl-leader", |ctx| async move {
+        let logs = ctx.stack.dir.join("logs");
+        // A Lease left by an earlier run would only delay the first replica; start clean.
+        let _ = Api::<Lease>::namespaced(ctx.client.clone(), NS)
+            .delete(LEASE, &DeleteParams::default())
+            .await;
+        let (mut a, url_a) = start(&ctx, "e2e-replica-a").await?;
+        wait_ready(
+            &format!("{url_a}/readyz"),
+            Duration::from_secs(60),
+            &logs.join("provenance-auditor-leader-e2e-replica-a.log"),
+        )
+        .await?;
+        ensure!(
+            holder(&ctx).await?.as_deref() == Some("e2e-replica-a"),
+            "lease holder {:?}",
+            holder(&ctx).await?
+        );
+
+        let (b, url_b) = start(&ctx, "e2e-replica-b").await?;
+        let log_b = logs.join("provenance-auditor-leader-e2e-replica-b.log");
+        wait_ready(&format!("{url_b}/healthz"), Duration::from_secs(60), &log_b).await?;
+        let standby = reqwest::get(format!("{url_b}/readyz")).await?.status();
+        ensure!(
+            standby.as_u16() == 503,
+            "the standby must not be ready, /readyz said {standby}"
+        );
+        ensure!(
+            holder(&ctx).await?.as_deref() == Some("e2e-replica-a"),
+            "lease moved while the leader was alive"
+        );
+
+        let pid = a.id().context("leader already gone")?;
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()?;
+        let exit = tokio::time::timeout(Duration::from_secs(20), a.wait()).await??;
+        ensure!(exit.success(), "leader exit {exit}");
+        // Lease duration 15 s, retry every 5 s: the standby leads within ~20 s.
+        wait_ready(&format!("{url_b}/readyz"), Duration::from_secs(45), &log_b).await?;
+        ensure!(
+            holder(&ctx).await?.as_deref() == Some("e2e-replica-b"),
+            "lease holder {:?}",
+            holder(&ctx).await?
+        );
+        drop(b);
+        let _ = Api::<Lease>::namespaced(ctx.client.clone(), NS)
+            .delete(LEASE, &DeleteParams::default())
+            .await;
+        Ok(())
+    })
+    .await;
+}
