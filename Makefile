@@ -8,7 +8,7 @@ export COSIGN ?= $(PA_CACHE)/bin/cosign-v3.1.2/cosign
 
 -include mk/*.mk
 
-.PHONY: help tools lint test test-unit demo bench-verify
+.PHONY: help tools lint test test-unit test-alerts demo bench-verify
 help:
 	@echo "make demo          run the auditor against a local stack"
 	@echo "make test          install what the tests need, then fmt, clippy and all tests"
@@ -25,8 +25,12 @@ lint:
 test-unit: tools ## everything that needs no Kubernetes: engine, registry, conformance, cosign interop
 	$(CARGO) test --workspace --exclude provenance-e2e
 
+test-alerts: tools ## promtool: the alert rules parse, and every alert's unit test passes
+	promtool check rules config/prometheus/rules.yaml
+	promtool test rules config/prometheus/rules_test.yaml
+
 # The e2e target (mk/stack.mk) brings the stack up or reuses a running one.
-test: tools lint test-unit test-e2e
+test: tools lint test-alerts test-unit test-e2e
 
 demo:
 	@hack/demo.sh
