@@ -60,6 +60,36 @@ impl World {
         (repo_ref, digest)
     }
 
+    /// Signs `repo_ref@digest` in the legacy format with `sigstore` and attaches it.
+    fn attach_legacy_by(
+        &self,
+        sigstore: &PrivateSigstore,
+        leaf: &Leaf,
+        repo_ref: &str,
+        digest: &str,
+        opts: &SignOptions,
+    ) {
+        let sig = sigstore
+            .sign_legacy(leaf, repo_ref, digest, opts)
+            .expect("sign legacy");
+        attach_legacy(repo_ref, digest, &sig).expect("attach legacy");
+    }
+
+    /// Signs `repo_ref@digest` as a Sigstore bundle with `sigstore` and attaches it.
+    fn attach_bundle_by(
+        &self,
+        sigstore: &PrivateSigstore,
+        leaf: &Leaf,
+        repo_ref: &str,
+        digest: &str,
+        opts: &SignOptions,
+    ) {
+        let bundle = sigstore
+            .sign_bundle(leaf, digest, opts)
+            .expect("sign bundle");
+        attach_bundle(repo_ref, digest, &bundle).expect("attach bundle");
+    }
+
     fn verify_anchored(&self, reference: &str) -> VerifyRun {
         verify(&[
             "--trusted-root",
@@ -116,23 +146,21 @@ fn cosign_accepts_the_same_private_root_signatures() {
     let w = World::new();
     let leaf = w.leaf(WORKFLOW);
     let (repo, bundle_digest) = w.artifact("xcheck/bundle");
-    attach_bundle(
+    w.attach_bundle_by(
+        &w.sigstore,
+        &leaf,
         &repo,
         &bundle_digest,
-        &w.sigstore
-            .sign_bundle(&leaf, &bundle_digest, &SignOptions::default())
-            .unwrap(),
-    )
-    .unwrap();
+        &SignOptions::default(),
+    );
     let (repo2, legacy_digest) = w.artifact("xcheck/legacy");
-    attach_legacy(
+    w.attach_legacy_by(
+        &w.sigstore,
+        &leaf,
         &repo2,
         &legacy_digest,
-        &w.sigstore
-            .sign_legacy(&leaf, &repo2, &legacy_digest, &SignOptions::default())
-            .unwrap(),
-    )
-    .unwrap();
+        &SignOptions::default(),
+    );
     for (reference, legacy) in [
         (format!("{repo}@{bundle_digest}"), false),
         (format!("{repo2}@{legacy_digest}"), true),
@@ -161,14 +189,7 @@ fn another_signer_is_an_identity_mismatch_that_names_the_signer() {
     let w = World::new();
     let (repo, digest) = w.artifact("mismatch/app");
     let leaf = w.leaf("https://github.com/other/project/.github/workflows/ci.yml@refs/heads/main");
-    attach_bundle(
-        &repo,
-        &digest,
-        &w.sigstore
-            .sign_bundle(&leaf, &digest, &SignOptions::default())
-            .unwrap(),
-    )
-    .unwrap();
+    w.attach_bundle_by(&w.sigstore, &leaf, &repo, &digest, &SignOptions::default());
     let run = w.verify_anchored(&format!("{repo}@{digest}"));
     assert_eq!(
         (run.code, run.verdict()),
@@ -189,14 +210,7 @@ fn identity_near_misses_are_rejected_with_and_without_anchors() {
     let w = World::new();
     let (repo, digest) = w.artifact("nearmiss/app");
     let evil = w.leaf(EVIL_WORKFLOW);
-    attach_bundle(
-        &repo,
-        &digest,
-        &w.sigstore
-            .sign_bundle(&evil, &digest, &SignOptions::default())
-            .unwrap(),
-    )
-    .unwrap();
+    w.attach_bundle_by(&w.sigstore, &evil, &repo, &digest, &SignOptions::default());
     let reference = format!("{repo}@{digest}");
     let with = |subject: &str| {
         verify(&[
@@ -236,23 +250,9 @@ fn a_signature_chained_to_an_untrusted_ca_is_an_untrusted_signer() {
     let rogue = PrivateSigstore::generate("rogue").unwrap();
     let leaf = rogue.issue_leaf(&LeafSpec::uri(WORKFLOW, ISSUER)).unwrap();
     let (repo, digest) = w.artifact("untrusted/bundle");
-    attach_bundle(
-        &repo,
-        &digest,
-        &rogue
-            .sign_bundle(&leaf, &digest, &SignOptions::default())
-            .unwrap(),
-    )
-    .unwrap();
+    w.attach_bundle_by(&rogue, &leaf, &repo, &digest, &SignOptions::default());
     let (repo2, digest2) = w.artifact("untrusted/legacy");
-    attach_legacy(
-        &repo2,
-        &digest2,
-        &rogue
-            .sign_legacy(&leaf, &repo2, &digest2, &SignOptions::default())
-            .unwrap(),
-    )
-    .unwrap();
+    w.attach_legacy_by(&rogue, &leaf, &repo2, &digest2, &SignOptions::default());
     for reference in [format!("{repo}@{digest}"), format!("{repo2}@{digest2}")] {
         let run = w.verify_anchored(&reference);
         assert_eq!((run.code, run.verdict()), (1, "UntrustedSigner"), "{run:?}");
@@ -270,14 +270,7 @@ fn genuine_signatures_about_another_digest_are_digest_mismatches() {
         signed_digest: Some(other.clone()),
         ..SignOptions::default()
     };
-    attach_legacy(
-        &repo,
-        &digest,
-        &w.sigstore
-            .sign_legacy(&leaf, &repo, &digest, &opts)
-            .unwrap(),
-    )
-    .unwrap();
+    w.attach_legacy_by(&w.sigstore, &leaf, &repo, &digest, &opts);
     let run = w.verify_anchored(&format!("{repo}@{digest}"));
     assert_eq!(run.verdict(), "DigestMismatch", "{run:?}");
     assert!(
@@ -291,12 +284,7 @@ fn genuine_signatures_about_another_digest_are_digest_mismatches() {
         signed_digest: Some(other.clone()),
         ..SignOptions::default()
     };
-    attach_bundle(
-        &repo2,
-        &digest2,
-        &w.sigstore.sign_bundle(&leaf, &digest2, &opts).unwrap(),
-    )
-    .unwrap();
+    w.attach_bundle_by(&w.sigstore, &leaf, &repo2, &digest2, &opts);
     let run = w.verify_anchored(&format!("{repo2}@{digest2}"));
     assert_eq!((run.code, run.verdict()), (1, "DigestMismatch"), "{run:?}");
 }
@@ -310,12 +298,7 @@ fn an_attestation_is_not_a_signature() {
         predicate_type: Some("https://slsa.dev/provenance/v1".into()),
         ..SignOptions::default()
     };
-    attach_bundle(
-        &repo,
-        &digest,
-        &w.sigstore.sign_bundle(&leaf, &digest, &opts).unwrap(),
-    )
-    .unwrap();
+    w.attach_bundle_by(&w.sigstore, &leaf, &repo, &digest, &opts);
     let run = w.verify_anchored(&format!("{repo}@{digest}"));
     assert_eq!((run.code, run.verdict()), (1, "DigestMismatch"), "{run:?}");
     assert!(
@@ -336,14 +319,7 @@ fn tampered_signatures_are_invalid() {
         corrupt_set: true,
         ..SignOptions::default()
     };
-    attach_legacy(
-        &repo,
-        &digest,
-        &w.sigstore
-            .sign_legacy(&leaf, &repo, &digest, &opts)
-            .unwrap(),
-    )
-    .unwrap();
+    w.attach_legacy_by(&w.sigstore, &leaf, &repo, &digest, &opts);
     let run = w.verify_anchored(&format!("{repo}@{digest}"));
     assert_eq!(
         (run.code, run.verdict()),
@@ -357,14 +333,7 @@ fn tampered_signatures_are_invalid() {
         swap_payload_digest: Some(other),
         ..SignOptions::default()
     };
-    attach_legacy(
-        &repo2,
-        &digest2,
-        &w.sigstore
-            .sign_legacy(&leaf, &repo2, &digest2, &opts)
-            .unwrap(),
-    )
-    .unwrap();
+    w.attach_legacy_by(&w.sigstore, &leaf, &repo2, &digest2, &opts);
     let run = w.verify_anchored(&format!("{repo2}@{digest2}"));
     assert_eq!(
         (run.code, run.verdict()),
@@ -383,20 +352,8 @@ fn flux_incompatibilities_are_reported_separately_from_the_verdict() {
         signed_digest: Some(w.artifact("compat/other").1),
         ..SignOptions::default()
     };
-    attach_bundle(
-        &repo,
-        &digest,
-        &w.sigstore.sign_bundle(&leaf, &digest, &broken).unwrap(),
-    )
-    .unwrap();
-    attach_legacy(
-        &repo,
-        &digest,
-        &w.sigstore
-            .sign_legacy(&leaf, &repo, &digest, &SignOptions::default())
-            .unwrap(),
-    )
-    .unwrap();
+    w.attach_bundle_by(&w.sigstore, &leaf, &repo, &digest, &broken);
+    w.attach_legacy_by(&w.sigstore, &leaf, &repo, &digest, &SignOptions::default());
     let run = verify(&[
         "--trusted-root",
         &w.root,
@@ -436,14 +393,7 @@ fn a_certificate_signature_verifies_in_key_mode_with_its_key_and_the_log_require
     let w = World::new();
     let leaf = w.leaf(WORKFLOW);
     let (repo, digest) = w.artifact("keymode/app");
-    attach_legacy(
-        &repo,
-        &digest,
-        &w.sigstore
-            .sign_legacy(&leaf, &repo, &digest, &SignOptions::default())
-            .unwrap(),
-    )
-    .unwrap();
+    w.attach_legacy_by(&w.sigstore, &leaf, &repo, &digest, &SignOptions::default());
     // The leaf's public key, as a cosign user would export it from the certificate.
     let cert = w.dir.path().join("leaf.pem");
     std::fs::write(&cert, &leaf.cert_pem).unwrap();
