@@ -434,3 +434,56 @@ async fn oci_helm_chart_is_audited_by_the_digest_its_tag_resolves_to() {
     })
     .await;
 }
+
+/// A policy whose key Secret does not exist is `Ready=False/PolicyInvalid` naming the Secret,
+/// and the source it matches is `Verified=Unknown/PolicyInvalid` (never a verdict about the
+/// artifact). A valid policy is `Ready=True` and counts the sources it matches.
+#[tokio::test]
+async fn policy_status_reports_validity_and_matched_sources() {
+    run("ctl-policy-status", |ctx| async move {
+        ctx.auditor().await?;
+        let (_, pubkey) = ctx.keygen("signer").await?;
+        ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
+        let broken = format!("{}-broken", ctx.ns);
+        let valid = format!("{}-valid", ctx.ns);
+        ctx.policy(&broken, key_policy(&ctx, "no-such-secret"))
+            .await?;
+        ctx.policy(&valid, key_policy(&ctx, "cosign-pub")).await?;
+        let result = async {
+            flux_source(&ctx, "app", None, None).await?;
+            ctx.wait_audit("ocirepository-app", AUDIT, "Unknown/PolicyInvalid", |a| {
+                verified(a, "Unknown", "PolicyInvalid")
+            })
+            .await?;
+            let api = kube::Api::<kube::api::DynamicObject>::all_with(
+                ctx.client.clone(),
+                &provenance_e2e::provenance("ProvenancePolicy"),
+            );
+            let deadline = std::time::Instant::now() + AUDIT;
+            loop {
+                let b = serde_json::to_value(api.get(&broken).await?)?;
+                let v = serde_json::to_value(api.get(&valid).await?)?;
+                let ok = has_cond(&b, "Ready", "False", Some("PolicyInvalid"))
+                    && condition(&b, "Ready").is_some_and(|c| c.message.contains("no-such-secret"))
+                    && has_cond(&v, "Ready", "True", None)
+                    && v["status"]["matchedSources"] == 1;
+                if ok {
+                    break;
+                }
+                ensure!(
+                    std::time::Instant::now() < deadline,
+                    "policy status: broken {} valid {}",
+                    b["status"],
+                    v["status"]
+                );
+                tokio::time::sleep(provenance_e2e::POLL).await;
+            }
+            Ok(())
+        }
+        .await;
+        ctx.delete_policy(&broken).await;
+        ctx.delete_policy(&valid).await;
+        result
+    })
+    .await;
+}

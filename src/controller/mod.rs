@@ -11,6 +11,7 @@ pub mod creds;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod policy;
 pub mod reconcile;
 pub mod state;
 pub mod status;

@@ -97,6 +97,23 @@ pub async fn run_controllers(
         stores.push((kind, store));
         runs.push(tokio::spawn(run));
     }
+    let policy_status = {
+        let (ctx, stores, ready, mut stop) =
+            (ctx.clone(), stores.clone(), ready.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(super::policy::INTERVAL);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {},
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+                // Before the caches sync every policy would look like it matches nothing.
+                if ready.load(Ordering::Relaxed) {
+                    super::policy::update_all(&ctx, &stores).await;
+                }
+            }
+        })
+    };
     let readiness = {
         let (stores, policies) = (stores.clone(), ctx.policy_store.clone());
         async move {
@@ -113,6 +130,7 @@ pub async fn run_controllers(
         let _ = r.await;
     }
     sweeper.abort();
+    policy_status.abort();
     policy_task.abort();
     Ok(())
 }

@@ -1,0 +1,122 @@
+//! `ProvenancePolicy` status: whether each policy can be applied (`Ready`, or
+//! `Ready=False/PolicyInvalid` with what is wrong: bad regex or selector, missing Secret or key)
+//! and how many sources it matches. Written only when it changes.
+
+use std::time::Duration;
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::runtime::reflector::Store;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use super::creds::fetch_secrets;
+use super::{Context, MANAGER};
+use crate::api::{ProvenancePolicy, ProvenancePolicySpec, ProvenancePolicyStatus, SourceKind};
+use crate::audit::decide::compile_policy;
+use crate::audit::matching::matches;
+use crate::audit::source::FluxSource;
+use crate::vocabulary::{self as vocab, reasons, types, Status};
+
+/// How often policy status is recomputed (Secrets a policy reads are not watched by name).
+pub const INTERVAL: Duration = Duration::from_secs(5);
+
+/// Recomputes and, when changed, writes every policy's status.
+pub async fn update_all(ctx: &Context, sources: &[(SourceKind, Store<DynamicObject>)]) {
+    let all: Vec<FluxSource> = sources
+        .iter()
+        .flat_map(|(_, s)| s.state())
+        .filter_map(|o| FluxSource::from_dynamic(&o).ok())
+        .collect();
+    for obj in ctx.policy_store.state() {
+        if let Err(e) = update_one(ctx, &obj, &all).await {
+            tracing::warn!(policy = %obj.name_any(), error = %e, "updating ProvenancePolicy status");
+        }
+    }
+}
+
+async fn update_one(
+    ctx: &Context,
+    obj: &DynamicObject,
+    sources: &[FluxSource],
+) -> Result<(), kube::Error> {
+    let name = obj.name_any();
+    let spec: Result<ProvenancePolicySpec, _> =
+        serde_json::from_value(obj.data.get("spec").cloned().unwrap_or_default());
+    let (judgement, matched) = match spec {
+        Err(e) => (
+            vocab::Judgement::new(Status::False, reasons::POLICY_INVALID, format!("spec: {e}")),
+            0,
+        ),
+        Ok(spec) => {
+            let keys = [
+                &spec.verify.secret_ref,
+                &spec.verify.trusted_root_secret_ref,
+            ]
+            .into_iter()
+            .flatten()
+            .map(|r| (r.namespace.clone(), r.name.clone()))
+            .collect();
+            let secrets = match fetch_secrets(&ctx.client, &keys).await {
+                Ok(s) => s,
+                // Not being able to read is not the policy's fault: try again next round.
+                Err(_) => return Ok(()),
+            };
+            let mut matched = 0i64;
+            for s in sources {
+                let labels = if spec.match_.namespace_selector.is_some() {
+                    ctx.namespace_labels(&s.namespace).await
+                } else {
+                    Default::default()
+                };
+                if matches(&spec, s, &labels) {
+                    matched += 1;
+                }
+            }
+            let j = match compile_policy(&name, &spec, &secrets) {
+                Ok(_) => vocab::Judgement::new(Status::True, reasons::SUCCEEDED, "policy is valid"),
+                Err(e) => vocab::Judgement::new(Status::False, reasons::POLICY_INVALID, e),
+            };
+            (j, matched)
+        }
+    };
+    let current: ProvenancePolicyStatus = obj
+        .data
+        .get("status")
+        .cloned()
+        .and_then(|s| serde_json::from_value(s).ok())
+        .unwrap_or_default();
+    let generation = obj.metadata.generation;
+    let old = current.conditions.iter().find(|c| c.type_ == types::READY);
+    let unchanged = current.matched_sources == matched
+        && current.observed_generation == generation
+        && old.is_some_and(|c| {
+            c.status == judgement.status.as_str()
+                && c.reason == judgement.reason
+                && c.message == judgement.message
+        });
+    if unchanged || !ctx.is_leader() {
+        return Ok(());
+    }
+    let mut cond = judgement.condition(types::READY, generation, &super::now());
+    if let Some(o) = old.filter(|o| o.status == cond.status) {
+        cond.last_transition_time = o.last_transition_time.clone();
+    }
+    let status = ProvenancePolicyStatus {
+        conditions: vec![cond],
+        matched_sources: matched,
+        observed_generation: generation,
+    };
+    let patch = json!({
+        "apiVersion": ProvenancePolicy::api_version(&()),
+        "kind": ProvenancePolicy::kind(&()),
+        "status": status,
+    });
+    Api::<ProvenancePolicy>::all(ctx.client.clone())
+        .patch_status(
+            &name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    Ok(())
+}
