@@ -68,6 +68,10 @@ pub fn backoff(failures: u32) -> Duration {
 
 /// Runs the pipeline; `Ok(true)` when the verdict is indeterminate and worth retrying soon.
 async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Result<bool, Error> {
+    // A source on its way out gets no new audit; the sweep removes the old one once it is gone.
+    if obj.metadata.deletion_timestamp.is_some() {
+        return Ok(false);
+    }
     let policies = ctx.policies();
     let ns_labels = if policies
         .iter()
@@ -106,7 +110,15 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
     if !ctx.is_leader() {
         return Ok(false);
     }
-    if previous.is_none() {
+    // (Re)apply the object when it is new or owned by an earlier source of the same name.
+    let owned = previous.as_ref().is_some_and(|a| {
+        a.metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| Some(&o.uid) == obj.metadata.uid.as_ref())
+    });
+    if !owned {
         apply_audit(&audits, &name, obj, source).await?;
     }
     if prev_status.as_ref() != Some(&status) {
@@ -305,7 +317,8 @@ async fn publish_events(
     if before.is_some_and(|b| b.reason == now.reason && b.status == now.status) {
         return;
     }
-    let failed = now.status != Status::True.as_str();
+    // Not fetched yet is a normal state, not a failure worth a Warning.
+    let failed = now.status != Status::True.as_str() && now.reason != reasons::ARTIFACT_NOT_READY;
     let type_ = if failed {
         EventType::Warning
     } else {
