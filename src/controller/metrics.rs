@@ -60,10 +60,12 @@ pub struct SourceGauges {
     pub verified: bool,
     /// Whether `Enforced` is True.
     pub enforced: bool,
-    /// Whether `FluxAgrees` is True.
-    pub flux_agrees: bool,
-    /// Unix time since which the source's own Ready has held, if known.
-    pub ready_since: Option<i64>,
+    /// `FluxAgrees`: `None` when Flux does not verify (the series is then absent).
+    pub flux_agrees: Option<bool>,
+    /// Whether a matching policy requires the source's own `spec.verify`.
+    pub verify_required: bool,
+    /// Unix time since which the source has been Ready=True; 0 while it is not.
+    pub ready_since: i64,
 }
 
 /// Every metric the controller exports, and the registry that encodes them.
@@ -72,6 +74,7 @@ pub struct Metrics {
     verified: Family<VerifiedLabels, Gauge>,
     enforced: Family<SourceLabels, Gauge>,
     flux_agrees: Family<SourceLabels, Gauge>,
+    verify_required: Family<SourceLabels, Gauge>,
     ready_since: Family<SourceLabels, Gauge>,
     verifications: Family<ResultLabels, Counter>,
     duration: Histogram,
@@ -96,6 +99,7 @@ impl Metrics {
             verified: Family::default(),
             enforced: Family::default(),
             flux_agrees: Family::default(),
+            verify_required: Family::default(),
             ready_since: Family::default(),
             verifications: Family::default(),
             duration: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
@@ -121,8 +125,13 @@ impl Metrics {
             m.flux_agrees.clone(),
         );
         registry.register(
+            "provenance_source_verify_required",
+            "Whether a ProvenancePolicy matching the source requires the source's own spec.verify",
+            m.verify_required.clone(),
+        );
+        registry.register(
             "provenance_source_ready_since_seconds",
-            "Unix time since which the source's own Ready condition has held its current status",
+            "Unix time since which the source has been Ready=True, 0 while it is not",
             m.ready_since.clone(),
         );
         registry.register(
@@ -178,17 +187,21 @@ impl Metrics {
         self.enforced
             .get_or_create(source)
             .set(i64::from(g.enforced));
-        self.flux_agrees
-            .get_or_create(source)
-            .set(i64::from(g.flux_agrees));
-        match g.ready_since {
-            Some(t) => {
-                self.ready_since.get_or_create(source).set(t);
+        match g.flux_agrees {
+            Some(agrees) => {
+                self.flux_agrees
+                    .get_or_create(source)
+                    .set(i64::from(agrees));
             }
+            // Absent, not 0: "Flux does not verify" is not a disagreement to alert on.
             None => {
-                self.ready_since.remove(source);
+                self.flux_agrees.remove(source);
             }
         }
+        self.verify_required
+            .get_or_create(source)
+            .set(i64::from(g.verify_required));
+        self.ready_since.get_or_create(source).set(g.ready_since);
     }
 
     /// Removes every series of a deleted source.
@@ -202,6 +215,7 @@ impl Metrics {
         }
         self.enforced.remove(source);
         self.flux_agrees.remove(source);
+        self.verify_required.remove(source);
         self.ready_since.remove(source);
     }
 
@@ -278,8 +292,9 @@ mod tests {
             reason: reason.into(),
             verified,
             enforced: false,
-            flux_agrees: true,
-            ready_since: Some(1_700_000_000),
+            flux_agrees: Some(true),
+            verify_required: false,
+            ready_since: 1_700_000_000,
         }
     }
 
@@ -303,6 +318,21 @@ mod tests {
         let text = m.encode();
         assert!(!text.contains("podinfo"), "{text}");
         assert!(m.sources().is_empty());
+    }
+
+    #[test]
+    fn flux_agrees_is_absent_when_flux_does_not_verify() {
+        let m = Metrics::new();
+        m.set_source(&podinfo(), &gauges("Verified", true));
+        let mut g = gauges("Verified", true);
+        g.flux_agrees = None;
+        m.set_source(&podinfo(), &g);
+        let text = m.encode();
+        assert!(!text.contains("provenance_source_flux_agrees{"), "{text}");
+        assert!(
+            text.contains("provenance_source_verify_required{"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -137,7 +137,7 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
     }
     publish_events(ctx, obj, source, &name, prev_status.as_ref(), &status).await;
     ctx.metrics
-        .set_source(&labels(source), &gauges(&status, source));
+        .set_source(&labels(source), &gauges(&status, &decision));
     Ok(retry)
 }
 
@@ -371,7 +371,7 @@ pub fn labels(source: &FluxSource) -> SourceLabels {
     }
 }
 
-fn gauges(status: &SourceAuditStatus, _source: &FluxSource) -> SourceGauges {
+fn gauges(status: &SourceAuditStatus, decision: &Decision) -> SourceGauges {
     let is_true = |t: &str| condition(status, t).is_some_and(|c| c.status == "True");
     let reason = condition(status, types::VERIFIED)
         .map(|c| c.reason.clone())
@@ -381,11 +381,15 @@ fn gauges(status: &SourceAuditStatus, _source: &FluxSource) -> SourceGauges {
         reason,
         verified: is_true(types::VERIFIED),
         enforced: is_true(types::ENFORCED),
-        flux_agrees: is_true(types::FLUX_AGREES),
+        flux_agrees: condition(status, types::FLUX_AGREES)
+            .filter(|c| c.status != Status::Unknown.as_str())
+            .map(|c| c.status == Status::True.as_str()),
+        verify_required: decision.policies.iter().any(|p| p.require_source_verify),
         ready_since: status
             .source_ready
             .as_ref()
+            .filter(|r| r.status == Status::True.as_str())
             .and_then(|r| r.since.as_ref())
-            .map(|t| t.0.as_second()),
+            .map_or(0, |t| t.0.as_second()),
     }
 }
