@@ -8,11 +8,12 @@ export COSIGN ?= $(PA_CACHE)/bin/cosign-v3.1.2/cosign
 
 -include mk/*.mk
 
-.PHONY: help tools lint test test-unit test-alerts demo bench-verify
+.PHONY: help tools lint test test-unit test-alerts demo bench-verify bench-controller
 help:
 	@echo "make demo          run the auditor against a local stack"
 	@echo "make test          install what the tests need, then fmt, clippy and all tests"
 	@echo "make bench-verify  verify 100 signed artifacts, side by side with cosign"
+	@echo "make bench-controller  audit 1,000 sources on the local stack"
 	@echo "make stack-up / stack-down   the local stack (kube-apiserver, etcd, source-controller, registries)"
 
 tools: ## Debian packages and Go-built tools, cached per machine
@@ -37,3 +38,6 @@ demo:
 
 bench-verify: tools
 	@hack/bench-verify.sh
+
+bench-controller: tools ## 1,000 sources on the local stack: time to audit all, RSS, steady-state CPU
+	@hack/bench-controller.sh
