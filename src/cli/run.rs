@@ -22,6 +22,9 @@ pub struct RunArgs {
     /// Registry verifications running at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+    /// Registry verifications running at once against any one registry.
+    #[arg(long, default_value_t = 4)]
+    pub registry_concurrency: usize,
     /// Address of /metrics, /healthz and /readyz.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub metrics_addr: SocketAddr,
@@ -42,6 +45,7 @@ pub async fn run(args: RunArgs) -> u8 {
         kubeconfig: args.kubeconfig,
         resync: args.resync_interval,
         concurrency: args.concurrency,
+        registry_concurrency: args.registry_concurrency,
         metrics_addr: args.metrics_addr,
         leader_elect: args.leader_elect,
         leader_election_namespace: args.leader_election_namespace,

@@ -10,6 +10,7 @@
 pub mod creds;
 pub mod http;
 pub mod leader;
+pub mod limits;
 pub mod metrics;
 pub mod policy;
 pub mod reconcile;
@@ -47,6 +48,8 @@ pub struct RunOptions {
     pub resync: Duration,
     /// Registry verifications running at once.
     pub concurrency: usize,
+    /// Registry verifications running at once against any one registry.
+    pub registry_concurrency: usize,
     /// `/metrics`, `/healthz`, `/readyz`.
     pub metrics_addr: SocketAddr,
     /// Hold a Lease before writing.
@@ -96,6 +99,8 @@ pub struct Context {
     pub backoff: Backoff,
     /// Bounds the registry verifications running at once.
     pub verifications: tokio::sync::Semaphore,
+    /// Bounds the verifications running at once against any one registry.
+    pub registry_limits: limits::PerKeyLimiter,
     /// The periodic re-audit interval.
     pub resync: Duration,
     /// `Some` under leader election: false once the lease is lost.
@@ -247,6 +252,7 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
         cache: VerdictCache::default(),
         backoff: Backoff::default(),
         verifications: tokio::sync::Semaphore::new(opts.concurrency.max(1)),
+        registry_limits: limits::PerKeyLimiter::new(opts.registry_concurrency),
         resync: opts.resync,
         leader,
         namespace_labels_denied: AtomicBool::new(false),

@@ -220,6 +220,7 @@ async fn outcome(
         .parse()
         .map_err(|e| Error::Internal(format!("{image}@{digest}: {e}")))?;
     let _permit = ctx.verifications.acquire().await;
+    let _registry_permit = ctx.registry_limits.acquire(&image_ref.registry).await;
     let started = Instant::now();
     let discovery = match client
         .discover(&image_ref.registry, &image_ref.repository, &digest)
