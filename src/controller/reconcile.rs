@@ -35,6 +35,13 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
     if !ctx.is_leader() {
         return Ok(Action::requeue(Duration::from_secs(5)));
     }
+    // Deciding before the policies are listed would judge the source against no policy — a
+    // wrong verdict, and a cache miss that asks the registry (seen right after a restart).
+    let policies_listed =
+        tokio::time::timeout(Duration::from_secs(2), ctx.policy_store.wait_until_ready()).await;
+    if policies_listed.is_err() {
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    }
     let source = match FluxSource::from_dynamic(&obj) {
         Ok(s) => s,
         Err(e) => {
