@@ -17,6 +17,16 @@ pub enum SignatureFormat {
     Legacy,
 }
 
+impl SignatureFormat {
+    /// The format's name, as in JSON (`bundle`, `legacy`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureFormat::Bundle => "bundle",
+            SignatureFormat::Legacy => "legacy",
+        }
+    }
+}
+
 /// Who made a signature, as far as the signature itself says.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -71,7 +71,7 @@ pub fn judge(
                 Err(e) => e,
                 Ok(result) => match claims_check(c, subject) {
                     Err(e) => e,
-                    Ok(()) => identity_verdict(policy, identities_of(policy), &result, &signer),
+                    Ok(()) => identity_verdict(policy, &result, &signer),
                 },
             }
         }
@@ -110,17 +110,9 @@ pub fn judge(
     }
 }
 
-fn identities_of(policy: &Policy) -> &[super::policy::IdentityRule] {
-    match policy {
-        Policy::Keyless { identities } => identities,
-        _ => &[],
-    }
-}
-
 /// After a valid keyless signature about this artifact: does the signer satisfy the policy?
 fn identity_verdict(
     policy: &Policy,
-    identities: &[super::policy::IdentityRule],
     result: &VerificationResult,
     signer: &Signer,
 ) -> (Verdict, String) {
@@ -129,6 +121,10 @@ fn identity_verdict(
         .map(|s| s.as_str().to_string())
         .unwrap_or_default();
     let issuer = result.issuer().unwrap_or_default();
+    let identities = match policy {
+        Policy::Keyless { identities } => identities.as_slice(),
+        _ => &[],
+    };
     match policy {
         Policy::None => (
             Verdict::NoPolicy,

@@ -92,7 +92,7 @@ pub fn evaluate(
     {
         None => "no cosign signature found (referrers, sha256-<hex> tag fallback, legacy .sig tag)"
             .to_string(),
-        Some(best) => format!("{} signature: {}", format_name(best.format), best.message),
+        Some(best) => format!("{} signature: {}", best.format.as_str(), best.message),
     };
     let flux_compatibility = flux_compat::notes(policy, &signatures);
     Evaluation {
@@ -100,13 +100,6 @@ pub fn evaluate(
         message,
         signatures,
         flux_compatibility,
-    }
-}
-
-fn format_name(f: SignatureFormat) -> &'static str {
-    match f {
-        SignatureFormat::Bundle => "bundle",
-        SignatureFormat::Legacy => "legacy",
     }
 }
 

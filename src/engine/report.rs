@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::evidence::{SignatureEvidence, SignatureFormat};
+use super::evidence::SignatureEvidence;
 use super::flux_compat::CompatNote;
 use super::policy::Policy;
 use super::suggest::SuggestedVerify;
@@ -98,10 +98,7 @@ impl ArtifactReport {
 }
 
 fn signature_text(s: &SignatureEvidence) -> String {
-    let format = match s.format {
-        SignatureFormat::Bundle => "bundle",
-        SignatureFormat::Legacy => "legacy",
-    };
+    let format = s.format.as_str();
     let mut out = format!(
         "    - {format} ({}): {} — {}\n",
         s.location, s.verdict, s.message
