@@ -4,7 +4,7 @@
 # Go-built tools are cached by version under $PA_CACHE/bin/<tool>-<version>/ (outside the
 # repository, never committed), Debian packages are installed with apt when missing.
 # Usage: hack/tools.sh TOOL...   (prints nothing on a warm cache; progress on a cold one)
-# Tools: apt cosign cosign2 oras helm controlplane source-controller all
+# Tools: apt cosign cosign2 oras helm kubectl controlplane source-controller all
 # `hack/tools.sh path TOOL` prints the path of one installed binary.
 set -euo pipefail
 
@@ -117,6 +117,7 @@ tool_path() {
     cosign2) echo "$BIN/cosign2-$COSIGN2_VERSION/cosign2" ;;
     oras) echo "$BIN/oras-$ORAS_VERSION/oras" ;;
     helm) echo "$BIN/helm-$HELM_VERSION/helm" ;;
+    kubectl) echo "$BIN/kubectl-$K8S_VERSION/kubectl" ;;
     kube-apiserver|kube-controller-manager|etcd) echo "$BIN/controlplane-$K8S_VERSION/$1" ;;
     source-controller) echo "$BIN/source-controller-$SOURCE_CONTROLLER_VERSION/source-controller" ;;
     source-controller-crds) echo "$BIN/source-controller-$SOURCE_CONTROLLER_VERSION/crds" ;;
@@ -131,6 +132,14 @@ install_tool() {
     cosign2) go_install cosign2 "$COSIGN2_VERSION" github.com/sigstore/cosign/v2/cmd/cosign ;;
     oras) go_install oras "$ORAS_VERSION" oras.land/oras/cmd/oras ;;
     helm) go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
+    # kubectl at the control plane's version, from the same wrapper module: the stack, the
+    # install test (`kubectl apply -k`) and the demo (`kubectl get sourceaudits -A`) use it, and a
+    # new machine has none.
+    kubectl)
+      local kminor=${K8S_VERSION#v1.}; kminor=${kminor%%.*}
+      go_build_wrapper kubectl "$K8S_VERSION" controlplane \
+        "-X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$kminor -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$kminor" "" \
+        k8s.io/kubernetes/cmd/kubectl ;;
     controlplane)
       local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
       go_build_wrapper controlplane "$K8S_VERSION" controlplane \
@@ -140,7 +149,7 @@ install_tool() {
       go_build_wrapper source-controller "$SOURCE_CONTROLLER_VERSION" source-controller "" \
         "netgo,osusergo,static_build" github.com/fluxcd/source-controller
       source_controller_crds ;;
-    all) for t in apt cosign helm controlplane source-controller; do install_tool $t; done ;;
+    all) for t in apt cosign helm kubectl controlplane source-controller; do install_tool $t; done ;;
     *) echo "unknown tool $1" >&2; return 2 ;;
   esac
 }
