@@ -4,7 +4,7 @@
 # Go-built tools are cached by version under $PA_CACHE/bin/<tool>-<version>/ (outside the
 # repository, never committed), Debian packages are installed with apt when missing.
 # Usage: hack/tools.sh TOOL...   (prints nothing on a warm cache; progress on a cold one)
-# Tools: apt cosign cosign2 oras helm kubectl controlplane source-controller all
+# Tools: apt cosign cosign2 oras helm kubectl controlplane source-controller prometheus-operator-crds all
 # `hack/tools.sh path TOOL` prints the path of one installed binary.
 set -euo pipefail
 
@@ -18,6 +18,8 @@ ORAS_VERSION=v1.3.6
 HELM_VERSION=v3.22.0
 K8S_VERSION=v1.36.3
 SOURCE_CONTROLLER_VERSION=v1.9.1
+# The newest release the Go module proxy serves in full (v0.86+ answer 403 there).
+PROMETHEUS_OPERATOR_VERSION=v0.85.0
 
 export GOFLAGS=${GOFLAGS:-} CGO_ENABLED=0 GOTOOLCHAIN=local
 
@@ -87,6 +89,18 @@ source_controller_crds() {
   touch "$dir/crds/.done"
 }
 
+# prometheus_operator_crds: the ServiceMonitor/PrometheusRule CRDs (and the rest of
+# monitoring.coreos.com) from the prometheus-operator Go module, for the chart's install test.
+prometheus_operator_crds() {
+  local dir=$BIN/prometheus-operator-crds-$PROMETHEUS_OPERATOR_VERSION
+  [ -f "$dir/.done" ] && return 0
+  local mod
+  mod=$(go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" | jq -r .Dir)
+  rm -rf "$dir" && mkdir -p "$dir"
+  cp "$mod"/example/prometheus-operator-crd/*.yaml "$dir/"
+  touch "$dir/.done"
+}
+
 apt_tools() {
   local missing=()
   command -v docker-registry >/dev/null || missing+=(docker-registry)
@@ -121,6 +135,7 @@ tool_path() {
     kube-apiserver|kube-controller-manager|etcd) echo "$BIN/controlplane-$K8S_VERSION/$1" ;;
     source-controller) echo "$BIN/source-controller-$SOURCE_CONTROLLER_VERSION/source-controller" ;;
     source-controller-crds) echo "$BIN/source-controller-$SOURCE_CONTROLLER_VERSION/crds" ;;
+    prometheus-operator-crds) echo "$BIN/prometheus-operator-crds-$PROMETHEUS_OPERATOR_VERSION" ;;
     *) echo "unknown tool $1" >&2; return 2 ;;
   esac
 }
@@ -149,6 +164,7 @@ install_tool() {
       go_build_wrapper source-controller "$SOURCE_CONTROLLER_VERSION" source-controller "" \
         "netgo,osusergo,static_build" github.com/fluxcd/source-controller
       source_controller_crds ;;
+    prometheus-operator-crds) prometheus_operator_crds ;;
     all) for t in apt cosign helm kubectl controlplane source-controller; do install_tool $t; done ;;
     *) echo "unknown tool $1" >&2; return 2 ;;
   esac
