@@ -1,5 +1,6 @@
 //! Leader election: of two replicas with `--leader-elect`, only the Lease holder audits (the
-//! other is alive but not ready); when the leader stops, the other takes over by itself. Its own
+//! other is alive but not ready); when the leader stops, it releases the Lease and the other
+//! takes over by itself. Its own
 //! test binary: private controllers must not overlap with the shared one of `controller.rs`.
 
 use std::time::Duration;
@@ -78,7 +79,13 @@ async fn only_the_lease_holder_audits_and_the_standby_takes_over() {
             .status()?;
         let exit = tokio::time::timeout(Duration::from_secs(20), a.wait()).await??;
         ensure!(exit.success(), "leader exit {exit}");
-        // Lease duration 15 s, retry every 5 s: the standby leads within ~20 s.
+        // A graceful stop releases the lease (holder cleared) unless the standby already took it,
+        // so the standby leads at its next retry (5 s) instead of after the 15 s lease expires.
+        let after_exit = holder(&ctx).await?;
+        ensure!(
+            after_exit.is_none() || after_exit.as_deref() == Some("e2e-replica-b"),
+            "the stopped leader did not release the lease: holder {after_exit:?}"
+        );
         wait_ready(&format!("{url_b}/readyz"), Duration::from_secs(45), &log_b).await?;
         ensure!(
             holder(&ctx).await?.as_deref() == Some("e2e-replica-b"),

@@ -27,9 +27,12 @@ pub struct LeaseConfig {
     pub duration: Duration,
 }
 
-/// A held lease: `lost()` resolves when leadership is gone.
+/// A held lease, renewed in the background until [`Leadership::release`] or loss.
 pub struct Leadership {
     rx: watch::Receiver<bool>,
+    api: Api<Lease>,
+    cfg: LeaseConfig,
+    renewal: tokio::task::JoinHandle<()>,
 }
 
 impl Leadership {
@@ -41,6 +44,39 @@ impl Leadership {
     /// A receiver that turns `false` when the lease is lost.
     pub fn subscribe(&self) -> watch::Receiver<bool> {
         self.rx.clone()
+    }
+
+    /// Gives the lease up on shutdown, so a standby replica takes over at once instead of
+    /// waiting out the lease duration (client-go's `ReleaseOnCancel`). Call it only after the
+    /// last write: the lease is marked expired, not deleted, so its history is kept.
+    pub async fn release(self) {
+        self.renewal.abort();
+        let _ = self.renewal.await;
+        match release(&self.api, &self.cfg).await {
+            Ok(true) => tracing::info!(lease = %self.cfg.name, "released the lease"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(lease = %self.cfg.name, error = %e, "releasing the lease"),
+        }
+    }
+}
+
+/// Clears the holder and expires the lease if this replica still holds it (`Ok(false)` if not).
+async fn release(api: &Api<Lease>, cfg: &LeaseConfig) -> Result<bool, kube::Error> {
+    let Some(mut lease) = api.get_opt(&cfg.name).await? else {
+        return Ok(false);
+    };
+    let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+    if spec.holder_identity.as_deref() != Some(cfg.identity.as_str()) {
+        return Ok(false);
+    }
+    spec.holder_identity = None;
+    spec.lease_duration_seconds = Some(1);
+    spec.renew_time = Some(MicroTime(Timestamp::now()));
+    match api.replace(&cfg.name, &PostParams::default(), &lease).await {
+        Ok(_) => Ok(true),
+        // Someone else wrote it in between: then it is not ours to release.
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -58,7 +94,9 @@ pub async fn acquire(client: Client, cfg: LeaseConfig) -> Leadership {
     }
     tracing::info!(lease = %cfg.name, identity = %cfg.identity, "became leader");
     let (tx, rx) = watch::channel(true);
-    tokio::spawn(async move {
+    let (renew_api, renew_cfg) = (api.clone(), cfg.clone());
+    let renewal = tokio::spawn(async move {
+        let (api, cfg) = (renew_api, renew_cfg);
         let mut last_renewal = tokio::time::Instant::now();
         loop {
             tokio::time::sleep(retry).await;
@@ -81,7 +119,12 @@ pub async fn acquire(client: Client, cfg: LeaseConfig) -> Leadership {
             }
         }
     });
-    Leadership { rx }
+    Leadership {
+        rx,
+        api,
+        cfg,
+        renewal,
+    }
 }
 
 /// One attempt: take or renew the lease. `Ok(false)` when another live holder has it.

@@ -225,9 +225,8 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
             l = leader::acquire(client.clone(), cfg) => l,
             _ = stopped.wait_for(|s| *s) => return Ok(()),
         };
-        let rx = lead.subscribe();
-        tokio::spawn(watch::stop_when_lost(rx.clone(), stop_tx.clone()));
-        Some(rx)
+        tokio::spawn(watch::stop_when_lost(lead.subscribe(), stop_tx.clone()));
+        Some(lead)
     } else {
         None
     };
@@ -254,7 +253,7 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
         verifications: tokio::sync::Semaphore::new(opts.concurrency.max(1)),
         registry_limits: limits::PerKeyLimiter::new(opts.registry_concurrency),
         resync: opts.resync,
-        leader,
+        leader: leader.as_ref().map(leader::Leadership::subscribe),
         namespace_labels_denied: AtomicBool::new(false),
     });
     tracing::info!("starting watches");
@@ -267,6 +266,10 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
     let result =
         watch::run_controllers(ctx, kinds, policy_task, ready, opts.concurrency, stop_rx).await;
     let _ = stop_tx.send(true);
+    // Every write is done: hand the lease over now rather than after it expires.
+    if let Some(lead) = leader {
+        lead.release().await;
+    }
     let _ = server.await;
     result
 }
