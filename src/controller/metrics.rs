@@ -35,6 +35,16 @@ struct VerifiedLabels {
     reason: String,
 }
 
+/// `provenance_source_info`: one series per source, its value always 1. The signer is one
+/// string per source (bounded by the number of sources, like the other per-source series).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InfoLabels {
+    namespace: String,
+    name: String,
+    kind: String,
+    signer: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabels {
     result: String,
@@ -66,6 +76,8 @@ pub struct SourceGauges {
     pub verify_required: bool,
     /// Unix time since which the source has been Ready=True; 0 while it is not.
     pub ready_since: i64,
+    /// The decisive signer (`status.signer`), empty when none was found.
+    pub signer: String,
 }
 
 /// Every metric the controller exports, and the registry that encodes them.
@@ -76,13 +88,15 @@ pub struct Metrics {
     flux_agrees: Family<SourceLabels, Gauge>,
     verify_required: Family<SourceLabels, Gauge>,
     ready_since: Family<SourceLabels, Gauge>,
+    info: Family<InfoLabels, Gauge>,
     verifications: Family<ResultLabels, Counter>,
     duration: Histogram,
     registry_requests: Family<RegistryLabels, Counter>,
     cache_hits: Counter,
     reconcile_errors: Family<ErrorLabels, Counter>,
-    /// The reason label currently exported per source, so a reason change replaces the series.
-    current_reason: Mutex<HashMap<SourceLabels, String>>,
+    /// The reason and signer labels currently exported per source, so a change replaces the
+    /// series instead of adding one.
+    current_reason: Mutex<HashMap<SourceLabels, (String, String)>>,
 }
 
 impl Default for Metrics {
@@ -101,6 +115,7 @@ impl Metrics {
             flux_agrees: Family::default(),
             verify_required: Family::default(),
             ready_since: Family::default(),
+            info: Family::default(),
             verifications: Family::default(),
             duration: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
             registry_requests: Family::default(),
@@ -133,6 +148,11 @@ impl Metrics {
             "provenance_source_ready_since_seconds",
             "Unix time since which the source has been Ready=True, 0 while it is not",
             m.ready_since.clone(),
+        );
+        registry.register(
+            "provenance_source_info",
+            "Always 1: the source's decisive signer as a label, for tables and joins",
+            m.info.clone(),
         );
         registry.register(
             "provenance_verifications",
@@ -176,11 +196,16 @@ impl Metrics {
             .current_reason
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if let Some(old) = current.insert(source.clone(), g.reason.clone()) {
-            if old != g.reason {
-                self.verified.remove(&verified_labels(source, &old));
+        let labels = (g.reason.clone(), g.signer.clone());
+        if let Some((old_reason, old_signer)) = current.insert(source.clone(), labels) {
+            if old_reason != g.reason {
+                self.verified.remove(&verified_labels(source, &old_reason));
+            }
+            if old_signer != g.signer {
+                self.info.remove(&info_labels(source, &old_signer));
             }
         }
+        self.info.get_or_create(&info_labels(source, &g.signer)).set(1);
         self.verified
             .get_or_create(&verified_labels(source, &g.reason))
             .set(i64::from(g.verified));
@@ -210,8 +235,9 @@ impl Metrics {
             .current_reason
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if let Some(old) = current.remove(source) {
-            self.verified.remove(&verified_labels(source, &old));
+        if let Some((reason, signer)) = current.remove(source) {
+            self.verified.remove(&verified_labels(source, &reason));
+            self.info.remove(&info_labels(source, &signer));
         }
         self.enforced.remove(source);
         self.flux_agrees.remove(source);
@@ -266,6 +292,15 @@ impl Metrics {
     }
 }
 
+fn info_labels(s: &SourceLabels, signer: &str) -> InfoLabels {
+    InfoLabels {
+        namespace: s.namespace.clone(),
+        name: s.name.clone(),
+        kind: s.kind.clone(),
+        signer: signer.to_string(),
+    }
+}
+
 fn verified_labels(s: &SourceLabels, reason: &str) -> VerifiedLabels {
     VerifiedLabels {
         namespace: s.namespace.clone(),
@@ -295,7 +330,23 @@ mod tests {
             flux_agrees: Some(true),
             verify_required: false,
             ready_since: 1_700_000_000,
+            signer: "https://github.com/example/infra/.github/workflows/publish.yml@refs/heads/main"
+                .into(),
         }
+    }
+
+    #[test]
+    fn a_changed_signer_replaces_the_info_series() {
+        let m = Metrics::new();
+        m.set_source(&podinfo(), &gauges("Verified", true));
+        let mut g = gauges("IdentityMismatch", false);
+        g.signer = "https://github.com/evil/fork/.github/workflows/x.yml@refs/heads/main".into();
+        m.set_source(&podinfo(), &g);
+        let text = m.encode();
+        assert!(text.contains(
+            r#"provenance_source_info{namespace="apps",name="podinfo",kind="OCIRepository",signer="https://github.com/evil/fork/.github/workflows/x.yml@refs/heads/main"} 1"#
+        ), "{text}");
+        assert!(!text.contains("example/infra"), "{text}");
     }
 
     #[test]

@@ -399,5 +399,6 @@ fn gauges(status: &SourceAuditStatus, decision: &Decision) -> SourceGauges {
             .filter(|r| r.status == Status::True.as_str())
             .and_then(|r| r.since.as_ref())
             .map_or(0, |t| t.0.as_second()),
+        signer: status.signer.clone().unwrap_or_default(),
     }
 }
