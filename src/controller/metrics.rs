@@ -205,7 +205,9 @@ impl Metrics {
                 self.info.remove(&info_labels(source, &old_signer));
             }
         }
-        self.info.get_or_create(&info_labels(source, &g.signer)).set(1);
+        self.info
+            .get_or_create(&info_labels(source, &g.signer))
+            .set(1);
         self.verified
             .get_or_create(&verified_labels(source, &g.reason))
             .set(i64::from(g.verified));
@@ -330,8 +332,9 @@ mod tests {
             flux_agrees: Some(true),
             verify_required: false,
             ready_since: 1_700_000_000,
-            signer: "https://github.com/example/infra/.github/workflows/publish.yml@refs/heads/main"
-                .into(),
+            signer:
+                "https://github.com/example/infra/.github/workflows/publish.yml@refs/heads/main"
+                    .into(),
         }
     }
 
