@@ -5,6 +5,8 @@ CARGO ?= cargo
 export PA_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/provenance-auditor
 # Tests and scripts find the real tools here (built once per machine, cached by version).
 export COSIGN ?= $(PA_CACHE)/bin/cosign-v3.1.2/cosign
+# kubectl at the stack's API server version (hack/tools.sh kubectl), ahead of any other.
+export PATH := $(PA_CACHE)/bin/kubectl-v1.36.3:$(PATH)
 
 -include mk/*.mk
 
@@ -17,7 +19,7 @@ help:
 	@echo "make stack-up / stack-down   the local stack (kube-apiserver, etcd, source-controller, registries)"
 
 tools: ## Debian packages and Go-built tools, cached per machine
-	@hack/tools.sh apt cosign
+	@hack/tools.sh apt cosign helm
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -31,7 +33,7 @@ test-alerts: tools ## promtool: the alert rules parse, and every alert's unit te
 	promtool test rules config/prometheus/rules_test.yaml
 
 # The e2e target (mk/stack.mk) brings the stack up or reuses a running one.
-test: tools lint test-alerts test-unit test-e2e
+test: tools lint test-alerts test-unit chart-check test-e2e
 
 demo:
 	@hack/demo.sh
