@@ -65,7 +65,7 @@ fn binary() -> PathBuf {
 /// Installs the project CRDs (admin) and builds the controller binary; returns its path.
 pub fn prepare(stack: &Stack) -> Result<PathBuf> {
     let admin = stack.dir.join("admin.kubeconfig");
-    let out = Command::new("kubectl")
+    let out = Command::new(crate::stack::kubectl())
         .arg("--kubeconfig")
         .arg(&admin)
         .args(["apply", "--server-side", "--force-conflicts", "-f"])

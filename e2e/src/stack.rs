@@ -114,3 +114,20 @@ pub fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
+
+/// The kubectl to run: the one `hack/tools.sh kubectl` built at the API server's version when it
+/// is there (the stack builds it), else whatever `kubectl` is on `PATH`.
+pub fn kubectl() -> PathBuf {
+    let cache = std::env::var_os("PA_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("provenance-auditor"))
+        })
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/provenance-auditor"))
+        });
+    cache
+        .map(|c| c.join("bin/kubectl-v1.36.3/kubectl"))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("kubectl"))
+}

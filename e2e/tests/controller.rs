@@ -107,7 +107,7 @@ async fn key_signed_source_with_matching_policy_is_verified_and_flux_agrees() {
                 condition(&a, "Enforced")
             );
             // `kubectl get sourceaudits -A` shows the signer column.
-            let out = std::process::Command::new("kubectl")
+            let out = std::process::Command::new(provenance_e2e::kubectl())
                 .arg("--kubeconfig")
                 .arg(ctx.stack.dir.join("admin.kubeconfig"))
                 .args(["get", "sourceaudits", "-A"])

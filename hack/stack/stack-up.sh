@@ -13,9 +13,13 @@ TOOLS=$ROOT/hack/tools.sh
 # Seconds each component gets to become healthy.
 HEALTH_TIMEOUT=${STACK_HEALTH_TIMEOUT:-90}
 
-for cmd in openssl curl kubectl docker-registry htpasswd python3 go; do
+for cmd in openssl curl docker-registry htpasswd python3 go; do
   command -v "$cmd" >/dev/null || die "$cmd is not installed (try: hack/tools.sh apt)"
 done
+# kubectl at the API server's version, built once per machine (a new machine has none).
+"$TOOLS" kubectl
+PATH=$(dirname "$("$TOOLS" path kubectl)"):$PATH
+export PATH
 
 # --- reuse a running stack -------------------------------------------------------------------
 if [ -f "$STACK_DIR/env" ]; then
