@@ -40,7 +40,11 @@ pub struct Stack {
 impl Stack {
     /// Reads `$STACK_DIR/env`. Errors (never skips) when the stack is not up.
     pub fn load() -> Result<Stack> {
-        let dir = stack_dir();
+        Stack::load_from(stack_dir())
+    }
+
+    /// Reads `<dir>/env` of a stack started with `STACK_DIR=<dir>` (e.g. a test's private one).
+    pub fn load_from(dir: PathBuf) -> Result<Stack> {
         let env = dir.join("env");
         let text = std::fs::read_to_string(&env).map_err(|e| {
             anyhow!(
