@@ -12,6 +12,7 @@ pub mod http;
 pub mod leader;
 pub mod limits;
 pub mod metrics;
+pub mod pipeline;
 pub mod policy;
 pub mod reconcile;
 pub mod state;
@@ -32,7 +33,6 @@ use kube::runtime::reflector::Store;
 use kube::Client;
 
 use crate::api::{ProvenancePolicySpec, SourceKind};
-use crate::audit::source::FluxSource;
 use crate::registry::{RegistryClient, RegistryOptions};
 pub use state::{Backoff, VerdictCache};
 
@@ -133,37 +133,23 @@ impl Context {
             .collect()
     }
 
-    /// A namespace's labels for `namespaceSelector`; empty (with one warning) when the RBAC
-    /// does not allow reading namespaces.
-    pub async fn namespace_labels(&self, ns: &str) -> std::collections::BTreeMap<String, String> {
-        use std::sync::atomic::Ordering;
-        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
-        match api.get_opt(ns).await {
-            Ok(n) => n.and_then(|n| n.metadata.labels).unwrap_or_default(),
-            Err(e) => {
-                if !self.namespace_labels_denied.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(error = %e, "cannot read namespace labels: namespaceSelector matches only empty selectors");
-                }
-                Default::default()
-            }
+    /// What verifying a source needs, borrowed from this context (see [`pipeline`]).
+    pub fn verifier(&self) -> pipeline::Verifier<'_> {
+        pipeline::Verifier {
+            client: &self.client,
+            registry: &self.registry,
+            cache: &self.cache,
+            metrics: Some(&self.metrics),
+            verifications: &self.verifications,
+            registry_limits: &self.registry_limits,
+            namespace_labels_denied: &self.namespace_labels_denied,
         }
     }
 
-    /// The OCI HelmRepository of a HelmChart (`None` for an OCIRepository or another type).
-    pub async fn helm_repository(&self, s: &FluxSource) -> Result<Option<creds::HelmRepo>, Error> {
-        let Some(chart) = &s.chart else {
-            return Ok(None);
-        };
-        if chart.source_kind != "HelmRepository" {
-            return Ok(None);
-        }
-        let ar = flux_resource("HelmRepository");
-        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &s.namespace, &ar);
-        Ok(api
-            .get_opt(&chart.source_name)
-            .await?
-            .as_ref()
-            .and_then(creds::HelmRepo::from_dynamic))
+    /// A namespace's labels for `namespaceSelector`; empty (with one warning) when the RBAC
+    /// does not allow reading namespaces.
+    pub async fn namespace_labels(&self, ns: &str) -> std::collections::BTreeMap<String, String> {
+        self.verifier().namespace_labels(ns).await
     }
 }
 
@@ -274,7 +260,9 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
     result
 }
 
-async fn kube_client(path: Option<&std::path::Path>) -> Result<Client, String> {
+/// A client from a kubeconfig file, else in-cluster or `$KUBECONFIG` / `~/.kube/config`; its
+/// default namespace is the context's namespace (else `default`).
+pub async fn kube_client(path: Option<&std::path::Path>) -> Result<Client, String> {
     let config = match path {
         Some(p) => {
             let kc = kube::config::Kubeconfig::read_from(p)

@@ -1,10 +1,12 @@
 //! One source's audit: the thin I/O shell around the pure `src/audit` functions.
 //!
-//! read the source → fetch the policies' and the source's Secrets → `decide` → resolve the digest
-//! → verdict cache or registry + `evaluate` → status → apply the `SourceAudit` → events, metrics.
+//! read the source → [`super::pipeline`] (fetch the policies' and the source's Secrets →
+//! `decide` → resolve the digest → verdict cache or registry + `evaluate` → status) → apply the
+//! `SourceAudit` → events, metrics. The pipeline writes nothing; `provenance-auditor audit`
+//! runs the same one and prints the status instead.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -12,16 +14,13 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
-use super::creds::{fetch_secrets, registry_client_for, secrets_needed};
 use super::metrics::{SourceGauges, SourceLabels};
-use super::status::{compute, condition, Location, Outcome};
+use super::pipeline::{needs_namespace_labels, Judged};
+use super::status::{condition, Outcome};
 use super::{Context, Error, MANAGER};
-use crate::api::{ProvenancePolicySpec, SourceAudit, SourceAuditStatus, SourceKind};
-use crate::audit::decide::{combine, decide, Decision, TrustRootInput};
-use crate::audit::matching::matches;
-use crate::audit::source::{AuditTarget, FluxSource, SourceError};
-use crate::engine::{evaluate, registry_verdict, Evaluation, TrustRoot, Verdict};
-use crate::registry::ImageRef;
+use crate::api::{SourceAudit, SourceAuditStatus, SourceKind};
+use crate::audit::decide::Decision;
+use crate::audit::source::FluxSource;
 use crate::vocabulary::{self as vocab, reasons, types, Status};
 
 /// The `SourceAudit` name for a source: the kind keeps an OCIRepository and a HelmChart of the
@@ -79,41 +78,33 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
     if obj.metadata.deletion_timestamp.is_some() {
         return Ok(false);
     }
+    let verifier = ctx.verifier();
     let policies = ctx.policies();
-    let ns_labels = if policies
-        .iter()
-        .any(|(_, p)| p.match_.namespace_selector.is_some())
-    {
-        ctx.namespace_labels(&source.namespace).await
+    let ns_labels = if needs_namespace_labels(&policies) {
+        verifier.namespace_labels(&source.namespace).await
     } else {
         Default::default()
     };
-    let matching: Vec<(&str, &ProvenancePolicySpec)> = policies
-        .iter()
-        .filter(|(_, p)| matches(p, source, &ns_labels))
-        .map(|(n, p)| (n.as_str(), p))
-        .collect();
-    let secrets = fetch_secrets(&ctx.client, &secrets_needed(source, &matching)).await?;
-    let decision = decide(source, &matching, &secrets);
     let audits: Api<SourceAudit> = Api::namespaced(ctx.client.clone(), &source.namespace);
     let name = audit_name(source.kind, &source.name);
     let previous = audits.get_opt(&name).await?;
     let prev_status = previous.as_ref().and_then(|a| a.status.clone());
-    let mut location = Location::default();
-    let outcome = outcome(source, &decision, prev_status.as_ref(), &mut location, ctx).await?;
+    let generation = previous.as_ref().and_then(|a| a.metadata.generation);
+    let Judged {
+        decision,
+        outcome,
+        status,
+    } = verifier
+        .judge(
+            source,
+            &policies,
+            &ns_labels,
+            prev_status.as_ref(),
+            generation,
+        )
+        .await?;
     let retry = matches!(&outcome, Outcome::Unknown { judgement, .. }
         if judgement.reason != reasons::ARTIFACT_NOT_READY && judgement.reason != reasons::POLICY_INVALID);
-    let now = super::now();
-    let generation = previous.as_ref().and_then(|a| a.metadata.generation);
-    let status = compute(
-        source,
-        &decision,
-        &outcome,
-        &location,
-        prev_status.as_ref(),
-        generation,
-        &now,
-    );
     if !ctx.is_leader() {
         return Ok(false);
     }
@@ -146,136 +137,6 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
     ctx.metrics
         .set_source(&labels(source), &gauges(&status, &decision));
     Ok(retry)
-}
-
-/// What to report for the current revision.
-async fn outcome(
-    source: &FluxSource,
-    decision: &Decision,
-    previous: Option<&SourceAuditStatus>,
-    location: &mut Location,
-    ctx: &Context,
-) -> Result<Outcome, Error> {
-    let unknown = |reason: &'static str, msg: String| Outcome::Unknown {
-        judgement: vocab::verified_unknown(reason, msg),
-        digest: None,
-    };
-    if let Some(msg) = decision.invalid_message() {
-        return Ok(unknown(reasons::POLICY_INVALID, msg));
-    }
-    if matches!(source.provider.as_str(), "aws" | "azure" | "gcp") {
-        return Ok(unknown(
-            reasons::AUTHENTICATION_FAILED,
-            format!("provider {} is not supported yet", source.provider),
-        ));
-    }
-    let helm = ctx.helm_repository(source).await?;
-    if source.kind == SourceKind::HelmChart && helm.is_none() {
-        return Ok(unknown(
-            reasons::ARTIFACT_NOT_READY,
-            "the chart's source is not an OCI HelmRepository: nothing cosign can sign".into(),
-        ));
-    }
-    let target = match source.digest_to_audit(helm.as_ref().map(|h| h.url.as_str())) {
-        Ok(t) => t,
-        Err(SourceError::NotReady(m)) => return Ok(unknown(reasons::ARTIFACT_NOT_READY, m)),
-        Err(e) => return Ok(unknown(reasons::ARTIFACT_NOT_READY, e.to_string())),
-    };
-    let client = match registry_client_for(ctx, source, helm.as_ref()).await {
-        Ok(c) => c,
-        Err(e) => return Ok(unknown(reasons::AUTHENTICATION_FAILED, e)),
-    };
-    let (image, digest) = match target {
-        AuditTarget::Digest { image, digest } => (image, digest),
-        AuditTarget::Tag { reference } => {
-            location.url = Some(format!("oci://{reference}"));
-            location.chart_reference = Some(reference.clone());
-            let r: ImageRef = match reference.parse() {
-                Ok(r) => r,
-                Err(e) => return Ok(unknown(reasons::ARTIFACT_NOT_READY, format!("{e}"))),
-            };
-            match client.resolve_digest(&r).await {
-                Ok(d) => (r.name(), d),
-                Err(e) => {
-                    return Ok(Outcome::Unknown {
-                        judgement: vocab::verified(registry_verdict(&e), e.to_string()),
-                        digest: None,
-                    })
-                }
-            }
-        }
-    };
-    let key = decision.cache_key(&digest);
-    if let Some(evaluation) = ctx.cache.get(&key) {
-        ctx.metrics.cache_hit();
-        return Ok(Outcome::Evaluated {
-            digest,
-            evaluation,
-            key,
-            fresh: false,
-        });
-    }
-    // After a restart the status is the cache: same inputs, definite verdict → no request.
-    if let Some(p) = previous {
-        let definite = condition(p, types::VERIFIED).is_some_and(|c| c.status != "Unknown");
-        if definite && p.verdict_cache.as_ref() == Some(&key) {
-            ctx.metrics.cache_hit();
-            return Ok(Outcome::Unchanged);
-        }
-    }
-    let image_ref: ImageRef = format!("{image}@{digest}")
-        .parse()
-        .map_err(|e| Error::Internal(format!("{image}@{digest}: {e}")))?;
-    let _permit = ctx.verifications.acquire().await;
-    let _registry_permit = ctx.registry_limits.acquire(&image_ref.registry).await;
-    let started = Instant::now();
-    let discovery = match client
-        .discover(&image_ref.registry, &image_ref.repository, &digest)
-        .await
-    {
-        Ok(d) => d,
-        Err(e) => {
-            let verdict = registry_verdict(&e);
-            ctx.metrics
-                .verification(verdict.as_str(), started.elapsed().as_secs_f64());
-            return Ok(Outcome::Unknown {
-                judgement: vocab::verified(verdict, e.to_string()),
-                digest: Some(digest),
-            });
-        }
-    };
-    let mut evaluations = vec![];
-    for (name, policy, root) in decision.to_evaluate() {
-        let trust = match root {
-            TrustRootInput::PublicGood => TrustRoot::public_good(),
-            TrustRootInput::Json { secret, json } => TrustRoot::from_json(secret, json),
-        };
-        let trust = match trust {
-            Ok(t) => t,
-            Err(e) => {
-                return Ok(Outcome::Unknown {
-                    judgement: vocab::verified(Verdict::TrustRootError, e.to_string()),
-                    digest: Some(digest),
-                })
-            }
-        };
-        evaluations.push((
-            name.to_string(),
-            evaluate(&discovery, &digest, policy, &trust),
-        ));
-    }
-    let evaluation: Evaluation = combine(evaluations);
-    ctx.metrics
-        .verification(evaluation.verdict.as_str(), started.elapsed().as_secs_f64());
-    if !evaluation.verdict.is_indeterminate() {
-        ctx.cache.insert(key.clone(), evaluation.clone());
-    }
-    Ok(Outcome::Evaluated {
-        digest,
-        evaluation,
-        key,
-        fresh: true,
-    })
 }
 
 /// Creates the `SourceAudit` (spec and owner reference only; the status is patched separately).

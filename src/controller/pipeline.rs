@@ -1,0 +1,382 @@
+//! One source's verification, without writing anything: decide the policies (fetching the
+//! Secrets they need) → find the artifact (and the registry credentials Flux would use) →
+//! verdict cache or registry + engine → the `SourceAudit` status.
+//!
+//! Shared by the controller (`reconcile`, which then applies the status, events and metrics)
+//! and by `provenance-auditor audit` (which prints it), so both reach the same verdicts by the
+//! same code. [`Verifier`] is the little it needs: a client, a registry client, the verdict
+//! cache, the concurrency limits and, in the controller, metrics.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
+use kube::api::{Api, DynamicObject};
+use kube::Client;
+use tokio::sync::Semaphore;
+
+use super::creds::{fetch_secrets, secrets_needed, HelmRepo};
+use super::limits::PerKeyLimiter;
+use super::metrics::Metrics;
+use super::state::VerdictCache;
+use super::status::{compute, condition, Location, Outcome};
+use super::{flux_resource, Error};
+use crate::api::{ProvenancePolicySpec, SourceAuditStatus, SourceKind};
+use crate::audit::decide::{combine, decide, Decision, TrustRootInput};
+use crate::audit::matching::matches;
+use crate::audit::source::{AuditTarget, FluxSource, SourceError};
+use crate::engine::{evaluate, registry_verdict, Evaluation, TrustRoot, Verdict};
+use crate::registry::{DockerConfig, ImageRef, RegistryClient, RegistryOptions};
+use crate::vocabulary::{self as vocab, reasons, types};
+
+/// What verifying a source needs; borrowed from the controller's `Context` or owned by a command.
+#[derive(Clone, Copy)]
+pub struct Verifier<'a> {
+    /// The Kubernetes client (reads only).
+    pub client: &'a Client,
+    /// The registry client for sources without their own credentials.
+    pub registry: &'a RegistryClient,
+    /// Verdicts by (digest, policy fingerprint, trust-root fingerprint).
+    pub cache: &'a VerdictCache,
+    /// Metrics, when something serves them (the controller).
+    pub metrics: Option<&'a Arc<Metrics>>,
+    /// Bounds the registry verifications running at once.
+    pub verifications: &'a Semaphore,
+    /// Bounds the verifications running at once against any one registry.
+    pub registry_limits: &'a PerKeyLimiter,
+    /// Set once reading namespace labels was refused, so the warning is logged once.
+    pub namespace_labels_denied: &'a AtomicBool,
+}
+
+/// One source judged: what was decided, what the verification found, and the status.
+pub struct Judged {
+    /// The policies the source had to satisfy.
+    pub decision: Decision,
+    /// What verification found for the current revision.
+    pub outcome: Outcome,
+    /// The `SourceAudit` status computed from them.
+    pub status: SourceAuditStatus,
+}
+
+/// Whether matching `policies` needs namespace labels (a `namespaceSelector`).
+pub fn needs_namespace_labels(policies: &[(String, ProvenancePolicySpec)]) -> bool {
+    policies
+        .iter()
+        .any(|(_, p)| p.match_.namespace_selector.is_some())
+}
+
+impl Verifier<'_> {
+    /// Judges `source` against `policies` (`(name, spec)`, all readable ones) given the labels
+    /// of its namespace; `previous` is the status the `SourceAudit` holds (the controller's
+    /// memory across restarts), `audit_generation` the audit's own generation.
+    pub async fn judge(
+        &self,
+        source: &FluxSource,
+        policies: &[(String, ProvenancePolicySpec)],
+        ns_labels: &BTreeMap<String, String>,
+        previous: Option<&SourceAuditStatus>,
+        audit_generation: Option<i64>,
+    ) -> Result<Judged, Error> {
+        let decision = self.decide(source, policies, ns_labels).await?;
+        let mut location = Location::default();
+        let outcome = self
+            .outcome(source, &decision, previous, &mut location)
+            .await?;
+        // Stamped after the verification, which may have taken a while.
+        let now = super::now();
+        let status = compute(
+            source,
+            &decision,
+            &outcome,
+            &location,
+            previous,
+            audit_generation,
+            &now,
+        );
+        Ok(Judged {
+            decision,
+            outcome,
+            status,
+        })
+    }
+
+    /// The policies `source` must satisfy: the matching ones, with the Secrets they read.
+    pub async fn decide(
+        &self,
+        source: &FluxSource,
+        policies: &[(String, ProvenancePolicySpec)],
+        ns_labels: &BTreeMap<String, String>,
+    ) -> Result<Decision, Error> {
+        let matching: Vec<(&str, &ProvenancePolicySpec)> = policies
+            .iter()
+            .filter(|(_, p)| matches(p, source, ns_labels))
+            .map(|(n, p)| (n.as_str(), p))
+            .collect();
+        let secrets = fetch_secrets(self.client, &secrets_needed(source, &matching)).await?;
+        Ok(decide(source, &matching, &secrets))
+    }
+
+    /// A namespace's labels for `namespaceSelector`; empty (with one warning) when the RBAC
+    /// does not allow reading namespaces.
+    pub async fn namespace_labels(&self, ns: &str) -> BTreeMap<String, String> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        match api.get_opt(ns).await {
+            Ok(n) => n.and_then(|n| n.metadata.labels).unwrap_or_default(),
+            Err(e) => {
+                if !self.namespace_labels_denied.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "cannot read namespace labels: namespaceSelector matches only empty selectors");
+                }
+                Default::default()
+            }
+        }
+    }
+
+    /// The OCI HelmRepository of a HelmChart (`None` for an OCIRepository or another type).
+    pub async fn helm_repository(&self, s: &FluxSource) -> Result<Option<HelmRepo>, Error> {
+        let Some(chart) = &s.chart else {
+            return Ok(None);
+        };
+        if chart.source_kind != "HelmRepository" {
+            return Ok(None);
+        }
+        let ar = flux_resource("HelmRepository");
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &s.namespace, &ar);
+        Ok(api
+            .get_opt(&chart.source_name)
+            .await?
+            .as_ref()
+            .and_then(HelmRepo::from_dynamic))
+    }
+
+    /// What to report for the current revision.
+    pub async fn outcome(
+        &self,
+        source: &FluxSource,
+        decision: &Decision,
+        previous: Option<&SourceAuditStatus>,
+        location: &mut Location,
+    ) -> Result<Outcome, Error> {
+        let unknown = |reason: &'static str, msg: String| Outcome::Unknown {
+            judgement: vocab::verified_unknown(reason, msg),
+            digest: None,
+        };
+        if let Some(msg) = decision.invalid_message() {
+            return Ok(unknown(reasons::POLICY_INVALID, msg));
+        }
+        if matches!(source.provider.as_str(), "aws" | "azure" | "gcp") {
+            return Ok(unknown(
+                reasons::AUTHENTICATION_FAILED,
+                format!("provider {} is not supported yet", source.provider),
+            ));
+        }
+        let helm = self.helm_repository(source).await?;
+        if source.kind == SourceKind::HelmChart && helm.is_none() {
+            return Ok(unknown(
+                reasons::ARTIFACT_NOT_READY,
+                "the chart's source is not an OCI HelmRepository: nothing cosign can sign".into(),
+            ));
+        }
+        let target = match source.digest_to_audit(helm.as_ref().map(|h| h.url.as_str())) {
+            Ok(t) => t,
+            Err(SourceError::NotReady(m)) => return Ok(unknown(reasons::ARTIFACT_NOT_READY, m)),
+            Err(e) => return Ok(unknown(reasons::ARTIFACT_NOT_READY, e.to_string())),
+        };
+        let client = match self.registry_client_for(source, helm.as_ref()).await {
+            Ok(c) => c,
+            Err(e) => return Ok(unknown(reasons::AUTHENTICATION_FAILED, e)),
+        };
+        let (image, digest) = match target {
+            AuditTarget::Digest { image, digest } => (image, digest),
+            AuditTarget::Tag { reference } => {
+                location.url = Some(format!("oci://{reference}"));
+                location.chart_reference = Some(reference.clone());
+                let r: ImageRef = match reference.parse() {
+                    Ok(r) => r,
+                    Err(e) => return Ok(unknown(reasons::ARTIFACT_NOT_READY, format!("{e}"))),
+                };
+                match client.resolve_digest(&r).await {
+                    Ok(d) => (r.name(), d),
+                    Err(e) => {
+                        return Ok(Outcome::Unknown {
+                            judgement: vocab::verified(registry_verdict(&e), e.to_string()),
+                            digest: None,
+                        })
+                    }
+                }
+            }
+        };
+        let key = decision.cache_key(&digest);
+        if let Some(evaluation) = self.cache.get(&key) {
+            self.cache_hit();
+            return Ok(Outcome::Evaluated {
+                digest,
+                evaluation,
+                key,
+                fresh: false,
+            });
+        }
+        // After a restart the status is the cache: same inputs, definite verdict → no request.
+        if let Some(p) = previous {
+            let definite = condition(p, types::VERIFIED).is_some_and(|c| c.status != "Unknown");
+            if definite && p.verdict_cache.as_ref() == Some(&key) {
+                self.cache_hit();
+                return Ok(Outcome::Unchanged);
+            }
+        }
+        let image_ref: ImageRef = format!("{image}@{digest}")
+            .parse()
+            .map_err(|e| Error::Internal(format!("{image}@{digest}: {e}")))?;
+        let _permit = self.verifications.acquire().await;
+        let _registry_permit = self.registry_limits.acquire(&image_ref.registry).await;
+        let started = Instant::now();
+        let discovery = match client
+            .discover(&image_ref.registry, &image_ref.repository, &digest)
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => {
+                let verdict = registry_verdict(&e);
+                self.verification(verdict, started);
+                return Ok(Outcome::Unknown {
+                    judgement: vocab::verified(verdict, e.to_string()),
+                    digest: Some(digest),
+                });
+            }
+        };
+        let mut evaluations = vec![];
+        for (name, policy, root) in decision.to_evaluate() {
+            let trust = match root {
+                TrustRootInput::PublicGood => TrustRoot::public_good(),
+                TrustRootInput::Json { secret, json } => TrustRoot::from_json(secret, json),
+            };
+            let trust = match trust {
+                Ok(t) => t,
+                Err(e) => {
+                    return Ok(Outcome::Unknown {
+                        judgement: vocab::verified(Verdict::TrustRootError, e.to_string()),
+                        digest: Some(digest),
+                    })
+                }
+            };
+            evaluations.push((
+                name.to_string(),
+                evaluate(&discovery, &digest, policy, &trust),
+            ));
+        }
+        let evaluation: Evaluation = combine(evaluations);
+        self.verification(evaluation.verdict, started);
+        if !evaluation.verdict.is_indeterminate() {
+            self.cache.insert(key.clone(), evaluation.clone());
+        }
+        Ok(Outcome::Evaluated {
+            digest,
+            evaluation,
+            key,
+            fresh: true,
+        })
+    }
+
+    /// The registry client for a source, the way Flux pulls it: the shared one, or one with
+    /// the source's (or its HelmRepository's) credentials, CA bundle and `insecure` flag.
+    /// `Err` is an `AuthenticationFailed` message.
+    pub async fn registry_client_for(
+        &self,
+        source: &FluxSource,
+        helm: Option<&HelmRepo>,
+    ) -> Result<RegistryClient, String> {
+        let ns = &source.namespace;
+        // A HelmChart pulls with its HelmRepository's settings.
+        let (secret_ref, cert_ref, insecure, url) = match helm {
+            Some(h) => (
+                &h.secret_ref,
+                &h.cert_secret_ref,
+                h.insecure,
+                h.url.as_str(),
+            ),
+            None => (
+                &source.secret_ref,
+                &source.cert_secret_ref,
+                source.insecure,
+                source.url.as_str(),
+            ),
+        };
+        let mut pull = vec![];
+        if let Some(n) = secret_ref {
+            pull.push(n.clone());
+        }
+        if let Some(sa) = &source.service_account_name {
+            let sa = Api::<ServiceAccount>::namespaced(self.client.clone(), ns)
+                .get_opt(sa)
+                .await
+                .map_err(|e| format!("reading ServiceAccount {ns}/{sa}: {e}"))?
+                .ok_or_else(|| format!("ServiceAccount {ns}/{sa} not found"))?;
+            pull.extend(
+                sa.image_pull_secrets
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|r| r.name),
+            );
+        }
+        if pull.is_empty() && cert_ref.is_none() && !insecure {
+            return Ok(self.registry.clone());
+        }
+        let mut opts = RegistryOptions::default();
+        for name in &pull {
+            let data = self.secret_data(ns, name).await?;
+            let json = data
+                .get(".dockerconfigjson")
+                .or_else(|| data.get(".dockercfg"))
+                .ok_or_else(|| format!("Secret {ns}/{name} has no .dockerconfigjson"))?;
+            let config =
+                DockerConfig::from_json(json).map_err(|e| format!("Secret {ns}/{name}: {e}"))?;
+            opts.credentials.merge(config);
+        }
+        if let Some(name) = cert_ref {
+            let data = self.secret_data(ns, name).await?;
+            opts.extra_ca_pem = data.get("ca.crt").cloned();
+        }
+        if insecure {
+            let host = url
+                .trim_start_matches("oci://")
+                .split('/')
+                .next()
+                .unwrap_or_default();
+            opts.insecure_registries.push(host.to_string());
+        }
+        let client = RegistryClient::new(opts).map_err(|e| e.to_string())?;
+        Ok(match self.metrics {
+            Some(m) => {
+                let m = m.clone();
+                client.with_observer(Arc::new(move |r| m.registry_request(r)))
+            }
+            None => client,
+        })
+    }
+
+    async fn secret_data(&self, ns: &str, name: &str) -> Result<BTreeMap<String, Vec<u8>>, String> {
+        let s = Api::<Secret>::namespaced(self.client.clone(), ns)
+            .get_opt(name)
+            .await
+            .map_err(|e| format!("reading Secret {ns}/{name}: {e}"))?
+            .ok_or_else(|| format!("Secret {ns}/{name} not found"))?;
+        Ok(s.data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect())
+    }
+
+    fn cache_hit(&self) {
+        if let Some(m) = self.metrics {
+            m.cache_hit();
+        }
+    }
+
+    fn verification(&self, verdict: Verdict, started: Instant) {
+        if let Some(m) = self.metrics {
+            m.verification(verdict.as_str(), started.elapsed().as_secs_f64());
+        }
+    }
+}
