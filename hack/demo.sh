@@ -1,64 +1,182 @@
 #!/usr/bin/env bash
-# make demo: the verification engine on a local registry, end to end, with real cosign.
-# Pushes four Flux artifacts — signed with a cosign key, signed keyless by a private Sigstore
-# (CA + Rekor + CT log, trusted_root.json), unsigned, and signed by the wrong identity — and
-# shows what `provenance-auditor verify` says about each. Everything runs on 127.0.0.1 and is
-# removed at the end. (The in-cluster controller demo comes with the controller.)
+# make demo: the auditor on a local cluster, end to end.
+#
+# Starts (or reuses) the local stack — etcd, kube-apiserver, Flux source-controller, a registry —
+# installs the CRDs and two ProvenancePolicies, pushes four artifacts as Flux OCIRepositories
+# (signed with a cosign key, signed keyless by a private Sigstore, unsigned, signed keyless by
+# the wrong workflow), runs the controller with the ServiceAccount config/rbac grants, and a real
+# Prometheus with config/prometheus/rules.yaml scraping it. Prints `kubectl get sourceaudits -A`,
+# the alerts and the metrics, and leaves everything running; `make stack-down` stops it all.
+# Everything listens on 127.0.0.1.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+. hack/stack/lib.sh
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-
-say "installing tools (cached per machine)"
-hack/tools.sh apt cosign
-COSIGN=$(hack/tools.sh path cosign)
-say "building provenance-auditor and the private-Sigstore helper"
-cargo build --release --quiet -p provenance-auditor -p sigstore-forge --bins
-PA=${CARGO_TARGET_DIR:-$ROOT/target}/release/provenance-auditor
-FORGE=${CARGO_TARGET_DIR:-$ROOT/target}/release/sigstore-forge
-
-work=$(mktemp -d)
-reg_pid=
-cleanup() { [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-printf 'version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: 127.0.0.1:%s}\n' \
-  "$work/storage" "$port" >"$work/registry.yml"
-docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-reg_pid=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
-R=127.0.0.1:$port
+fail() { tail_log "$1"; die "$1: $2"; }
+NS=demo
 ISSUER=https://token.actions.githubusercontent.com
 GOOD=https://github.com/example/infra/.github/workflows/publish.yml@refs/heads/main
 EVIL=https://github.com/example/infra-fork/.github/workflows/publish.yml@refs/heads/main
+# An anchored, escaped regex for exactly one string (what the suggested spec.verify block does).
+exactly() { printf '^%s$' "$(printf '%s' "$1" | sed 's/[].[\\*^$+?(){}|]/\\&/g')"; }
 
-say "a local registry at $R; pushing four Flux artifacts"
+say "1/7 tools (Debian packages; cosign, kubectl, kube-apiserver, etcd, source-controller built once per machine)"
+hack/tools.sh apt cosign
+say "2/7 building provenance-auditor and the private-Sigstore helper"
+cargo build --quiet --bin provenance-auditor -p sigstore-forge --bins
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+PA=$TARGET/debug/provenance-auditor
+FORGE=$TARGET/debug/sigstore-forge
+
+say "3/7 the local stack (reused when already up)"
+hack/stack/stack-up.sh 2>&1 | grep -v '^  ' || true
+load_env
+[ -n "${KUBE_APISERVER:-}" ] || die "the stack did not come up; see $LOGS"
+PATH=$(dirname "$(hack/tools.sh path kubectl)"):$PATH
+K=(kubectl --kubeconfig "$KUBECONFIG_ADMIN")
+"${K[@]}" apply --server-side --force-conflicts -f config/crd/bases >/dev/null
+"${K[@]}" wait --for=condition=Established --timeout=60s -f config/crd/bases >/dev/null
+# A demo run replaces the previous one's objects.
+"${K[@]}" delete namespace "$NS" --ignore-not-found --wait=true >/dev/null
+"${K[@]}" delete provenancepolicies -l app.kubernetes.io/part-of=provenance-demo --ignore-not-found >/dev/null
+"${K[@]}" create namespace "$NS" >/dev/null
+
+say "4/7 four artifacts in $REGISTRY/$NS, signed four ways"
+work=$STACK_DIR/demo
+rm -rf "$work" && mkdir -p "$work"
 for app in key-signed keyless-signed unsigned wrong-identity; do
-  mkdir -p "$work/$app" && echo "manifests of $app" >"$work/$app/app.yaml"
-  d=$("$FORGE" push-artifact "$R/demo/$app:v1" "$work/$app")
-  printf '  %-16s %s@%s\n' "$app" "$R/demo/$app" "$d"
+  mkdir -p "$work/$app" && printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s}\n' "$app" >"$work/$app/app.yaml"
+  d=$("$FORGE" push-artifact "$REGISTRY/$NS/$app:v1" "$work/$app")
+  printf '  %-15s %s@%s\n' "$app" "$REGISTRY/$NS/$app" "$d"
   eval "D_${app//-/_}=$d"
 done
-(cd "$work" && COSIGN_PASSWORD= "$COSIGN" generate-key-pair >/dev/null 2>&1)
-(cd "$work" && COSIGN_PASSWORD= HOME=$work "$COSIGN" sign --yes --key cosign.key --tlog-upload=false \
-  --use-signing-config=false "$R/demo/key-signed@$D_key_signed" >/dev/null 2>&1)
+hack/stack/cosign-keygen.sh "$work/keys" >/dev/null
+hack/stack/cosign-sign.sh --key "$work/keys/cosign.key" --format bundle "$REGISTRY/$NS/key-signed@$D_key_signed" >/dev/null
 "$FORGE" init "$work/sigstore" >/dev/null
-"$FORGE" sign --dir "$work/sigstore" --identity "$GOOD" --issuer "$ISSUER" "$R/demo/keyless-signed@$D_keyless_signed" >/dev/null
-"$FORGE" sign --dir "$work/sigstore" --identity "$EVIL" --issuer "$ISSUER" --format legacy "$R/demo/wrong-identity@$D_wrong_identity" >/dev/null
-echo "  key-signed: cosign v3 (bundle format, key); keyless: private Sigstore (bundle); wrong-identity: legacy .sig by a fork's workflow"
+"$FORGE" sign --dir "$work/sigstore" --identity "$GOOD" --issuer "$ISSUER" "$REGISTRY/$NS/keyless-signed@$D_keyless_signed" >/dev/null
+"$FORGE" sign --dir "$work/sigstore" --identity "$EVIL" --issuer "$ISSUER" --format legacy "$REGISTRY/$NS/wrong-identity@$D_wrong_identity" >/dev/null
+cat <<EOF
+  key-signed:     cosign v3.1.2 with a key (Sigstore bundle); its OCIRepository has spec.verify
+  keyless-signed: a private Sigstore (test Fulcio CA, Rekor, CT log) as workflow
+                  $GOOD
+  unsigned:       nothing
+  wrong-identity: keyless, legacy .sig, by a fork's workflow
+                  $EVIL
+EOF
 
-say "1. who signed what? (no policy: discovery only)"
-"$PA" verify --trusted-root "$work/sigstore/trusted_root.json" "$R/demo/keyless-signed:v1" || true
+say "5/7 Secrets, two ProvenancePolicies, four Flux OCIRepositories"
+"${K[@]}" -n "$NS" create secret generic cosign-pub --from-file=cosign.pub="$work/keys/cosign.pub" >/dev/null
+"${K[@]}" -n "$NS" create secret generic sigstore-root --from-file=trusted_root.json="$work/sigstore/trusted_root.json" >/dev/null
+"${K[@]}" apply --server-side -f - >/dev/null <<EOF
+apiVersion: provenance.dev/v1alpha1
+kind: ProvenancePolicy
+metadata: {name: demo-release-key, labels: {app.kubernetes.io/part-of: provenance-demo}}
+spec:
+  match: {namespaces: [$NS], selector: {matchLabels: {signing: key}}}
+  verify:
+    provider: cosign
+    secretRef: {namespace: $NS, name: cosign-pub}
+---
+apiVersion: provenance.dev/v1alpha1
+kind: ProvenancePolicy
+metadata: {name: demo-github-actions, labels: {app.kubernetes.io/part-of: provenance-demo}}
+spec:
+  match: {namespaces: [$NS], selector: {matchLabels: {signing: keyless}}}
+  verify:
+    provider: cosign
+    matchOIDCIdentity:
+      - issuer: '$(exactly "$ISSUER")'
+        subject: '$(exactly "$GOOD")'
+    trustedRootSecretRef: {namespace: $NS, name: sigstore-root}
+EOF
+for app in key-signed keyless-signed unsigned wrong-identity; do
+  signing=keyless verify=
+  if [ $app = key-signed ]; then
+    signing=key verify='  verify: {provider: cosign, secretRef: {name: cosign-pub}}'
+  fi
+  "${K[@]}" apply --server-side -f - >/dev/null <<EOF
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata: {name: $app, namespace: $NS, labels: {signing: $signing}}
+spec:
+  url: oci://$REGISTRY/$NS/$app
+  ref: {tag: v1}
+  interval: 10m
+  insecure: true
+$verify
+EOF
+done
 
-say "2. the key-signed artifact against its key (Flux secretRef semantics)"
-"$PA" verify --key "$work/cosign.pub" "$R/demo/key-signed:v1" || true
+say "6/7 the controller (as ServiceAccount provenance-system/provenance-auditor) and Prometheus"
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+stop_component demo-controller
+stop_component demo-prometheus
+METRICS_PORT=$(port)
+start demo-controller RUST_LOG=info "$PA" run --kubeconfig "$KUBECONFIG_AUDITOR" \
+  --metrics-addr "127.0.0.1:$METRICS_PORT" --resync-interval 5m
+PROM_PORT=$(port)
+mkdir -p "$work/prometheus"
+cat >"$work/prometheus/prometheus.yml" <<EOF
+global: {scrape_interval: 5s, evaluation_interval: 5s}
+rule_files: [$ROOT/config/prometheus/rules.yaml]
+scrape_configs:
+  - job_name: provenance-auditor
+    static_configs: [{targets: ["127.0.0.1:$METRICS_PORT"]}]
+EOF
+start demo-prometheus /usr/bin/prometheus --config.file="$work/prometheus/prometheus.yml" \
+  --storage.tsdb.path="$work/prometheus/data" --web.listen-address="127.0.0.1:$PROM_PORT"
+DEMO_METRICS=http://127.0.0.1:$METRICS_PORT DEMO_PROMETHEUS=http://127.0.0.1:$PROM_PORT
+wait_for() { # SECONDS WHAT COMMAND...
+  local deadline=$(($(date +%s) + $1)) what=$2; shift 2
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || die "timed out waiting for $what"
+    sleep 1
+  done
+}
+wait_for 60 "the controller's /readyz" curl -sf "http://127.0.0.1:$METRICS_PORT/readyz"
+audited() {
+  [ "$("${K[@]}" -n "$NS" get sourceaudits -o json |
+    jq '[.items[] | select(.status.conditions // [] | any(.type == "Verified" and .status != "Unknown"))] | length')" = 4 ]
+}
+wait_for 120 "a verdict for all four sources" audited
+policies_reported() {
+  [ "$("${K[@]}" get provenancepolicies -l app.kubernetes.io/part-of=provenance-demo -o json |
+    jq '[.items[] | select(.status.observedGeneration == .metadata.generation)] | length')" = 2 ]
+}
+wait_for 30 "the policies' status" policies_reported
+echo "  all four audited"
 
-say "3. every artifact against the expected keyless identity"
-"$PA" verify --trusted-root "$work/sigstore/trusted_root.json" \
-  --certificate-identity-regexp "^https://github\\.com/example/infra/\\.github/workflows/publish\\.yml@refs/heads/main\$" \
-  --certificate-oidc-issuer-regexp "^https://token\\.actions\\.githubusercontent\\.com\$" \
-  -o json "$R/demo/key-signed:v1" "$R/demo/keyless-signed:v1" "$R/demo/unsigned:v1" "$R/demo/wrong-identity:v1" >"$work/out.json" || true
-jq -r '.results[] | [.reference, .verdict, (.signatures[0].signer.subject // .signatures[0].signer.keyHint // "-")] | @tsv' "$work/out.json" \
-  | awk -F'\t' 'BEGIN {printf "  %-48s %-18s %s\n", "REFERENCE", "VERDICT", "SIGNER"} {printf "  %-48s %-18s %s\n", $1, $2, $3}'
+say "7/7 what the auditor says"
+echo "\$ kubectl get sourceaudits -A"
+"${K[@]}" get sourceaudits -A
+echo
+echo "\$ kubectl get provenancepolicies"
+"${K[@]}" get provenancepolicies -l app.kubernetes.io/part-of=provenance-demo
+echo
+echo "\$ kubectl -n $NS get sourceaudit ocirepository-keyless-signed -o jsonpath='{.status.suggestedVerify.yaml}'"
+"${K[@]}" -n "$NS" get sourceaudit ocirepository-keyless-signed -o jsonpath='{.status.suggestedVerify.yaml}' | sed 's/^/  /'
+firing() {
+  curl -sf "http://127.0.0.1:$PROM_PORT/api/v1/alerts" |
+    jq -e '[.data.alerts[] | select(.state == "firing" and .labels.namespace == "'$NS'")] | length > 0'
+}
+wait_for 60 "Prometheus to fire the first alert" firing
+echo
+echo "\$ curl $DEMO_PROMETHEUS/api/v1/alerts   (firing now; 'pending' ones fire after their 'for:')"
+curl -sf "http://127.0.0.1:$PROM_PORT/api/v1/alerts" | jq -r '.data.alerts[] | select(.labels.namespace == "'$NS'")
+  | [.state, .labels.alertname, .labels.severity, .labels.name, .labels.reason // ""] | @tsv' |
+  sort | awk -F'\t' 'BEGIN {printf "  %-8s %-32s %-9s %-16s %s\n", "STATE", "ALERT", "SEVERITY", "SOURCE", "REASON"}
+                     {printf "  %-8s %-32s %-9s %-16s %s\n", $1, $2, $3, $4, $5}'
+echo
+echo "\$ curl -s $DEMO_METRICS/metrics | grep '^provenance_source_verified'"
+curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" | grep "^provenance_source_verified{namespace=\"$NS\"" | sed 's/^/  /'
 
-say "done: the registry and all keys were temporary and are removed now"
+cat <<EOF
+
+Still running, on 127.0.0.1 only:
+  controller metrics  $DEMO_METRICS/metrics   (log: $LOGS/demo-controller.log)
+  Prometheus          $DEMO_PROMETHEUS/alerts
+  kubectl             kubectl --kubeconfig $KUBECONFIG_ADMIN get sourceaudits -A
+  one-shot audit      $PA audit --kubeconfig $KUBECONFIG_AUDITOR -n $NS
+Stop everything (stack, controller, Prometheus): make stack-down
+EOF

@@ -42,9 +42,37 @@ stop_component() {
   rm -f "$PIDS/$name.pid"
 }
 
-# stop_all: clients first (in parallel), then kube-apiserver, then etcd.
+# start NAME [VAR=value...] BINARY ARGS...: own session and process group (pid == pgid), output
+# to logs/NAME.log, pid + executable recorded so stack-down only ever kills what it started.
+# The caller defines `fail NAME MESSAGE`. Add-ons (the demo's controller and Prometheus) are
+# started with it too; stop_all stops anything recorded that is not a core component first.
+start() {
+  local name=$1; shift
+  local envs=()
+  while [[ $1 == *=* ]]; do envs+=("$1"); shift; done
+  local bin=$1
+  env "${envs[@]}" setsid "$@" </dev/null >"$LOGS/$name.log" 2>&1 &
+  local pid=$!
+  # setsid only forks when already a group leader, which a background job of this script is not.
+  printf '%s %s\n' "$pid" "$(readlink -f "$bin")" >"$PIDS/$name.pid"
+  # env execs setsid, setsid execs the binary: wait until the pid shows the final executable.
+  local i
+  for i in $(seq 1 50); do
+    [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$bin")" ] && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -0 "$pid" 2>/dev/null || fail "$name" "exited immediately"
+}
+
+# stop_all: add-ons, then clients (in parallel), then kube-apiserver, then etcd.
 stop_all() {
-  local c
+  local c f
+  for f in "$PIDS"/*.pid; do
+    [ -e "$f" ] || continue
+    c=$(basename "$f" .pid)
+    [[ " ${COMPONENTS[*]} " == *" $c "* ]] || stop_component "$c"
+  done
   for c in source-controller kube-controller-manager registry registry-auth; do stop_component "$c" & done
   wait
   stop_component kube-apiserver

@@ -142,28 +142,7 @@ STACK_LOGS=$LOGS
 EOF
 load_env
 
-# --- process management ----------------------------------------------------------------------
-# start NAME [VAR=value...] BINARY ARGS...: own session and process group (pid == pgid), output
-# to logs/NAME.log, pid + executable recorded so stack-down only ever kills what it started.
-start() {
-  local name=$1; shift
-  local envs=()
-  while [[ $1 == *=* ]]; do envs+=("$1"); shift; done
-  local bin=$1
-  env "${envs[@]}" setsid "$@" </dev/null >"$LOGS/$name.log" 2>&1 &
-  local pid=$!
-  # setsid only forks when already a group leader, which a background job of this script is not.
-  printf '%s %s\n' "$pid" "$(readlink -f "$bin")" >"$PIDS/$name.pid"
-  # env execs setsid, setsid execs the binary: wait until the pid shows the final executable.
-  local i
-  for i in $(seq 1 50); do
-    [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$bin")" ] && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -0 "$pid" 2>/dev/null || fail "$name" "exited immediately"
-}
-
+# --- process management: start() is in lib.sh ------------------------------------------------
 fail() { # NAME MESSAGE
   tail_log "$1"
   slog "$1: $2"
