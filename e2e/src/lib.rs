@@ -7,6 +7,7 @@
 
 mod auditor;
 mod ctx;
+pub mod install;
 mod object;
 mod stack;
 
