@@ -1,5 +1,10 @@
 //! The controller's HTTP endpoints: `/metrics`, `/healthz` (the process serves) and `/readyz`
-//! (the watch caches have synced, so an audit reflects the cluster).
+//! (the watch caches have synced, so an audit reflects the cluster — or, under leader election,
+//! this replica is a healthy standby waiting for the lease).
+//!
+//! A standby is ready, as in controller-runtime: were it not, a two-replica Deployment would
+//! never become available and every rolling update would stall on its progress deadline. The
+//! body tells the two apart (`ok: caches synced` / `ok: standby, …`).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +27,8 @@ pub struct HttpState {
     pub metrics: Arc<Metrics>,
     /// Set once every watch has listed its objects.
     pub ready: Arc<AtomicBool>,
+    /// Set while this replica waits for the leader-election lease.
+    pub standby: Arc<AtomicBool>,
 }
 
 /// Binds `addr` (so a bad address fails at start-up, not later) and returns the serving future,
@@ -72,9 +79,16 @@ fn respond(state: &HttpState, req: &Request<Incoming>) -> Response<Full<Bytes>> 
             state.metrics.encode(),
         ),
         "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_string()),
-        "/readyz" if state.ready.load(Ordering::Relaxed) => {
-            (StatusCode::OK, "text/plain", "ok\n".to_string())
-        }
+        "/readyz" if state.ready.load(Ordering::Relaxed) => (
+            StatusCode::OK,
+            "text/plain",
+            "ok: caches synced\n".to_string(),
+        ),
+        "/readyz" if state.standby.load(Ordering::Relaxed) => (
+            StatusCode::OK,
+            "text/plain",
+            "ok: standby, waiting for the leader-election lease\n".to_string(),
+        ),
         "/readyz" => (
             StatusCode::SERVICE_UNAVAILABLE,
             "text/plain",

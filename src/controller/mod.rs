@@ -179,12 +179,14 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
     let client = kube_client(opts.kubeconfig.as_deref()).await?;
     let metrics = Arc::new(metrics::Metrics::new());
     let ready = Arc::new(AtomicBool::new(false));
+    let standby = Arc::new(AtomicBool::new(opts.leader_elect));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let serving = http::serve(
         opts.metrics_addr,
         http::HttpState {
             metrics: metrics.clone(),
             ready: ready.clone(),
+            standby: standby.clone(),
         },
         watch::stopped(stop_rx.clone()),
     )
@@ -211,6 +213,8 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
             l = leader::acquire(client.clone(), cfg) => l,
             _ = stopped.wait_for(|s| *s) => return Ok(()),
         };
+        // Leading now: ready again only once this replica's caches have synced.
+        standby.store(false, std::sync::atomic::Ordering::Relaxed);
         tokio::spawn(watch::stop_when_lost(lead.subscribe(), stop_tx.clone()));
         Some(lead)
     } else {
