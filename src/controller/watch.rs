@@ -11,6 +11,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, DynamicObject};
+use kube::core::PartialObjectMeta;
 use kube::core::ApiResource;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -168,8 +169,10 @@ fn source_controller(
             watcher::Config::default(),
             move |_| refs(&all, &all_ar, |_| true),
         )
+        // Metadata only: a change of a Secret is all that matters here (the reconcile reads the
+        // ones it needs), and a cluster's Secrets (Helm release secrets among them) can be large.
         .watches(
-            Api::<Secret>::all(client),
+            Api::<PartialObjectMeta<Secret>>::all(client),
             watcher::Config::default(),
             move |secret| {
                 let (ns, name) = (secret.namespace().unwrap_or_default(), secret.name_any());
