@@ -54,7 +54,7 @@ pub enum AuditSeen {
     /// There is no `SourceAudit` for the source (yet).
     Missing,
     /// The audit's status.
-    Status(SourceAuditStatus),
+    Status(Box<SourceAuditStatus>),
 }
 
 /// One source as observed at one instant.

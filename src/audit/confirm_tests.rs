@@ -262,7 +262,7 @@ fn audit(revision: &str, verified: (&str, &str), enforced_reason: &str) -> Audit
         json!({"type": t, "status": s, "reason": r, "message": format!("{r} message"),
                "lastTransitionTime": T0})
     };
-    AuditSeen::Status(
+    AuditSeen::Status(Box::new(
         serde_json::from_value(json!({
             "fluxRevision": revision,
             "conditions": [
@@ -271,7 +271,7 @@ fn audit(revision: &str, verified: (&str, &str), enforced_reason: &str) -> Audit
             ],
         }))
         .unwrap(),
-    )
+    ))
 }
 
 fn verified_source(name: &str, audit: AuditSeen) -> Observation {

@@ -3,9 +3,12 @@
 //! Exit codes are part of the interface: 0 = everything verified; 1 = at least one artifact is
 //! definitely not verified; 2 = could not tell (usage, registry or trust-root error).
 
+pub mod audit;
+pub mod confirm;
 pub mod crds;
 pub mod duration;
 pub mod run;
+pub mod table;
 pub mod verify;
 pub mod verify_bundle;
 
@@ -38,7 +41,26 @@ pub enum Command {
     Crds(crds::CrdsArgs),
     /// Run the controller: audit every Flux OCIRepository and HelmChart, keep SourceAudits current.
     Run(run::RunArgs),
+    /// Audit every Flux OCIRepository and HelmChart once, as the controller would; installs and writes nothing.
+    #[command(after_help = AUDIT_HELP)]
+    Audit(audit::AuditArgs),
+    /// Wait until the selected Flux sources have held Ready=True for a while (the staged-rollout gate).
+    #[command(after_help = CONFIRM_HELP)]
+    Confirm(confirm::ConfirmArgs),
 }
+
+const AUDIT_HELP: &str = "\
+Exit codes (as for verify): 0 every source is Verified=True; 1 at least one is Verified=False
+(definitely not verified); 2 otherwise: some could not be told (Verified=Unknown: registry down,
+authentication, not fetched by Flux yet) or an error. The JSON output is described in
+docs/commands.md.";
+
+const CONFIRM_HELP: &str = "\
+Exit codes: 0 every selected source held Ready=True for its current generation continuously
+for --for (and, with --require-verified, its SourceAudit says Verified=True for its current
+revision); 1 as soon as one is Ready=False (a reconciliation halt, e.g. VerificationError) or
+its SourceAudit says Verified=False; 2 on timeout, when nothing is selected, or on an error.
+Progress goes to stderr every 5 s.";
 
 /// Runs the parsed command; returns the process exit code.
 pub async fn run(cli: Cli) -> u8 {
@@ -47,5 +69,7 @@ pub async fn run(cli: Cli) -> u8 {
         Command::VerifyBundle(args) => verify_bundle::run(args),
         Command::Crds(args) => crds::run(args),
         Command::Run(args) => run::run(args).await,
+        Command::Audit(args) => audit::run(args).await,
+        Command::Confirm(args) => confirm::run(args).await,
     }
 }
