@@ -9,6 +9,7 @@ mod auditor;
 mod ctx;
 pub mod install;
 mod object;
+pub mod prometheus;
 mod stack;
 
 pub use auditor::*;
