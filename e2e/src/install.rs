@@ -8,11 +8,13 @@ use anyhow::{bail, ensure, Context as _, Result};
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
 use k8s_openapi::api::core::v1::ServiceAccount;
-use kube::api::{Api, PostParams};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use kube::api::{Api, DeleteParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde_json::{json, Value};
 
+use crate::ctx::Ctx;
 use crate::stack::{repo_root, Stack};
 
 /// The chart, relative to the repository root.
@@ -231,4 +233,111 @@ pub async fn can_i(client: &Client, a: Access<'_>) -> Result<bool> {
         .await
         .with_context(|| format!("SelfSubjectAccessReview {a}"))?;
     Ok(out.status.is_some_and(|s| s.allowed))
+}
+
+/// The values file that turns every optional feature of the chart on.
+pub const ALL_FEATURES: &str = "charts/provenance-auditor/ci/all-features-values.yaml";
+/// The prometheus-operator CRDs the chart's optional ServiceMonitor and PrometheusRule need.
+const MONITORING_CRDS: [&str; 2] = [
+    "monitoring.coreos.com_servicemonitors.yaml",
+    "monitoring.coreos.com_prometheusrules.yaml",
+];
+
+/// A chart release applied to the stack: `pa-<namespace suffix>` in the test namespace.
+pub struct Release {
+    /// The objects' full name (also the ServiceAccount's and the ClusterRole's).
+    pub fullname: String,
+    /// What the API server stored.
+    pub objects: Vec<Value>,
+}
+
+impl Release {
+    /// The release name and full name [`install_chart`] uses in `ctx`'s namespace (known before
+    /// installing, so a failed install can still be cleaned up).
+    pub fn names(ctx: &Ctx) -> (String, String) {
+        let name = format!("pa-{}", &ctx.ns[ctx.ns.len() - 8..]);
+        let fullname = format!("{name}-provenance-auditor");
+        (name, fullname)
+    }
+
+    /// The first stored object of `kind`.
+    pub fn object(&self, kind: &str) -> Result<&Value> {
+        self.objects
+            .iter()
+            .find(|o| o["kind"] == kind)
+            .with_context(|| format!("no {kind} among {:?}", kinds_and_names(&self.objects)))
+    }
+}
+
+/// The CRDs a full chart install needs before its templates: the prometheus-operator's (from
+/// its Go module, `hack/tools.sh prometheus-operator-crds`) and the chart's own `crds/`, which
+/// `helm install` would apply first. Idempotent; Established before it returns.
+pub async fn install_crds(stack: &Stack) -> Result<()> {
+    let dir = tool("prometheus-operator-crds").await?;
+    for f in MONITORING_CRDS {
+        let p = dir.join(f);
+        apply_server_side(stack, &["--force-conflicts", "-f", p.to_str().unwrap()]).await?;
+    }
+    let chart_crds = repo_root().join(CHART).join("crds");
+    apply_server_side(
+        stack,
+        &["--force-conflicts", "-f", chart_crds.to_str().unwrap()],
+    )
+    .await?;
+    for crd in [
+        "servicemonitors.monitoring.coreos.com",
+        "prometheusrules.monitoring.coreos.com",
+        "sourceaudits.provenance.dev",
+        "provenancepolicies.provenance.dev",
+    ] {
+        kubectl_admin(
+            stack,
+            &[
+                "wait",
+                "--for=condition=Established",
+                "--timeout=60s",
+                &format!("crd/{crd}"),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// `helm template` of the chart with every optional feature on ([`ALL_FEATURES`]), in the test
+/// namespace, applied server-side as admin; every rendered object must have been stored.
+pub async fn install_chart(ctx: &Ctx) -> Result<Release> {
+    let helm = tool("helm").await?;
+    install_crds(&ctx.stack).await?;
+    // helm built by `go install` assumes Kubernetes v1.20 unless told.
+    let version = ctx.client.apiserver_version().await?.git_version;
+    let (release, fullname) = Release::names(ctx);
+    let rendered = output(
+        tokio::process::Command::new(helm)
+            .args(["template", &release, CHART, "--namespace", &ctx.ns])
+            .args(["--kube-version", &version, "-f", ALL_FEATURES])
+            .current_dir(repo_root()),
+        "helm template",
+    )
+    .await?;
+    let manifest = ctx.path("chart.yaml");
+    std::fs::write(&manifest, &rendered)?;
+    let objects = apply_server_side(&ctx.stack, &["-f", manifest.to_str().unwrap()]).await?;
+    ensure!(
+        kinds_and_names(&objects) == rendered_kinds_and_names(&rendered),
+        "the API server stored {:?}, helm rendered {:?}",
+        kinds_and_names(&objects),
+        rendered_kinds_and_names(&rendered)
+    );
+    Ok(Release { fullname, objects })
+}
+
+/// Deletes a release's cluster-scoped objects (its namespace takes the rest with it).
+pub async fn uninstall_cluster_scoped(ctx: &Ctx, fullname: &str) {
+    let _ = Api::<ClusterRoleBinding>::all(ctx.client.clone())
+        .delete(fullname, &DeleteParams::default())
+        .await;
+    let _ = Api::<ClusterRole>::all(ctx.client.clone())
+        .delete(fullname, &DeleteParams::default())
+        .await;
 }

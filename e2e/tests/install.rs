@@ -10,11 +10,11 @@ use std::time::Duration;
 use anyhow::{ensure, Context as _, Result};
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, PostParams};
 use provenance_e2e::install::{
-    apply_server_side, can_i, client_from_kubeconfig, kinds_and_names, kubectl_admin, output,
-    rendered_kinds_and_names, token_kubeconfig, tool, Access, CHART,
+    apply_server_side, can_i, client_from_kubeconfig, install_chart, install_crds, kinds_and_names,
+    kubectl_admin, rendered_kinds_and_names, token_kubeconfig, uninstall_cluster_scoped, Access,
+    Release,
 };
 use provenance_e2e::{free_port, has_cond, prepare, repo_root, revision, run, wait_ready, Ctx};
 use serde_json::{json, Value};
@@ -23,110 +23,6 @@ use serde_json::{json, Value};
 const FLUX: Duration = Duration::from_secs(90);
 /// The bound for a verdict once Flux has the artifact.
 const AUDIT: Duration = Duration::from_secs(30);
-/// The values file that turns every optional feature of the chart on.
-const ALL_FEATURES: &str = "charts/provenance-auditor/ci/all-features-values.yaml";
-/// The prometheus-operator CRDs the chart's optional ServiceMonitor and PrometheusRule need.
-const MONITORING_CRDS: [&str; 2] = [
-    "monitoring.coreos.com_servicemonitors.yaml",
-    "monitoring.coreos.com_prometheusrules.yaml",
-];
-
-/// A chart release applied to the stack.
-struct Release {
-    /// The objects' full name (also the ServiceAccount's and the ClusterRole's).
-    fullname: String,
-    /// What the API server stored.
-    objects: Vec<Value>,
-}
-
-impl Release {
-    fn object(&self, kind: &str) -> Result<&Value> {
-        self.objects
-            .iter()
-            .find(|o| o["kind"] == kind)
-            .with_context(|| format!("no {kind} among {:?}", kinds_and_names(&self.objects)))
-    }
-}
-
-/// The CRDs a full chart install needs before its templates: the prometheus-operator's (from
-/// its Go module, `hack/tools.sh prometheus-operator-crds`) and the chart's own `crds/`, which
-/// `helm install` would apply first. Idempotent; Established before it returns.
-async fn install_crds(ctx: &Ctx) -> Result<()> {
-    let dir = tool("prometheus-operator-crds").await?;
-    for f in MONITORING_CRDS {
-        let p = dir.join(f);
-        apply_server_side(
-            &ctx.stack,
-            &["--force-conflicts", "-f", p.to_str().unwrap()],
-        )
-        .await?;
-    }
-    let chart_crds = repo_root().join(CHART).join("crds");
-    apply_server_side(
-        &ctx.stack,
-        &["--force-conflicts", "-f", chart_crds.to_str().unwrap()],
-    )
-    .await?;
-    for crd in [
-        "servicemonitors.monitoring.coreos.com",
-        "prometheusrules.monitoring.coreos.com",
-        "sourceaudits.provenance.dev",
-        "provenancepolicies.provenance.dev",
-    ] {
-        kubectl_admin(
-            &ctx.stack,
-            &[
-                "wait",
-                "--for=condition=Established",
-                "--timeout=60s",
-                &format!("crd/{crd}"),
-            ],
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// `helm template` of the chart with every optional feature on, as release `pa-<suffix>` in the
-/// test namespace, applied server-side as admin; every rendered object must be stored.
-async fn install_chart(ctx: &Ctx) -> Result<Release> {
-    let helm = tool("helm").await?;
-    install_crds(ctx).await?;
-    let version = ctx.client.apiserver_version().await?.git_version;
-    let release = format!("pa-{}", &ctx.ns[ctx.ns.len() - 8..]);
-    let rendered = output(
-        tokio::process::Command::new(helm)
-            .args(["template", &release, CHART, "--namespace", &ctx.ns])
-            .args(["--kube-version", &version, "-f", ALL_FEATURES])
-            .current_dir(repo_root()),
-        "helm template",
-    )
-    .await?;
-    let manifest = ctx.path("chart.yaml");
-    std::fs::write(&manifest, &rendered)?;
-    let objects = apply_server_side(&ctx.stack, &["-f", manifest.to_str().unwrap()]).await?;
-    ensure!(
-        kinds_and_names(&objects) == rendered_kinds_and_names(&rendered),
-        "the API server stored {:?}, helm rendered {:?}",
-        kinds_and_names(&objects),
-        rendered_kinds_and_names(&rendered)
-    );
-    Ok(Release {
-        fullname: format!("{release}-provenance-auditor"),
-        objects,
-    })
-}
-
-/// Deletes the release's cluster-scoped objects (the namespace takes the rest with it).
-async fn uninstall_cluster_scoped(ctx: &Ctx, fullname: &str) {
-    let _ = Api::<ClusterRoleBinding>::all(ctx.client.clone())
-        .delete(fullname, &DeleteParams::default())
-        .await;
-    let _ = Api::<ClusterRole>::all(ctx.client.clone())
-        .delete(fullname, &DeleteParams::default())
-        .await;
-}
-
 fn args_of(deployment: &Value) -> Vec<String> {
     deployment
         .pointer("/spec/template/spec/containers/0/args")
@@ -140,11 +36,8 @@ fn args_of(deployment: &Value) -> Vec<String> {
 #[tokio::test]
 async fn chart_with_every_optional_feature_is_accepted_by_the_api_server() {
     run("install-chart-apply", |ctx| async move {
+        let (_, fullname) = Release::names(&ctx);
         let release = install_chart(&ctx).await;
-        let fullname = match &release {
-            Ok(r) => r.fullname.clone(),
-            Err(_) => format!("pa-{}-provenance-auditor", &ctx.ns[ctx.ns.len() - 8..]),
-        };
         let result = async {
             let release = release?;
             // The stored Deployment, as the API server defaulted and validated it.
@@ -375,11 +268,8 @@ fn not_needed(ns: &str) -> Vec<Access<'_>> {
 #[tokio::test]
 async fn chart_rbac_is_enough_to_audit_and_no_broader() {
     run("install-chart-rbac", |ctx| async move {
+        let (_, fullname) = Release::names(&ctx);
         let release = install_chart(&ctx).await;
-        let fullname = match &release {
-            Ok(r) => r.fullname.clone(),
-            Err(_) => format!("pa-{}-provenance-auditor", &ctx.ns[ctx.ns.len() - 8..]),
-        };
         let policy = format!("{}-keys", ctx.ns);
         let result = async {
             release?;
@@ -425,18 +315,29 @@ async fn chart_rbac_is_enough_to_audit_and_no_broader() {
                 .spawn()
                 .context("starting provenance-auditor")?;
             let audited = async {
+                // It leads with the chart's Lease Role: the Lease appears in the release namespace.
+                let leases = Api::<Lease>::namespaced(ctx.client.clone(), &ctx.ns);
+                let deadline = std::time::Instant::now() + Duration::from_secs(60);
+                loop {
+                    let lease = leases.get_opt("provenance-auditor").await?;
+                    let holder = lease.and_then(|l| l.spec).and_then(|s| s.holder_identity);
+                    if holder.as_deref() == Some("install-e2e") {
+                        break;
+                    }
+                    ensure!(
+                        std::time::Instant::now() < deadline,
+                        "no Lease held by install-e2e in {} (holder {holder:?}); log:\n{}",
+                        ctx.ns,
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    );
+                    tokio::time::sleep(provenance_e2e::POLL).await;
+                }
                 wait_ready(
                     &format!("http://127.0.0.1:{port}/readyz"),
                     Duration::from_secs(60),
                     &log,
                 )
                 .await?;
-                let lease = Api::<Lease>::namespaced(ctx.client.clone(), &ctx.ns)
-                    .get("provenance-auditor")
-                    .await
-                    .context("the Lease in the release namespace")?;
-                let holder = lease.spec.and_then(|s| s.holder_identity);
-                ensure!(holder.as_deref() == Some("install-e2e"), "lease holder {holder:?}");
 
                 let (key, pubkey) = ctx.keygen("signer").await?;
                 ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
@@ -551,7 +452,7 @@ async fn config_default_is_accepted_by_the_api_server_with_and_without_its_compo
         }
 
         // The optional components, as a user's overlay would add them.
-        install_crds(&ctx).await?;
+        install_crds(&ctx.stack).await?;
         let overlay = ctx.path("overlay");
         std::fs::create_dir_all(&overlay)?;
         // Kustomize takes no absolute paths: reach config/ from the overlay through "/".
