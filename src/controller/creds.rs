@@ -1,17 +1,17 @@
-//! The Secrets an audit reads (keys, trusted roots, pull credentials, CA bundles) and the
-//! registry client built from them, the way Flux uses them.
+//! The Secrets an audit reads (keys, trusted roots, pull credentials, CA bundles), and which
+//! Secret changes concern which source. The registry client built from them is
+//! [`super::pipeline::Verifier::registry_client_for`].
 
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DynamicObject};
 use kube::Client;
 
-use super::{Context, Error};
+use super::Error;
 use crate::api::ProvenancePolicySpec;
 use crate::audit::decide::Secrets;
 use crate::audit::source::FluxSource;
-use crate::registry::{DockerConfig, RegistryClient, RegistryOptions};
 
 /// `(namespace, name)` of a Secret.
 pub type SecretKey = (String, String);
@@ -94,95 +94,6 @@ pub async fn fetch_secrets(client: &Client, keys: &BTreeSet<SecretKey>) -> Resul
         }
     }
     Ok(out)
-}
-
-/// The registry client for a source: the shared one, or one with the source's credentials,
-/// CA bundle and `insecure` flag. `Err` is an `AuthenticationFailed` message.
-pub async fn registry_client_for(
-    ctx: &Context,
-    source: &FluxSource,
-    helm: Option<&HelmRepo>,
-) -> Result<RegistryClient, String> {
-    let ns = &source.namespace;
-    // A HelmChart pulls with its HelmRepository's settings.
-    let (secret_ref, cert_ref, insecure, url) = match helm {
-        Some(h) => (
-            &h.secret_ref,
-            &h.cert_secret_ref,
-            h.insecure,
-            h.url.as_str(),
-        ),
-        None => (
-            &source.secret_ref,
-            &source.cert_secret_ref,
-            source.insecure,
-            source.url.as_str(),
-        ),
-    };
-    let mut pull = vec![];
-    if let Some(n) = secret_ref {
-        pull.push(n.clone());
-    }
-    if let Some(sa) = &source.service_account_name {
-        let sa = Api::<ServiceAccount>::namespaced(ctx.client.clone(), ns)
-            .get_opt(sa)
-            .await
-            .map_err(|e| format!("reading ServiceAccount {ns}/{sa}: {e}"))?
-            .ok_or_else(|| format!("ServiceAccount {ns}/{sa} not found"))?;
-        pull.extend(
-            sa.image_pull_secrets
-                .unwrap_or_default()
-                .into_iter()
-                .map(|r| r.name),
-        );
-    }
-    if pull.is_empty() && cert_ref.is_none() && !insecure {
-        return Ok(ctx.registry.clone());
-    }
-    let mut opts = RegistryOptions::default();
-    for name in &pull {
-        let data = secret_data(ctx, ns, name).await?;
-        let json = data
-            .get(".dockerconfigjson")
-            .or_else(|| data.get(".dockercfg"))
-            .ok_or_else(|| format!("Secret {ns}/{name} has no .dockerconfigjson"))?;
-        let config =
-            DockerConfig::from_json(json).map_err(|e| format!("Secret {ns}/{name}: {e}"))?;
-        opts.credentials.merge(config);
-    }
-    if let Some(name) = cert_ref {
-        let data = secret_data(ctx, ns, name).await?;
-        opts.extra_ca_pem = data.get("ca.crt").cloned();
-    }
-    if insecure {
-        let host = url
-            .trim_start_matches("oci://")
-            .split('/')
-            .next()
-            .unwrap_or_default();
-        opts.insecure_registries.push(host.to_string());
-    }
-    let metrics = ctx.metrics.clone();
-    RegistryClient::new(opts)
-        .map(|c| c.with_observer(std::sync::Arc::new(move |r| metrics.registry_request(r))))
-        .map_err(|e| e.to_string())
-}
-
-async fn secret_data(
-    ctx: &Context,
-    ns: &str,
-    name: &str,
-) -> Result<std::collections::BTreeMap<String, Vec<u8>>, String> {
-    let s = Api::<Secret>::namespaced(ctx.client.clone(), ns)
-        .get_opt(name)
-        .await
-        .map_err(|e| format!("reading Secret {ns}/{name}: {e}"))?
-        .ok_or_else(|| format!("Secret {ns}/{name} not found"))?;
-    Ok(s.data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect())
 }
 
 /// Whether a change to Secret `(ns, name)` can change this source's audit.

@@ -28,7 +28,7 @@ use crate::audit::decide::{combine, decide, Decision, TrustRootInput};
 use crate::audit::matching::matches;
 use crate::audit::source::{AuditTarget, FluxSource, SourceError};
 use crate::engine::{evaluate, registry_verdict, Evaluation, TrustRoot, Verdict};
-use crate::registry::{DockerConfig, ImageRef, RegistryClient, RegistryOptions};
+use crate::registry::{DockerConfig, ImageRef, RegistryClient};
 use crate::vocabulary::{self as vocab, reasons, types};
 
 /// What verifying a source needs; borrowed from the controller's `Context` or owned by a command.
@@ -322,7 +322,8 @@ impl Verifier<'_> {
         if pull.is_empty() && cert_ref.is_none() && !insecure {
             return Ok(self.registry.clone());
         }
-        let mut opts = RegistryOptions::default();
+        // The shared client's timeout and limits (`--registry-timeout`), this source's credentials.
+        let mut opts = self.registry.base_options();
         for name in &pull {
             let data = self.secret_data(ns, name).await?;
             let json = data

@@ -142,6 +142,17 @@ impl RegistryClient {
         self
     }
 
+    /// The options it was built with, minus credentials (a per-source client starts from these,
+    /// so `--registry-timeout` and the size limits apply to it too).
+    pub fn base_options(&self) -> RegistryOptions {
+        RegistryOptions {
+            credentials: Default::default(),
+            extra_ca_pem: None,
+            insecure_registries: vec![],
+            ..self.inner.opts.clone()
+        }
+    }
+
     /// Total HTTP requests sent by this client and its clones, token requests included
     /// (a followed redirect counts once).
     pub fn requests_made(&self) -> u64 {
