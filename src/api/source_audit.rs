@@ -115,6 +115,10 @@ pub struct SourceAuditStatus {
     /// Flux's `status.artifact.revision` when the audit ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flux_revision: Option<String>,
+    /// The source's `metadata.generation` when the audit ran: a status about an older
+    /// generation (e.g. before `spec.verify` was added) is not yet about the current spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_generation: Option<i64>,
     /// The `sha256:` manifest digest whose signatures were verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,

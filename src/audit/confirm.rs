@@ -14,10 +14,11 @@
 //!   e.g. Flux's `VerificationError`). A `Ready=False` left over from an older generation is
 //!   only a reason to wait: Flux has not looked at the new spec yet.
 //! - With `require_verified`, the source's `SourceAudit` must say `Verified=True`; it is only
-//!   believed when it is about the source's current revision and has seen the source's current
-//!   `spec.verify` (its `Enforced` condition is `VerifyMissing` exactly when the source has no
-//!   `spec.verify`) — right after `spec.verify` is switched on the audit still describes the
-//!   source without it. A current audit with `Verified=False` fails the gate at once.
+//!   believed when it is about the source's current revision and current generation
+//!   (`status.sourceGeneration`) — right after `spec.verify` is switched on, the audit still
+//!   describes the source without it. (A status from before `sourceGeneration` existed is
+//!   believed when its `Enforced` condition is `VerifyMissing` exactly when the source has no
+//!   `spec.verify`.) A current audit with `Verified=False` fails the gate at once.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -277,15 +278,28 @@ impl Gate {
                 revision.unwrap_or("(none)")
             ));
         }
-        let enforced = status
-            .conditions
-            .iter()
-            .find(|c| c.type_ == types::ENFORCED);
-        let saw_verify = enforced.map(|c| c.reason != reasons::VERIFY_MISSING);
-        if saw_verify != Some(o.source.verify.is_some()) {
-            return AuditState::Pending(
-                "SourceAudit not yet updated for the source's current spec.verify".into(),
-            );
+        if let Some(g) = status.source_generation {
+            if Some(g) != o.source.generation {
+                return AuditState::Pending(format!(
+                    "SourceAudit is about generation {g} of the source, not yet {}",
+                    o.source
+                        .generation
+                        .map_or("(none)".into(), |g| g.to_string())
+                ));
+            }
+        } else {
+            // A status written before `sourceGeneration` existed: judge by whether it saw
+            // the source's spec.verify (its Enforced reason is VerifyMissing exactly when not).
+            let enforced = status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == types::ENFORCED);
+            let saw_verify = enforced.map(|c| c.reason != reasons::VERIFY_MISSING);
+            if saw_verify != Some(o.source.verify.is_some()) {
+                return AuditState::Pending(
+                    "SourceAudit not yet updated for the source's current spec.verify".into(),
+                );
+            }
         }
         match status
             .conditions

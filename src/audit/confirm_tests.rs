@@ -335,6 +335,37 @@ fn an_audit_from_before_spec_verify_was_switched_on_is_not_believed() {
     );
 }
 
+fn with_source_generation(seen: AuditSeen, generation: i64) -> AuditSeen {
+    match seen {
+        AuditSeen::Status(mut s) => {
+            s.source_generation = Some(generation);
+            AuditSeen::Status(s)
+        }
+        other => other,
+    }
+}
+
+#[test]
+fn an_audit_of_an_older_source_generation_is_not_believed_even_when_it_says_verified() {
+    let current = format!("v1@{DIGEST}");
+    let mut gate = Gate::new(Duration::from_secs(10), true);
+    // Generation 1 (before the spec change) was audited; the source is at generation 2.
+    let old = with_source_generation(audit(&current, ("False", "KeyMismatch"), "Enforced"), 1);
+    let r = gate.observe(at(0), &[verified_source("podinfo", old)]);
+    assert_eq!(r.verdict(), Verdict::Pending);
+    assert!(
+        r.unconfirmed()[0].contains("generation 1 of the source, not yet 2"),
+        "{:?}",
+        r.unconfirmed()
+    );
+    let current_gen = with_source_generation(audit(&current, ("True", "Verified"), "Enforced"), 2);
+    assert_eq!(
+        gate.observe(at(20), &[verified_source("podinfo", current_gen)])
+            .verdict(),
+        Verdict::Passed
+    );
+}
+
 #[test]
 fn a_current_audit_saying_not_verified_fails_at_once_with_its_reason() {
     let current = format!("v1@{DIGEST}");

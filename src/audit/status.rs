@@ -77,6 +77,7 @@ pub fn compute_status(
             url: input.url.clone(),
         }),
         flux_revision: source.artifact_revision.clone(),
+        source_generation: source.generation,
         digest_note: input.digest_note.clone(),
         policies: input.decision.names(),
         observed_generation: input.generation,
