@@ -19,7 +19,8 @@ pid_of() {
   [ -f "$f" ] || return 1
   read -r pid exe <"$f" || return 1
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] || return 1
+  # A binary rebuilt while it runs (cargo replaces target/debug/…) shows as "<path> (deleted)".
+  case "$(readlink "/proc/$pid/exe" 2>/dev/null)" in "$exe" | "$exe (deleted)") ;; *) return 1 ;; esac
   echo "$pid"
 }
 
