@@ -7,6 +7,7 @@
 
 mod auditor;
 mod ctx;
+mod fixtures;
 pub mod install;
 mod object;
 pub mod prometheus;
@@ -14,5 +15,6 @@ mod stack;
 
 pub use auditor::*;
 pub use ctx::*;
+pub use fixtures::{AUDIT, FLUX};
 pub use object::*;
 pub use stack::*;

@@ -8,11 +8,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context as _, Result};
-use provenance_e2e::{has_cond, prepare, revision, run, Ctx};
+use provenance_e2e::{has_cond, prepare, run, Ctx};
 use serde_json::{json, Value};
 
-/// source-controller's time to fetch an artifact.
-const FLUX: Duration = Duration::from_secs(90);
 /// Bound on one `audit` run (a handful of sources on a loopback registry).
 const AUDIT_RUN: Duration = Duration::from_secs(60);
 
@@ -82,53 +80,6 @@ async fn cli(ctx: &Ctx, args: &[&str], limit: Duration) -> Result<Ran> {
     Ok(ran)
 }
 
-fn oci_spec(ctx: &Ctx, repo: &str, verify_secret: Option<&str>) -> Value {
-    let mut spec = json!({
-        "url": ctx.oci_url(repo), "ref": {"tag": "v1"},
-        "interval": "10m", "timeout": "30s", "insecure": true,
-    });
-    if let Some(s) = verify_secret {
-        spec["verify"] = json!({"provider": "cosign", "secretRef": {"name": s}});
-    }
-    spec
-}
-
-/// Pushes `repo:v1`, optionally signs it, applies an OCIRepository and waits until Flux is
-/// Ready with it; returns the digest.
-async fn flux_source(
-    ctx: &Ctx,
-    repo: &str,
-    sign_with: Option<&std::path::Path>,
-    verify_secret: Option<&str>,
-) -> Result<String> {
-    let digest = ctx
-        .push_artifact(repo, "v1", &ctx.artifact_dir(repo, repo)?)
-        .await?;
-    if let Some(key) = sign_with {
-        ctx.sign(key, "bundle", repo, &digest).await?;
-    }
-    ctx.apply("OCIRepository", repo, oci_spec(ctx, repo, verify_secret))
-        .await?;
-    ctx.wait_for(
-        "OCIRepository",
-        repo,
-        FLUX,
-        "Ready with the artifact",
-        |o| revision(o).is_some_and(|r| r.ends_with(&digest)) && has_cond(o, "Ready", "True", None),
-    )
-    .await?;
-    Ok(digest)
-}
-
-/// A `ProvenancePolicy` spec covering exactly this test's namespace, requiring the key in
-/// Secret `secret` of that namespace.
-fn key_policy(ctx: &Ctx, secret: &str) -> Value {
-    json!({
-        "match": {"namespaces": [ctx.ns]},
-        "verify": {"provider": "cosign", "secretRef": {"namespace": ctx.ns, "name": secret}},
-    })
-}
-
 /// A policy file holding one `ProvenancePolicy` with `spec`.
 fn policy_file(ctx: &Ctx, file: &str, name: &str, spec: &Value) -> Result<String> {
     let doc = json!({
@@ -161,10 +112,10 @@ async fn audit_reports_each_sources_verdict_and_exits_one_when_one_is_not_verifi
         ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
         ctx.secret("other-pub", &[("cosign.pub", &other)]).await?;
         let policy = format!("{}-keys", ctx.ns);
-        ctx.policy(&policy, key_policy(&ctx, "cosign-pub")).await?;
+        ctx.policy(&policy, ctx.key_policy("cosign-pub")).await?;
         let result_ = async {
-            let signed = flux_source(&ctx, "signed", Some(&key), None).await?;
-            flux_source(&ctx, "unsigned", None, None).await?;
+            let signed = ctx.flux_source("signed", Some(&key), None).await?;
+            ctx.flux_source("unsigned", None, None).await?;
 
             let ran = cli(&ctx, &["audit", "-n", &ctx.ns, "-o", "json"], AUDIT_RUN).await?;
             ensure!(ran.code == 1, "want exit 1: {ran}");
@@ -323,7 +274,7 @@ async fn audit_reports_each_sources_verdict_and_exits_one_when_one_is_not_verifi
                 &ctx,
                 "other.yaml",
                 "other-key",
-                &key_policy(&ctx, "other-pub"),
+                &ctx.key_policy("other-pub"),
             )?;
             let ran = cli(
                 &ctx,
@@ -357,8 +308,8 @@ async fn audit_exits_zero_when_every_source_is_verified() {
         let (key, pubkey) = ctx.keygen("signer").await?;
         ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
         // Its own spec.verify (Flux enforces it too) and no ProvenancePolicy for it.
-        flux_source(&ctx, "app", Some(&key), Some("cosign-pub")).await?;
-        let other = flux_source(&ctx, "other", Some(&key), None).await?;
+        ctx.flux_source("app", Some(&key), Some("cosign-pub")).await?;
+        let other = ctx.flux_source("other", Some(&key), None).await?;
 
         // `other` has neither a policy nor spec.verify: NoPolicy, which is not verified.
         let ran = cli(&ctx, &["audit", "-n", &ctx.ns], AUDIT_RUN).await?;
@@ -366,7 +317,7 @@ async fn audit_exits_zero_when_every_source_is_verified() {
         ensure!(ran.stdout.contains("NoPolicy"), "{ran}");
 
         // A local policy for the whole namespace: both verified.
-        let file = policy_file(&ctx, "good.yaml", "good-key", &key_policy(&ctx, "cosign-pub"))?;
+        let file = policy_file(&ctx, "good.yaml", "good-key", &ctx.key_policy("cosign-pub"))?;
         let ran = cli(&ctx, &["audit", "-n", &ctx.ns, "--policy", &file, "-o", "json"], AUDIT_RUN).await?;
         ensure!(ran.code == 0, "want exit 0: {ran}");
         let doc: Value = serde_json::from_str(&ran.stdout)?;
@@ -407,7 +358,7 @@ async fn confirm_passes_when_spec_verify_with_the_right_key_keeps_the_source_rea
         ctx.auditor().await?;
         let (key, pubkey) = ctx.keygen("signer").await?;
         ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
-        flux_source(&ctx, "app", Some(&key), None).await?;
+        ctx.flux_source("app", Some(&key), None).await?;
         ctx.wait_audit("ocirepository-app", Duration::from_secs(30), "the audit without spec.verify", |a| {
             a.is_some_and(|a| has_cond(a, "Enforced", "False", Some("VerifyMissing")))
         })
@@ -450,7 +401,7 @@ async fn confirm_fails_fast_when_spec_verify_with_a_wrong_key_halts_the_source()
         let (key, _) = ctx.keygen("signer").await?;
         let (_, wrong) = ctx.keygen("wrong").await?;
         ctx.secret("wrong-pub", &[("cosign.pub", &wrong)]).await?;
-        flux_source(&ctx, "app", Some(&key), None).await?;
+        ctx.flux_source("app", Some(&key), None).await?;
 
         ctx.merge_patch(
             "OCIRepository",
@@ -492,7 +443,7 @@ async fn confirm_fails_fast_when_spec_verify_with_a_wrong_key_halts_the_source()
 #[tokio::test]
 async fn confirm_exits_two_on_timeout_and_on_errors() {
     run("cmd-confirm-timeout", |ctx| async move {
-        flux_source(&ctx, "app", None, None).await?;
+        ctx.flux_source("app", None, None).await?;
         let ran = cli(
             &ctx,
             &[

@@ -5,57 +5,12 @@
 
 use std::time::Duration;
 
-use anyhow::{ensure, Result};
-use provenance_e2e::{condition, has_cond, revision, run, Ctx, OwnRegistry};
+use anyhow::ensure;
+use provenance_e2e::{condition, has_cond, revision, run, OwnRegistry, AUDIT, FLUX};
 use serde_json::{json, Value};
-
-/// source-controller's time to fetch an artifact.
-const FLUX: Duration = Duration::from_secs(90);
-/// The bound for a verdict once Flux has the artifact.
-const AUDIT: Duration = Duration::from_secs(30);
-
-fn oci_spec(ctx: &Ctx, repo: &str, verify_secret: Option<&str>) -> Value {
-    let mut spec = json!({
-        "url": ctx.oci_url(repo), "ref": {"tag": "v1"},
-        "interval": "10m", "timeout": "30s", "insecure": true,
-    });
-    if let Some(s) = verify_secret {
-        spec["verify"] = json!({"provider": "cosign", "secretRef": {"name": s}});
-    }
-    spec
-}
-
-/// A policy covering exactly this test's namespace, requiring the key in Secret `secret`.
-fn key_policy(ctx: &Ctx, secret: &str) -> Value {
-    json!({
-        "match": {"namespaces": [ctx.ns]},
-        "verify": {"provider": "cosign", "secretRef": {"namespace": ctx.ns, "name": secret}},
-    })
-}
 
 fn verified(a: Option<&Value>, status: &str, reason: &str) -> bool {
     a.is_some_and(|a| has_cond(a, "Verified", status, Some(reason)))
-}
-
-/// Pushes `repo:v1`, optionally signs it, and waits until Flux has fetched it.
-async fn flux_source(
-    ctx: &Ctx,
-    repo: &str,
-    sign_with: Option<&std::path::Path>,
-    verify_secret: Option<&str>,
-) -> Result<String> {
-    let dir = ctx.artifact_dir(repo, repo)?;
-    let digest = ctx.push_artifact(repo, "v1", &dir).await?;
-    if let Some(key) = sign_with {
-        ctx.sign(key, "bundle", repo, &digest).await?;
-    }
-    ctx.apply("OCIRepository", repo, oci_spec(ctx, repo, verify_secret))
-        .await?;
-    ctx.wait_for("OCIRepository", repo, FLUX, "an artifact", |o| {
-        revision(o).is_some_and(|r| r.ends_with(&digest))
-    })
-    .await?;
-    Ok(digest)
 }
 
 fn series<'a>(text: &'a str, ns: &str, name: &str) -> Vec<&'a str> {
@@ -74,9 +29,11 @@ async fn key_signed_source_with_matching_policy_is_verified_and_flux_agrees() {
         let (key, pubkey) = ctx.keygen("signer").await?;
         ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
         let policy = format!("{}-keys", ctx.ns);
-        ctx.policy(&policy, key_policy(&ctx, "cosign-pub")).await?;
+        ctx.policy(&policy, ctx.key_policy("cosign-pub")).await?;
         let result = async {
-            let digest = flux_source(&ctx, "app", Some(&key), Some("cosign-pub")).await?;
+            let digest = ctx
+                .flux_source("app", Some(&key), Some("cosign-pub"))
+                .await?;
             ctx.wait_for("OCIRepository", "app", FLUX, "SourceVerified=True", |o| {
                 has_cond(o, "SourceVerified", "True", None)
             })
@@ -147,9 +104,9 @@ async fn unsigned_source_with_policy_is_unsigned_with_metric_zero_and_warning() 
         let (_, pubkey) = ctx.keygen("signer").await?;
         ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
         let policy = format!("{}-keys", ctx.ns);
-        ctx.policy(&policy, key_policy(&ctx, "cosign-pub")).await?;
+        ctx.policy(&policy, ctx.key_policy("cosign-pub")).await?;
         let result = async {
-            flux_source(&ctx, "app", None, None).await?;
+            ctx.flux_source("app", None, None).await?;
             ctx.wait_audit("ocirepository-app", AUDIT, "Verified=False/Unsigned", |a| {
                 verified(a, "False", "Unsigned")
             })
@@ -197,9 +154,9 @@ async fn source_signed_with_another_key_is_key_mismatch() {
         let (_, other) = ctx.keygen("expected").await?;
         ctx.secret("cosign-pub", &[("cosign.pub", &other)]).await?;
         let policy = format!("{}-keys", ctx.ns);
-        ctx.policy(&policy, key_policy(&ctx, "cosign-pub")).await?;
+        ctx.policy(&policy, ctx.key_policy("cosign-pub")).await?;
         let result = async {
-            flux_source(&ctx, "app", Some(&key), None).await?;
+            ctx.flux_source("app", Some(&key), None).await?;
             let a = ctx
                 .wait_audit(
                     "ocirepository-app",
@@ -231,7 +188,7 @@ async fn source_signed_with_another_key_is_key_mismatch() {
 async fn deleted_source_leaves_no_audit_and_no_series() {
     run("ctl-deleted", |ctx| async move {
         let url = ctx.auditor().await?;
-        flux_source(&ctx, "app", None, None).await?;
+        ctx.flux_source("app", None, None).await?;
         // No policy: still audited (NoPolicy / Unsigned), so there is an audit to remove.
         ctx.wait_audit("ocirepository-app", AUDIT, "an audit", |a| {
             a.is_some_and(|a| condition(a, "Verified").is_some())
@@ -267,7 +224,8 @@ async fn key_secret_changed_under_flux_is_flux_verified_audit_failed() {
         let (_, other) = ctx.keygen("other").await?;
         ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
         // No policy: the source's own spec.verify is re-verified independently.
-        flux_source(&ctx, "app", Some(&key), Some("cosign-pub")).await?;
+        ctx.flux_source("app", Some(&key), Some("cosign-pub"))
+            .await?;
         ctx.wait_for("OCIRepository", "app", FLUX, "SourceVerified=True", |o| {
             has_cond(o, "SourceVerified", "True", None)
         })
@@ -313,7 +271,7 @@ async fn registry_outage_is_unknown_keeps_evidence_and_recovers() {
         let (_, second) = ctx.keygen("second").await?;
         ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
         let policy = format!("{}-keys", ctx.ns);
-        ctx.policy(&policy, key_policy(&ctx, "cosign-pub")).await?;
+        ctx.policy(&policy, ctx.key_policy("cosign-pub")).await?;
         let result = async {
             let dir = ctx.artifact_dir("app", "outage")?;
             let digest = ctx.push_artifact_to(&reg.addr, "app", "v1", &dir).await?;
@@ -323,7 +281,7 @@ async fn registry_outage_is_unknown_keeps_evidence_and_recovers() {
                 &["--key", key.to_str().unwrap_or_default(), &r],
             )
             .await?;
-            let mut spec = oci_spec(&ctx, "app", None);
+            let mut spec = ctx.oci_spec("app", None);
             spec["url"] = json!(format!("oci://{}/{}/app", reg.addr, ctx.ns));
             ctx.apply("OCIRepository", "app", spec).await?;
             ctx.wait_for("OCIRepository", "app", FLUX, "an artifact", |o| {
@@ -446,11 +404,11 @@ async fn policy_status_reports_validity_and_matched_sources() {
         ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
         let broken = format!("{}-broken", ctx.ns);
         let valid = format!("{}-valid", ctx.ns);
-        ctx.policy(&broken, key_policy(&ctx, "no-such-secret"))
+        ctx.policy(&broken, ctx.key_policy("no-such-secret"))
             .await?;
-        ctx.policy(&valid, key_policy(&ctx, "cosign-pub")).await?;
+        ctx.policy(&valid, ctx.key_policy("cosign-pub")).await?;
         let result = async {
-            flux_source(&ctx, "app", None, None).await?;
+            ctx.flux_source("app", None, None).await?;
             ctx.wait_audit("ocirepository-app", AUDIT, "Unknown/PolicyInvalid", |a| {
                 verified(a, "Unknown", "PolicyInvalid")
             })

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use anyhow::{ensure, Context as _, Result};
+use anyhow::{ensure, Context as _};
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, PostParams};
@@ -16,13 +16,9 @@ use provenance_e2e::install::{
     kubectl_admin, rendered_kinds_and_names, token_kubeconfig, uninstall_cluster_scoped, Access,
     Release,
 };
-use provenance_e2e::{free_port, has_cond, prepare, repo_root, revision, run, wait_ready, Ctx};
+use provenance_e2e::{free_port, has_cond, prepare, repo_root, run, wait_ready, AUDIT};
 use serde_json::{json, Value};
 
-/// source-controller's time to fetch an artifact.
-const FLUX: Duration = Duration::from_secs(90);
-/// The bound for a verdict once Flux has the artifact.
-const AUDIT: Duration = Duration::from_secs(30);
 fn args_of(deployment: &Value) -> Vec<String> {
     deployment
         .pointer("/spec/template/spec/containers/0/args")
@@ -144,29 +140,6 @@ async fn chart_with_every_optional_feature_is_accepted_by_the_api_server() {
 }
 
 // --- the chart's RBAC runs the controller ---------------------------------------------------
-
-fn oci_spec(ctx: &Ctx, repo: &str) -> Value {
-    json!({
-        "url": ctx.oci_url(repo), "ref": {"tag": "v1"},
-        "interval": "10m", "timeout": "30s", "insecure": true,
-    })
-}
-
-/// Pushes `repo:v1`, optionally signs it, and waits until Flux has fetched it.
-async fn flux_source(ctx: &Ctx, repo: &str, sign_with: Option<&std::path::Path>) -> Result<()> {
-    let dir = ctx.artifact_dir(repo, repo)?;
-    let digest = ctx.push_artifact(repo, "v1", &dir).await?;
-    if let Some(key) = sign_with {
-        ctx.sign(key, "bundle", repo, &digest).await?;
-    }
-    ctx.apply("OCIRepository", repo, oci_spec(ctx, repo))
-        .await?;
-    ctx.wait_for("OCIRepository", repo, FLUX, "an artifact", |o| {
-        revision(o).is_some_and(|r| r.ends_with(&digest))
-    })
-    .await?;
-    Ok(())
-}
 
 fn verified(a: Option<&Value>, status: &str, reason: &str) -> bool {
     a.is_some_and(|a| has_cond(a, "Verified", status, Some(reason)))
@@ -349,8 +322,8 @@ async fn chart_rbac_is_enough_to_audit_and_no_broader() {
                     }),
                 )
                 .await?;
-                flux_source(&ctx, "signed", Some(&key)).await?;
-                flux_source(&ctx, "unsigned", None).await?;
+                ctx.flux_source("signed", Some(&key), None).await?;
+                ctx.flux_source("unsigned", None, None).await?;
                 ctx.wait_audit("ocirepository-signed", AUDIT, "Verified=True", |a| {
                     verified(a, "True", "Verified")
                 })

@@ -11,13 +11,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context as _, Result};
 use provenance_e2e::prometheus::{result, rules_with_short_for, Prometheus};
-use provenance_e2e::{has_cond, repo_root, revision, run, Ctx};
+use provenance_e2e::{has_cond, repo_root, run, Ctx, AUDIT, FLUX};
 use serde_json::{json, Value};
 
-/// source-controller's time to fetch an artifact.
-const FLUX: Duration = Duration::from_secs(90);
-/// The bound for a verdict once Flux has the artifact.
-const AUDIT: Duration = Duration::from_secs(30);
 /// Every alert's `for:` in the test copy of the rules.
 const HOLD: &str = "5s";
 /// From a verdict to its alert firing: scrape (1 s) + evaluation (1 s) + HOLD, with slack.
@@ -27,33 +23,6 @@ const FIRE: Duration = Duration::from_secs(60);
 const RATE_INTERVAL: &str = "1m";
 
 const DASHBOARD: &str = "config/grafana/provenance-auditor.json";
-
-/// Pushes `repo:v1`, signs it with `sign_with`, and waits until Flux has fetched it.
-async fn flux_source(
-    ctx: &Ctx,
-    repo: &str,
-    sign_with: Option<&std::path::Path>,
-    verify_secret: Option<&str>,
-) -> Result<String> {
-    let dir = ctx.artifact_dir(repo, repo)?;
-    let digest = ctx.push_artifact(repo, "v1", &dir).await?;
-    if let Some(key) = sign_with {
-        ctx.sign(key, "bundle", repo, &digest).await?;
-    }
-    let mut spec = json!({
-        "url": ctx.oci_url(repo), "ref": {"tag": "v1"},
-        "interval": "10m", "timeout": "30s", "insecure": true,
-    });
-    if let Some(s) = verify_secret {
-        spec["verify"] = json!({"provider": "cosign", "secretRef": {"name": s}});
-    }
-    ctx.apply("OCIRepository", repo, spec).await?;
-    ctx.wait_for("OCIRepository", repo, FLUX, "an artifact", |o| {
-        revision(o).is_some_and(|r| r.ends_with(&digest))
-    })
-    .await?;
-    Ok(digest)
-}
 
 /// An OCIRepository on a registry port nobody listens on. It is suspended and its status is
 /// written here (as if Flux had fetched it before the registry went away), so the auditor has
@@ -350,9 +319,10 @@ async fn scenario(
     other_key: &std::path::Path,
 ) -> Result<()> {
     let ns = ctx.ns.as_str();
-    flux_source(ctx, "verified", Some(key), Some("cosign-pub")).await?;
-    flux_source(ctx, "unsigned", None, None).await?;
-    flux_source(ctx, "mismatch", Some(other_key), None).await?;
+    ctx.flux_source("verified", Some(key), Some("cosign-pub"))
+        .await?;
+    ctx.flux_source("unsigned", None, None).await?;
+    ctx.flux_source("mismatch", Some(other_key), None).await?;
     unreachable_source(ctx, "offline").await?;
     for (name, status, reason) in [
         ("verified", "True", "Verified"),
