@@ -391,21 +391,10 @@ async fn cluster_policies(client: &Client) -> Result<Vec<(String, ProvenancePoli
             ))
         }
     };
-    Ok(list
-        .items
-        .into_iter()
-        .filter_map(|p| {
-            let name = p.metadata.name.clone()?;
-            let spec = p.data.get("spec").cloned().unwrap_or_default();
-            match serde_json::from_value(spec) {
-                Ok(spec) => Some((name, spec)),
-                Err(e) => {
-                    eprintln!("warning: skipping unreadable ProvenancePolicy {name}: {e}");
-                    None
-                }
-            }
-        })
-        .collect())
+    Ok(crate::controller::policy::readable(
+        &list.items,
+        |name, e| eprintln!("warning: skipping unreadable ProvenancePolicy {name}: {e}"),
+    ))
 }
 
 /// Every OCIRepository and HelmChart in `namespace` (all when `None`). A kind whose CRD is not

@@ -116,21 +116,11 @@ impl Context {
 
     /// Every readable policy as `(name, spec)`; an unparseable one is skipped with a log line.
     pub fn policies(&self) -> Vec<(String, ProvenancePolicySpec)> {
-        self.policy_store
-            .state()
-            .iter()
-            .filter_map(|p| {
-                let name = p.metadata.name.clone()?;
-                let spec = p.data.get("spec").cloned().unwrap_or_default();
-                match serde_json::from_value(spec) {
-                    Ok(spec) => Some((name, spec)),
-                    Err(e) => {
-                        tracing::warn!(policy = %name, error = %e, "unreadable ProvenancePolicy");
-                        None
-                    }
-                }
-            })
-            .collect()
+        let state = self.policy_store.state();
+        policy::readable(
+            state.iter().map(|p| p.as_ref()),
+            |name, e| tracing::warn!(policy = %name, error = %e, "unreadable ProvenancePolicy"),
+        )
     }
 
     /// What verifying a source needs, borrowed from this context (see [`pipeline`]).

@@ -20,6 +20,27 @@ use crate::vocabulary::{self as vocab, reasons, types, Status};
 /// How often policy status is recomputed (Secrets a policy reads are not watched by name).
 pub const INTERVAL: Duration = Duration::from_secs(5);
 
+/// The readable policies among `objs` as `(name, spec)`, for the controller and `audit` alike;
+/// `skipped` hears of each one whose spec does not parse (one bad policy never hides the rest).
+pub fn readable<'a>(
+    objs: impl IntoIterator<Item = &'a DynamicObject>,
+    mut skipped: impl FnMut(&str, &serde_json::Error),
+) -> Vec<(String, ProvenancePolicySpec)> {
+    objs.into_iter()
+        .filter_map(|p| {
+            let name = p.metadata.name.clone()?;
+            let spec = p.data.get("spec").cloned().unwrap_or_default();
+            match serde_json::from_value(spec) {
+                Ok(spec) => Some((name, spec)),
+                Err(e) => {
+                    skipped(&name, &e);
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
 /// Recomputes and, when changed, writes every policy's status.
 pub async fn update_all(ctx: &Context, sources: &[(SourceKind, Store<DynamicObject>)]) {
     let all: Vec<FluxSource> = sources
