@@ -62,19 +62,36 @@ fn binary() -> PathBuf {
     target.join("debug/provenance-auditor")
 }
 
+/// Installs (or updates) the project CRDs with the admin kubeconfig and waits until the API
+/// server serves them, so a test may create a `ProvenancePolicy` right away.
+pub fn install_crds(stack: &Stack) -> Result<()> {
+    let admin = stack.dir.join("admin.kubeconfig");
+    let crds = repo_root().join("config/crd/bases");
+    for args in [
+        &["apply", "--server-side", "--force-conflicts", "-f"][..],
+        &["wait", "--for=condition=Established", "--timeout=60s", "-f"][..],
+    ] {
+        let out = Command::new(crate::stack::kubectl())
+            .arg("--kubeconfig")
+            .arg(&admin)
+            .args(args)
+            .arg(&crds)
+            .output()
+            .context("running kubectl for the CRDs")?;
+        if !out.status.success() {
+            bail!(
+                "kubectl {} CRDs: {}",
+                args[0],
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Installs the project CRDs (admin) and builds the controller binary; returns its path.
 pub fn prepare(stack: &Stack) -> Result<PathBuf> {
-    let admin = stack.dir.join("admin.kubeconfig");
-    let out = Command::new(crate::stack::kubectl())
-        .arg("--kubeconfig")
-        .arg(&admin)
-        .args(["apply", "--server-side", "--force-conflicts", "-f"])
-        .arg(repo_root().join("config/crd/bases"))
-        .output()
-        .context("running kubectl apply for the CRDs")?;
-    if !out.status.success() {
-        bail!("installing CRDs: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    install_crds(stack)?;
     let status = Command::new(env!("CARGO"))
         .args(["build", "--quiet", "--bin", "provenance-auditor"])
         .current_dir(repo_root())
@@ -200,8 +217,15 @@ impl Ctx {
         Ok(reqwest::get(format!("{url}/metrics")).await?.text().await?)
     }
 
-    /// Creates a cluster-scoped `ProvenancePolicy` (deleted again by [`Ctx::delete_policy`]).
+    /// Creates a cluster-scoped `ProvenancePolicy` (deleted again by [`Ctx::delete_policy`]);
+    /// installs the CRDs first when this test binary has not yet.
     pub async fn policy(&self, name: &str, spec: Value) -> Result<()> {
+        static CRDS: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+        let stack = self.stack.clone();
+        CRDS.get_or_try_init(|| async move {
+            tokio::task::spawn_blocking(move || install_crds(&stack)).await?
+        })
+        .await?;
         let obj = json!({
             "apiVersion": "provenance.dev/v1alpha1", "kind": "ProvenancePolicy",
             "metadata": {"name": name}, "spec": spec,
