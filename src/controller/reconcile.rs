@@ -213,13 +213,36 @@ async fn publish_events(
     let mut audit_ref = audit_ref.object_ref(&());
     audit_ref.namespace = Some(source.namespace.clone());
     if let Err(e) = ctx.recorder.publish(&ev, &audit_ref).await {
-        tracing::warn!(audit, error = %e, "publishing an event");
+        if namespace_terminating(&e) {
+            tracing::debug!(audit, error = %e, "no event: the namespace is being deleted");
+        } else {
+            tracing::warn!(audit, error = %e, "publishing an event");
+        }
     }
     if failed {
         let ar = super::source_resource(source.kind);
         if let Err(e) = ctx.recorder.publish(&ev, &obj.object_ref(&ar)).await {
-            tracing::warn!(source = %source.display(), error = %e, "publishing an event");
+            if namespace_terminating(&e) {
+                tracing::debug!(source = %source.display(), error = %e, "no event: the namespace is being deleted");
+            } else {
+                tracing::warn!(source = %source.display(), error = %e, "publishing an event");
+            }
         }
+    }
+}
+
+/// The API server refuses new objects in a namespace being deleted (403 with the
+/// `NamespaceTerminating` cause): expected while a namespace goes, not worth a warning.
+fn namespace_terminating(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => {
+            s.code == 403
+                && (s.message.contains("because it is being terminated")
+                    || s.details.as_ref().is_some_and(|d| {
+                        d.causes.iter().any(|c| c.reason == "NamespaceTerminating")
+                    }))
+        }
+        _ => false,
     }
 }
 
