@@ -7,6 +7,7 @@ pub mod audit;
 pub mod confirm;
 pub mod crds;
 pub mod duration;
+pub mod policies;
 pub mod run;
 pub mod table;
 pub mod verify;
