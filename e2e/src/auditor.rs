@@ -217,8 +217,8 @@ impl Ctx {
         Ok(reqwest::get(format!("{url}/metrics")).await?.text().await?)
     }
 
-    /// Creates a cluster-scoped `ProvenancePolicy` (deleted again by [`Ctx::delete_policy`]);
-    /// installs the CRDs first when this test binary has not yet.
+    /// Creates a cluster-scoped `ProvenancePolicy`; installs the CRDs first when this test
+    /// binary has not yet. The test's cleanup deletes it (or [`Ctx::delete_policy`] earlier).
     pub async fn policy(&self, name: &str, spec: Value) -> Result<()> {
         static CRDS: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
         let stack = self.stack.clone();
@@ -238,6 +238,10 @@ impl Ctx {
             )
             .await
             .with_context(|| format!("applying ProvenancePolicy {name}"))?;
+        let mut mine = self.policies.lock().unwrap_or_else(|e| e.into_inner());
+        if !mine.iter().any(|n| n == name) {
+            mine.push(name.to_string());
+        }
         Ok(())
     }
 

@@ -25,6 +25,8 @@ pub struct Ctx {
     /// Scratch directory (keys, artifacts); removed with the namespace unless E2E_KEEP=1.
     pub work: PathBuf,
     started: Instant,
+    /// Cluster-scoped `ProvenancePolicy` objects this test created, deleted by the cleanup.
+    pub(crate) policies: std::sync::Mutex<Vec<String>>,
 }
 
 fn random_suffix() -> String {
@@ -106,11 +108,18 @@ impl Ctx {
             ns,
             work,
             started: Instant::now(),
+            policies: Default::default(),
         })
     }
 
     async fn cleanup(&self) -> Result<()> {
         let _ = std::fs::remove_dir_all(&self.work);
+        // Policies are cluster-scoped: they outlive the namespace unless deleted here.
+        let policies =
+            std::mem::take(&mut *self.policies.lock().unwrap_or_else(|e| e.into_inner()));
+        for name in policies {
+            self.delete_policy(&name).await;
+        }
         Api::<Namespace>::all(self.client.clone())
             .delete(&self.ns, &DeleteParams::background())
             .await?;

@@ -113,189 +113,183 @@ async fn audit_reports_each_sources_verdict_and_exits_one_when_one_is_not_verifi
         ctx.secret("other-pub", &[("cosign.pub", &other)]).await?;
         let policy = format!("{}-keys", ctx.ns);
         ctx.policy(&policy, ctx.key_policy("cosign-pub")).await?;
-        let result_ = async {
-            let signed = ctx.flux_source("signed", Some(&key), None).await?;
-            ctx.flux_source("unsigned", None, None).await?;
+        let signed = ctx.flux_source("signed", Some(&key), None).await?;
+        ctx.flux_source("unsigned", None, None).await?;
 
-            let ran = cli(&ctx, &["audit", "-n", &ctx.ns, "-o", "json"], AUDIT_RUN).await?;
-            ensure!(ran.code == 1, "want exit 1: {ran}");
-            let doc: Value = serde_json::from_str(&ran.stdout).context("audit -o json")?;
-            ensure!(doc["schema"] == "provenance.dev/audit/v1", "{doc:#}");
-            ensure!(doc["policiesFrom"] == "cluster", "{doc:#}");
-            ensure!(
-                doc["summary"]
-                    == json!({"total": 2, "verified": 1, "notVerified": 1, "unknown": 0}),
-                "summary: {doc:#}"
-            );
-            let s = result(&doc, "signed")?;
-            ensure!(
-                s["namespace"] == ctx.ns && s["kind"] == "OCIRepository",
-                "{s:#}"
-            );
-            ensure!(
-                s["verified"] == "True" && s["reason"] == "Verified",
-                "{s:#}"
-            );
-            ensure!(s["digest"] == signed, "digest: {s:#}");
-            ensure!(s["revision"] == format!("v1@{signed}"), "revision: {s:#}");
-            ensure!(s["url"] == ctx.oci_url("signed"), "url: {s:#}");
-            let signer = s["signer"].as_str().unwrap_or_default();
-            ensure!(signer.starts_with("key sha256:"), "signer: {s:#}");
-            ensure!(s["status"]["policies"] == json!([policy]), "{s:#}");
-            ensure!(
-                s["status"]["signatures"][0]["verdict"] == "Verified",
-                "signatures: {s:#}"
-            );
-            ensure!(
-                s["status"]["suggestedVerify"]["provider"] == "cosign",
-                "{s:#}"
-            );
-            let conds: Vec<&str> = s["status"]["conditions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|c| c["type"].as_str())
-                .collect();
-            ensure!(
-                conds == ["Ready", "Verified", "Enforced", "FluxAgrees"],
-                "conditions: {s:#}"
-            );
-            ensure!(s["status"].get("verdictCache").is_none(), "{s:#}");
-            let u = result(&doc, "unsigned")?;
-            ensure!(
-                u["verified"] == "False" && u["reason"] == "Unsigned",
-                "{u:#}"
-            );
-            ensure!(u["signer"].is_null(), "{u:#}");
+        let ran = cli(&ctx, &["audit", "-n", &ctx.ns, "-o", "json"], AUDIT_RUN).await?;
+        ensure!(ran.code == 1, "want exit 1: {ran}");
+        let doc: Value = serde_json::from_str(&ran.stdout).context("audit -o json")?;
+        ensure!(doc["schema"] == "provenance.dev/audit/v1", "{doc:#}");
+        ensure!(doc["policiesFrom"] == "cluster", "{doc:#}");
+        ensure!(
+            doc["summary"] == json!({"total": 2, "verified": 1, "notVerified": 1, "unknown": 0}),
+            "summary: {doc:#}"
+        );
+        let s = result(&doc, "signed")?;
+        ensure!(
+            s["namespace"] == ctx.ns && s["kind"] == "OCIRepository",
+            "{s:#}"
+        );
+        ensure!(
+            s["verified"] == "True" && s["reason"] == "Verified",
+            "{s:#}"
+        );
+        ensure!(s["digest"] == signed, "digest: {s:#}");
+        ensure!(s["revision"] == format!("v1@{signed}"), "revision: {s:#}");
+        ensure!(s["url"] == ctx.oci_url("signed"), "url: {s:#}");
+        let signer = s["signer"].as_str().unwrap_or_default();
+        ensure!(signer.starts_with("key sha256:"), "signer: {s:#}");
+        ensure!(s["status"]["policies"] == json!([policy]), "{s:#}");
+        ensure!(
+            s["status"]["signatures"][0]["verdict"] == "Verified",
+            "signatures: {s:#}"
+        );
+        ensure!(
+            s["status"]["suggestedVerify"]["provider"] == "cosign",
+            "{s:#}"
+        );
+        let conds: Vec<&str> = s["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["type"].as_str())
+            .collect();
+        ensure!(
+            conds == ["Ready", "Verified", "Enforced", "FluxAgrees"],
+            "conditions: {s:#}"
+        );
+        ensure!(s["status"].get("verdictCache").is_none(), "{s:#}");
+        let u = result(&doc, "unsigned")?;
+        ensure!(
+            u["verified"] == "False" && u["reason"] == "Unsigned",
+            "{u:#}"
+        );
+        ensure!(u["signer"].is_null(), "{u:#}");
 
-            // The controller reaches the same verdicts (same pipeline): compare its SourceAudits.
-            ctx.auditor().await?;
-            for name in ["signed", "unsigned"] {
-                let a = ctx
-                    .wait_audit(
-                        &format!("ocirepository-{name}"),
-                        Duration::from_secs(30),
-                        "a verdict",
-                        |a| {
-                            a.is_some_and(|a| {
-                                has_cond(a, "Verified", "True", None)
-                                    || has_cond(a, "Verified", "False", None)
-                            })
-                        },
-                    )
-                    .await?
-                    .unwrap_or_default();
-                let ours = &result(&doc, name)?["status"];
-                let verdict = |s: &Value| {
-                    s["conditions"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .find(|c| c["type"] == "Verified")
-                        .map(|c| (c["status"].clone(), c["reason"].clone()))
-                };
+        // The controller reaches the same verdicts (same pipeline): compare its SourceAudits.
+        ctx.auditor().await?;
+        for name in ["signed", "unsigned"] {
+            let a = ctx
+                .wait_audit(
+                    &format!("ocirepository-{name}"),
+                    Duration::from_secs(30),
+                    "a verdict",
+                    |a| {
+                        a.is_some_and(|a| {
+                            has_cond(a, "Verified", "True", None)
+                                || has_cond(a, "Verified", "False", None)
+                        })
+                    },
+                )
+                .await?
+                .unwrap_or_default();
+            let ours = &result(&doc, name)?["status"];
+            let verdict = |s: &Value| {
+                s["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|c| c["type"] == "Verified")
+                    .map(|c| (c["status"].clone(), c["reason"].clone()))
+            };
+            ensure!(
+                verdict(&a["status"]) == verdict(ours),
+                "{name}: controller {:#} vs audit {ours:#}",
+                a["status"]
+            );
+            for field in [
+                "digest",
+                "signer",
+                "policies",
+                "signatures",
+                "suggestedVerify",
+            ] {
                 ensure!(
-                    verdict(&a["status"]) == verdict(ours),
-                    "{name}: controller {:#} vs audit {ours:#}",
+                    a["status"][field] == ours[field],
+                    "{name}.{field}: controller {:#} vs audit {ours:#}",
                     a["status"]
                 );
-                for field in [
-                    "digest",
-                    "signer",
-                    "policies",
-                    "signatures",
-                    "suggestedVerify",
-                ] {
-                    ensure!(
-                        a["status"][field] == ours[field],
-                        "{name}.{field}: controller {:#} vs audit {ours:#}",
-                        a["status"]
-                    );
-                }
             }
-
-            let ran = cli(&ctx, &["audit", "-n", &ctx.ns], AUDIT_RUN).await?;
-            ensure!(ran.code == 1, "want exit 1: {ran}");
-            let lines: Vec<&str> = ran.stdout.lines().collect();
-            let header: Vec<&str> = lines
-                .first()
-                .copied()
-                .unwrap_or_default()
-                .split_whitespace()
-                .collect();
-            ensure!(
-                header
-                    == [
-                        "NAMESPACE",
-                        "KIND",
-                        "NAME",
-                        "VERIFIED",
-                        "REASON",
-                        "SIGNER",
-                        "ENFORCED",
-                        "REVISION"
-                    ],
-                "{ran}"
-            );
-            let row = |name: &str| -> Vec<&str> {
-                lines
-                    .iter()
-                    .find(|l| l.split_whitespace().nth(2) == Some(name))
-                    .map(|l| l.split_whitespace().collect())
-                    .unwrap_or_default()
-            };
-            let want_signed = [
-                ctx.ns.as_str(),
-                "OCIRepository",
-                "signed",
-                "True",
-                "Verified",
-            ];
-            ensure!(row("signed").starts_with(&want_signed), "{ran}");
-            let want_unsigned = [
-                ctx.ns.as_str(),
-                "OCIRepository",
-                "unsigned",
-                "False",
-                "Unsigned",
-                "-",
-                "False",
-            ];
-            ensure!(row("unsigned").starts_with(&want_unsigned), "{ran}");
-            // Columns are aligned: every row's REASON starts where the header's does.
-            let at = lines[0].find("REASON").unwrap_or_default();
-            ensure!(
-                lines[1..].iter().all(|l| l[at..].starts_with(['V', 'U'])),
-                "{ran}"
-            );
-
-            // A local policy file replaces the cluster's: here it wants another key.
-            let file = policy_file(
-                &ctx,
-                "other.yaml",
-                "other-key",
-                &ctx.key_policy("other-pub"),
-            )?;
-            let ran = cli(
-                &ctx,
-                &["audit", "-n", &ctx.ns, "-o", "json", "--policy", &file],
-                AUDIT_RUN,
-            )
-            .await?;
-            ensure!(ran.code == 1, "want exit 1: {ran}");
-            let doc: Value = serde_json::from_str(&ran.stdout)?;
-            ensure!(doc["policiesFrom"] == format!("file:{file}"), "{doc:#}");
-            let s = result(&doc, "signed")?;
-            ensure!(
-                s["verified"] == "False" && s["reason"] == "KeyMismatch",
-                "{s:#}"
-            );
-            ensure!(s["status"]["policies"] == json!(["other-key"]), "{s:#}");
-            Ok(())
         }
-        .await;
-        ctx.delete_policy(&policy).await;
-        result_
+
+        let ran = cli(&ctx, &["audit", "-n", &ctx.ns], AUDIT_RUN).await?;
+        ensure!(ran.code == 1, "want exit 1: {ran}");
+        let lines: Vec<&str> = ran.stdout.lines().collect();
+        let header: Vec<&str> = lines
+            .first()
+            .copied()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        ensure!(
+            header
+                == [
+                    "NAMESPACE",
+                    "KIND",
+                    "NAME",
+                    "VERIFIED",
+                    "REASON",
+                    "SIGNER",
+                    "ENFORCED",
+                    "REVISION"
+                ],
+            "{ran}"
+        );
+        let row = |name: &str| -> Vec<&str> {
+            lines
+                .iter()
+                .find(|l| l.split_whitespace().nth(2) == Some(name))
+                .map(|l| l.split_whitespace().collect())
+                .unwrap_or_default()
+        };
+        let want_signed = [
+            ctx.ns.as_str(),
+            "OCIRepository",
+            "signed",
+            "True",
+            "Verified",
+        ];
+        ensure!(row("signed").starts_with(&want_signed), "{ran}");
+        let want_unsigned = [
+            ctx.ns.as_str(),
+            "OCIRepository",
+            "unsigned",
+            "False",
+            "Unsigned",
+            "-",
+            "False",
+        ];
+        ensure!(row("unsigned").starts_with(&want_unsigned), "{ran}");
+        // Columns are aligned: every row's REASON starts where the header's does.
+        let at = lines[0].find("REASON").unwrap_or_default();
+        ensure!(
+            lines[1..].iter().all(|l| l[at..].starts_with(['V', 'U'])),
+            "{ran}"
+        );
+
+        // A local policy file replaces the cluster's: here it wants another key.
+        let file = policy_file(
+            &ctx,
+            "other.yaml",
+            "other-key",
+            &ctx.key_policy("other-pub"),
+        )?;
+        let ran = cli(
+            &ctx,
+            &["audit", "-n", &ctx.ns, "-o", "json", "--policy", &file],
+            AUDIT_RUN,
+        )
+        .await?;
+        ensure!(ran.code == 1, "want exit 1: {ran}");
+        let doc: Value = serde_json::from_str(&ran.stdout)?;
+        ensure!(doc["policiesFrom"] == format!("file:{file}"), "{doc:#}");
+        let s = result(&doc, "signed")?;
+        ensure!(
+            s["verified"] == "False" && s["reason"] == "KeyMismatch",
+            "{s:#}"
+        );
+        ensure!(s["status"]["policies"] == json!(["other-key"]), "{s:#}");
+        Ok(())
     })
     .await;
 }

@@ -30,67 +30,62 @@ async fn key_signed_source_with_matching_policy_is_verified_and_flux_agrees() {
         ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
         let policy = format!("{}-keys", ctx.ns);
         ctx.policy(&policy, ctx.key_policy("cosign-pub")).await?;
-        let result = async {
-            let digest = ctx
-                .flux_source("app", Some(&key), Some("cosign-pub"))
-                .await?;
-            ctx.wait_for("OCIRepository", "app", FLUX, "SourceVerified=True", |o| {
-                has_cond(o, "SourceVerified", "True", None)
-            })
+        let digest = ctx
+            .flux_source("app", Some(&key), Some("cosign-pub"))
             .await?;
-            let a = ctx
-                .wait_audit("ocirepository-app", AUDIT, "Verified and FluxAgrees", |a| {
-                    verified(a, "True", "Verified")
-                        && a.is_some_and(|a| has_cond(a, "FluxAgrees", "True", None))
-                })
-                .await?
-                .unwrap_or_default();
-            ensure!(a["status"]["digest"] == digest, "digest: {}", a["status"]);
-            let signer = a["status"]["signer"].as_str().unwrap_or_default();
-            ensure!(signer.starts_with("key sha256:"), "signer {signer:?}");
-            ensure!(
-                a["status"]["policies"] == json!([policy]),
-                "{}",
-                a["status"]
-            );
-            ensure!(
-                a["metadata"]["ownerReferences"][0]["kind"] == "OCIRepository",
-                "owner: {}",
-                a["metadata"]
-            );
-            ensure!(
-                has_cond(&a, "Enforced", "True", None),
-                "{:?}",
-                condition(&a, "Enforced")
-            );
-            // `kubectl get sourceaudits -A` shows the signer column.
-            let out = std::process::Command::new(provenance_e2e::kubectl())
-                .arg("--kubeconfig")
-                .arg(ctx.stack.dir.join("admin.kubeconfig"))
-                .args(["get", "sourceaudits", "-A"])
-                .output()?;
-            let table = String::from_utf8_lossy(&out.stdout);
-            let row = table
-                .lines()
-                .find(|l| l.contains(&ctx.ns))
-                .unwrap_or_default();
-            ensure!(
-                row.contains(signer) && row.contains("Verified"),
-                "kubectl row {row:?} in\n{table}"
-            );
-            ctx.wait_metrics(&url, AUDIT, "verified=1", |t| {
-                series(t, &ctx.ns, "app").iter().any(|l| {
-                    l.starts_with("provenance_source_verified{")
-                        && l.contains("reason=\"Verified\"")
-                        && l.ends_with(" 1")
-                })
+        ctx.wait_for("OCIRepository", "app", FLUX, "SourceVerified=True", |o| {
+            has_cond(o, "SourceVerified", "True", None)
+        })
+        .await?;
+        let a = ctx
+            .wait_audit("ocirepository-app", AUDIT, "Verified and FluxAgrees", |a| {
+                verified(a, "True", "Verified")
+                    && a.is_some_and(|a| has_cond(a, "FluxAgrees", "True", None))
             })
-            .await?;
-            Ok(())
-        }
-        .await;
-        ctx.delete_policy(&policy).await;
-        result
+            .await?
+            .unwrap_or_default();
+        ensure!(a["status"]["digest"] == digest, "digest: {}", a["status"]);
+        let signer = a["status"]["signer"].as_str().unwrap_or_default();
+        ensure!(signer.starts_with("key sha256:"), "signer {signer:?}");
+        ensure!(
+            a["status"]["policies"] == json!([policy]),
+            "{}",
+            a["status"]
+        );
+        ensure!(
+            a["metadata"]["ownerReferences"][0]["kind"] == "OCIRepository",
+            "owner: {}",
+            a["metadata"]
+        );
+        ensure!(
+            has_cond(&a, "Enforced", "True", None),
+            "{:?}",
+            condition(&a, "Enforced")
+        );
+        // `kubectl get sourceaudits -A` shows the signer column.
+        let out = std::process::Command::new(provenance_e2e::kubectl())
+            .arg("--kubeconfig")
+            .arg(ctx.stack.dir.join("admin.kubeconfig"))
+            .args(["get", "sourceaudits", "-A"])
+            .output()?;
+        let table = String::from_utf8_lossy(&out.stdout);
+        let row = table
+            .lines()
+            .find(|l| l.contains(&ctx.ns))
+            .unwrap_or_default();
+        ensure!(
+            row.contains(signer) && row.contains("Verified"),
+            "kubectl row {row:?} in\n{table}"
+        );
+        ctx.wait_metrics(&url, AUDIT, "verified=1", |t| {
+            series(t, &ctx.ns, "app").iter().any(|l| {
+                l.starts_with("provenance_source_verified{")
+                    && l.contains("reason=\"Verified\"")
+                    && l.ends_with(" 1")
+            })
+        })
+        .await?;
+        Ok(())
     })
     .await;
 }
@@ -105,42 +100,37 @@ async fn unsigned_source_with_policy_is_unsigned_with_metric_zero_and_warning() 
         ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
         let policy = format!("{}-keys", ctx.ns);
         ctx.policy(&policy, ctx.key_policy("cosign-pub")).await?;
-        let result = async {
-            ctx.flux_source("app", None, None).await?;
-            ctx.wait_audit("ocirepository-app", AUDIT, "Verified=False/Unsigned", |a| {
-                verified(a, "False", "Unsigned")
+        ctx.flux_source("app", None, None).await?;
+        ctx.wait_audit("ocirepository-app", AUDIT, "Verified=False/Unsigned", |a| {
+            verified(a, "False", "Unsigned")
+        })
+        .await?;
+        ctx.wait_metrics(&url, AUDIT, "verified=0 reason Unsigned", |t| {
+            series(t, &ctx.ns, "app").iter().any(|l| {
+                l.starts_with("provenance_source_verified{")
+                    && l.contains("reason=\"Unsigned\"")
+                    && l.ends_with(" 0")
             })
-            .await?;
-            ctx.wait_metrics(&url, AUDIT, "verified=0 reason Unsigned", |t| {
-                series(t, &ctx.ns, "app").iter().any(|l| {
-                    l.starts_with("provenance_source_verified{")
-                        && l.contains("reason=\"Unsigned\"")
-                        && l.ends_with(" 0")
-                })
-            })
-            .await?;
-            let deadline = std::time::Instant::now() + AUDIT;
-            loop {
-                let evs = ctx.events_for("app").await?;
-                let warned = evs.iter().any(|e| {
-                    e.type_.as_deref() == Some("Warning")
-                        && e.reason.as_deref() == Some("Unsigned")
-                        && e.involved_object.kind.as_deref() == Some("OCIRepository")
-                });
-                if warned {
-                    break;
-                }
-                ensure!(
-                    std::time::Instant::now() < deadline,
-                    "no Warning/Unsigned event on the source: {evs:#?}"
-                );
-                tokio::time::sleep(provenance_e2e::POLL).await;
+        })
+        .await?;
+        let deadline = std::time::Instant::now() + AUDIT;
+        loop {
+            let evs = ctx.events_for("app").await?;
+            let warned = evs.iter().any(|e| {
+                e.type_.as_deref() == Some("Warning")
+                    && e.reason.as_deref() == Some("Unsigned")
+                    && e.involved_object.kind.as_deref() == Some("OCIRepository")
+            });
+            if warned {
+                break;
             }
-            Ok(())
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "no Warning/Unsigned event on the source: {evs:#?}"
+            );
+            tokio::time::sleep(provenance_e2e::POLL).await;
         }
-        .await;
-        ctx.delete_policy(&policy).await;
-        result
+        Ok(())
     })
     .await;
 }
@@ -155,30 +145,25 @@ async fn source_signed_with_another_key_is_key_mismatch() {
         ctx.secret("cosign-pub", &[("cosign.pub", &other)]).await?;
         let policy = format!("{}-keys", ctx.ns);
         ctx.policy(&policy, ctx.key_policy("cosign-pub")).await?;
-        let result = async {
-            ctx.flux_source("app", Some(&key), None).await?;
-            let a = ctx
-                .wait_audit(
-                    "ocirepository-app",
-                    AUDIT,
-                    "Verified=False/KeyMismatch",
-                    |a| verified(a, "False", "KeyMismatch"),
-                )
-                .await?
-                .unwrap_or_default();
-            let sigs = a["status"]["signatures"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            ensure!(
-                sigs.iter().any(|s| s["verdict"] == "KeyMismatch"),
-                "signatures: {sigs:#?}"
-            );
-            Ok(())
-        }
-        .await;
-        ctx.delete_policy(&policy).await;
-        result
+        ctx.flux_source("app", Some(&key), None).await?;
+        let a = ctx
+            .wait_audit(
+                "ocirepository-app",
+                AUDIT,
+                "Verified=False/KeyMismatch",
+                |a| verified(a, "False", "KeyMismatch"),
+            )
+            .await?
+            .unwrap_or_default();
+        let sigs = a["status"]["signatures"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        ensure!(
+            sigs.iter().any(|s| s["verdict"] == "KeyMismatch"),
+            "signatures: {sigs:#?}"
+        );
+        Ok(())
     })
     .await;
 }
@@ -272,67 +257,61 @@ async fn registry_outage_is_unknown_keeps_evidence_and_recovers() {
         ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
         let policy = format!("{}-keys", ctx.ns);
         ctx.policy(&policy, ctx.key_policy("cosign-pub")).await?;
-        let result = async {
-            let dir = ctx.artifact_dir("app", "outage")?;
-            let digest = ctx.push_artifact_to(&reg.addr, "app", "v1", &dir).await?;
-            let r = format!("{}/{}/app@{digest}", reg.addr, ctx.ns);
-            ctx.script(
-                "cosign-sign.sh",
-                &["--key", key.to_str().unwrap_or_default(), &r],
-            )
-            .await?;
-            let mut spec = ctx.oci_spec("app", None);
-            spec["url"] = json!(format!("oci://{}/{}/app", reg.addr, ctx.ns));
-            ctx.apply("OCIRepository", "app", spec).await?;
-            ctx.wait_for("OCIRepository", "app", FLUX, "an artifact", |o| {
-                revision(o).is_some_and(|r| r.ends_with(&digest))
+        let dir = ctx.artifact_dir("app", "outage")?;
+        let digest = ctx.push_artifact_to(&reg.addr, "app", "v1", &dir).await?;
+        let r = format!("{}/{}/app@{digest}", reg.addr, ctx.ns);
+        ctx.script(
+            "cosign-sign.sh",
+            &["--key", key.to_str().unwrap_or_default(), &r],
+        )
+        .await?;
+        let mut spec = ctx.oci_spec("app", None);
+        spec["url"] = json!(format!("oci://{}/{}/app", reg.addr, ctx.ns));
+        ctx.apply("OCIRepository", "app", spec).await?;
+        ctx.wait_for("OCIRepository", "app", FLUX, "an artifact", |o| {
+            revision(o).is_some_and(|r| r.ends_with(&digest))
+        })
+        .await?;
+        let before = ctx
+            .wait_audit("ocirepository-app", AUDIT, "Verified", |a| {
+                verified(a, "True", "Verified")
             })
-            .await?;
-            let before = ctx
-                .wait_audit("ocirepository-app", AUDIT, "Verified", |a| {
-                    verified(a, "True", "Verified")
-                })
-                .await?
-                .unwrap_or_default();
-            reg.stop().await?;
-            // A second accepted key changes the policy fingerprint: the cached verdict no longer
-            // applies and the registry must be asked.
-            ctx.secret(
-                "cosign-pub",
-                &[("cosign.pub", &pubkey), ("second.pub", &second)],
-            )
-            .await?;
-            let during = ctx
-                .wait_audit(
-                    "ocirepository-app",
-                    AUDIT,
-                    "Unknown/RegistryUnavailable",
-                    |a| verified(a, "Unknown", "RegistryUnavailable"),
-                )
-                .await?
-                .unwrap_or_default();
-            ensure!(
-                during["status"]["signatures"] == before["status"]["signatures"]
-                    && during["status"]["signer"] == before["status"]["signer"]
-                    && during["status"]["digest"] == before["status"]["digest"],
-                "evidence not kept:\nbefore {}\nduring {}",
-                before["status"],
-                during["status"]
-            );
-            reg.resume().await?;
-            ctx.wait_audit(
+            .await?
+            .unwrap_or_default();
+        reg.stop().await?;
+        // A second accepted key changes the policy fingerprint: the cached verdict no longer
+        // applies and the registry must be asked.
+        ctx.secret(
+            "cosign-pub",
+            &[("cosign.pub", &pubkey), ("second.pub", &second)],
+        )
+        .await?;
+        let during = ctx
+            .wait_audit(
                 "ocirepository-app",
-                Duration::from_secs(60),
-                "Verified again",
-                |a| verified(a, "True", "Verified"),
+                AUDIT,
+                "Unknown/RegistryUnavailable",
+                |a| verified(a, "Unknown", "RegistryUnavailable"),
             )
-            .await?;
-            Ok(())
-        }
-        .await;
-        ctx.delete_policy(&policy).await;
-        let _ = reg.stop().await;
-        result
+            .await?
+            .unwrap_or_default();
+        ensure!(
+            during["status"]["signatures"] == before["status"]["signatures"]
+                && during["status"]["signer"] == before["status"]["signer"]
+                && during["status"]["digest"] == before["status"]["digest"],
+            "evidence not kept:\nbefore {}\nduring {}",
+            before["status"],
+            during["status"]
+        );
+        reg.resume().await?;
+        ctx.wait_audit(
+            "ocirepository-app",
+            Duration::from_secs(60),
+            "Verified again",
+            |a| verified(a, "True", "Verified"),
+        )
+        .await?;
+        Ok(())
     })
     .await;
 }
@@ -407,41 +386,35 @@ async fn policy_status_reports_validity_and_matched_sources() {
         ctx.policy(&broken, ctx.key_policy("no-such-secret"))
             .await?;
         ctx.policy(&valid, ctx.key_policy("cosign-pub")).await?;
-        let result = async {
-            ctx.flux_source("app", None, None).await?;
-            ctx.wait_audit("ocirepository-app", AUDIT, "Unknown/PolicyInvalid", |a| {
-                verified(a, "Unknown", "PolicyInvalid")
-            })
-            .await?;
-            let api = kube::Api::<kube::api::DynamicObject>::all_with(
-                ctx.client.clone(),
-                &provenance_e2e::provenance("ProvenancePolicy"),
-            );
-            let deadline = std::time::Instant::now() + AUDIT;
-            loop {
-                let b = serde_json::to_value(api.get(&broken).await?)?;
-                let v = serde_json::to_value(api.get(&valid).await?)?;
-                let ok = has_cond(&b, "Ready", "False", Some("PolicyInvalid"))
-                    && condition(&b, "Ready").is_some_and(|c| c.message.contains("no-such-secret"))
-                    && has_cond(&v, "Ready", "True", None)
-                    && v["status"]["matchedSources"] == 1;
-                if ok {
-                    break;
-                }
-                ensure!(
-                    std::time::Instant::now() < deadline,
-                    "policy status: broken {} valid {}",
-                    b["status"],
-                    v["status"]
-                );
-                tokio::time::sleep(provenance_e2e::POLL).await;
+        ctx.flux_source("app", None, None).await?;
+        ctx.wait_audit("ocirepository-app", AUDIT, "Unknown/PolicyInvalid", |a| {
+            verified(a, "Unknown", "PolicyInvalid")
+        })
+        .await?;
+        let api = kube::Api::<kube::api::DynamicObject>::all_with(
+            ctx.client.clone(),
+            &provenance_e2e::provenance("ProvenancePolicy"),
+        );
+        let deadline = std::time::Instant::now() + AUDIT;
+        loop {
+            let b = serde_json::to_value(api.get(&broken).await?)?;
+            let v = serde_json::to_value(api.get(&valid).await?)?;
+            let ok = has_cond(&b, "Ready", "False", Some("PolicyInvalid"))
+                && condition(&b, "Ready").is_some_and(|c| c.message.contains("no-such-secret"))
+                && has_cond(&v, "Ready", "True", None)
+                && v["status"]["matchedSources"] == 1;
+            if ok {
+                break;
             }
-            Ok(())
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "policy status: broken {} valid {}",
+                b["status"],
+                v["status"]
+            );
+            tokio::time::sleep(provenance_e2e::POLL).await;
         }
-        .await;
-        ctx.delete_policy(&broken).await;
-        ctx.delete_policy(&valid).await;
-        result
+        Ok(())
     })
     .await;
 }

@@ -92,99 +92,89 @@ async fn keyless_identity_mismatch_and_two_identities_that_flux_cannot_enforce()
             }),
         )
         .await?;
-        let result = async {
-            // Flux first fetches the artifact without verifying, so that it keeps it once the
-            // verification below halts the source.
-            let spec = json!({
-                "url": ctx.oci_url("infra"), "ref": {"tag": "v1"},
-                "interval": "10m", "timeout": "30s", "insecure": true,
-            });
-            ctx.apply("OCIRepository", "infra", spec).await?;
-            ctx.wait_for("OCIRepository", "infra", FLUX, "an artifact", |o| {
-                revision(o).is_some_and(|r| r.ends_with(&digest))
+        // Flux first fetches the artifact without verifying, so that it keeps it once the
+        // verification below halts the source.
+        let spec = json!({
+            "url": ctx.oci_url("infra"), "ref": {"tag": "v1"},
+            "interval": "10m", "timeout": "30s", "insecure": true,
+        });
+        ctx.apply("OCIRepository", "infra", spec).await?;
+        ctx.wait_for("OCIRepository", "infra", FLUX, "an artifact", |o| {
+            revision(o).is_some_and(|r| r.ends_with(&digest))
+        })
+        .await?;
+
+        // Scenario 3, keyless: IdentityMismatch, naming who did sign.
+        let a = ctx
+            .wait_audit(
+                "ocirepository-infra",
+                AUDIT,
+                "Verified=False/IdentityMismatch",
+                |a| a.is_some_and(|a| has_cond(a, "Verified", "False", Some("IdentityMismatch"))),
+            )
+            .await?
+            .unwrap_or_default();
+        ensure!(
+            a["status"]["signer"]
+                .as_str()
+                .is_some_and(|s| s.starts_with(SIGNER) && s.contains(ISSUER)),
+            "status.signer {} is not the workflow that signed",
+            a["status"]["signer"]
+        );
+        let sigs = a["status"]["signatures"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        ensure!(
+            sigs.iter().any(|s| s["verdict"] == "IdentityMismatch"
+                && s["format"] == "bundle"
+                && s.to_string().contains(SIGNER)),
+            "no bundle signature naming {SIGNER}: {sigs:#?}"
+        );
+
+        // Scenario 6: two identities in the source's own spec.verify (OR, says Flux's
+        // documentation) against a cosign v3 bundle.
+        ctx.merge_patch(
+            "OCIRepository",
+            "infra",
+            json!({"spec": {"verify": {
+                "provider": "cosign",
+                "matchOIDCIdentity": [identity(SIGNER), identity(OTHER)],
+                "trustedRootSecretRef": {"name": "trusted-root"},
+            }}}),
+        )
+        .await?;
+        let a = ctx
+            .wait_audit(
+                "ocirepository-infra",
+                AUDIT,
+                "Enforced=False/VerifyWeaker",
+                |a| a.is_some_and(|a| has_cond(a, "Enforced", "False", Some("VerifyWeaker"))),
+            )
+            .await?
+            .unwrap_or_default();
+        let enforced = condition(&a, "Enforced")
+            .map(|c| c.message)
+            .unwrap_or_default();
+        ensure!(
+            enforced.contains("2 matchOIDCIdentity entries") && enforced.contains("Flux will halt"),
+            "Enforced message does not explain the halt: {enforced:?}"
+        );
+        // The prediction is true: source-controller halts the source.
+        let o = ctx
+            .wait_for("OCIRepository", "infra", FLUX, "Ready=False", |o| {
+                has_cond(o, "Ready", "False", None)
             })
             .await?;
-
-            // Scenario 3, keyless: IdentityMismatch, naming who did sign.
-            let a = ctx
-                .wait_audit(
-                    "ocirepository-infra",
-                    AUDIT,
-                    "Verified=False/IdentityMismatch",
-                    |a| {
-                        a.is_some_and(|a| {
-                            has_cond(a, "Verified", "False", Some("IdentityMismatch"))
-                        })
-                    },
-                )
-                .await?
-                .unwrap_or_default();
-            ensure!(
-                a["status"]["signer"]
-                    .as_str()
-                    .is_some_and(|s| s.starts_with(SIGNER) && s.contains(ISSUER)),
-                "status.signer {} is not the workflow that signed",
-                a["status"]["signer"]
-            );
-            let sigs = a["status"]["signatures"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            ensure!(
-                sigs.iter().any(|s| s["verdict"] == "IdentityMismatch"
-                    && s["format"] == "bundle"
-                    && s.to_string().contains(SIGNER)),
-                "no bundle signature naming {SIGNER}: {sigs:#?}"
-            );
-
-            // Scenario 6: two identities in the source's own spec.verify (OR, says Flux's
-            // documentation) against a cosign v3 bundle.
-            ctx.merge_patch(
-                "OCIRepository",
-                "infra",
-                json!({"spec": {"verify": {
-                    "provider": "cosign",
-                    "matchOIDCIdentity": [identity(SIGNER), identity(OTHER)],
-                    "trustedRootSecretRef": {"name": "trusted-root"},
-                }}}),
-            )
-            .await?;
-            let a = ctx
-                .wait_audit(
-                    "ocirepository-infra",
-                    AUDIT,
-                    "Enforced=False/VerifyWeaker",
-                    |a| a.is_some_and(|a| has_cond(a, "Enforced", "False", Some("VerifyWeaker"))),
-                )
-                .await?
-                .unwrap_or_default();
-            let enforced = condition(&a, "Enforced")
-                .map(|c| c.message)
-                .unwrap_or_default();
-            ensure!(
-                enforced.contains("2 matchOIDCIdentity entries")
-                    && enforced.contains("Flux will halt"),
-                "Enforced message does not explain the halt: {enforced:?}"
-            );
-            // The prediction is true: source-controller halts the source.
-            let o = ctx
-                .wait_for("OCIRepository", "infra", FLUX, "Ready=False", |o| {
-                    has_cond(o, "Ready", "False", None)
-                })
-                .await?;
-            let ready = condition(&o, "Ready")
-                .map(|c| (c.reason, c.message))
-                .unwrap_or_default();
-            eprintln!("[e2e] Flux halted the source: {ready:?}");
-            ensure!(
-                ready.1.contains("multiple identities"),
-                "Flux halted for another reason than the one predicted: {ready:?}"
-            );
-            Ok(())
-        }
-        .await;
-        ctx.delete_policy(&policy).await;
-        result
+        let ready = condition(&o, "Ready")
+            .map(|c| (c.reason, c.message))
+            .unwrap_or_default();
+        eprintln!("[e2e] Flux halted the source: {ready:?}");
+        ensure!(
+            ready.1.contains("multiple identities"),
+            "Flux halted for another reason than the one predicted: {ready:?}"
+        );
+        Ok(())
     })
     .await;
 }

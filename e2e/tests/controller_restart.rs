@@ -33,62 +33,71 @@ async fn restarted_controller_asks_the_registry_nothing_for_unchanged_sources() 
         })
         .await??;
         let url = format!("http://127.0.0.1:{port}");
-        wait_ready(&format!("{url}/readyz"), Duration::from_secs(60), &logs.join("provenance-auditor-restart-1.log")).await?;
-        let mut reg = OwnRegistry::start(&ctx).await?;
+        wait_ready(
+            &format!("{url}/readyz"),
+            Duration::from_secs(60),
+            &logs.join("provenance-auditor-restart-1.log"),
+        )
+        .await?;
+        let reg = OwnRegistry::start(&ctx).await?;
         let (key, pubkey) = ctx.keygen("signer").await?;
         ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
         let policy = format!("{}-keys", ctx.ns);
-        ctx.policy(
-            &policy,
+        ctx.policy(&policy, ctx.key_policy("cosign-pub")).await?;
+        let dir = ctx.artifact_dir("app", "restart")?;
+        let digest = ctx.push_artifact_to(&reg.addr, "app", "v1", &dir).await?;
+        let r = format!("{}/{}/app@{digest}", reg.addr, ctx.ns);
+        ctx.script(
+            "cosign-sign.sh",
+            &["--key", key.to_str().unwrap_or_default(), &r],
+        )
+        .await?;
+        ctx.apply(
+            "OCIRepository",
+            "app",
             json!({
-                "match": {"namespaces": [ctx.ns]},
-                "verify": {"provider": "cosign", "secretRef": {"namespace": ctx.ns, "name": "cosign-pub"}},
+                "url": format!("oci://{}/{}/app", reg.addr, ctx.ns), "ref": {"tag": "v1"},
+                "interval": "10m", "timeout": "30s", "insecure": true,
             }),
         )
         .await?;
-        let result = async {
-            let dir = ctx.artifact_dir("app", "restart")?;
-            let digest = ctx.push_artifact_to(&reg.addr, "app", "v1", &dir).await?;
-            let r = format!("{}/{}/app@{digest}", reg.addr, ctx.ns);
-            ctx.script("cosign-sign.sh", &["--key", key.to_str().unwrap_or_default(), &r])
-                .await?;
-            ctx.apply(
-                "OCIRepository",
-                "app",
-                json!({
-                    "url": format!("oci://{}/{}/app", reg.addr, ctx.ns), "ref": {"tag": "v1"},
-                    "interval": "10m", "timeout": "30s", "insecure": true,
-                }),
-            )
-            .await?;
-            ctx.wait_for("OCIRepository", "app", FLUX, "an artifact", |o| {
-                revision(o).is_some_and(|r| r.ends_with(&digest))
-            })
-            .await?;
-            ctx.wait_audit("ocirepository-app", AUDIT, "Verified", |a| {
-                a.is_some_and(|a| has_cond(a, "Verified", "True", Some("Verified")))
-            })
-            .await?;
-            let before = ctx.metrics(&url).await?;
-            ensure!(
-                before.contains(&format!("registry=\"{}\"", reg.addr)),
-                "the first controller should have asked {}:\n{before}",
-                reg.addr
-            );
-            let exit = sigterm(&mut first).await?;
-            ensure!(exit.success(), "SIGTERM should be a clean exit, got {exit}");
+        ctx.wait_for("OCIRepository", "app", FLUX, "an artifact", |o| {
+            revision(o).is_some_and(|r| r.ends_with(&digest))
+        })
+        .await?;
+        ctx.wait_audit("ocirepository-app", AUDIT, "Verified", |a| {
+            a.is_some_and(|a| has_cond(a, "Verified", "True", Some("Verified")))
+        })
+        .await?;
+        let before = ctx.metrics(&url).await?;
+        ensure!(
+            before.contains(&format!("registry=\"{}\"", reg.addr)),
+            "the first controller should have asked {}:\n{before}",
+            reg.addr
+        );
+        let exit = sigterm(&mut first).await?;
+        ensure!(exit.success(), "SIGTERM should be a clean exit, got {exit}");
 
-            let port2 = free_port()?;
-            let stack = ctx.stack.clone();
-            let _second = tokio::task::spawn_blocking(move || {
-                spawn_private(&stack, port2, &[], &[], "provenance-auditor-restart-2.log")
-            })
-            .await??;
-            let url2 = format!("http://127.0.0.1:{port2}");
-            wait_ready(&format!("{url2}/readyz"), Duration::from_secs(60), &logs.join("provenance-auditor-restart-2.log")).await?;
-            let ns = ctx.ns.clone();
-            let after = ctx
-                .wait_metrics(&url2, AUDIT, "the source audited again, from the cache", |t| {
+        let port2 = free_port()?;
+        let stack = ctx.stack.clone();
+        let _second = tokio::task::spawn_blocking(move || {
+            spawn_private(&stack, port2, &[], &[], "provenance-auditor-restart-2.log")
+        })
+        .await??;
+        let url2 = format!("http://127.0.0.1:{port2}");
+        wait_ready(
+            &format!("{url2}/readyz"),
+            Duration::from_secs(60),
+            &logs.join("provenance-auditor-restart-2.log"),
+        )
+        .await?;
+        let ns = ctx.ns.clone();
+        let after = ctx
+            .wait_metrics(
+                &url2,
+                AUDIT,
+                "the source audited again, from the cache",
+                |t| {
                     t.lines().any(|l| {
                         l.starts_with("provenance_source_verified{")
                             && l.contains(&format!("namespace=\"{ns}\""))
@@ -98,18 +107,14 @@ async fn restarted_controller_asks_the_registry_nothing_for_unchanged_sources() 
                         l.starts_with("provenance_verification_cache_hits_total ")
                             && !l.ends_with(" 0")
                     })
-                })
-                .await?;
-            ensure!(
-                !after.contains(&format!("registry=\"{}\"", reg.addr)),
-                "the restarted controller asked the registry about an unchanged source:\n{after}"
-            );
-            Ok(())
-        }
-        .await;
-        ctx.delete_policy(&policy).await;
-        let _ = reg.stop().await;
-        result
+                },
+            )
+            .await?;
+        ensure!(
+            !after.contains(&format!("registry=\"{}\"", reg.addr)),
+            "the restarted controller asked the registry about an unchanged source:\n{after}"
+        );
+        Ok(())
     })
     .await;
 }

@@ -375,7 +375,6 @@ async fn chart_rbac_is_enough_to_audit_and_no_broader() {
             Ok(())
         }
         .await;
-        ctx.delete_policy(&policy).await;
         uninstall_cluster_scoped(&ctx, &fullname).await;
         result
     })

@@ -288,23 +288,19 @@ async fn alerts_fire_in_a_real_prometheus_and_every_dashboard_query_has_data() {
         let rules_file = ctx.path("rules.test.yaml");
         std::fs::write(&rules_file, rules)?;
         let prom = Prometheus::start(&ctx.path("prometheus"), &metrics_url, &rules_file).await?;
-        eprintln!("[e2e] Prometheus at {} (log {})", prom.url, prom.log.display());
+        eprintln!(
+            "[e2e] Prometheus at {} (log {})",
+            prom.url,
+            prom.log.display()
+        );
         loaded_rules_are_the_committed_ones(&prom, &committed).await?;
 
         let (key, pubkey) = ctx.keygen("signer").await?;
         let (other_key, _) = ctx.keygen("other").await?;
         ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
         let policy = format!("{}-keys", ctx.ns);
-        ctx.policy(
-            &policy,
-            json!({
-                "match": {"namespaces": [ctx.ns]},
-                "verify": {"provider": "cosign", "secretRef": {"namespace": ctx.ns, "name": "cosign-pub"}},
-            }),
-        )
-        .await?;
+        ctx.policy(&policy, ctx.key_policy("cosign-pub")).await?;
         let result = scenario(&ctx, &prom, &queries, &key, &other_key).await;
-        ctx.delete_policy(&policy).await;
         prom.stop().await?;
         result
     })
