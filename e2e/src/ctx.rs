@@ -316,7 +316,20 @@ impl Ctx {
 
     /// Signs `<registry>/<ns>/<repo>@<digest>` with real cosign (format "bundle" or "legacy").
     pub async fn sign(&self, key: &Path, format: &str, repo: &str, digest: &str) -> Result<()> {
-        let r = format!("{}/{}/{repo}@{digest}", self.stack.registry(), self.ns);
+        self.sign_to(&self.stack.registry(), key, format, repo, digest)
+            .await
+    }
+
+    /// Like [`Ctx::sign`] on another registry (`host:port`), e.g. an [`crate::OwnRegistry`].
+    pub async fn sign_to(
+        &self,
+        registry: &str,
+        key: &Path,
+        format: &str,
+        repo: &str,
+        digest: &str,
+    ) -> Result<()> {
+        let r = format!("{registry}/{}/{repo}@{digest}", self.ns);
         self.script(
             "cosign-sign.sh",
             &["--key", key.to_str().unwrap(), "--format", format, &r],

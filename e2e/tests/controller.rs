@@ -259,12 +259,8 @@ async fn registry_outage_is_unknown_keeps_evidence_and_recovers() {
         ctx.policy(&policy, ctx.key_policy("cosign-pub")).await?;
         let dir = ctx.artifact_dir("app", "outage")?;
         let digest = ctx.push_artifact_to(&reg.addr, "app", "v1", &dir).await?;
-        let r = format!("{}/{}/app@{digest}", reg.addr, ctx.ns);
-        ctx.script(
-            "cosign-sign.sh",
-            &["--key", key.to_str().unwrap_or_default(), &r],
-        )
-        .await?;
+        ctx.sign_to(&reg.addr, &key, "bundle", "app", &digest)
+            .await?;
         let mut spec = ctx.oci_spec("app", None);
         spec["url"] = json!(format!("oci://{}/{}/app", reg.addr, ctx.ns));
         ctx.apply("OCIRepository", "app", spec).await?;

@@ -46,12 +46,8 @@ async fn restarted_controller_asks_the_registry_nothing_for_unchanged_sources() 
         ctx.policy(&policy, ctx.key_policy("cosign-pub")).await?;
         let dir = ctx.artifact_dir("app", "restart")?;
         let digest = ctx.push_artifact_to(&reg.addr, "app", "v1", &dir).await?;
-        let r = format!("{}/{}/app@{digest}", reg.addr, ctx.ns);
-        ctx.script(
-            "cosign-sign.sh",
-            &["--key", key.to_str().unwrap_or_default(), &r],
-        )
-        .await?;
+        ctx.sign_to(&reg.addr, &key, "bundle", "app", &digest)
+            .await?;
         ctx.apply(
             "OCIRepository",
             "app",
