@@ -24,7 +24,8 @@ exactly() { printf '^%s$' "$(printf '%s' "$1" | sed 's/[].[\\*^$+?(){}|]/\\&/g')
 say "1/7 tools (Debian packages; cosign, kubectl, kube-apiserver, etcd, source-controller built once per machine)"
 hack/tools.sh apt cosign
 say "2/7 building provenance-auditor and the private-Sigstore helper"
-cargo build --quiet --bin provenance-auditor -p sigstore-forge --bins
+# Both packages by name: `--bin X -p Y` would build only Y (and a stale X once hid that).
+cargo build --quiet -p provenance-auditor -p sigstore-forge --bins
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 PA=$TARGET/debug/provenance-auditor
 FORGE=$TARGET/debug/sigstore-forge
