@@ -94,6 +94,15 @@ pub fn evaluate(
             .to_string(),
         Some(best) => format!("{} signature: {}", best.format.as_str(), best.message),
     };
+    // From a discovery cut short, only a verifying signature is conclusive: whatever was not
+    // read might be the one that verifies (see `Discovery::incomplete`).
+    let (verdict, message) = match discovery.incomplete_summary() {
+        Some(why) if verdict != Verdict::Verified => (
+            Verdict::RegistryUnavailable,
+            format!("signature discovery incomplete ({why}); among what was read: {message}"),
+        ),
+        _ => (verdict, message),
+    };
     let flux_compatibility = flux_compat::notes(policy, &signatures);
     Evaluation {
         verdict,

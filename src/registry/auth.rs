@@ -14,6 +14,7 @@ use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE
 use reqwest::{Method, Response, Url};
 use serde::Deserialize;
 
+use super::budget::Budget;
 use super::challenge::{parse_challenges, Challenge};
 use super::client::RegistryClient;
 use super::docker_config::Credential;
@@ -299,7 +300,14 @@ impl RegistryClient {
                 _ => status_error(registry, status, "token endpoint"),
             });
         }
-        let body = read_limited(registry, what, resp, MAX_TOKEN_RESPONSE).await?;
+        let body = read_limited(
+            registry,
+            what,
+            resp,
+            MAX_TOKEN_RESPONSE,
+            &Budget::unlimited(),
+        )
+        .await?;
         parse_token_response(&body).map_err(|d| RegistryError::auth(registry, d))
     }
 }

@@ -1,7 +1,7 @@
 //! [`RegistryClient`]: the shared, cheaply cloned handle through which every registry request
 //! goes, so that authentication, limits, timeouts and request counting are applied uniformly.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,6 +12,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use sha2::{Digest as _, Sha256};
 
 use super::auth::AuthState;
+use super::budget::Budget;
 use super::docker_config::DockerConfig;
 use super::error::RegistryError;
 use super::http::{build_http_client, read_limited, status_error, transport_error, v2_url};
@@ -34,6 +35,12 @@ pub struct RegistryOptions {
     pub max_manifest_bytes: usize,
     /// Largest blob accepted (signature payloads, bundles).
     pub max_blob_bytes: usize,
+    /// Bytes one discovery may read in all (indexes, manifests, bundles, payloads). When it is
+    /// spent the remaining objects are left unread and the discovery is incomplete.
+    pub discovery_byte_budget: usize,
+    /// Time one discovery may take in all, retries and waits included; past it the discovery
+    /// fails as a `Limit` error (indeterminate).
+    pub discovery_deadline: Duration,
 }
 
 impl Default for RegistryOptions {
@@ -45,6 +52,8 @@ impl Default for RegistryOptions {
             timeout: Duration::from_secs(30),
             max_manifest_bytes: 4 << 20,
             max_blob_bytes: 16 << 20,
+            discovery_byte_budget: 32 << 20,
+            discovery_deadline: Duration::from_secs(60),
         }
     }
 }
@@ -61,6 +70,8 @@ impl fmt::Debug for RegistryOptions {
             .field("timeout", &self.timeout)
             .field("max_manifest_bytes", &self.max_manifest_bytes)
             .field("max_blob_bytes", &self.max_blob_bytes)
+            .field("discovery_byte_budget", &self.discovery_byte_budget)
+            .field("discovery_deadline", &self.discovery_deadline)
             .finish()
     }
 }
@@ -88,9 +99,11 @@ pub(crate) struct Inner {
     pub(crate) no_referrers_api: Mutex<HashSet<String>>,
     /// Registries whose referrers-API support is known, either way.
     pub(crate) referrers_known: Mutex<HashSet<String>>,
-    /// Held by the first discovery on a registry of unknown referrers-API support, so that
-    /// concurrent discoveries wait for its answer instead of all probing.
-    pub(crate) probe_gate: tokio::sync::Mutex<()>,
+    /// One gate per registry, held by the discovery that probes a registry of unknown
+    /// referrers-API support for that one request only, so that concurrent discoveries on the
+    /// same registry wait for its answer instead of all probing, and those on other registries
+    /// never wait at all.
+    pub(crate) probe_gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     requests: AtomicU64,
 }
 
@@ -113,9 +126,17 @@ impl fmt::Debug for RegistryClient {
 impl RegistryClient {
     /// Builds a client; fails on unusable options (bad CA bundle, zero timeout or limits).
     pub fn new(opts: RegistryOptions) -> Result<Self, RegistryError> {
-        if opts.max_manifest_bytes == 0 || opts.max_blob_bytes == 0 {
+        if opts.max_manifest_bytes == 0
+            || opts.max_blob_bytes == 0
+            || opts.discovery_byte_budget == 0
+        {
             return Err(RegistryError::Config(
                 "size limits must be greater than zero".into(),
+            ));
+        }
+        if opts.discovery_deadline.is_zero() {
+            return Err(RegistryError::Config(
+                "the discovery deadline must be greater than zero".into(),
             ));
         }
         let http = build_http_client(opts.timeout, opts.extra_ca_pem.as_deref())?;
@@ -128,7 +149,7 @@ impl RegistryClient {
                 auth: AuthState::default(),
                 no_referrers_api: Mutex::new(HashSet::new()),
                 referrers_known: Mutex::new(HashSet::new()),
-                probe_gate: tokio::sync::Mutex::new(()),
+                probe_gates: Mutex::new(HashMap::new()),
                 requests: AtomicU64::new(0),
             }),
             observer: None,
@@ -282,6 +303,18 @@ impl RegistryClient {
         repository: &str,
         reference: &str,
     ) -> Result<Option<(String, String, Vec<u8>)>, RegistryError> {
+        self.fetch_manifest(registry, repository, reference, &Budget::unlimited())
+            .await
+    }
+
+    /// [`Self::get_manifest`], charging the bytes read to `budget`.
+    pub(crate) async fn fetch_manifest(
+        &self,
+        registry: &str,
+        repository: &str,
+        reference: &str,
+        budget: &Budget,
+    ) -> Result<Option<(String, String, Vec<u8>)>, RegistryError> {
         validate_reference(reference)?;
         let path = format!("{repository}/manifests/{reference}");
         let what = format!("manifest {repository}:{reference}");
@@ -301,7 +334,14 @@ impl RegistryClient {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.split(';').next().unwrap_or_default().trim().to_string());
-        let body = read_limited(registry, &what, resp, self.inner.opts.max_manifest_bytes).await?;
+        let body = read_limited(
+            registry,
+            &what,
+            resp,
+            self.inner.opts.max_manifest_bytes,
+            budget,
+        )
+        .await?;
         let digest = sha256_digest(&body);
         if is_sha256_digest(reference) && reference != digest {
             return Err(RegistryError::invalid(
@@ -331,21 +371,23 @@ impl RegistryClient {
         Ok(Some((digest, media_type, body)))
     }
 
-    /// Fetches a blob by digest, verifying size limit, expected size (if known) and digest.
-    /// `Ok(None)` on 404.
+    /// Fetches a blob by digest, verifying size limit, expected size (if known) and digest,
+    /// charging the bytes read to `budget`. `Ok(None)` on 404. A body whose digest is not the one
+    /// asked for is an InvalidResponse (a broken or hostile store), never a bad signature.
     pub(crate) async fn get_blob(
         &self,
         registry: &str,
         repository: &str,
         digest: &str,
         expected_size: Option<i64>,
+        budget: &Budget,
     ) -> Result<Option<Vec<u8>>, RegistryError> {
         validate_reference(digest)?;
         let limit = self.inner.opts.max_blob_bytes;
         let what = format!("blob {digest}");
         if let Some(s) = expected_size {
             if s < 0 || s as u64 > limit as u64 {
-                return Err(RegistryError::invalid(
+                return Err(RegistryError::limit(
                     registry,
                     format!("{what} exceeds {limit} bytes (descriptor size {s})"),
                 ));
@@ -362,7 +404,7 @@ impl RegistryClient {
         if !status.is_success() {
             return Err(status_error(registry, status, &what));
         }
-        let body = read_limited(registry, &what, resp, limit).await?;
+        let body = read_limited(registry, &what, resp, limit, budget).await?;
         let actual = sha256_digest(&body);
         if actual != digest {
             return Err(RegistryError::invalid(

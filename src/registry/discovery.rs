@@ -4,15 +4,31 @@
 //! `sha256-<hex>` on registries without it; legacy signatures come from `sha256-<hex>.sig`.
 //! Both halves run concurrently, and an error in either is an error for the whole discovery:
 //! a signature store we could not read means "could not check", never "unsigned".
+//!
+//! What a failure means is decided here, once:
+//! - the connection failing (reset, short body, timeout, stall, 5xx, 429), credentials refused,
+//!   or a listing (referrers page, tag index, `.sig` manifest) that cannot be read or parsed:
+//!   the discovery fails (indeterminate);
+//! - a listing cut short (more than [`MAX_REFERRER_PAGES`] pages, a next page that cannot be
+//!   followed, more than [`MAX_SIGNATURES_PER_PLACE`] objects) or a listed object that cannot
+//!   be read as its digest promises (404, wrong bytes, too large, byte budget spent): the
+//!   discovery is *incomplete* ([`Discovery::incomplete`]), from which only `Verified` may be
+//!   concluded;
+//! - a listed object read completely, with the right digest, that is not a usable signature
+//!   (unparseable manifest, no bundle layer, bad annotations): malformed, i.e. a definite
+//!   "broken signature";
+//! - the deadline passing: the discovery fails as a `Limit` error (indeterminate).
 
 use futures::{stream, StreamExt as _};
 use reqwest::{Method, StatusCode};
+use tokio::sync::OwnedMutexGuard;
 
+use super::bounded::truncate;
+use super::budget::Budget;
 use super::client::RegistryClient;
 use super::error::RegistryError;
-use super::found::{Discovery, FoundBundle, FoundLegacy, MalformedSignature, SignatureLocation};
+use super::found::{Discovery, FoundBundle, MalformedSignature, SignatureLocation, Unread};
 use super::http::{read_limited, status_error};
-use super::legacy::truncate;
 use super::manifest::{
     is_sigstore_bundle_media_type, parse_index, parse_manifest, Descriptor, OCI_INDEX,
 };
@@ -20,16 +36,59 @@ use super::reference::{is_repository, is_sha256_digest};
 
 /// Signature objects fetched at the same time within one place.
 const CONCURRENCY: usize = 4;
-/// Signature objects read per place; more is reported as malformed rather than fetched.
-const MAX_SIGNATURES_PER_PLACE: usize = 64;
-/// Referrers API pages followed.
-const MAX_REFERRER_PAGES: usize = 8;
+/// Signature objects read per place; the rest leave the discovery incomplete.
+pub(crate) const MAX_SIGNATURES_PER_PLACE: usize = 64;
+/// Referrers API pages followed; a longer list leaves the discovery incomplete.
+pub(crate) const MAX_REFERRER_PAGES: usize = 8;
 
-type Item<T> = Result<Result<T, MalformedSignature>, RegistryError>;
+/// What reading one listed signature object gave.
+pub(crate) enum Read<T> {
+    /// A signature.
+    Found(T),
+    /// Read completely and digest-verified, but not a usable signature (definite).
+    Malformed(String),
+    /// Not read: missing, wrong bytes, too large, over budget (indeterminate).
+    Unread(String),
+}
+
+pub(crate) type Item<T> = Result<Read<T>, RegistryError>;
+
+/// A listed object the registry answered for but that could not be used as its digest promises
+/// is unread; a failing connection or refused credentials end the whole discovery.
+pub(crate) fn unread_or_fail<T>(e: RegistryError) -> Item<T> {
+    match e {
+        RegistryError::InvalidResponse { detail, .. } | RegistryError::Limit { detail, .. } => {
+            Ok(Read::Unread(detail))
+        }
+        e => Err(e),
+    }
+}
+
+/// Whether (and how) to ask the referrers API of a registry.
+enum ApiPlan {
+    /// Known to be absent: go to the tag fallback.
+    Skip,
+    /// Known to be present.
+    Ask,
+    /// Unknown: this discovery probes, holding the registry's gate until the first answer.
+    Probe(OwnedMutexGuard<()>),
+}
+
+/// The `rel="next"` link of a referrers page.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// No next page: the list is complete.
+    End,
+    /// The next page, as a path under `/v2/` on the same registry.
+    Follow(String),
+    /// There is a next page that we will not or cannot follow (why).
+    Unfollowable(&'static str),
+}
 
 impl RegistryClient {
     /// Finds every cosign signature of `repository@digest` in `registry`: bundles via the
-    /// referrers API (or its tag fallback) and legacy `.sig` signatures, concurrently.
+    /// referrers API (or its tag fallback) and legacy `.sig` signatures, concurrently, within the
+    /// discovery's byte budget and deadline ([`super::RegistryOptions`]).
     pub async fn discover(
         &self,
         registry: &str,
@@ -48,35 +107,109 @@ impl RegistryClient {
                 truncate(repository)
             )));
         }
-        // Only the first discovery on a registry probes for the referrers API; concurrent ones
-        // wait for its answer (keeps a batch at the per-verification request budget).
-        let _gate = if self.referrers_support_known(registry) {
-            None
-        } else {
-            Some(self.inner.probe_gate.lock().await)
+        let deadline = self.inner.opts.discovery_deadline;
+        let budget = Budget::new(self.inner.opts.discovery_byte_budget);
+        let found = tokio::time::timeout(
+            deadline,
+            self.discover_within(registry, repository, digest, &budget),
+        )
+        .await;
+        let Ok(found) = found else {
+            tracing::warn!(
+                registry,
+                repository,
+                digest,
+                ?deadline,
+                "signature discovery passed its deadline; the verdict is indeterminate"
+            );
+            return Err(RegistryError::limit(
+                registry,
+                format!("signature discovery did not finish within {deadline:?}"),
+            ));
         };
-        let skipped_probe = self.knows_no_referrers_api(registry);
-        let (bundles, legacy) = tokio::join!(
-            self.discover_bundles(registry, repository, digest, !skipped_probe, true),
-            self.discover_legacy(registry, repository, digest)
-        );
-        let mut d = Discovery::default();
-        let (b, bm) = bundles?;
-        let (l, lm) = legacy?;
-        (d.bundles, d.legacy) = (b, l);
-        d.malformed.extend(bm);
-        d.malformed.extend(lm);
-        if d.is_empty() && skipped_probe {
+        let d = found?;
+        if let Some(why) = d.incomplete_summary() {
+            tracing::warn!(
+                registry,
+                repository,
+                digest,
+                unread = d.incomplete.len(),
+                why,
+                "signature discovery incomplete; only a verifying signature counts"
+            );
+        }
+        Ok(d)
+    }
+
+    async fn discover_within(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &str,
+        budget: &Budget,
+    ) -> Result<Discovery, RegistryError> {
+        let ((mut d, skipped_api), legacy) = tokio::try_join!(
+            self.discover_bundles(registry, repository, digest, budget),
+            self.discover_legacy(registry, repository, digest, budget)
+        )?;
+        d.absorb(legacy);
+        if d.is_empty() && skipped_api {
             // "No referrers API" was remembered from another repository. Before answering
             // "nothing here", make sure: a 404 there may have meant "no such repository" on a
             // registry that does have the API. Costs one request, only for unsigned artifacts.
-            let (b, bm) = self
-                .discover_bundles(registry, repository, digest, true, false)
-                .await?;
-            d.bundles = b;
-            d.malformed.extend(bm);
+            if let Some((entries, cut)) = self
+                .referrers_api(registry, repository, digest, budget, None)
+                .await?
+            {
+                d.absorb(
+                    self.read_bundles(
+                        registry,
+                        repository,
+                        SignatureLocation::ReferrersApi,
+                        entries,
+                        budget,
+                    )
+                    .await?,
+                );
+                d.incomplete.extend(cut);
+            }
         }
         Ok(d)
+    }
+
+    /// The registry's probe gate (one per registry, created on first use).
+    fn probe_gate(&self, registry: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        self.inner
+            .probe_gates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(registry.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Only the first discovery on a registry of unknown support probes the referrers API;
+    /// concurrent ones on the same registry wait for its first answer (keeps a batch at the
+    /// per-verification request budget), and no other registry ever waits for it.
+    async fn referrers_plan(&self, registry: &str) -> ApiPlan {
+        let known = |c: &Self| {
+            c.referrers_support_known(registry).then(|| {
+                if c.knows_no_referrers_api(registry) {
+                    ApiPlan::Skip
+                } else {
+                    ApiPlan::Ask
+                }
+            })
+        };
+        if let Some(plan) = known(self) {
+            return plan;
+        }
+        let guard = self.probe_gate(registry).lock_owned().await;
+        match known(self) {
+            // Answered while we waited.
+            Some(plan) => plan,
+            None => ApiPlan::Probe(guard),
+        }
     }
 
     fn knows_no_referrers_api(&self, registry: &str) -> bool {
@@ -115,37 +248,62 @@ impl RegistryClient {
         }
     }
 
-    /// Bundles from the referrers API (when `probe`), else (when `tag_fallback`) from the
-    /// `sha256-<hex>` tag.
+    /// Bundles from the referrers API, else from the `sha256-<hex>` tag; also whether the API
+    /// was skipped because the registry is known to lack it.
     async fn discover_bundles(
         &self,
         registry: &str,
         repository: &str,
         digest: &str,
-        probe: bool,
-        tag_fallback: bool,
-    ) -> Result<(Vec<FoundBundle>, Vec<MalformedSignature>), RegistryError> {
-        let from_api = if probe {
-            self.referrers_api(registry, repository, digest).await?
-        } else {
-            None
+        budget: &Budget,
+    ) -> Result<(Discovery, bool), RegistryError> {
+        let (from_api, skipped) = match self.referrers_plan(registry).await {
+            ApiPlan::Skip => (None, true),
+            ApiPlan::Ask => (
+                self.referrers_api(registry, repository, digest, budget, None)
+                    .await?,
+                false,
+            ),
+            ApiPlan::Probe(gate) => (
+                self.referrers_api(registry, repository, digest, budget, Some(gate))
+                    .await?,
+                false,
+            ),
         };
-        let (location, entries) = match from_api {
-            Some(entries) => (SignatureLocation::ReferrersApi, entries),
-            None if !tag_fallback => return Ok((Vec::new(), Vec::new())),
+        let (location, entries, cut) = match from_api {
+            Some((entries, cut)) => (SignatureLocation::ReferrersApi, entries, cut),
             None => {
                 let tag = digest.replacen(':', "-", 1);
-                match self.get_manifest(registry, repository, &tag).await? {
-                    None => return Ok((Vec::new(), Vec::new())),
+                match self
+                    .fetch_manifest(registry, repository, &tag, budget)
+                    .await?
+                {
+                    None => return Ok((Discovery::default(), skipped)),
                     Some((_, _, bytes)) => {
                         let idx = parse_index(&bytes).map_err(|e| {
                             RegistryError::invalid(registry, format!("referrers tag {tag}: {e}"))
                         })?;
-                        (SignatureLocation::ReferrersTag, idx.manifests)
+                        (SignatureLocation::ReferrersTag, idx.manifests, Vec::new())
                     }
                 }
             }
         };
+        let mut d = self
+            .read_bundles(registry, repository, location, entries, budget)
+            .await?;
+        d.incomplete.extend(cut);
+        Ok((d, skipped))
+    }
+
+    /// Reads the bundle referrers among `entries` (other artifact types are ignored).
+    async fn read_bundles(
+        &self,
+        registry: &str,
+        repository: &str,
+        location: SignatureLocation,
+        entries: Vec<Descriptor>,
+        budget: &Budget,
+    ) -> Result<Discovery, RegistryError> {
         let mut seen = std::collections::HashSet::new();
         let wanted: Vec<Descriptor> = entries
             .into_iter()
@@ -156,25 +314,36 @@ impl RegistryClient {
             })
             .filter(|d| seen.insert(d.digest.clone()))
             .collect();
-        let results = self
+        let (bundles, malformed, incomplete) = self
             .read_each(location, wanted, |d| {
-                self.read_bundle(registry, repository, location, d)
+                self.read_bundle(registry, repository, location, d, budget)
             })
             .await?;
-        Ok(results)
+        Ok(Discovery {
+            bundles,
+            legacy: Vec::new(),
+            malformed,
+            incomplete,
+        })
     }
 
-    /// The referrers API's entries, or `None` when the registry does not have the API
-    /// (remembered per registry so later discoveries skip the probe).
+    /// The referrers API's entries and what cut the list short, or `None` when the registry
+    /// does not have the API (remembered per registry so later discoveries skip the probe).
+    /// `gate`, when this discovery is the registry's prober, is released as soon as the first
+    /// page has told whether the API exists.
     async fn referrers_api(
         &self,
         registry: &str,
         repository: &str,
         digest: &str,
-    ) -> Result<Option<Vec<Descriptor>>, RegistryError> {
+        budget: &Budget,
+        mut gate: Option<OwnedMutexGuard<()>>,
+    ) -> Result<Option<(Vec<Descriptor>, Vec<Unread>)>, RegistryError> {
         let mut path = format!("{repository}/referrers/{digest}");
         let mut entries = Vec::new();
-        for page in 0..MAX_REFERRER_PAGES {
+        let mut cut = Vec::new();
+        let mut page = 0;
+        loop {
             let resp = self
                 .send_v2(registry, repository, Method::GET, &path, OCI_INDEX)
                 .await?;
@@ -191,20 +360,48 @@ impl RegistryClient {
             if status != StatusCode::OK {
                 return Err(status_error(registry, status, "referrers API"));
             }
+            if page == 0 {
+                self.set_no_referrers_api(registry, false);
+                gate.take();
+            }
             let next = next_link(&resp);
             let what = format!("referrers index of {digest}");
-            let body =
-                read_limited(registry, &what, resp, self.inner.opts.max_manifest_bytes).await?;
+            let body = read_limited(
+                registry,
+                &what,
+                resp,
+                self.inner.opts.max_manifest_bytes,
+                budget,
+            )
+            .await?;
             let idx = parse_index(&body)
                 .map_err(|e| RegistryError::invalid(registry, format!("{what}: {e}")))?;
             entries.extend(idx.manifests);
+            let unread = |detail: String| Unread {
+                location: SignatureLocation::ReferrersApi,
+                detail,
+            };
             match next {
-                Some(p) => path = p,
-                None => break,
+                Next::End => break,
+                Next::Follow(p) if page + 1 < MAX_REFERRER_PAGES => {
+                    path = p;
+                    page += 1;
+                }
+                Next::Follow(_) => {
+                    cut.push(unread(format!(
+                        "the referrers list has more than {MAX_REFERRER_PAGES} pages; the rest was not read"
+                    )));
+                    break;
+                }
+                Next::Unfollowable(why) => {
+                    cut.push(unread(format!(
+                        "the referrers list continues, but its next page {why}"
+                    )));
+                    break;
+                }
             }
         }
-        self.set_no_referrers_api(registry, false);
-        Ok(Some(entries))
+        Ok(Some((entries, cut)))
     }
 
     /// One referrer: its manifest, its bundle layer, the bundle blob.
@@ -214,60 +411,61 @@ impl RegistryClient {
         repository: &str,
         location: SignatureLocation,
         desc: Descriptor,
+        budget: &Budget,
     ) -> Item<FoundBundle> {
-        let malformed = |detail: String| Ok(Err(MalformedSignature { location, detail }));
         if !is_sha256_digest(&desc.digest) {
-            return malformed(format!(
+            return Ok(Read::Malformed(format!(
                 "referrer digest {:?} is not a sha256 digest",
                 truncate(&desc.digest)
-            ));
+            )));
         }
-        let bytes = match self.get_manifest(registry, repository, &desc.digest).await {
+        let bytes = match self
+            .fetch_manifest(registry, repository, &desc.digest, budget)
+            .await
+        {
             Ok(Some((_, _, bytes))) => bytes,
             Ok(None) => {
-                return malformed(format!(
-                    "referrer manifest {} is missing (HTTP 404)",
+                return Ok(Read::Unread(format!(
+                    "referrer manifest {} is listed but missing (HTTP 404)",
                     desc.digest
-                ))
+                )))
             }
-            Err(RegistryError::InvalidResponse { detail, .. }) => return malformed(detail),
-            Err(e) => return Err(e),
+            Err(e) => return unread_or_fail(e),
         };
         let manifest = match parse_manifest(&bytes) {
             Ok(m) => m,
-            Err(e) => return malformed(format!("referrer {}: {e}", desc.digest)),
+            Err(e) => return Ok(Read::Malformed(format!("referrer {}: {e}", desc.digest))),
         };
         let Some(layer) = manifest.layers.iter().find(|l| {
             l.media_type
                 .as_deref()
                 .is_some_and(is_sigstore_bundle_media_type)
         }) else {
-            return malformed(format!(
+            return Ok(Read::Malformed(format!(
                 "referrer {} has no Sigstore bundle layer",
                 desc.digest
-            ));
+            )));
         };
         if !is_sha256_digest(&layer.digest) {
-            return malformed(format!(
+            return Ok(Read::Malformed(format!(
                 "referrer {}: bundle layer digest is not sha256",
                 desc.digest
-            ));
+            )));
         }
         let bundle = match self
-            .get_blob(registry, repository, &layer.digest, layer.size)
+            .get_blob(registry, repository, &layer.digest, layer.size, budget)
             .await
         {
             Ok(Some(b)) => b,
             Ok(None) => {
-                return malformed(format!(
-                    "bundle blob {} is missing (HTTP 404)",
+                return Ok(Read::Unread(format!(
+                    "bundle blob {} is listed but missing (HTTP 404)",
                     layer.digest
-                ))
+                )))
             }
-            Err(RegistryError::InvalidResponse { detail, .. }) => return malformed(detail),
-            Err(e) => return Err(e),
+            Err(e) => return unread_or_fail(e),
         };
-        Ok(Ok(FoundBundle {
+        Ok(Read::Found(FoundBundle {
             location,
             manifest_digest: desc.digest,
             media_type: layer.media_type.clone().unwrap_or_default(),
@@ -281,79 +479,168 @@ impl RegistryClient {
         registry: &str,
         repository: &str,
         digest: &str,
-    ) -> Result<(Vec<FoundLegacy>, Vec<MalformedSignature>), RegistryError> {
+        budget: &Budget,
+    ) -> Result<Discovery, RegistryError> {
         let tag = format!("{}.sig", digest.replacen(':', "-", 1));
-        let Some((_, _, bytes)) = self.get_manifest(registry, repository, &tag).await? else {
-            return Ok((Vec::new(), Vec::new()));
+        let Some((_, _, bytes)) = self
+            .fetch_manifest(registry, repository, &tag, budget)
+            .await?
+        else {
+            return Ok(Discovery::default());
         };
         let manifest = parse_manifest(&bytes)
             .map_err(|e| RegistryError::invalid(registry, format!("signature tag {tag}: {e}")))?;
-        self.read_each(
-            SignatureLocation::LegacyTag,
-            manifest.layers,
-            |layer| async move {
-                self.read_legacy_layer(registry, repository, digest, &layer)
-                    .await
-            },
-        )
-        .await
+        let (legacy, malformed, incomplete) = self
+            .read_each(
+                SignatureLocation::LegacyTag,
+                manifest.layers,
+                |layer| async move {
+                    self.read_legacy_layer(registry, repository, digest, &layer, budget)
+                        .await
+                },
+            )
+            .await?;
+        Ok(Discovery {
+            bundles: Vec::new(),
+            legacy,
+            malformed,
+            incomplete,
+        })
     }
 
-    /// Reads up to [`MAX_SIGNATURES_PER_PLACE`] objects a few at a time, splitting signatures
-    /// from malformed ones and stopping at the first error.
+    /// Reads up to [`MAX_SIGNATURES_PER_PLACE`] objects a few at a time, sorting signatures
+    /// from malformed and unread ones and stopping at the first error.
     async fn read_each<T, F, Fut>(
         &self,
         location: SignatureLocation,
         items: Vec<Descriptor>,
         read: F,
-    ) -> Result<(Vec<T>, Vec<MalformedSignature>), RegistryError>
+    ) -> Result<(Vec<T>, Vec<MalformedSignature>, Vec<Unread>), RegistryError>
     where
         F: Fn(Descriptor) -> Fut,
         Fut: std::future::Future<Output = Item<T>>,
     {
         let total = items.len();
-        let results: Vec<Item<T>> = stream::iter(items.into_iter().take(MAX_SIGNATURES_PER_PLACE))
+        let mut results = stream::iter(items.into_iter().take(MAX_SIGNATURES_PER_PLACE))
             .map(read)
-            .buffered(CONCURRENCY)
-            .collect()
-            .await;
-        let (mut found, mut malformed) = (Vec::new(), Vec::new());
-        for r in results {
+            .buffered(CONCURRENCY);
+        let (mut found, mut malformed, mut unread) = (Vec::new(), Vec::new(), Vec::new());
+        while let Some(r) = results.next().await {
             match r? {
-                Ok(t) => found.push(t),
-                Err(m) => malformed.push(m),
+                Read::Found(t) => found.push(t),
+                Read::Malformed(detail) => malformed.push(MalformedSignature { location, detail }),
+                Read::Unread(detail) => unread.push(Unread { location, detail }),
             }
         }
         if total > MAX_SIGNATURES_PER_PLACE {
-            malformed.push(MalformedSignature {
+            unread.push(Unread {
                 location,
-                detail: format!("{total} signature objects; only the first {MAX_SIGNATURES_PER_PLACE} were read"),
+                detail: format!(
+                    "{total} signature objects; only the first {MAX_SIGNATURES_PER_PLACE} were read"
+                ),
             });
         }
-        Ok((found, malformed))
+        Ok((found, malformed, unread))
     }
 }
 
-/// The `rel="next"` target of a referrers page as a path under `/v2/`, if on the same registry.
-fn next_link(resp: &reqwest::Response) -> Option<String> {
-    let link = resp.headers().get(reqwest::header::LINK)?.to_str().ok()?;
+/// The `rel="next"` link of a referrers page. A next page on another host is not followed (the
+/// credentials and limits are this registry's), but it is reported, never silently dropped.
+fn next_link(resp: &reqwest::Response) -> Next {
+    let mut links = resp
+        .headers()
+        .get_all(reqwest::header::LINK)
+        .iter()
+        .peekable();
+    if links.peek().is_none() {
+        return Next::End;
+    }
+    for value in links {
+        let Ok(link) = value.to_str() else {
+            return Next::Unfollowable("is in an unreadable Link header");
+        };
+        if let Some(next) = parse_next(link, resp.url()) {
+            return next;
+        }
+    }
+    Next::End
+}
+
+/// The `rel="next"` entry of one Link header value, if it has one.
+pub(crate) fn parse_next(link: &str, base: &reqwest::Url) -> Option<Next> {
     link.split(',').find_map(|part| {
         let (target, params) = part.trim().split_once(';')?;
-        if !params.replace(' ', "").contains("rel=\"next\"") {
+        let params = params.replace(' ', "").to_ascii_lowercase();
+        if !params
+            .split(';')
+            .any(|p| p == "rel=\"next\"" || p == "rel=next")
+        {
             return None;
         }
-        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-        let path = match target.strip_prefix("/v2/") {
-            Some(p) => p.to_string(),
-            None => {
-                let url = reqwest::Url::parse(target).ok()?;
-                let same = url.host_str() == resp.url().host_str()
-                    && url.port_or_known_default() == resp.url().port_or_known_default();
-                let p = url.path().strip_prefix("/v2/")?.to_string();
-                let q = url.query().map(|q| format!("?{q}")).unwrap_or_default();
-                return same.then(|| format!("{p}{q}"));
-            }
+        let Some(target) = target
+            .trim()
+            .strip_prefix('<')
+            .and_then(|t| t.strip_suffix('>'))
+        else {
+            return Some(Next::Unfollowable("is not a <URL>"));
         };
-        Some(path)
+        let Ok(url) = base.join(target) else {
+            return Some(Next::Unfollowable("is not a URL"));
+        };
+        let same = url.scheme() == base.scheme()
+            && url.host_str() == base.host_str()
+            && url.port_or_known_default() == base.port_or_known_default();
+        if !same {
+            return Some(Next::Unfollowable("is on another host"));
+        }
+        let Some(path) = url.path().strip_prefix("/v2/") else {
+            return Some(Next::Unfollowable("is outside /v2/"));
+        };
+        let q = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+        Some(Next::Follow(format!("{path}{q}")))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn next(link: &str) -> Option<Next> {
+        let base = reqwest::Url::parse("http://127.0.0.1:5000/v2/app/referrers/sha256:ab").unwrap();
+        parse_next(link, &base)
+    }
+
+    #[test]
+    fn next_links_on_this_registry_are_followed_and_others_reported() {
+        assert_eq!(
+            next(r#"</v2/app/referrers/sha256:ab?n=2>; rel="next""#),
+            Some(Next::Follow("app/referrers/sha256:ab?n=2".into()))
+        );
+        assert_eq!(
+            next(r#"<http://127.0.0.1:5000/v2/app/referrers/x?last=y>; rel="next""#),
+            Some(Next::Follow("app/referrers/x?last=y".into()))
+        );
+        assert_eq!(
+            next(r#"</v2/a>; rel="prev", </v2/b>; rel=next"#),
+            Some(Next::Follow("b".into()))
+        );
+        assert_eq!(next(r#"</v2/a>; rel="prev""#), None);
+        for (link, why) in [
+            (
+                r#"<https://elsewhere.example/v2/app/referrers/x>; rel="next""#,
+                "another host",
+            ),
+            (
+                r#"<http://127.0.0.1:5001/v2/x>; rel="next""#,
+                "another host",
+            ),
+            (r#"</other/x>; rel="next""#, "outside /v2/"),
+            (r#"/v2/x; rel="next""#, "not a <URL>"),
+        ] {
+            match next(link) {
+                Some(Next::Unfollowable(w)) => assert!(w.contains(why), "{link}: {w}"),
+                other => panic!("{link}: {other:?}"),
+            }
+        }
+    }
 }

@@ -5,18 +5,24 @@
 /// contain credentials, tokens or response bodies from token endpoints.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    /// The registry could not be reached or did not answer usefully: connection error, timeout,
-    /// 5xx, 429, or a status the protocol does not allow at that point.
+    /// The registry could not be reached or did not answer usefully: connection error, reset or
+    /// short body, timeout or stall, 5xx, 429, or a status the protocol does not allow there.
     #[error("registry {registry} unavailable: {detail}")]
     Unavailable { registry: String, detail: String },
     /// Credentials were missing or rejected (401/403 after the auth dance) or the token endpoint
     /// refused to issue a token.
     #[error("authentication to registry {registry} failed: {detail}")]
     Authentication { registry: String, detail: String },
-    /// The registry answered, but with content that cannot be trusted or used: truncated or
-    /// oversized bodies, unparseable manifests or indexes, content whose digest does not match.
+    /// The registry answered completely, but with content that cannot be trusted or used:
+    /// unparseable listings (indexes, `.sig` manifests), content whose digest does not match the
+    /// digest it was asked for or announced. Like `Unavailable`, it says nothing about the
+    /// artifact: a registry serving wrong bytes is a broken or hostile store, not a bad signature.
     #[error("invalid response from registry {registry}: {detail}")]
     InvalidResponse { registry: String, detail: String },
+    /// One of our own limits stopped a read: an object over the size limit, the discovery's byte
+    /// budget, or its deadline. Says nothing about the artifact either.
+    #[error("registry {registry}: {detail}")]
+    Limit { registry: String, detail: String },
     /// The artifact itself does not exist (only used when resolving the artifact, never for
     /// signature places, where "absent" is a normal answer).
     #[error("{what} not found in registry {registry}")]
@@ -33,6 +39,7 @@ impl RegistryError {
             RegistryError::Unavailable { .. } => "unavailable",
             RegistryError::Authentication { .. } => "authentication",
             RegistryError::InvalidResponse { .. } => "invalid-response",
+            RegistryError::Limit { .. } => "limit",
             RegistryError::NotFound { .. } => "not-found",
             RegistryError::Config(_) => "config",
         }
@@ -47,6 +54,13 @@ impl RegistryError {
 
     pub(crate) fn auth(registry: &str, detail: impl Into<String>) -> Self {
         RegistryError::Authentication {
+            registry: registry.to_string(),
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn limit(registry: &str, detail: impl Into<String>) -> Self {
+        RegistryError::Limit {
             registry: registry.to_string(),
             detail: detail.into(),
         }

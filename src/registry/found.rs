@@ -14,12 +14,50 @@ pub struct Discovery {
     /// signatures (e.g. a referrer manifest with no bundle layer, a .sig layer missing the
     /// signature annotation). Reported as evidence; never makes the artifact "unsigned".
     pub malformed: Vec<MalformedSignature>,
+    /// Why this is not the whole set of signatures: a listing cut short (too many referrer
+    /// pages, a next page that cannot be followed, too many objects in one place) or objects
+    /// that were listed but could not be read (missing, wrong bytes for their digest, too large,
+    /// byte budget spent). Empty means complete.
+    ///
+    /// The rule for callers: from an incomplete discovery only `Verified` may be concluded (a
+    /// verifying signature is positive evidence that no unread object can undo); every other
+    /// outcome (`Unsigned`, mismatches, invalid) is indeterminate, since the unread part might
+    /// hold the signature that verifies.
+    pub incomplete: Vec<Unread>,
 }
 
 impl Discovery {
-    /// True when nothing at all was found: no signature and no malformed signature object.
+    /// True when nothing at all was found: no signature, no malformed signature object, and
+    /// nothing left unread.
     pub fn is_empty(&self) -> bool {
-        self.bundles.is_empty() && self.legacy.is_empty() && self.malformed.is_empty()
+        self.bundles.is_empty()
+            && self.legacy.is_empty()
+            && self.malformed.is_empty()
+            && self.incomplete.is_empty()
+    }
+
+    /// True when every place was read to its end and every listed object was read.
+    pub fn is_complete(&self) -> bool {
+        self.incomplete.is_empty()
+    }
+
+    /// A one-line summary of why the discovery is incomplete (bounded), `None` when complete.
+    pub fn incomplete_summary(&self) -> Option<String> {
+        let first = self.incomplete.first()?;
+        let more = self.incomplete.len() - 1;
+        Some(if more == 0 {
+            format!("{}: {}", first.location, first.detail)
+        } else {
+            format!("{}: {} (and {more} more)", first.location, first.detail)
+        })
+    }
+
+    /// Adds another part's findings (bundles, legacy signatures, problems) to this one.
+    pub(crate) fn absorb(&mut self, other: Discovery) {
+        self.bundles.extend(other.bundles);
+        self.legacy.extend(other.legacy);
+        self.malformed.extend(other.malformed);
+        self.incomplete.extend(other.incomplete);
     }
 }
 
@@ -75,6 +113,15 @@ impl std::fmt::Display for SignatureLocation {
             SignatureLocation::LegacyTag => "legacy-tag",
         })
     }
+}
+
+/// Part of a signature place that was not read, and why. Never evidence about the artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unread {
+    /// Where it was listed.
+    pub location: SignatureLocation,
+    /// What was not read and why (bounded; digests and our own limits, no registry text).
+    pub detail: String,
 }
 
 /// A signature object that exists but cannot be read as a signature.

@@ -113,8 +113,11 @@ async fn a_body_that_stalls_midway_times_out_as_unavailable() {
     );
 }
 
+/// Issue 9, item 3: how a signature store's listing fails decides the error class: a cut-short
+/// body is the transport failing (`Unavailable`), an oversized one our limit (`Limit`), and only
+/// a complete body that does not parse is an `InvalidResponse`. None is ever "unsigned".
 #[tokio::test]
-async fn truncated_oversized_and_garbage_signature_stores_are_invalid_responses() {
+async fn truncated_oversized_and_garbage_signature_stores_fail_by_class() {
     let c = client_with(RegistryOptions {
         max_manifest_bytes: 1000,
         timeout: Duration::from_secs(5),
@@ -128,21 +131,34 @@ async fn truncated_oversized_and_garbage_signature_stores_are_invalid_responses(
                 declared: 900,
                 body: br#"{"schemaVersion":2,"#.to_vec(),
             },
-            "truncated",
+            "unavailable",
+            "cut short",
+        ),
+        (
+            "reset",
+            Reply::Reset {
+                declared: 900,
+                body: br#"{"schemaVersion":2,"#.to_vec(),
+            },
+            "unavailable",
+            "cut short",
         ),
         (
             "announced too big",
             Reply::json(200, OCI_INDEX, big.clone()),
+            "limit",
             "exceeds 1000 bytes",
         ),
         (
             "streamed too big",
             Reply::Unframed { body: big },
+            "limit",
             "exceeds 1000 bytes",
         ),
         (
             "garbage",
             Reply::json(200, OCI_INDEX, "<html>hello</html>"),
+            "invalid-response",
             "not an OCI image index",
         ),
         (
@@ -152,18 +168,17 @@ async fn truncated_oversized_and_garbage_signature_stores_are_invalid_responses(
                 OCI_MANIFEST,
                 format!(r#"{{"mediaType":"{OCI_MANIFEST}","layers":[]}}"#),
             ),
+            "invalid-response",
             "expected an OCI image index",
         ),
     ];
-    for (name, reply, expect) in cases {
+    for (name, reply, category, expect) in cases {
         let srv = TestServer::start(routes(vec![(tag_path(), reply)], Reply::status(404))).await;
         let err = within(c.discover(&srv.host, "app", &digest()))
             .await
             .expect_err(name);
-        assert!(
-            matches!(&err, RegistryError::InvalidResponse { detail, .. } if detail.contains(expect)),
-            "{name}: {err:?}"
-        );
+        assert_eq!(err.category(), category, "{name}: {err:?}");
+        assert!(err.to_string().contains(expect), "{name}: {err:?}");
     }
     let srv = TestServer::start(routes(
         vec![(sig_path(), Reply::json(200, OCI_MANIFEST, "{{{"))],
@@ -226,18 +241,20 @@ async fn legacy_layers_with_bad_annotations_are_malformed_and_good_payloads_need
     );
     assert_eq!(l.certificate_pem.as_deref(), Some("CERT"));
     assert_eq!(l.rekor_bundle_json.as_deref(), Some("{}"));
-    assert_eq!(d.malformed.len(), 4, "{:?}", d.malformed);
+    assert_eq!(d.malformed.len(), 3, "{:?}", d.malformed);
     assert!(d
         .malformed
         .iter()
         .all(|m| m.location == SignatureLocation::LegacyTag));
+    // A payload whose bytes do not match its digest is the store's fault, not the signature's:
+    // unread (indeterminate), never malformed.
+    assert_eq!(d.incomplete.len(), 1, "{:?}", d.incomplete);
     assert!(
-        d.malformed
-            .iter()
-            .any(|m| m.detail.contains("content has digest")),
+        d.incomplete[0].detail.contains("content has digest"),
         "{:?}",
-        d.malformed
+        d.incomplete
     );
+    assert_eq!(d.incomplete[0].location, SignatureLocation::LegacyTag);
     // The good payload was reconstructed: the only blob fetched is the mismatching one.
     let blob_gets = srv
         .request_lines()

@@ -8,6 +8,7 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use reqwest::{redirect, Response, StatusCode, Url};
 
+use super::budget::Budget;
 use super::error::RegistryError;
 
 /// Builds the shared reqwest client: platform roots plus the extra CA bundle, the per-request
@@ -102,20 +103,30 @@ pub(crate) fn v2_url(
 }
 
 /// Reads a body, refusing more than `limit` bytes: an announced Content-Length above the limit is
-/// rejected before reading, and reading stops as soon as the limit is passed.
+/// rejected before reading, and reading stops as soon as the limit is passed. Every chunk is
+/// charged to `budget` (the discovery's), and reading stops when it is spent.
+///
+/// How a failed read is classified decides whether a verdict may be drawn, so: a reset, a body
+/// shorter than announced, a timeout or a stall is `Unavailable` (the transport failed, the
+/// content is unknown); passing the size limit or the budget is `Limit`. Neither is ever
+/// evidence about a signature.
 pub(crate) async fn read_limited(
     registry: &str,
     what: &str,
     mut resp: Response,
     limit: usize,
+    budget: &Budget,
 ) -> Result<Vec<u8>, RegistryError> {
     let announced = content_length(resp.headers());
     if let Some(n) = announced {
         if n > limit as u64 {
-            return Err(RegistryError::invalid(
+            return Err(RegistryError::limit(
                 registry,
                 format!("{what} exceeds {limit} bytes (Content-Length {n})"),
             ));
+        }
+        if n > budget.left() {
+            return Err(over_budget(registry, what, budget));
         }
     }
     let mut body = Vec::with_capacity(announced.map_or(0, |n| n as usize).min(limit));
@@ -123,10 +134,13 @@ pub(crate) async fn read_limited(
         match resp.chunk().await {
             Ok(Some(chunk)) => {
                 if body.len() + chunk.len() > limit {
-                    return Err(RegistryError::invalid(
+                    return Err(RegistryError::limit(
                         registry,
                         format!("{what} exceeds {limit} bytes"),
                     ));
+                }
+                if !budget.take(chunk.len()) {
+                    return Err(over_budget(registry, what, budget));
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -138,22 +152,32 @@ pub(crate) async fn read_limited(
                 ))
             }
             Err(e) => {
-                return Err(RegistryError::invalid(
+                return Err(RegistryError::unavailable(
                     registry,
-                    format!("{what} truncated or unreadable: {}", chain(&e)),
+                    format!("{what} cut short: {}", chain(&e.without_url())),
                 ))
             }
         }
     }
     if let Some(n) = announced {
         if body.len() as u64 != n {
-            return Err(RegistryError::invalid(
+            return Err(RegistryError::unavailable(
                 registry,
-                format!("{what} truncated: {} of {n} bytes", body.len()),
+                format!("{what} cut short: {} of {n} bytes", body.len()),
             ));
         }
     }
     Ok(body)
+}
+
+fn over_budget(registry: &str, what: &str, budget: &Budget) -> RegistryError {
+    RegistryError::limit(
+        registry,
+        format!(
+            "discovery byte budget ({} bytes) spent before {what} was read",
+            budget.total()
+        ),
+    )
 }
 
 fn content_length(h: &HeaderMap) -> Option<u64> {

@@ -6,9 +6,11 @@
 
 use base64::Engine as _;
 
+use super::bounded::truncate;
+use super::budget::Budget;
 use super::client::{sha256_digest, RegistryClient};
-use super::error::RegistryError;
-use super::found::{FoundLegacy, MalformedSignature, SignatureLocation};
+use super::discovery::{unread_or_fail, Item, Read};
+use super::found::FoundLegacy;
 use super::manifest::Descriptor;
 use super::reference::is_sha256_digest;
 
@@ -53,65 +55,58 @@ fn go_json_string(s: &str) -> String {
 }
 
 impl RegistryClient {
-    /// Turns one `.sig` manifest layer into a signature, or into a malformed-signature record.
-    /// Only failures to *reach* the registry are errors.
+    /// Turns one `.sig` manifest layer into a signature, a malformed-signature record (the
+    /// layer's own content is not a usable signature) or an unread one (its payload could not be
+    /// read as its digest promises). Only failures to *reach* the registry are errors.
     pub(crate) async fn read_legacy_layer(
         &self,
         registry: &str,
         repository: &str,
         artifact_digest: &str,
         layer: &Descriptor,
-    ) -> Result<Result<FoundLegacy, MalformedSignature>, RegistryError> {
-        let malformed = |detail: String| {
-            Ok(Err(MalformedSignature {
-                location: SignatureLocation::LegacyTag,
-                detail,
-            }))
-        };
+        budget: &Budget,
+    ) -> Item<FoundLegacy> {
         if !is_sha256_digest(&layer.digest) {
-            return malformed(format!(
+            return Ok(Read::Malformed(format!(
                 "layer digest {:?} is not a sha256 digest",
                 truncate(&layer.digest)
-            ));
+            )));
         }
         let Some(signature_b64) = layer.annotation(ANN_SIGNATURE) else {
-            return malformed(format!(
+            return Ok(Read::Malformed(format!(
                 "layer {} has no {ANN_SIGNATURE} annotation",
                 layer.digest
-            ));
+            )));
         };
         if base64::engine::general_purpose::STANDARD
             .decode(signature_b64.trim())
             .map_or(true, |s| s.is_empty())
         {
-            return malformed(format!(
+            return Ok(Read::Malformed(format!(
                 "layer {}: {ANN_SIGNATURE} is not base64",
                 layer.digest
-            ));
+            )));
         }
         let expected = simple_signing_payload(registry, repository, artifact_digest);
         let payload = if sha256_digest(&expected) == layer.digest {
             expected
         } else {
             match self
-                .get_blob(registry, repository, &layer.digest, layer.size)
+                .get_blob(registry, repository, &layer.digest, layer.size, budget)
                 .await
             {
                 Ok(Some(b)) => b,
                 Ok(None) => {
-                    return malformed(format!(
-                        "payload blob {} is missing (HTTP 404)",
+                    return Ok(Read::Unread(format!(
+                        "payload blob {} is listed but missing (HTTP 404)",
                         layer.digest
-                    ))
+                    )))
                 }
-                Err(RegistryError::InvalidResponse { detail, .. }) => {
-                    return malformed(format!("payload blob {}: {detail}", layer.digest))
-                }
-                Err(e) => return Err(e),
+                Err(e) => return unread_or_fail(e),
             }
         };
         let text = |k: &str| layer.annotation(k).map(str::to_string);
-        Ok(Ok(FoundLegacy {
+        Ok(Read::Found(FoundLegacy {
             layer_digest: layer.digest.clone(),
             payload,
             signature_b64: signature_b64.to_string(),
@@ -121,15 +116,6 @@ impl RegistryClient {
             rfc3161_timestamp_json: text(ANN_RFC3161),
         }))
     }
-}
-
-/// Untrusted strings echoed into evidence are cut short.
-pub(crate) fn truncate(s: &str) -> String {
-    let mut t: String = s.chars().take(100).collect();
-    if t.len() < s.len() {
-        t.push('…');
-    }
-    t
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::bounded::{json_error, truncate};
+
 /// OCI image manifest.
 pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// OCI image index (also the referrers API response type).
@@ -81,13 +83,14 @@ struct Kind {
 /// Refuses documents that declare themselves to be another kind, before their fields are read
 /// (so the error says "wrong kind" rather than "missing field").
 fn check_kind(bytes: &[u8], allowed: [&str; 2], expected: &str) -> Result<(), String> {
-    let kind: Kind = serde_json::from_slice(bytes).map_err(|e| format!("not {expected}: {e}"))?;
+    let kind: Kind =
+        serde_json::from_slice(bytes).map_err(|e| format!("not {expected}: {}", json_error(&e)))?;
     match kind.media_type {
         None => Ok(()),
         Some(serde_json::Value::String(m)) if allowed.contains(&m.as_str()) => Ok(()),
         Some(other) => Err(format!(
             "expected {expected}, got media type {}",
-            super::legacy::truncate(&other.to_string())
+            truncate(&other.to_string())
         )),
     }
 }
@@ -99,13 +102,13 @@ pub(crate) fn parse_index(bytes: &[u8]) -> Result<ImageIndex, String> {
         [OCI_INDEX, DOCKER_MANIFEST_LIST],
         "an OCI image index",
     )?;
-    serde_json::from_slice(bytes).map_err(|e| format!("not an OCI image index: {e}"))
+    serde_json::from_slice(bytes).map_err(|e| format!("not an OCI image index: {}", json_error(&e)))
 }
 
 /// Parses an image manifest (OCI or Docker schema 2).
 pub(crate) fn parse_manifest(bytes: &[u8]) -> Result<ImageManifest, String> {
     check_kind(bytes, [OCI_MANIFEST, DOCKER_MANIFEST], "an image manifest")?;
-    serde_json::from_slice(bytes).map_err(|e| format!("not an image manifest: {e}"))
+    serde_json::from_slice(bytes).map_err(|e| format!("not an image manifest: {}", json_error(&e)))
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@
 //! plain options.
 
 mod auth;
+mod bounded;
+mod budget;
 mod challenge;
 mod client;
 mod discovery;
@@ -25,7 +27,11 @@ mod reference;
 #[cfg(test)]
 mod auth_tests;
 #[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
 mod hostile_tests;
+#[cfg(test)]
+mod proptest_tests;
 #[cfg(test)]
 mod referrers_tests;
 #[cfg(test)]
@@ -36,7 +42,9 @@ mod verdict_tests;
 pub use client::{RegistryClient, RegistryOptions, RequestRecord};
 pub use docker_config::DockerConfig;
 pub use error::RegistryError;
-pub use found::{Discovery, FoundBundle, FoundLegacy, MalformedSignature, SignatureLocation};
+pub use found::{
+    Discovery, FoundBundle, FoundLegacy, MalformedSignature, SignatureLocation, Unread,
+};
 pub use legacy::simple_signing_payload;
 pub use manifest::is_sigstore_bundle_media_type;
 pub use reference::{ImageRef, RefError};

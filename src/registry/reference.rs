@@ -6,6 +6,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::bounded::truncate;
+
 /// A parsed, validated reference to an artifact in a registry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ImageRef {
@@ -72,7 +74,8 @@ impl FromStr for ImageRef {
             return Err(RefError::new(
                 input,
                 format!(
-                    "{registry:?} is not a registry host (it needs a '.' or a ':port', or must be localhost)"
+                    "{:?} is not a registry host (it needs a '.' or a ':port', or must be localhost)",
+                    truncate(registry)
                 ),
             ));
         }
@@ -83,7 +86,10 @@ impl FromStr for ImageRef {
         };
         if let Some(t) = &tag {
             if !is_tag(t) {
-                return Err(RefError::new(input, format!("invalid tag {t:?}")));
+                return Err(RefError::new(
+                    input,
+                    format!("invalid tag {:?}", truncate(t)),
+                ));
             }
         }
         if !is_repository(repository) {

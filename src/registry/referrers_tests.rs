@@ -114,12 +114,40 @@ async fn a_signature_object_that_cannot_be_fetched_fails_the_discovery() {
         };
         assert!(ok, "{status}: {err:?}");
     }
-    // A bundle blob that is gone (404) is evidence of a broken signature, not an outage.
+    // A listed bundle blob that is gone (404), cut short, reset or the wrong bytes for its
+    // digest: nothing is known about that signature. The discovery fails (transport) or is
+    // incomplete (the store's answer is unusable), and never holds a "malformed" signature.
     let (srv, _) = bundle_store(Reply::status(404)).await;
     let d = within(client().discover(&srv.host, "app", &digest()))
         .await
         .expect("discover");
-    assert!(d.bundles.is_empty() && d.malformed.len() == 1, "{d:?}");
+    assert!(d.bundles.is_empty() && d.malformed.is_empty(), "{d:?}");
+    assert!(d.incomplete[0].detail.contains("missing"), "{d:?}");
+    let (srv, _) = bundle_store(Reply::json(200, BUNDLE, "not the bundle")).await;
+    let d = within(client().discover(&srv.host, "app", &digest()))
+        .await
+        .expect("discover");
+    assert!(d.bundles.is_empty() && d.malformed.is_empty(), "{d:?}");
+    assert!(
+        d.incomplete[0].detail.contains("content has digest"),
+        "{d:?}"
+    );
+    for cut in [
+        Reply::Truncated {
+            declared: 500,
+            body: b"{\"mediaType\"".to_vec(),
+        },
+        Reply::Reset {
+            declared: 500,
+            body: b"{\"mediaType\"".to_vec(),
+        },
+    ] {
+        let (srv, _) = bundle_store(cut).await;
+        let err = within(client().discover(&srv.host, "app", &digest()))
+            .await
+            .expect_err("cut short");
+        assert!(matches!(err, RegistryError::Unavailable { .. }), "{err:?}");
+    }
 }
 
 #[tokio::test]

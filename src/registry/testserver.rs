@@ -43,6 +43,8 @@ pub(crate) enum Reply {
     Truncated { declared: usize, body: Vec<u8> },
     /// A 200 without Content-Length: the body runs until the connection closes.
     Unframed { body: Vec<u8> },
+    /// Sends the head and `body` (shorter than `declared`), then resets the connection (RST).
+    Reset { declared: usize, body: Vec<u8> },
     /// Sends the head and `body` (shorter than `declared`), then stalls without closing.
     Stall { declared: usize, body: Vec<u8> },
     /// Never answers.
@@ -152,6 +154,18 @@ async fn serve(mut sock: TcpStream, handler: Handler, recorded: Arc<Mutex<Vec<Te
                 let _ = sock.write_all(head.as_bytes()).await;
                 let _ = sock.write_all(&body).await;
                 let _ = sock.shutdown().await;
+                return;
+            }
+            Reply::Reset { declared, body } => {
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {declared}\r\n\r\n");
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(&body).await;
+                let _ = sock.flush().await;
+                // Linger 0: closing sends RST instead of FIN. (Deprecated because a non-zero
+                // linger blocks the thread on drop; zero does not.)
+                #[allow(deprecated)]
+                let _ = sock.set_linger(Some(std::time::Duration::ZERO));
+                drop(sock);
                 return;
             }
             Reply::Stall { declared, body } => {

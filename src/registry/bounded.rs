@@ -1,0 +1,51 @@
+//! Untrusted text (registry content, references, headers) is cut short before it is echoed
+//! into an error, evidence or a status, so no input can make a message arbitrarily long.
+
+/// Characters of untrusted text kept in a message.
+pub(crate) const ECHO_CHARS: usize = 100;
+
+/// `s` cut to [`ECHO_CHARS`] characters, with `…` when something was cut.
+pub(crate) fn truncate(s: &str) -> String {
+    let mut t: String = s.chars().take(ECHO_CHARS).collect();
+    if t.len() < s.len() {
+        t.push('…');
+    }
+    t
+}
+
+/// A JSON error's text with the quoted part cut like [`truncate`] (serde's type errors quote the
+/// offending value, which may be megabytes of registry content), its position kept.
+pub(crate) fn json_error(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let msg = full
+        .rsplit_once(" at line ")
+        .map_or(full.as_str(), |(m, _)| m);
+    format!(
+        "{} at line {} column {}",
+        truncate(msg),
+        e.line(),
+        e.column()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuts_by_characters_and_marks_the_cut() {
+        assert_eq!(truncate("short"), "short");
+        let long = "é".repeat(300);
+        let t = truncate(&long);
+        assert_eq!(t.chars().count(), ECHO_CHARS + 1);
+        assert!(t.ends_with('…'));
+    }
+
+    #[test]
+    fn json_errors_keep_their_position_but_not_the_quoted_value() {
+        let json = format!("{{\"a\": 1, \"layers\": \"{}\"}}", "x".repeat(10_000));
+        let e = serde_json::from_str::<std::collections::BTreeMap<String, u8>>(&json).unwrap_err();
+        let text = json_error(&e);
+        assert!(text.len() < 200 && text.contains("line 1 column"), "{text}");
+    }
+}
