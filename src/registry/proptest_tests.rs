@@ -243,7 +243,7 @@ fn huge_json(vocabulary: &'static [&'static str]) -> impl Strategy<Value = Vec<u
                         let n = o.len();
                         let (_, child) = o.iter_mut().nth(at % n).expect("in range");
                         at /= n;
-                        if at % 2 == 0 {
+                        if at.is_multiple_of(2) {
                             *child = Value::String(big.to_string());
                         } else {
                             plant(child, big, at / 2);
