@@ -21,7 +21,8 @@ pub fn candidate(found: &FoundBundle) -> Result<Candidate, Unreadable> {
     let bad = |detail: String| Unreadable {
         location: found.location,
         format: SignatureFormat::Bundle,
-        detail,
+        // Library and serde errors quote the registry's bytes: bounded (issue 9).
+        detail: crate::registry::bounded::cap(detail),
     };
     let text = std::str::from_utf8(&found.bytes).map_err(|_| bad("bundle is not UTF-8".into()))?;
     let bundle = Bundle::from_json(text).map_err(|e| bad(format!("bundle does not parse: {e}")))?;

@@ -77,7 +77,8 @@ pub fn candidate(found: &FoundLegacy) -> Result<Candidate, Unreadable> {
     let bad = |detail: String| Unreadable {
         location: SignatureLocation::LegacyTag,
         format: SignatureFormat::Legacy,
-        detail,
+        // Library and serde errors quote the registry's bytes: bounded (issue 9).
+        detail: crate::registry::bounded::cap(detail),
     };
     let payload: SimpleSigning = serde_json::from_slice(&found.payload).map_err(|e| {
         bad(format!(

@@ -4,9 +4,25 @@
 /// Characters of untrusted text kept in a message.
 pub(crate) const ECHO_CHARS: usize = 100;
 
+/// Characters kept of a whole message built around untrusted text (see [`cap`]).
+pub(crate) const MESSAGE_CHARS: usize = 1000;
+
 /// `s` cut to [`ECHO_CHARS`] characters, with `…` when something was cut.
 pub(crate) fn truncate(s: &str) -> String {
-    let mut t: String = s.chars().take(ECHO_CHARS).collect();
+    cut(s, ECHO_CHARS)
+}
+
+/// A whole message cut to [`MESSAGE_CHARS`]: for messages that embed text from a library error
+/// (the Sigstore and serde errors quote their input) rather than one known untrusted field.
+pub(crate) fn cap(s: String) -> String {
+    if s.len() <= MESSAGE_CHARS {
+        return s;
+    }
+    cut(&s, MESSAGE_CHARS)
+}
+
+fn cut(s: &str, chars: usize) -> String {
+    let mut t: String = s.chars().take(chars).collect();
     if t.len() < s.len() {
         t.push('…');
     }
@@ -39,6 +55,8 @@ mod tests {
         let t = truncate(&long);
         assert_eq!(t.chars().count(), ECHO_CHARS + 1);
         assert!(t.ends_with('…'));
+        assert_eq!(cap("x".repeat(5000)).chars().count(), MESSAGE_CHARS + 1);
+        assert_eq!(cap("short".into()), "short");
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! plain options.
 
 mod auth;
-mod bounded;
+pub(crate) mod bounded;
 mod budget;
 mod challenge;
 mod client;
