@@ -6,6 +6,9 @@
 //! `sha256-<hex>.sig`. The module's central promise is that "could not check" (an error) is never
 //! confused with "unsigned" (an empty [`Discovery`]): every transport, authentication or protocol
 //! problem with a signature *store* is an error, and only a definitive 404 means "nothing there".
+//! What could not be read in full (a listing cut short, a listed object missing, wrong for its
+//! digest, too large, or past the discovery's byte budget) marks the [`Discovery`] incomplete,
+//! from which only a verifying signature may be concluded; see `discovery` for the whole rule.
 //!
 //! No Kubernetes types live here; the CLI and the controller both build a [`RegistryClient`] from
 //! plain options.
