@@ -16,8 +16,6 @@ pub struct Variant {
     pub what: &'static str,
     /// The variant identity.
     pub value: String,
-    /// Whether the variant only adds text before or after the identity (what `^`/`$` stop).
-    pub edge: bool,
 }
 
 /// A GitHub Actions workflow identity.
@@ -160,11 +158,7 @@ pub fn subject_variants(meant: &str) -> Vec<Variant> {
         };
         let mut push = |what: &'static str, value: String| {
             if value != meant {
-                v.push(Variant {
-                    what,
-                    value,
-                    edge: false,
-                })
+                v.push(Variant { what, value })
             }
         };
         push("other owner", with(&|w| w.owner = ATTACKER.into()));
@@ -228,12 +222,10 @@ pub fn issuer_variants(meant: &str) -> Vec<Variant> {
     v.push(Variant {
         what: "other issuer",
         value: format!("https://{ATTACKER}.example"),
-        edge: false,
     });
     v.push(Variant {
         what: "issuer host suffix",
         value: format!("{meant}.{ATTACKER}.example"),
-        edge: true,
     });
     v
 }
@@ -244,12 +236,10 @@ fn edge_variants(meant: &str) -> Vec<Variant> {
         Variant {
             what: "host prefix",
             value: format!("https://{ATTACKER}.example/{meant}"),
-            edge: true,
         },
         Variant {
             what: "suffix",
             value: format!("{meant}.{ATTACKER}"),
-            edge: true,
         },
     ]
 }
@@ -261,7 +251,6 @@ fn undot(s: &str) -> Vec<Variant> {
         .map(|(i, _)| Variant {
             what: "any character for an unescaped dot",
             value: format!("{}x{}", &s[..i], &s[i + 1..]),
-            edge: false,
         })
         .collect()
 }
