@@ -80,6 +80,6 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Run(args) => run::run(args).await,
         Command::Audit(args) => audit::run(args).await,
         Command::Confirm(args) => confirm::run(args).await,
-        Command::Lint(args) => lint::run(args),
+        Command::Lint(args) => lint::run(args).await,
     }
 }

@@ -28,6 +28,10 @@ pub mod rules {
     pub const PATCH_INVALID: &str = "patch-invalid";
     /// `spec.insecure: true` for a registry that is not on loopback.
     pub const INSECURE: &str = "insecure";
+    /// `--live`: source-controller would refuse the artifact in the registry.
+    pub const LIVE_WOULD_HALT: &str = "live-would-halt";
+    /// `--live`: the artifact could not be checked (a warning, never "unsigned").
+    pub const LIVE_UNVERIFIABLE: &str = "live-unverifiable";
 
     /// Every rule id with a one-line description (SARIF `rules`, `docs/lint.md`).
     pub const ALL: &[(&str, &str)] = &[
@@ -67,6 +71,14 @@ pub mod rules {
         (VERIFY_REMOVED, "a later patch removes spec.verify again"),
         (PATCH_INVALID, "a FluxInstance patch cannot be applied"),
         (INSECURE, "spec.insecure for a non-loopback registry"),
+        (
+            LIVE_WOULD_HALT,
+            "--live: Flux would refuse the artifact in the registry",
+        ),
+        (
+            LIVE_UNVERIFIABLE,
+            "--live: the artifact could not be checked",
+        ),
     ];
 }
 

@@ -11,6 +11,7 @@ pub mod discover;
 pub mod finding;
 pub mod flux_instance;
 pub mod input;
+pub mod live;
 pub mod output;
 pub mod patch;
 pub mod rules;
@@ -45,13 +46,22 @@ impl Report {
     }
 }
 
-/// Lints `objects`, with the `ProvenancePolicy` objects among them and in `policy_objects`.
-pub fn lint(objects: &[Object], policy_objects: &[Object]) -> Result<Report, InputError> {
+/// Lints `objects`, with the `ProvenancePolicy` objects among them and in `policy_objects`;
+/// with a registry client (`--live`), also checks every verified artifact in its registry.
+pub async fn lint(
+    objects: &[Object],
+    policy_objects: &[Object],
+    live: Option<&crate::registry::RegistryClient>,
+) -> Result<Report, InputError> {
     let policies = load_policies(objects.iter().chain(policy_objects))?;
     let namespaces = namespace_labels(objects);
     let secrets = public_secrets(objects);
     let discovered = discover::discover(objects)?;
-    let findings = rules::check(&discovered, objects, &policies, &namespaces, &secrets);
+    let mut findings = rules::check(&discovered, objects, &policies, &namespaces, &secrets);
+    if let Some(client) = live {
+        findings.extend(live::check(&discovered.sources, &secrets, client).await);
+        findings.sort();
+    }
     Ok(Report {
         findings,
         sources: discovered.sources.len(),
