@@ -89,7 +89,7 @@ pub fn sarif(findings: &[Finding]) -> Value {
                 "rules": rules::ALL.iter().map(|(id, desc)| json!({
                     "id": id,
                     "shortDescription": {"text": desc},
-                    "helpUri": format!("https://github.com/provenance-auditor/provenance-auditor/blob/main/docs/lint.md#{id}"),
+                    "help": {"text": format!("docs/lint.md#{id}")},
                 })).collect::<Vec<_>>(),
             }},
             "results": findings.iter().map(|f| json!({
