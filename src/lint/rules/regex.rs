@@ -109,7 +109,16 @@ pub fn breadth(r: &RegexAt) -> Vec<Finding> {
                 r.field.name(),
                 edge.join("; ")
             ),
-            format!("anchor it: '^{}$' (and escape every literal dot)", r.re.trim_start_matches('^').trim_end_matches('$')),
+            {
+                let inner = r.re.trim_start_matches('^').trim_end_matches('$');
+                // An alternation must be grouped, or `^` and `$` bind to its ends only.
+                let anchored = if inner.contains('|') {
+                    format!("^(?:{inner})$")
+                } else {
+                    format!("^{inner}$")
+                };
+                format!("anchor it: '{anchored}' (and escape every literal dot)")
+            },
         ));
     }
     if !broad.is_empty() {
