@@ -172,6 +172,11 @@ echo
 echo "\$ curl -s $DEMO_METRICS/metrics | grep '^provenance_source_verified'"
 curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" | grep "^provenance_source_verified{namespace=\"$NS\"" | sed 's/^/  /'
 
+echo
+echo "\$ kubectl get ocirepositories,provenancepolicies -o yaml | provenance-auditor lint -   (docs/lint.md)"
+{ "${K[@]}" -n "$NS" get ocirepositories -o yaml; echo ---
+  "${K[@]}" get provenancepolicies -l app.kubernetes.io/part-of=provenance-demo -o yaml; } |
+  "$PA" lint - | sed 's/^/  /' || true
 cat <<EOF
 
 Still running, on 127.0.0.1 only:

@@ -10,5 +10,6 @@ pub mod audit;
 pub mod cli;
 pub mod controller;
 pub mod engine;
+pub mod lint;
 pub mod registry;
 pub mod vocabulary;

@@ -9,6 +9,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::lint_spec::LintSpec;
 use super::source_audit::{OidcIdentity, SourceKind};
 
 /// A signing requirement for the Flux sources it matches.
@@ -50,6 +51,9 @@ pub struct ProvenancePolicySpec {
     /// Flux itself enforces it (reported by the `Enforced` condition).
     #[serde(default)]
     pub require_source_verify: bool,
+    /// Extra demands on the identity regexes, checked by `provenance-auditor lint` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lint: Option<LintSpec>,
 }
 
 /// Source selection. Empty lists and absent selectors match everything.

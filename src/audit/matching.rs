@@ -101,6 +101,7 @@ mod tests {
             match_: m,
             verify: PolicyVerify::default(),
             require_source_verify: false,
+            lint: None,
         }
     }
 

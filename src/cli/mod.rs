@@ -7,6 +7,7 @@ pub mod audit;
 pub mod confirm;
 pub mod crds;
 pub mod duration;
+pub mod lint;
 pub mod policies;
 pub mod run;
 pub mod table;
@@ -48,6 +49,9 @@ pub enum Command {
     /// Wait until the selected Flux sources have held Ready=True for a while (the staged-rollout gate).
     #[command(after_help = CONFIRM_HELP)]
     Confirm(confirm::ConfirmArgs),
+    /// Check Flux manifests for a wrong or missing spec.verify, before Flux sees them (docs/lint.md).
+    #[command(after_help = LINT_HELP)]
+    Lint(lint::LintArgs),
 }
 
 const AUDIT_HELP: &str = "\
@@ -63,6 +67,10 @@ revision); 1 as soon as one is Ready=False (a reconciliation halt, e.g. Verifica
 its SourceAudit says Verified=False; 2 on timeout, when nothing is selected, or on an error.
 Progress goes to stderr every 5 s.";
 
+const LINT_HELP: &str = "\
+Exit codes: 0 no finding of severity error; 1 at least one; 2 an input could not be read or
+parsed (the message names the file and line). Rules and examples: docs/lint.md.";
+
 /// Runs the parsed command; returns the process exit code.
 pub async fn run(cli: Cli) -> u8 {
     match cli.command {
@@ -72,5 +80,6 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Run(args) => run::run(args).await,
         Command::Audit(args) => audit::run(args).await,
         Command::Confirm(args) => confirm::run(args).await,
+        Command::Lint(args) => lint::run(args).await,
     }
 }
