@@ -125,11 +125,7 @@ fn without_a_policy_the_signer_is_reported_but_not_accepted() {
     )]);
     // A key signature with no key given cannot be checked: it establishes no signer (issue 9
     // item 10), so it is not NoPolicy ("checked, nothing to judge it against").
-    assert_eq!(
-        (run.code, run.verdict()),
-        (1, "UntrustedSigner"),
-        "{run:?}"
-    );
+    assert_eq!((run.code, run.verdict()), (1, "UntrustedSigner"), "{run:?}");
     assert!(
         run.result(0)["message"]
             .as_str()
