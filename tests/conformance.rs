@@ -30,12 +30,50 @@ fn read_trimmed(path: &Path) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
-/// Runs one case; returns whether the client said "verified".
-fn run_case(case: &Path, artifact: &Path, as_digest: bool) -> bool {
+/// Exit codes of the contract in `src/cli/mod.rs`.
+const VERIFIED: i32 = 0;
+const REJECTED: i32 = 1;
+const COULD_NOT_TELL: i32 = 2;
+
+/// `_fail` cases whose failure is an input the check needs, not the bundle: a trust root or key
+/// that cannot be used means the client could not tell (exit 2), never "this bundle is bad"
+/// (exit 1). Each with why.
+const UNUSABLE_INPUT_CASES: [(&str, &str); 2] = [
+    (
+        "trust-root-tlog-missing-validity-start_fail",
+        "the trusted root's log key has no validFor.start: a malformed trust root",
+    ),
+    (
+        "managed-key-wrong-key_fail",
+        "key.pub is not a PEM key (its base64 ends in `++++wrongkey==`): a malformed key",
+    ),
+];
+
+/// The exit code a case must give.
+fn expected_exit(name: &str) -> i32 {
+    if !name.ends_with("_fail") {
+        VERIFIED
+    } else if UNUSABLE_INPUT_CASES.iter().any(|(case, _)| *case == name) {
+        COULD_NOT_TELL
+    } else {
+        REJECTED
+    }
+}
+
+/// Runs one case; returns the client's exit code.
+fn run_case(case: &Path, artifact: &Path, as_digest: bool) -> i32 {
+    run_case_with(
+        case,
+        &case.join("bundle.sigstore.json"),
+        artifact,
+        as_digest,
+    )
+}
+
+/// Runs one case with another bundle file (to test unreadable inputs).
+fn run_case_with(case: &Path, bundle: &Path, artifact: &Path, as_digest: bool) -> i32 {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_provenance-auditor"));
-    cmd.arg("verify-bundle")
-        .arg("--bundle")
-        .arg(case.join("bundle.sigstore.json"));
+    cmd.arg("verify-bundle").arg("--bundle").arg(bundle);
     if case.join("key.pub").exists() {
         cmd.arg("--key").arg(case.join("key.pub"));
     } else {
@@ -60,7 +98,7 @@ fn run_case(case: &Path, artifact: &Path, as_digest: bool) -> bool {
         cmd.arg(artifact);
     }
     let out = cmd.output().expect("run provenance-auditor");
-    out.status.success()
+    out.status.code().expect("exited, not killed")
 }
 
 #[test]
@@ -77,21 +115,20 @@ fn all_conformance_vectors_give_the_expected_result_as_file_and_as_digest() {
     let mut passed = 0;
     for case in &cases {
         let name = case.file_name().unwrap().to_string_lossy().to_string();
-        let expect_ok = !name.ends_with("_fail");
+        let want = expected_exit(&name);
         let artifact = if case.join("artifact").exists() {
             case.join("artifact")
         } else {
             dir.join("a.txt")
         };
         for as_digest in [false, true] {
-            let ok = run_case(case, &artifact, as_digest);
-            if ok == expect_ok {
+            let got = run_case(case, &artifact, as_digest);
+            if got == want {
                 passed += 1;
             } else {
                 failures.push(format!(
-                    "{name} ({}): expected {}",
+                    "{name} ({}): exit {got}, expected {want}",
                     if as_digest { "digest" } else { "file" },
-                    if expect_ok { "pass" } else { "fail" }
                 ));
             }
         }
@@ -104,4 +141,73 @@ fn all_conformance_vectors_give_the_expected_result_as_file_and_as_digest() {
         failures.join("\n")
     );
     assert_eq!(passed, 140);
+}
+
+/// Inputs the client cannot use are "could not tell" (exit 2), never a rejection (exit 1) nor a
+/// pass: a missing bundle or artifact file, a trust root that is missing or not JSON.
+#[test]
+fn unusable_inputs_exit_2_not_1() {
+    let dir = vectors_dir();
+    let case = dir.join("happy-path-v0.3");
+    let artifact = dir.join("a.txt");
+    assert_eq!(
+        run_case(&case, &artifact, false),
+        VERIFIED,
+        "the baseline verifies"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("missing.json");
+    assert_eq!(
+        run_case_with(&case, &missing, &artifact, false),
+        COULD_NOT_TELL,
+        "unreadable bundle"
+    );
+    assert_eq!(
+        run_case(&case, &tmp.path().join("no-artifact"), false),
+        COULD_NOT_TELL,
+        "unreadable artifact"
+    );
+    // A case with a trust root of its own, given one that is not JSON.
+    let with_root = dir.join("rekor2-happy-path");
+    assert!(with_root.join("trusted_root.json").exists());
+    let copy = tmp.path().join("case");
+    std::fs::create_dir(&copy).unwrap();
+    for f in ["bundle.sigstore.json", "identity", "issuer"] {
+        if with_root.join(f).exists() {
+            std::fs::copy(with_root.join(f), copy.join(f)).unwrap();
+        }
+    }
+    let artifact = if with_root.join("artifact").exists() {
+        with_root.join("artifact")
+    } else {
+        artifact
+    };
+    std::fs::copy(
+        with_root.join("trusted_root.json"),
+        copy.join("trusted_root.json"),
+    )
+    .unwrap();
+    assert_eq!(
+        run_case(&copy, &artifact, false),
+        VERIFIED,
+        "the copy verifies"
+    );
+    std::fs::write(copy.join("trusted_root.json"), "{not json").unwrap();
+    assert_eq!(
+        run_case(&copy, &artifact, false),
+        COULD_NOT_TELL,
+        "malformed trust root"
+    );
+    // A malformed bundle is the thing under test: rejected.
+    std::fs::write(copy.join("bundle.sigstore.json"), "{not json").unwrap();
+    std::fs::copy(
+        with_root.join("trusted_root.json"),
+        copy.join("trusted_root.json"),
+    )
+    .unwrap();
+    assert_eq!(
+        run_case(&copy, &artifact, false),
+        REJECTED,
+        "malformed bundle"
+    );
 }

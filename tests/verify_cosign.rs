@@ -123,7 +123,15 @@ fn without_a_policy_the_signer_is_reported_but_not_accepted() {
         "{}/flux/bundle@{}",
         f.registry.host, f.bundle_digest
     )]);
-    assert_eq!((run.code, run.verdict()), (1, "NoPolicy"), "{run:?}");
+    // A key signature with no key given cannot be checked: it establishes no signer (issue 9
+    // item 10), so it is not NoPolicy ("checked, nothing to judge it against").
+    assert_eq!((run.code, run.verdict()), (1, "UntrustedSigner"), "{run:?}");
+    assert!(
+        run.result(0)["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("signed with a key")),
+        "{run:?}"
+    );
     let run = verify(&[&format!("{}/flux/unsigned:v1", f.registry.host)]);
     assert_eq!((run.code, run.verdict()), (1, "Unsigned"), "{run:?}");
 }

@@ -203,6 +203,8 @@ fn another_signer_is_an_identity_mismatch_that_names_the_signer() {
             .contains("github.com/other/project"),
         "{run:?}"
     );
+    // No `spec.verify` that would accept the refused signer is offered (issue 9 item 11).
+    assert!(run.result(0)["suggestedVerify"].is_null(), "{run:?}");
 }
 
 #[test]

@@ -305,10 +305,11 @@ async fn audit_exits_zero_when_every_source_is_verified() {
         ctx.flux_source("app", Some(&key), Some("cosign-pub")).await?;
         let other = ctx.flux_source("other", Some(&key), None).await?;
 
-        // `other` has neither a policy nor spec.verify: NoPolicy, which is not verified.
+        // `other` has neither a policy nor spec.verify: its key signature cannot be checked
+        // without the key (UntrustedSigner, issue 9 item 10), which is not verified.
         let ran = cli(&ctx, &["audit", "-n", &ctx.ns], AUDIT_RUN).await?;
-        ensure!(ran.code == 1, "want exit 1 (NoPolicy): {ran}");
-        ensure!(ran.stdout.contains("NoPolicy"), "{ran}");
+        ensure!(ran.code == 1, "want exit 1 (UntrustedSigner): {ran}");
+        ensure!(ran.stdout.contains("UntrustedSigner"), "{ran}");
 
         // A local policy for the whole namespace: both verified.
         let file = policy_file(&ctx, "good.yaml", "good-key", &ctx.key_policy("cosign-pub"))?;
@@ -338,6 +339,30 @@ async fn audit_exits_zero_when_every_source_is_verified() {
             "{ran}"
         );
         ensure!(ran.stdout.is_empty(), "{ran}");
+        Ok(())
+    })
+    .await;
+}
+
+/// Nothing selected is not success (issue 9 item 12): `audit` of a namespace with no source —
+/// a typo in `-n` in a CI gate — exits 2 with the reason on stderr, in either output format.
+#[tokio::test]
+async fn audit_exits_two_when_no_source_is_found() {
+    run("cmd-audit-none", |ctx| async move {
+        ctx.flux_source("app", None, None).await?;
+        let typo = format!("{}-typo", ctx.ns);
+        for output in ["table", "json"] {
+            let ran = cli(&ctx, &["audit", "-n", &typo, "-o", output], AUDIT_RUN).await?;
+            ensure!(ran.code == 2, "-o {output}: want exit 2: {ran}");
+            ensure!(
+                ran.stderr.contains("No OCIRepository or HelmChart found")
+                    && ran.stderr.contains("nothing to audit"),
+                "-o {output}: {ran}"
+            );
+        }
+        // The control: the right namespace has a source to judge (exit 1: it is unsigned).
+        let ran = cli(&ctx, &["audit", "-n", &ctx.ns], AUDIT_RUN).await?;
+        ensure!(ran.code == 1, "want exit 1: {ran}");
         Ok(())
     })
     .await;

@@ -5,7 +5,7 @@
 //! is how a cluster-wide baseline is written.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -81,7 +81,28 @@ pub struct PolicyMatch {
 }
 
 /// The signing requirement, in Flux's `spec.verify` shape with namespaced Secret references.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+///
+/// It must name who may sign: a key Secret, or identities with non-empty regexes. With neither
+/// it would accept any certificate the trust root knows (an attacker's own CI workflow too), so
+/// the API server refuses it (these CEL rules); `decide::compile_policy` applies the same rule
+/// to one stored earlier (`Ready=False/PolicyInvalid`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[x_kube(
+    validation = Rule::new(
+        "has(self.secretRef) || (has(self.matchOIDCIdentity) && size(self.matchOIDCIdentity) > 0)"
+    )
+    .message(
+        "verify must name a key (secretRef) or at least one identity (matchOIDCIdentity): \
+         with neither, any signer would be accepted"
+    ),
+    validation = Rule::new(
+        "!has(self.matchOIDCIdentity) || self.matchOIDCIdentity.all(i, size(i.issuer) > 0 && size(i.subject) > 0)"
+    )
+    .message(
+        "every matchOIDCIdentity entry needs a non-empty issuer and subject regex: \
+         an empty regex matches any signer"
+    )
+)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyVerify {
     /// Only `cosign` is supported.

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::matching::validate_match;
 use super::source::FluxSource;
-use crate::api::{PolicyVerify, ProvenancePolicySpec, VerdictCacheKey};
+use crate::api::{OidcIdentity, PolicyVerify, ProvenancePolicySpec, VerdictCacheKey};
 use crate::engine::{Evaluation, IdentityRule, Policy, PublicKey, Verdict};
 
 /// Secret data already fetched by the caller: `(namespace, name)` → key → bytes.
@@ -157,6 +157,7 @@ pub fn compile_policy(
         trusted_root_secret_ref,
         ..
     } = &spec.verify;
+    accepts_someone(secret_ref.is_some(), match_oidc_identity)?;
     let identities: Vec<(String, String)> = match_oidc_identity
         .iter()
         .map(|i| (i.issuer.clone(), i.subject.clone()))
@@ -173,6 +174,36 @@ pub fn compile_policy(
         trust_root: trust_root(root_secret, secrets)?,
         require_source_verify: spec.require_source_verify,
     })
+}
+
+/// A `ProvenancePolicy` must say who may sign: a key Secret, or at least one identity whose
+/// issuer and subject regexes are both non-empty. With neither it would compile to keyless with
+/// no identity, which accepts any certificate the trust root knows — an attacker's own CI
+/// workflow included. The CRD rejects such a policy at admission (`x-kubernetes-validations`);
+/// this is the same rule for one stored before the rule existed, or read from a file.
+///
+/// (A source's own `spec.verify` is not held to it: there "no identity" is Flux's any-signer
+/// mode, audited as such and reported weak by `Enforced`.)
+fn accepts_someone(has_key: bool, identities: &[OidcIdentity]) -> Result<(), String> {
+    if has_key {
+        return Ok(());
+    }
+    if identities.is_empty() {
+        return Err("verify names neither a key (secretRef) nor an identity \
+                    (matchOIDCIdentity): it would accept any signer"
+            .into());
+    }
+    if identities
+        .iter()
+        .any(|i| i.issuer.is_empty() || i.subject.is_empty())
+    {
+        return Err(
+            "a matchOIDCIdentity entry has an empty issuer or subject regex, which \
+                    matches any signer"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 fn compile_source_verify(source: &FluxSource, secrets: &Secrets) -> Result<AppliedPolicy, String> {

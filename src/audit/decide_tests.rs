@@ -155,3 +155,50 @@ fn combined_verdict_is_verified_only_when_every_policy_is() {
     )]);
     assert_eq!(single.message, "Verified message");
 }
+
+/// Issue 9 item 5: `verify: {provider: cosign}` (with or without a trust root) named no signer
+/// and compiled to keyless-with-no-identity, which accepted any certificate: it is invalid now
+/// (the policy `Ready=False/PolicyInvalid`), and a source it matches gets no verdict from it
+/// (`Verified=Unknown/PolicyInvalid`), never `Verified`.
+#[test]
+fn a_policy_that_names_no_signer_is_invalid_and_decides_nothing() {
+    let src = fixtures::source(&fixtures::oci_repository());
+    let bare = policy("verify: {provider: cosign}");
+    let root_only = policy(
+        "verify: {provider: cosign, trustedRootSecretRef: {namespace: security, name: root}}",
+    );
+    let empty_regex = policy("verify: {matchOIDCIdentity: [{issuer: '', subject: ''}]}");
+    let empty_subject = policy(
+        "verify: {matchOIDCIdentity: [{issuer: '^https://token\\.actions\\.githubusercontent\\.com$', subject: ''}]}",
+    );
+    for (name, p) in [
+        ("bare", &bare),
+        ("root-only", &root_only),
+        ("empty-regex", &empty_regex),
+        ("empty-subject", &empty_subject),
+    ] {
+        let err = compile_policy(name, p, &secrets()).unwrap_err();
+        assert!(err.contains("any signer"), "{name}: {err}");
+        let d = decide(&src, &[(name, p)], &secrets());
+        assert!(d.policies.is_empty(), "{name}");
+        let msg = d
+            .invalid_message()
+            .expect("the source's verdict is PolicyInvalid");
+        assert!(msg.starts_with(&format!("policy {name}: ")), "{msg}");
+    }
+    // A key, or one real identity, is enough.
+    assert!(compile_policy("k", &policy(KEYS_POLICY), &secrets()).is_ok());
+    assert!(compile_policy("i", &policy(KEYLESS_POLICY), &secrets()).is_ok());
+}
+
+/// A source's own `spec.verify` with no identity is Flux's any-signer mode: it is audited as
+/// such (not refused: Flux does accept it), and `Enforced` calls it weak.
+#[test]
+fn a_sources_own_verify_without_identity_is_kept_as_any_signer_mode() {
+    let src = fixtures::source(&fixtures::oci_repository_keyless(&[]));
+    let d = decide(&src, &[], &secrets());
+    assert!(d.invalid.is_empty(), "{:?}", d.invalid);
+    assert!(
+        matches!(&d.policies[0].policy, Policy::Keyless { identities } if identities.is_empty())
+    );
+}

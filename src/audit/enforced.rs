@@ -58,6 +58,17 @@ pub fn enforced_given_formats(
                  by any signer the trust root knows",
             );
         }
+        if verify
+            .match_oidc_identity
+            .iter()
+            .any(|(issuer, subject)| issuer.is_empty() || subject.is_empty())
+        {
+            return vocab::verify_weaker(
+                "spec.verify has a matchOIDCIdentity entry with an empty issuer or subject regex: \
+                 an empty regex matches anything, so Flux accepts a legacy signature by any signer \
+                 the trust root knows for that field",
+            );
+        }
         if n > 1 && has_bundle {
             return vocab::verify_weaker(format!(
                 "spec.verify has {n} matchOIDCIdentity entries: Flux will halt this source, cosign \

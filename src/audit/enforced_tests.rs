@@ -182,3 +182,23 @@ fn flux_not_verifying_the_current_generation_is_unknown() {
     let ours_unknown = flux_agrees(&with_flux_verified("True", 2), Status::Unknown);
     assert_eq!(ours_unknown.status, Status::Unknown);
 }
+
+/// An identity whose issuer or subject regex is empty matches any value of that field: it is
+/// "any signer" for that field, so Flux's check is weaker than it looks.
+#[test]
+fn an_empty_identity_regex_is_weak() {
+    let legacy = [keyless_signature(
+        SignatureFormat::Legacy,
+        Verdict::Verified,
+    )];
+    for id in [("", ID.1), (ID.0, ""), ("", "")] {
+        let j = judge(&fixtures::oci_repository_keyless(&[id]), &[], &legacy);
+        assert_eq!(
+            (j.status, j.reason),
+            (Status::False, reasons::VERIFY_WEAKER),
+            "{id:?}: {}",
+            j.message
+        );
+        assert!(j.message.contains("empty"), "{}", j.message);
+    }
+}

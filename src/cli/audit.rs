@@ -204,9 +204,14 @@ pub fn render_table(results: &[AuditResult]) -> String {
 
 /// 0 if every source is `Verified=True`; 1 if any is `False`; otherwise 2 (some could not be
 /// told). The same contract as `verify`.
+///
+/// No source at all is 2, not 0: "every one of nothing is verified" would let a typo in `-n`
+/// (or a source not created yet) pass a CI gate. `confirm` exits 2 for the same reason.
 pub fn exit_code<'a>(verified: impl IntoIterator<Item = &'a str>) -> u8 {
     let all: Vec<&str> = verified.into_iter().collect();
-    if all.contains(&"False") {
+    if all.is_empty() {
+        EXIT_ERROR
+    } else if all.contains(&"False") {
         EXIT_NOT_VERIFIED
     } else if all.iter().any(|v| *v != "True") {
         EXIT_ERROR
@@ -288,14 +293,18 @@ async fn audit(args: &AuditArgs) -> Result<u8, String> {
             eprintln!("warning: {} {}/{}: {e}", r.kind, r.namespace, r.name);
         }
     }
+    if results.is_empty() {
+        // On stderr whatever the output format: exit 2 needs its reason next to it.
+        match &namespace {
+            Some(ns) => eprintln!(
+                "No OCIRepository or HelmChart found in {ns} namespace: nothing to audit (exit 2)."
+            ),
+            None => eprintln!("No OCIRepository or HelmChart found: nothing to audit (exit 2)."),
+        }
+    }
     match args.output {
         Output::Table => {
-            if results.is_empty() {
-                match &namespace {
-                    Some(ns) => eprintln!("No OCIRepository or HelmChart found in {ns} namespace."),
-                    None => eprintln!("No OCIRepository or HelmChart found."),
-                }
-            } else {
+            if !results.is_empty() {
                 print!("{}", render_table(&results));
             }
         }
@@ -389,7 +398,8 @@ mod tests {
     #[test]
     fn exit_codes_follow_the_verify_contract() {
         assert_eq!(exit_code(["True", "True"]), 0);
-        assert_eq!(exit_code([]), 0);
+        // Nothing selected (a typo in -n) is not success.
+        assert_eq!(exit_code([]), 2);
         assert_eq!(exit_code(["True", "False"]), 1);
         assert_eq!(exit_code(["True", "Unknown"]), 2);
         // A definite failure outranks "could not tell" for another source.

@@ -57,8 +57,8 @@ pub enum Command {
 const AUDIT_HELP: &str = "\
 Exit codes (as for verify): 0 every source is Verified=True; 1 at least one is Verified=False
 (definitely not verified); 2 otherwise: some could not be told (Verified=Unknown: registry down,
-authentication, not fetched by Flux yet) or an error. The JSON output is described in
-docs/commands.md.";
+authentication, not fetched by Flux yet), no source was found at all (e.g. a typo in -n), or an
+error. The JSON output is described in docs/commands.md.";
 
 const CONFIRM_HELP: &str = "\
 Exit codes: 0 every selected source held Ready=True for its current generation continuously

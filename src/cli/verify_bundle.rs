@@ -1,13 +1,13 @@
 //! `verify-bundle`: the sigstore-conformance client protocol, so the upstream suite can drive us.
 //!
 //! `verify-bundle --bundle FILE (--certificate-identity ID --certificate-oidc-issuer URL | --key PEM) [--trusted-root FILE] FILE_OR_DIGEST`
-//! Exit 0 iff verified.
+//! Exit 0 iff verified; 1 when the bundle is rejected; 2 when an input cannot be used.
 
 use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::engine::blob::{parse_input, verify_blob, BlobSigner};
+use crate::engine::blob::{parse_input, verify_blob, BlobFailure, BlobSigner};
 use crate::engine::TrustRoot;
 
 /// Arguments of `verify-bundle`.
@@ -33,27 +33,36 @@ pub struct VerifyBundleArgs {
 }
 
 /// Runs `verify-bundle`.
+///
+/// Exits by the contract in `cli/mod.rs`: 0 verified; 1 the bundle is rejected (malformed, bad
+/// signature, wrong signer, untrusted chain or log); 2 could not tell (an unreadable bundle,
+/// artifact, key or trust root, a malformed key, trust root or digest argument).
 pub fn run(args: VerifyBundleArgs) -> u8 {
     match verify(&args) {
         Ok(()) => {
             println!("OK");
             super::EXIT_VERIFIED
         }
-        Err(e) => {
+        Err(BlobFailure::Rejected(e)) => {
             eprintln!("verification failed: {e}");
             super::EXIT_NOT_VERIFIED
+        }
+        Err(BlobFailure::Indeterminate(e)) => {
+            eprintln!("error: could not verify: {e}");
+            super::EXIT_ERROR
         }
     }
 }
 
-fn verify(args: &VerifyBundleArgs) -> Result<(), String> {
+fn verify(args: &VerifyBundleArgs) -> Result<(), BlobFailure> {
+    let unusable = BlobFailure::Indeterminate;
     let trust = match &args.trusted_root {
         Some(path) => TrustRoot::from_file(path),
         None => TrustRoot::public_good(),
     }
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| unusable(e.to_string()))?;
     let bundle = std::fs::read_to_string(&args.bundle)
-        .map_err(|e| format!("cannot read {}: {e}", args.bundle.display()))?;
+        .map_err(|e| unusable(format!("cannot read {}: {e}", args.bundle.display())))?;
     let signer = match (
         &args.key,
         &args.certificate_identity,
@@ -61,18 +70,18 @@ fn verify(args: &VerifyBundleArgs) -> Result<(), String> {
     ) {
         (Some(key), _, _) => BlobSigner::Key(
             std::fs::read_to_string(key)
-                .map_err(|e| format!("cannot read {}: {e}", key.display()))?,
+                .map_err(|e| unusable(format!("cannot read {}: {e}", key.display())))?,
         ),
         (None, Some(identity), Some(issuer)) => BlobSigner::Identity {
             identity: identity.clone(),
             issuer: issuer.clone(),
         },
         _ => {
-            return Err(
+            return Err(unusable(
                 "give --key or --certificate-identity with --certificate-oidc-issuer".into(),
-            )
+            ))
         }
     };
-    let input = parse_input(&args.file_or_digest)?;
+    let input = parse_input(&args.file_or_digest).map_err(unusable)?;
     verify_blob(&bundle, &input, &signer, &trust)
 }

@@ -4,6 +4,7 @@
 use sigstore_verify::types::{Bundle, DerPublicKey, Sha256Hash};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
 
+use super::judge::classify;
 use super::trust::TrustRoot;
 
 /// What the bundle must have been signed by.
@@ -27,15 +28,36 @@ pub enum BlobInput {
     Digest(Sha256Hash),
 }
 
-/// Verifies `bundle_json` over `input`; `Err` says why not.
+/// Why a bundle was not verified: the two classes the CLI's exit codes keep apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobFailure {
+    /// The bundle is definitely not a valid signature over the input by the signer (malformed,
+    /// wrong signature, wrong identity, untrusted chain or log): exit 1.
+    Rejected(String),
+    /// Could not tell: an input the check needs (trust root, key) is unusable: exit 2.
+    Indeterminate(String),
+}
+
+impl std::fmt::Display for BlobFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BlobFailure::Rejected(why) | BlobFailure::Indeterminate(why) => f.write_str(why),
+        }
+    }
+}
+
+/// Verifies `bundle_json` over `input`; `Err` says why not, and which class of failure it is.
+///
+/// A bundle that does not parse is rejected (it is the thing under test); a key that does not
+/// parse, or a library error about the trust root, is indeterminate.
 pub fn verify_blob(
     bundle_json: &str,
     input: &BlobInput,
     signer: &BlobSigner,
     trust: &TrustRoot,
-) -> Result<(), String> {
-    let bundle =
-        Bundle::from_json(bundle_json).map_err(|e| format!("bundle does not parse: {e}"))?;
+) -> Result<(), BlobFailure> {
+    let bundle = Bundle::from_json(bundle_json)
+        .map_err(|e| BlobFailure::Rejected(format!("bundle does not parse: {e}")))?;
     let verifier = trust.verifier();
     let result = match signer {
         BlobSigner::Identity { identity, issuer } => {
@@ -46,7 +68,8 @@ pub fn verify_blob(
             }
         }
         BlobSigner::Key(pem) => {
-            let key = DerPublicKey::from_pem(pem.trim()).map_err(|e| format!("public key: {e}"))?;
+            let key = DerPublicKey::from_pem(pem.trim())
+                .map_err(|e| BlobFailure::Indeterminate(format!("public key: {e}")))?;
             let policy = PublicKeyVerificationPolicy::new(key);
             match input {
                 BlobInput::Bytes(b) => verifier.verify(b.as_slice(), &bundle, &policy),
@@ -54,7 +77,13 @@ pub fn verify_blob(
             }
         }
     };
-    result.map(|_| ()).map_err(|e| e.to_string())
+    result.map(|_| ()).map_err(|e| {
+        if classify(&e).is_indeterminate() {
+            BlobFailure::Indeterminate(e.to_string())
+        } else {
+            BlobFailure::Rejected(e.to_string())
+        }
+    })
 }
 
 /// Parses `FILE_OR_DIGEST` as the protocol defines: a digest is `sha256:` + 64 hex and not a

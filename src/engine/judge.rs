@@ -44,8 +44,8 @@ pub fn judge(
     let ci = cert_info
         .as_ref()
         .and_then(|i| CiClaims::from_fulcio(&i.ci_claims));
-    let (verdict, message) = match policy {
-        Policy::Keys { keys, require_tlog } => {
+    let (verdict, message) = match (policy, &c.material) {
+        (Policy::Keys { keys, require_tlog }, _) => {
             match key_check(c, subject, keys, *require_tlog, trust) {
                 Ok(key) => {
                     signer.key_fingerprint = Some(key.fingerprint.clone());
@@ -66,38 +66,18 @@ pub fn judge(
                 Err(e) => e,
             }
         }
-        Policy::Keyless { .. } | Policy::None if cert_info.is_some() => {
-            match keyless_check(c, subject, trust) {
+        (_, Material::Certificate(_)) if cert_info.is_none() => (
+            Verdict::SignatureInvalid,
+            "certificate does not parse".into(),
+        ),
+        (_, Material::Certificate(_)) => match keyless_check(c, subject, trust) {
+            Err(e) => e,
+            Ok(result) => match claims_check(c, subject) {
                 Err(e) => e,
-                Ok(result) => match claims_check(c, subject) {
-                    Err(e) => e,
-                    Ok(()) => identity_verdict(policy, &result, &signer),
-                },
-            }
-        }
-        Policy::Keyless { .. } => match &c.material {
-            Material::Key { .. } => (
-                Verdict::IdentityMismatch,
-                format!(
-                    "signed with a key ({}), not by a keyless identity",
-                    signer.describe()
-                ),
-            ),
-            Material::Certificate(_) => (
-                Verdict::SignatureInvalid,
-                "certificate does not parse".into(),
-            ),
+                Ok(()) => identity_verdict(policy, &result, &signer),
+            },
         },
-        Policy::None => match &c.material {
-            Material::Key { .. } => (
-                Verdict::NoPolicy,
-                "signed with a key; give its public key to verify the signature".into(),
-            ),
-            Material::Certificate(_) => (
-                Verdict::SignatureInvalid,
-                "certificate does not parse".into(),
-            ),
-        },
+        (_, Material::Key { .. }) => unchecked_key(policy, &signer),
     };
     SignatureEvidence {
         location: c.location,
@@ -110,7 +90,29 @@ pub fn judge(
     }
 }
 
+/// A key signature when the policy names no key: nothing can check its cryptography (the key
+/// is not in the signature, only an unauthenticated hint), so nothing it says — who signed, or
+/// which digest — may decide a verdict that claims more. It cannot establish a signer from the
+/// trust root: `UntrustedSigner`, which ranks below every verdict about a checked signature, so
+/// an attached blob that merely looks key-signed never outranks a real finding.
+fn unchecked_key(policy: &Policy, signer: &Signer) -> (Verdict, String) {
+    let what = signer.describe();
+    let why = match policy {
+        Policy::Keyless { .. } => {
+            "the policy accepts keyless identities only, and names no key to check it with"
+        }
+        _ => "no policy names a key, so its signature cannot be checked (give its public key: verify --key, or a policy's secretRef)",
+    };
+    (
+        Verdict::UntrustedSigner,
+        format!("signed with a key ({what}), not with a certificate from the trust root: {why}"),
+    )
+}
+
 /// After a valid keyless signature about this artifact: does the signer satisfy the policy?
+///
+/// A certificate that names no subject (SAN) or no OIDC issuer is refused whatever the policy:
+/// matched as the empty string, it would satisfy any regex that accepts "" (`.*`, `^.*$`).
 fn identity_verdict(
     policy: &Policy,
     result: &VerificationResult,
@@ -119,30 +121,58 @@ fn identity_verdict(
     let subject = result
         .identity()
         .map(|s| s.as_str().to_string())
-        .unwrap_or_default();
-    let issuer = result.issuer().unwrap_or_default();
-    let identities = match policy {
-        Policy::Keyless { identities } => identities.as_slice(),
-        _ => &[],
+        .filter(|s| !s.is_empty());
+    let issuer = result
+        .issuer()
+        .map(str::to_string)
+        .filter(|s| !s.is_empty());
+    let (subject, issuer) = match (subject, issuer) {
+        (Some(s), Some(i)) => (s, i),
+        (subject, _) => {
+            let missing = if subject.is_none() {
+                "no subject (SAN)"
+            } else {
+                "no OIDC issuer"
+            };
+            return (
+                Verdict::IdentityMismatch,
+                format!(
+                    "valid signature, but its certificate names {missing}: no identity can be \
+                     matched, so no policy accepts it"
+                ),
+            );
+        }
     };
     match policy {
-        Policy::None => (
-            Verdict::NoPolicy,
+        Policy::Keyless { identities } if identities.is_empty() => (
+            Verdict::Verified,
             format!(
-                "valid signature by {}; no policy to check it against",
+                "valid signature by {}; no identity was checked: spec.verify names none, which \
+                 is Flux's any-signer mode (any certificate from the trust root is accepted)",
                 signer.describe()
             ),
         ),
-        _ if identities.is_empty() || identities.iter().any(|r| r.matches(issuer, &subject)) => (
-            Verdict::Verified,
-            format!("signed by {}", signer.describe()),
-        ),
-        _ => (
+        Policy::Keyless { identities }
+            if identities.iter().any(|r| r.matches(&issuer, &subject)) =>
+        {
+            (
+                Verdict::Verified,
+                format!("signed by {}", signer.describe()),
+            )
+        }
+        Policy::Keyless { .. } | Policy::Keys { .. } => (
             Verdict::IdentityMismatch,
             format!(
                 "valid signature by {}, which the policy ({}) does not accept",
                 signer.describe(),
                 policy.describe()
+            ),
+        ),
+        Policy::None => (
+            Verdict::NoPolicy,
+            format!(
+                "valid signature by {}; no policy to check it against",
+                signer.describe()
             ),
         ),
     }
@@ -168,6 +198,12 @@ fn claims_check(c: &Candidate, subject: &Subject<'_>) -> Result<(), (Verdict, St
 }
 
 /// Key mode: the first policy key the signature verifies with.
+///
+/// The signature is checked against each key directly first: only a key that made it can turn
+/// a later failure into something other than `KeyMismatch`. With `require_tlog`, the library
+/// then checks the log entry for that key, and its failure is classified like any other
+/// (`UntrustedSigner` for a missing or unknown log entry, `SignatureInvalid` for a broken one):
+/// "signed with your key, but not logged" is not "signed with another key".
 fn key_check<'k>(
     c: &Candidate,
     subject: &Subject<'_>,
@@ -175,27 +211,39 @@ fn key_check<'k>(
     require_tlog: bool,
     trust: &TrustRoot,
 ) -> Result<&'k PublicKey, (Verdict, String)> {
-    let mut last_error = None;
+    let mut log_failure = None;
     for key in keys {
-        let outcome = if require_tlog {
-            library_key_check(c, subject, key, trust)
-        } else {
+        if direct_key_check(c, key).is_err() {
+            continue;
+        }
+        if !require_tlog {
             // Flux's key mode ignores the transparency log (IgnoreTlog), and the library refuses
-            // bundles without signing-time evidence, so check the signature directly.
-            direct_key_check(c, key)
-        };
-        match outcome {
+            // bundles without signing-time evidence, so the direct check is the whole check.
+            return Ok(key);
+        }
+        match library_key_check(c, subject, key, trust) {
             Ok(()) => return Ok(key),
-            Err(e) => last_error = Some(e),
+            Err((verdict, why)) => {
+                log_failure.get_or_insert((
+                    verdict,
+                    format!(
+                        "signed with key {} ({}), but the full check with its transparency-log entry failed: {why}",
+                        key.name,
+                        short_fp(&key.fingerprint)
+                    ),
+                ));
+            }
         }
     }
-    let why = last_error
-        .map(|e| format!(" (last error: {e})"))
-        .unwrap_or_default();
-    Err((
-        Verdict::KeyMismatch,
-        format!("not signed with {}{why}", describe_keys(keys)),
-    ))
+    Err(log_failure.unwrap_or_else(|| {
+        (
+            Verdict::KeyMismatch,
+            format!(
+                "not signed with {} (the signature does not verify with it)",
+                describe_keys(keys)
+            ),
+        )
+    }))
 }
 
 fn describe_keys(keys: &[PublicKey]) -> String {
@@ -230,21 +278,22 @@ fn direct_key_check(c: &Candidate, key: &PublicKey) -> Result<(), String> {
     }
 }
 
+/// The library's check of a key signature with its log entry; `Err` is classified.
 fn library_key_check(
     c: &Candidate,
     subject: &Subject<'_>,
     key: &PublicKey,
     trust: &TrustRoot,
-) -> Result<(), String> {
-    let bundle = c.bundle.as_ref().map_err(|why| why.clone())?;
+) -> Result<(), (Verdict, String)> {
+    let bundle = c
+        .bundle
+        .as_ref()
+        .map_err(|why| (Verdict::UntrustedSigner, why.clone()))?;
     if let Material::Certificate(_) = c.material {
         // A certificate-bearing signature checked against a key (cosign --key with
-        // --certificate): the key must have made the signature, and the log must hold it — the
-        // library checks the entry only through the certificate path, so take that path.
-        direct_key_check(c, key)?;
-        return keyless_check(c, subject, trust)
-            .map(|_| ())
-            .map_err(|(_, why)| why);
+        // --certificate): the key made the signature (checked by the caller), and the log must
+        // hold it — the library checks the entry only through the certificate path, so take it.
+        return keyless_check(c, subject, trust).map(|_| ());
     }
     let policy = PublicKeyVerificationPolicy::new(key.der.clone());
     let verifier = trust.verifier();
@@ -254,7 +303,9 @@ fn library_key_check(
         }
         SignedInput::Payload(bytes) => verifier.verify(bytes.as_slice(), bundle, &policy),
     };
-    result.map(|_| ()).map_err(|e| e.to_string())
+    result
+        .map(|_| ())
+        .map_err(|e| (classify(&e), e.to_string()))
 }
 
 /// Keyless: chain to the trust root, log entry, SCT (if the root has CT logs), signature.
@@ -309,9 +360,13 @@ pub fn classify(e: &sigstore_verify::Error) -> Verdict {
         ) => Verdict::UntrustedSigner,
         E::TransparencyLog(TransparencyLogError::UnknownLog { .. }) => Verdict::UntrustedSigner,
         E::Timestamp(TimestampError::NoVerifiedTimestamp(_)) => Verdict::UntrustedSigner,
+        // Evidence the log or a timestamp authority should have given is absent: nothing
+        // trusted vouches for the signature (the signature itself may be fine).
         E::Bundle(
             sigstore_verify::bundle::Error::MissingSigningTimeEvidence
-            | sigstore_verify::bundle::Error::MissingInclusionPromise(_),
+            | sigstore_verify::bundle::Error::MissingInclusionPromise(_)
+            | sigstore_verify::bundle::Error::MissingInclusionProof(_)
+            | sigstore_verify::bundle::Error::MissingTimestamp,
         ) => Verdict::UntrustedSigner,
         E::InvalidTrustRoot(_) | E::TrustRoot(_) | E::TrustedCertificate(_) => {
             Verdict::TrustRootError
@@ -319,3 +374,7 @@ pub fn classify(e: &sigstore_verify::Error) -> Verdict {
         _ => Verdict::SignatureInvalid,
     }
 }
+
+#[cfg(test)]
+#[path = "judge_tests.rs"]
+mod tests;

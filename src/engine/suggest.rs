@@ -35,14 +35,16 @@ impl SuggestedVerify {
     /// A block accepting this keyless signer, if it is one.
     pub fn for_signer(signer: &Signer) -> Option<Self> {
         match (&signer.subject, &signer.issuer, &signer.key_fingerprint) {
-            (Some(subject), Some(issuer), _) => Some(Self {
-                provider: "cosign",
-                match_oidc_identity: vec![OidcIdentity {
-                    issuer: format!("^{}$", regex::escape(issuer)),
-                    subject: format!("^{}$", regex::escape(subject)),
-                }],
-                key_fingerprint: None,
-            }),
+            (Some(subject), Some(issuer), _) if !subject.is_empty() && !issuer.is_empty() => {
+                Some(Self {
+                    provider: "cosign",
+                    match_oidc_identity: vec![OidcIdentity {
+                        issuer: format!("^{}$", regex::escape(issuer)),
+                        subject: format!("^{}$", regex::escape(subject)),
+                    }],
+                    key_fingerprint: None,
+                })
+            }
             (None, _, Some(fp)) => Some(Self {
                 provider: "cosign",
                 match_oidc_identity: vec![],
@@ -73,17 +75,16 @@ impl SuggestedVerify {
         out
     }
 
-    /// The suggestion for the most convincing signature: one whose signature is valid (verified,
-    /// or valid but not accepted by the policy, or valid with no policy).
+    /// The suggestion for the most convincing signature: one whose signature is valid and that
+    /// the policy accepts (`Verified`), or valid with no policy to judge it (`NoPolicy`).
+    ///
+    /// Never for a signer the policy refused (`IdentityMismatch`): the block would accept an
+    /// identity the policy's author did not, and pasting it would turn the mismatch (perhaps a
+    /// compromise) into `Verified`.
     pub fn from_evidence(signatures: &[SignatureEvidence]) -> Option<Self> {
         signatures
             .iter()
-            .filter(|s| {
-                matches!(
-                    s.verdict,
-                    Verdict::Verified | Verdict::NoPolicy | Verdict::IdentityMismatch
-                )
-            })
+            .filter(|s| matches!(s.verdict, Verdict::Verified | Verdict::NoPolicy))
             .max_by_key(|s| s.verdict.closeness())
             .and_then(|s| Self::for_signer(&s.signer))
     }
@@ -137,6 +138,34 @@ mod tests {
         assert!(
             yaml.starts_with("verify:\n  provider: cosign\n  matchOIDCIdentity:\n    - issuer: ")
         );
+    }
+
+    #[test]
+    fn a_signer_the_policy_refused_gets_no_suggestion() {
+        let mut foreign = SignatureEvidence {
+            location: crate::registry::SignatureLocation::ReferrersApi,
+            format: crate::engine::SignatureFormat::Bundle,
+            signer: github_signer("attacker/fork"),
+            ci: None,
+            tlog: None,
+            verdict: Verdict::IdentityMismatch,
+            message: "valid signature by another signer".into(),
+        };
+        assert_eq!(SuggestedVerify::from_evidence(&[foreign.clone()]), None);
+        // Without a policy the same signer may be suggested: nobody has refused it yet.
+        foreign.verdict = Verdict::NoPolicy;
+        let s = SuggestedVerify::from_evidence(&[foreign]).unwrap();
+        assert!(s.match_oidc_identity[0].subject.contains("attacker/fork"));
+    }
+
+    #[test]
+    fn a_certificate_without_identity_gets_no_suggestion() {
+        let signer = Signer {
+            subject: Some(String::new()),
+            issuer: Some("https://issuer.example".into()),
+            ..Signer::default()
+        };
+        assert_eq!(SuggestedVerify::for_signer(&signer), None);
     }
 
     #[test]

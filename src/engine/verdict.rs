@@ -21,7 +21,8 @@ pub enum Verdict {
     SignatureInvalid,
     /// The signature is about another digest (or another kind of statement).
     DigestMismatch,
-    /// The certificate chain or log is not in the trust root.
+    /// The certificate chain or log is not in the trust root, or the signature is made with a
+    /// key that no policy names (so no signer can be established and nothing was checked).
     UntrustedSigner,
     /// Signatures were found and checked, but there is no policy to judge the signer against.
     NoPolicy,

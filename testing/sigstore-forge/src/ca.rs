@@ -116,6 +116,10 @@ pub struct LeafSpec {
     pub not_after: Option<OffsetDateTime>,
     /// Embed an SCT from the instance's CT log (default true; false for a negative case).
     pub sct: bool,
+    /// Leave the SAN out (default false; true for a negative case: Fulcio never does).
+    pub omit_san: bool,
+    /// Leave the OIDC issuer extensions out (default false; true for a negative case).
+    pub omit_issuer: bool,
 }
 
 impl LeafSpec {
@@ -135,6 +139,8 @@ impl LeafSpec {
             not_before: None,
             not_after: None,
             sct: true,
+            omit_san: false,
+            omit_issuer: false,
         }
     }
 }
@@ -332,14 +338,17 @@ impl PrivateSigstore {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
         params.use_authority_key_identifier_extension = true;
-        params.subject_alt_names = vec![match &spec.san {
-            Identity::Uri(u) => SanType::URI(u.as_str().try_into()?),
-            Identity::Email(e) => SanType::Rfc822Name(e.as_str().try_into()?),
-        }];
-        let mut exts = vec![
-            fulcio_ext(1, spec.issuer.as_bytes().to_vec()),
-            fulcio_ext(8, der_utf8(&spec.issuer)?),
-        ];
+        if !spec.omit_san {
+            params.subject_alt_names = vec![match &spec.san {
+                Identity::Uri(u) => SanType::URI(u.as_str().try_into()?),
+                Identity::Email(e) => SanType::Rfc822Name(e.as_str().try_into()?),
+            }];
+        }
+        let mut exts = vec![];
+        if !spec.omit_issuer {
+            exts.push(fulcio_ext(1, spec.issuer.as_bytes().to_vec()));
+            exts.push(fulcio_ext(8, der_utf8(&spec.issuer)?));
+        }
         for (n, value) in spec.ci.extensions() {
             exts.push(fulcio_ext(n, der_utf8(value)?));
         }
