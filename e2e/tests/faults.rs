@@ -156,67 +156,73 @@ async fn proxy_case(
         &["ocirepository-before", "ocirepository-fresh"],
     );
     proxy.set(fault, scope);
-    // A second accepted key changes the policy's fingerprint: "before" must be re-checked
-    // against the registry now (with --reverify-interval it would be anyway, within REVERIFY).
-    ctx.secret(
-        "cosign-pub",
-        &[("cosign.pub", &pubkey), ("second.pub", &second)],
-    )
-    .await?;
-    ctx.apply_source_via(&proxy.addr(), "fresh").await?;
-    ctx.wait_flux_artifact("fresh", &fresh_digest).await?;
-    ctx.wait_audit(
-        "ocirepository-fresh",
-        AUDIT,
-        "never verified: Unknown/RegistryUnavailable",
-        unavailable,
-    )
-    .await?;
-    let during = ctx
-        .wait_audit(
-            "ocirepository-before",
+    // The fault phase and the recovery; the verdicts seen are recorded whatever happens.
+    let phase = async {
+        // A second accepted key changes the policy's fingerprint: "before" must be re-checked
+        // against the registry now (with --reverify-interval it would be anyway, within
+        // REVERIFY).
+        ctx.secret(
+            "cosign-pub",
+            &[("cosign.pub", &pubkey), ("second.pub", &second)],
+        )
+        .await?;
+        ctx.apply_source_via(&proxy.addr(), "fresh").await?;
+        ctx.wait_flux_artifact("fresh", &fresh_digest).await?;
+        ctx.wait_audit(
+            "ocirepository-fresh",
             AUDIT,
-            "verified before: Unknown/RegistryUnavailable at once",
+            "never verified: Unknown/RegistryUnavailable",
             unavailable,
         )
-        .await?
-        .unwrap_or_default();
-    for field in ["signer", "signatures", "digest"] {
-        ensure!(
-            during["status"][field] == before["status"][field],
-            "the evidence ({field}) of the last verification is not kept:\nbefore {}\nduring {}",
-            before["status"][field],
-            during["status"][field]
-        );
-    }
-    ensure_unreachable_alert_input(&ctx, &url, &["before", "fresh"]).await?;
-    let faulted = proxy.injected();
-    ensure!(faulted > 0, "the proxy never applied the fault");
+        .await?;
+        let during = ctx
+            .wait_audit(
+                "ocirepository-before",
+                AUDIT,
+                "verified before: Unknown/RegistryUnavailable at once",
+                unavailable,
+            )
+            .await?
+            .unwrap_or_default();
+        for field in ["signer", "signatures", "digest"] {
+            ensure!(
+                during["status"][field] == before["status"][field],
+                "the evidence ({field}) of the last verification is not kept:\nbefore {}\nduring {}",
+                before["status"][field],
+                during["status"][field]
+            );
+        }
+        ensure_unreachable_alert_input(&ctx, &url, &["before", "fresh"]).await?;
+        ensure!(proxy.injected() > 0, "the proxy never applied the fault");
 
-    proxy.pass();
-    let t = Instant::now();
-    for name in ["ocirepository-before", "ocirepository-fresh"] {
-        ctx.wait_audit(name, RECOVERY, "Verified again, untouched", |a| {
-            verified(a, "True", "Verified")
+        proxy.pass();
+        let t = Instant::now();
+        for name in ["ocirepository-before", "ocirepository-fresh"] {
+            ctx.wait_audit(name, RECOVERY, "Verified again, untouched", |a| {
+                verified(a, "True", "Verified")
+            })
+            .await?;
+        }
+        let recovered = t.elapsed();
+        ctx.wait_metrics(&url, AUDIT, "verified 1 again", |t| {
+            ["before", "fresh"].iter().all(|n| {
+                provenance_e2e::campaign::verified_samples(t, &ctx.ns, n)
+                    .iter()
+                    .any(|s| s.value == 1.0)
+            })
         })
         .await?;
+        anyhow::Ok(recovered)
     }
-    let recovered = t.elapsed();
-    ctx.wait_metrics(&url, AUDIT, "verified 1 again", |t| {
-        ["before", "fresh"].iter().all(|n| {
-            provenance_e2e::campaign::verified_samples(t, &ctx.ns, n)
-                .iter()
-                .any(|s| s.value == 1.0)
-        })
-    })
-    .await?;
+    .await;
     rows.lock().unwrap_or_else(|e| e.into_inner()).push(Row {
         fault: label,
         never_verified: log.seen("ocirepository-fresh"),
         verified_before: log.seen("ocirepository-before"),
-        faulted_requests: faulted,
-        recovered_after: Some(recovered),
+        faulted_requests: proxy.injected(),
+        recovered_after: phase.as_ref().ok().copied(),
     });
+    phase?;
     log.ensure_never_false()?;
     for audit in ["ocirepository-before", "ocirepository-fresh"] {
         for bad in DEFINITE_FROM_FAULT {
