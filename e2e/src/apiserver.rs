@@ -1,7 +1,7 @@
 //! Restarting the stack's kube-apiserver in place, for outage scenarios (issue 9's fault
 //! campaign): the process `hack/stack/stack-up.sh` started and recorded in
 //! `$STACK_DIR/pids/kube-apiserver.pid` is stopped (TERM to its process group, as `stack-down`
-//! does) and started again with the same command line and environment, appending to the same
+//! does, KILL after 10 s as it does too) and started again with the same command line and environment, appending to the same
 //! log; the pid file is rewritten in the same `<pid> <executable>` form, so `stack-down` still
 //! stops exactly it. Only a test binary that owns the stack for the duration may call it (a
 //! restart interrupts every client of the API server).
@@ -16,8 +16,10 @@ use anyhow::{bail, ensure, Context as _, Result};
 use crate::ctx::POLL;
 use crate::stack::Stack;
 
-/// How long the old process gets to exit on TERM, and the new one to become ready.
-const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the old process gets to exit on TERM (stack-down's 10 s) before KILL, how long
+/// KILL may take, and how long the new one gets to become ready.
+const TERM_GRACE: Duration = Duration::from_secs(10);
+const KILL_TIMEOUT: Duration = Duration::from_secs(10);
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What a restart took.
@@ -77,9 +79,17 @@ pub async fn restart_apiserver(stack: &Stack) -> Result<Restart> {
         .args(["-TERM", "--", &format!("-{pid}")])
         .status()?;
     ensure!(status.success(), "kill -TERM -{pid} failed");
+    let mut killed = false;
     while alive(pid) {
-        if t0.elapsed() > STOP_TIMEOUT {
-            bail!("kube-apiserver (pid {pid}) did not stop within {STOP_TIMEOUT:?} of TERM");
+        if !killed && t0.elapsed() > TERM_GRACE {
+            // As stack-down does: a kube-apiserver can hang in its graceful shutdown.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+            killed = true;
+        }
+        if t0.elapsed() > TERM_GRACE + KILL_TIMEOUT {
+            bail!("kube-apiserver (pid {pid}) did not stop on TERM, then KILL");
         }
         tokio::time::sleep(POLL).await;
     }
