@@ -97,6 +97,22 @@ type Verdicts = BTreeMap<String, Vec<(String, String)>>;
 pub struct VerdictLog {
     seen: Arc<Mutex<Verdicts>>,
     task: tokio::task::JoinHandle<()>,
+    names: Vec<String>,
+}
+
+async fn poll(ctx: &Ctx, names: &[String], seen: &Mutex<Verdicts>) {
+    for n in names {
+        if let Ok(Some(a)) = ctx.audit(n).await {
+            if let Some(c) = condition(&a, "Verified") {
+                let mut m = seen.lock().unwrap_or_else(|e| e.into_inner());
+                let list = m.entry(n.clone()).or_default();
+                let v = (c.status, c.reason);
+                if list.last() != Some(&v) {
+                    list.push(v);
+                }
+            }
+        }
+    }
 }
 
 impl Drop for VerdictLog {
@@ -113,22 +129,20 @@ impl VerdictLog {
         let shared = seen.clone();
         let task = tokio::spawn(async move {
             loop {
-                for n in &names {
-                    if let Ok(Some(a)) = ctx.audit(n).await {
-                        if let Some(c) = condition(&a, "Verified") {
-                            let mut m = shared.lock().unwrap_or_else(|e| e.into_inner());
-                            let list = m.entry(n.clone()).or_default();
-                            let v = (c.status, c.reason);
-                            if list.last() != Some(&v) {
-                                list.push(v);
-                            }
-                        }
-                    }
-                }
+                poll(&ctx, &names, &shared).await;
                 tokio::time::sleep(POLL).await;
             }
         });
-        VerdictLog { seen, task }
+        VerdictLog {
+            seen,
+            task,
+            names: audits.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// Polls once now, so what a test just waited for is in the log before it reads it.
+    pub async fn poll_now(&self, ctx: &Ctx) {
+        poll(ctx, &self.names, &self.seen).await;
     }
 
     /// The verdicts `audit` showed so far, as `Status/Reason`.

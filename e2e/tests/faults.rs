@@ -215,6 +215,7 @@ async fn proxy_case(
         anyhow::Ok(recovered)
     }
     .await;
+    log.poll_now(&ctx).await;
     rows.lock().unwrap_or_else(|e| e.into_inner()).push(Row {
         fault: label,
         never_verified: log.seen("ocirepository-fresh"),
@@ -375,6 +376,7 @@ async fn unresolvable_host_and_tls_failure_are_registry_unavailable() {
                 );
                 ensure_unreachable_alert_input(&ctx, &url, &["app"]).await?;
                 log.ensure_never_false()?;
+                log.poll_now(&ctx).await;
                 rows.lock().unwrap_or_else(|e| e.into_inner()).push(Row {
                     fault: "unresolvable host (registry.invalid)".into(),
                     never_verified: log.seen("ocirepository-app"),
@@ -414,6 +416,7 @@ async fn unresolvable_host_and_tls_failure_are_registry_unavailable() {
                 .await?;
                 ensure_unreachable_alert_input(&ctx, &url, &["app"]).await?;
                 log.ensure_never_false()?;
+                log.poll_now(&ctx).await;
                 rows.lock().unwrap_or_else(|e| e.into_inner()).push(Row {
                     fault: "TLS handshake failure (fatal alert)".into(),
                     never_verified: log.seen("ocirepository-app"),
@@ -477,6 +480,7 @@ async fn verified_source_is_rechecked_on_schedule_and_fails_closed() {
         ctx.wait_audit("ocirepository-app", RECOVERY, "Verified again", |a| verified(a, "True", "Verified"))
             .await?;
         log.ensure_never_false()?;
+        log.poll_now(&ctx).await;
         eprintln!("[faults] scheduled re-check: {}", log.seen("ocirepository-app").join(" -> "));
         Ok(())
     })
