@@ -18,7 +18,7 @@ use provenance_e2e::proxy::{Fault, FaultProxy, Scope};
 use provenance_e2e::{free_port, has_cond, run, spawn_private, wait_ready, Ctx, AUDIT, RESYNC};
 
 /// Bound for the controller to audit a source created after an API server restart. Observed:
-/// about 95 s on main, because its watches resume from a resourceVersion older than the new
+/// 9.8 s to 95 s on main, because its watches resume from a resourceVersion older than the new
 /// API server's watch cache ("too old resource version") and retry with backoff until the
 /// cache moves on; a relist from etcd (ListSemantic::MostRecent) would take seconds. Reported
 /// in docs/reliability.md; lower this once fixed.
