@@ -42,6 +42,8 @@ pub struct Auditor {
     pub metrics_url: String,
     /// The controller's log file.
     pub log: PathBuf,
+    /// The flags it was started with after [`run_args`].
+    pub extra: Vec<String>,
     _child: Child,
 }
 
@@ -103,6 +105,18 @@ pub fn prepare(stack: &Stack) -> Result<PathBuf> {
     Ok(binary())
 }
 
+/// Whether `provenance-auditor run` of this build accepts `flag` (e.g. `--reverify-interval`),
+/// so a test can say which change it waits for instead of failing on an unknown flag.
+pub fn run_supports(stack: &Stack, flag: &str) -> Result<bool> {
+    let out = Command::new(prepare(stack)?)
+        .args(["run", "--help"])
+        .output()
+        .context("running provenance-auditor run --help")?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .any(|w| w == flag))
+}
+
 /// A free loopback port (for a controller's metrics address).
 pub fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
@@ -148,9 +162,21 @@ pub fn spawn_private(
 
 /// Installs the CRDs and starts the shared controller once; returns its metrics URL and log.
 pub fn ensure_auditor(stack: &Stack) -> Result<(String, PathBuf)> {
+    ensure_auditor_with(stack, &[])
+}
+
+/// Like [`ensure_auditor`], the controller started with `extra` flags after [`run_args`]. One
+/// test binary passes the same `extra` from every test: the first call decides, a later call
+/// with other flags is an error.
+pub fn ensure_auditor_with(stack: &Stack, extra: &[String]) -> Result<(String, PathBuf)> {
     let cell = AUDITOR.get_or_init(|| Mutex::new(None));
     let mut guard = cell.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(a) = guard.as_ref() {
+        ensure!(
+            a.extra == extra,
+            "the shared controller runs with {:?}, not {extra:?}",
+            a.extra
+        );
         return Ok((a.metrics_url.clone(), a.log.clone()));
     }
     let bin = prepare(stack)?;
@@ -164,6 +190,7 @@ pub fn ensure_auditor(stack: &Stack) -> Result<(String, PathBuf)> {
         .arg("auditor")
         .arg(bin)
         .args(run_args(stack, port))
+        .args(extra)
         .env("RUST_LOG", "info,provenance_auditor=debug")
         .stdin(Stdio::piped())
         .stdout(logf.try_clone()?)
@@ -178,6 +205,7 @@ pub fn ensure_auditor(stack: &Stack) -> Result<(String, PathBuf)> {
     *guard = Some(Auditor {
         metrics_url: metrics_url.clone(),
         log: log.clone(),
+        extra: extra.to_vec(),
         _child: child,
     });
     Ok((metrics_url, log))
@@ -208,6 +236,17 @@ impl Ctx {
     pub async fn auditor(&self) -> Result<String> {
         let stack = self.stack.clone();
         let (url, log) = tokio::task::spawn_blocking(move || ensure_auditor(&stack)).await??;
+        wait_ready(&format!("{url}/readyz"), Duration::from_secs(60), &log).await?;
+        Ok(url)
+    }
+
+    /// Like [`Ctx::auditor`], the shared controller started with `extra` flags (see
+    /// [`ensure_auditor_with`]).
+    pub async fn auditor_with(&self, extra: &[String]) -> Result<String> {
+        let stack = self.stack.clone();
+        let extra = extra.to_vec();
+        let (url, log) =
+            tokio::task::spawn_blocking(move || ensure_auditor_with(&stack, &extra)).await??;
         wait_ready(&format!("{url}/readyz"), Duration::from_secs(60), &log).await?;
         Ok(url)
     }

@@ -44,9 +44,21 @@ where
     F: FnOnce(std::sync::Arc<Ctx>) -> Fut,
     Fut: Future<Output = Result<()>>,
 {
+    if let Err(e) = try_run(name, body).await {
+        panic!("{e}");
+    }
+}
+
+/// Like [`run`], returning the failure instead of panicking, so one test can run several
+/// bodies concurrently (each in its own namespace, each cleaned up) and report them all.
+pub async fn try_run<F, Fut>(name: &str, body: F) -> std::result::Result<(), String>
+where
+    F: FnOnce(std::sync::Arc<Ctx>) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
     let ctx = match Ctx::new(name).await {
         Ok(c) => std::sync::Arc::new(c),
-        Err(e) => panic!("e2e setup failed: {e:#}"),
+        Err(e) => return Err(format!("{name}: e2e setup failed: {e:#}")),
     };
     eprintln!("[e2e] {name}: namespace {}", ctx.ns);
     let result = body(ctx.clone()).await;
@@ -67,9 +79,7 @@ where
     } else if let Err(e) = ctx.cleanup().await {
         eprintln!("[e2e] cleanup of {} failed: {e:#}", ctx.ns);
     }
-    if let Err(e) = result {
-        panic!("{name}: {e:#}");
-    }
+    result.map_err(|e| format!("{name}: {e:#}"))
 }
 
 impl Ctx {

@@ -5,12 +5,17 @@
 //! namespace is deleted afterwards unless `E2E_KEEP=1`. All waits are condition polls with a
 //! timeout ([`Ctx::wait_for`]). When the stack is not up, tests fail (they never skip).
 
+pub mod apiserver;
 mod auditor;
+pub mod campaign;
 mod ctx;
 mod fixtures;
 pub mod install;
 mod object;
 pub mod prometheus;
+pub mod proxy;
+#[cfg(test)]
+mod proxy_tests;
 mod stack;
 
 pub use auditor::*;
