@@ -286,7 +286,9 @@ async fn chart_rbac_is_enough_to_audit_and_no_broader() {
                 .arg("run")
                 .arg("--kubeconfig")
                 .arg(&kubeconfig)
-                .args(["--resync-interval", "10s"])
+                // No resync within the test: only the Secret poll can notice the key rotation
+                // below, with the chart's RBAC (get on Secrets, no list or watch).
+                .args(["--resync-interval", "1h", "--secret-poll-interval", "2s"])
                 .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
                 .args(["--leader-elect", "--leader-election-namespace", &ctx.ns])
                 .env("POD_NAME", "install-e2e")
@@ -352,6 +354,17 @@ async fn chart_rbac_is_enough_to_audit_and_no_broader() {
                     );
                     tokio::time::sleep(provenance_e2e::POLL).await;
                 }
+                // The key Secret rotated to another key: the poll sees its new resourceVersion
+                // and re-audits the source that the policy naming it matches.
+                let (_, other) = ctx.keygen("other").await?;
+                ctx.secret("cosign-pub", &[("cosign.pub", &other)]).await?;
+                ctx.wait_audit(
+                    "ocirepository-signed",
+                    AUDIT,
+                    "Verified=False/KeyMismatch after the key Secret changed",
+                    |a| verified(a, "False", "KeyMismatch"),
+                )
+                .await?;
                 // An RBAC refusal reads `… is forbidden: User "system:serviceaccount:…" cannot …`
                 // (unlike the 403 for a namespace being deleted, which other tests' leftovers
                 // may cause and which is not about rights).
