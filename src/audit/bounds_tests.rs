@@ -30,10 +30,14 @@ fn clip_keeps_short_text_and_marks_what_it_cuts() {
 #[test]
 fn clip_cuts_on_a_character_boundary() {
     // 'é' is two bytes: a cut in the middle of one must not panic nor exceed the bound.
-    for max in 10..20 {
+    for max in 16..30 {
         let cut = clip(&"é".repeat(50), max);
         assert!(cut.len() <= max, "{max}: {} bytes", cut.len());
-        assert!(cut.ends_with("…(cut)"));
+        assert!(cut.ends_with("…(cut)"), "{cut}");
+    }
+    // Too short for the marker: cut, never longer than asked.
+    for max in 0..16 {
+        assert!(clip(&"é".repeat(50), max).len() <= max);
     }
 }
 

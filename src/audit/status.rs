@@ -90,11 +90,8 @@ pub fn compute_status(
         Outcome::Evaluated { digest, evaluation } => {
             status.digest = Some(digest.to_string());
             status.signer = evidence::decisive_signer(evaluation);
-            status.signatures = evaluation
-                .signatures
-                .iter()
-                .map(evidence::signature)
-                .collect();
+            (status.signatures, status.signatures_omitted) =
+                evidence::listed_signatures(evaluation);
             status.suggested_verify = evidence::suggestion(evaluation);
             status.flux_compatibility = evaluation
                 .flux_compatibility
