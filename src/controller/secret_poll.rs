@@ -123,6 +123,9 @@ pub async fn run(
     mut stop: signal::Receiver<bool>,
 ) {
     if interval.is_zero() {
+        // Keep the triggers open (an ended trigger stream is harmless today, but nothing
+        // should depend on that) and do nothing.
+        let _ = stop.wait_for(|s| *s).await;
         return;
     }
     let mut versions = Versions::default();
