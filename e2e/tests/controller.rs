@@ -200,7 +200,7 @@ async fn deleted_source_leaves_no_audit_and_no_series() {
 }
 
 /// Scenario 5: the key Secret changes to another key without touching the source: our verdict
-/// flips (Secret watch, well within the resync bound) while Flux still says verified.
+/// flips (the Secret poll or the resync, whichever comes first) while Flux still says verified.
 #[tokio::test]
 async fn key_secret_changed_under_flux_is_flux_verified_audit_failed() {
     run("ctl-key-rotated", |ctx| async move {

@@ -160,8 +160,9 @@ fn needed(ns: &str) -> Vec<Access<'_>> {
         a("list", flux, "helmcharts", None),
         a("watch", flux, "helmcharts", None),
         a("get", flux, "helmrepositories", Some(ns)),
+        // Secrets by name in any namespace (a policy's key Secret may live anywhere).
         a("get", "", "secrets", Some(ns)),
-        a("list", "", "secrets", None),
+        a("get", "", "secrets", Some("kube-system")),
         a("get", "", "serviceaccounts", Some(ns)),
         a("get", "", "namespaces", None),
         a("create", "provenance.dev", "sourceaudits", Some(ns)),
@@ -198,6 +199,14 @@ fn not_needed(ns: &str) -> Vec<Access<'_>> {
         a("create", "apps", "deployments", Some(ns)),
         a("get", "", "configmaps", Some(ns)),
         a("list", "", "configmaps", None),
+        // Secrets are read by name only: a list or watch would expose every Secret's data.
+        a("list", "", "secrets", None),
+        a("list", "", "secrets", Some(ns)),
+        a("watch", "", "secrets", None),
+        a("watch", "", "secrets", Some(ns)),
+        a("list", "", "serviceaccounts", None),
+        a("watch", "", "serviceaccounts", Some(ns)),
+        a("list", flux, "helmrepositories", None),
         a("create", "", "secrets", Some(ns)),
         a("update", "", "secrets", Some(ns)),
         a("delete", "", "secrets", Some(ns)),
@@ -277,7 +286,9 @@ async fn chart_rbac_is_enough_to_audit_and_no_broader() {
                 .arg("run")
                 .arg("--kubeconfig")
                 .arg(&kubeconfig)
-                .args(["--resync-interval", "10s"])
+                // No resync within the test: only the Secret poll can notice the key rotation
+                // below, with the chart's RBAC (get on Secrets, no list or watch).
+                .args(["--resync-interval", "1h", "--secret-poll-interval", "2s"])
                 .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
                 .args(["--leader-elect", "--leader-election-namespace", &ctx.ns])
                 .env("POD_NAME", "install-e2e")
@@ -343,6 +354,17 @@ async fn chart_rbac_is_enough_to_audit_and_no_broader() {
                     );
                     tokio::time::sleep(provenance_e2e::POLL).await;
                 }
+                // The key Secret rotated to another key: the poll sees its new resourceVersion
+                // and re-audits the source that the policy naming it matches.
+                let (_, other) = ctx.keygen("other").await?;
+                ctx.secret("cosign-pub", &[("cosign.pub", &other)]).await?;
+                ctx.wait_audit(
+                    "ocirepository-signed",
+                    AUDIT,
+                    "Verified=False/KeyMismatch after the key Secret changed",
+                    |a| verified(a, "False", "KeyMismatch"),
+                )
+                .await?;
                 // An RBAC refusal reads `… is forbidden: User "system:serviceaccount:…" cannot …`
                 // (unlike the 403 for a namespace being deleted, which other tests' leftovers
                 // may cause and which is not about rights).

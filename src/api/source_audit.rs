@@ -134,6 +134,10 @@ pub struct SourceAuditStatus {
     /// Every signature found, with its own verdict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<SignatureStatus>,
+    /// How many signatures were found but not listed (the list is bounded; the ones with the
+    /// verdict's own reason are listed first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signatures_omitted: Option<i64>,
     /// A Flux `spec.verify` block that would accept the signer found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggested_verify: Option<SuggestedVerifyStatus>,

@@ -41,6 +41,22 @@ pub fn signature(s: &SignatureEvidence) -> SignatureStatus {
     }
 }
 
+/// The signatures the status lists, and how many more were found: all of them in the order
+/// found when they fit in [`super::bounds::MAX_SIGNATURES`], else the ones with the verdict's
+/// own reason first. Only the listed ones are converted (a hostile registry can return many
+/// large ones; [`super::bounds`] cuts their fields afterwards).
+pub fn listed_signatures(e: &Evaluation) -> (Vec<SignatureStatus>, Option<i64>) {
+    let max = super::bounds::MAX_SIGNATURES;
+    if e.signatures.len() <= max {
+        return (e.signatures.iter().map(signature).collect(), None);
+    }
+    let decisive = e.signatures.iter().filter(|s| s.verdict == e.verdict);
+    let others = e.signatures.iter().filter(|s| s.verdict != e.verdict);
+    let listed: Vec<SignatureStatus> = decisive.chain(others).take(max).map(signature).collect();
+    let omitted = e.signatures.len() - listed.len();
+    (listed, Some(i64::try_from(omitted).unwrap_or(i64::MAX)))
+}
+
 /// The one-line signer of the signature that decided the verdict (bundles preferred, as Flux).
 pub fn decisive_signer(e: &Evaluation) -> Option<String> {
     e.signatures

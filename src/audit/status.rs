@@ -3,10 +3,12 @@
 //!
 //! Continuity rules: a could-not-tell outcome keeps the previous verdict's evidence (for the
 //! same digest) so an outage never looks like "unsigned"; a condition's `lastTransitionTime`
-//! moves only when its status changes (kstatus).
+//! moves only when its status changes (kstatus). Every field is then bounded ([`bounds`]):
+//! registry content and a tenant-writable previous status are untrusted text.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
+use super::bounds;
 use super::decide::Decision;
 use super::enforced::{enforced_given_formats, flux_agrees};
 use super::evidence;
@@ -88,11 +90,8 @@ pub fn compute_status(
         Outcome::Evaluated { digest, evaluation } => {
             status.digest = Some(digest.to_string());
             status.signer = evidence::decisive_signer(evaluation);
-            status.signatures = evaluation
-                .signatures
-                .iter()
-                .map(evidence::signature)
-                .collect();
+            (status.signatures, status.signatures_omitted) =
+                evidence::listed_signatures(evaluation);
             status.suggested_verify = evidence::suggestion(evaluation);
             status.flux_compatibility = evaluation
                 .flux_compatibility
@@ -160,13 +159,24 @@ pub fn compute_status(
             )
         })
         .collect();
+    let decisive = condition_reason(&status, types::VERIFIED);
+    bounds::bound(&mut status, decisive.as_deref());
     status
+}
+
+fn condition_reason(status: &SourceAuditStatus, type_: &str) -> Option<String> {
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| c.reason.clone())
 }
 
 fn keep_evidence(status: &mut SourceAuditStatus, prev: &SourceAuditStatus) {
     status.digest = prev.digest.clone();
     status.signer = prev.signer.clone();
     status.signatures = prev.signatures.clone();
+    status.signatures_omitted = prev.signatures_omitted;
     status.suggested_verify = prev.suggested_verify.clone();
     status.flux_compatibility = prev.flux_compatibility.clone();
     status.last_verified_time = prev.last_verified_time.clone();

@@ -214,3 +214,143 @@ fn helm_chart_digest_carries_the_tag_note() {
         "resolved by the auditor from ghcr.io/org/charts/podinfo:6.0.3; Flux verifies by tag"
     );
 }
+
+// --- hostile input: the status stays bounded --------------------------------------------------
+
+/// `bytes` of the text that costs the most once serialized: quotes and backslashes (escaped to
+/// two bytes each), NULs (six), and a two-byte character to cut in half.
+fn hostile_of(bytes: usize) -> String {
+    "\"\\\u{0}é".repeat(bytes / 5)
+}
+
+/// 2 MiB of it: a legacy payload string as large as the registry client reads.
+fn hostile() -> String {
+    hostile_of(2 * 1024 * 1024)
+}
+
+fn hostile_signature(n: usize) -> crate::engine::SignatureEvidence {
+    use crate::engine::evidence::{CiClaims, LogEntry};
+    // Two signatures with 2 MiB in every field, the rest with 4 KiB (all of them at 2 MiB
+    // would take 24 GiB of test memory, and prove nothing more).
+    let h = Some(if n < 2 {
+        hostile()
+    } else {
+        hostile_of(4 * 1024)
+    });
+    let mut s = keyless_signature(
+        SignatureFormat::Legacy,
+        if n == 777 {
+            Verdict::Verified
+        } else {
+            Verdict::SignatureInvalid
+        },
+    );
+    s.message = h.clone().unwrap_or_default();
+    s.signer.subject = h.clone();
+    s.signer.issuer = h.clone();
+    s.signer.key_fingerprint = h.clone();
+    s.signer.key_hint = h.clone();
+    s.ci = Some(CiClaims {
+        source_repository: h.clone(),
+        source_repository_ref: h.clone(),
+        source_repository_digest: h.clone(),
+        workflow: h.clone(),
+        trigger: h.clone(),
+        run_invocation_uri: h.clone(),
+    });
+    s.tlog = Some(LogEntry {
+        log_index: u64::MAX,
+        integrated_time: h,
+    });
+    s
+}
+
+/// Every field that registry or signature content fills, at its largest: 1000 signatures (two
+/// of 2 MiB strings), a 2 MiB verdict message, 100 compatibility notes, a 2 MiB URL and revision.
+fn hostile_status(now: &Time) -> (FluxSource, SourceAuditStatus) {
+    let mut src = fixtures::source(&fixtures::oci_repository());
+    src.artifact_revision = Some(hostile());
+    let mut e = evaluation(
+        Verdict::Verified,
+        (0..1000).map(hostile_signature).collect(),
+    );
+    e.message = hostile();
+    e.flux_compatibility = (0..100)
+        .map(|n| crate::engine::flux_compat::CompatNote {
+            code: "MultipleIdentities",
+            message: if n == 0 {
+                hostile()
+            } else {
+                hostile_of(4 * 1024)
+            },
+        })
+        .collect();
+    let decision = decide(&src, &[], &secrets());
+    let s = compute_status(
+        None,
+        &AuditInput {
+            source: &src,
+            url: Some(hostile()),
+            digest_note: Some(hostile()),
+            decision: &decision,
+            outcome: Outcome::Evaluated {
+                digest: DIGEST,
+                evaluation: &e,
+            },
+            generation: Some(1),
+            now,
+        },
+    );
+    (src, s)
+}
+
+fn assert_bounded(s: &SourceAuditStatus) {
+    let size = serde_json::to_vec(s).unwrap().len();
+    assert!(
+        size <= crate::audit::bounds::MAX_STATUS_BYTES,
+        "status of {size} bytes"
+    );
+    for c in &s.conditions {
+        assert!(c.message.len() <= crate::audit::bounds::MAX_MESSAGE);
+    }
+    assert!(s.signer.as_ref().is_none_or(|x| x.len() <= 512));
+    assert!(s.signatures.len() <= crate::audit::bounds::MAX_SIGNATURES);
+}
+
+#[test]
+fn a_status_from_hostile_maximal_input_stays_well_under_the_api_limit() {
+    let now = t("2026-11-27T12:00:00Z");
+    let (_, s) = hostile_status(&now);
+    assert_bounded(&s);
+    // The verdict itself survives the cuts, and the evidence for it is listed first.
+    assert_eq!(cond(&s, "Verified").status, "True");
+    assert_eq!(s.digest.as_deref(), Some(DIGEST));
+    assert_eq!(s.signatures[0].verdict, "Verified");
+    let listed = s.signatures.len() as i64;
+    assert_eq!(listed + s.signatures_omitted.unwrap(), 1000);
+    // A cut identity would suggest another signer: no suggestion rather than a wrong one.
+    assert_eq!(s.suggested_verify, None);
+}
+
+#[test]
+fn a_hostile_previous_status_quoted_in_a_failure_stays_bounded() {
+    // The previous status is tenant-writable: its message and evidence are untrusted too.
+    let now = t("2026-11-27T12:00:00Z");
+    let (src, mut before) = verified_status(&now);
+    for c in &mut before.conditions {
+        c.message = hostile();
+    }
+    before.signatures = vec![before.signatures[0].clone(); 5000];
+    before.signatures[0].message = hostile();
+    before.signer = Some(hostile());
+    let outage = Outcome::Failed {
+        digest: Some(DIGEST),
+        reason: reasons::REGISTRY_UNAVAILABLE,
+        message: hostile(),
+    };
+    let s = run(Some(&before), &src, outage, &t("2026-11-27T13:00:00Z"));
+    assert_bounded(&s);
+    assert_eq!(cond(&s, "Verified").status, "Unknown");
+    let cached = run(Some(&before), &src, Outcome::Cached, &now);
+    assert_bounded(&cached);
+}

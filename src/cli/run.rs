@@ -37,6 +37,11 @@ pub struct RunArgs {
     /// Timeout of each registry request.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub registry_timeout: Duration,
+    /// How often to check the Secrets that sources and policies name for changes (one
+    /// metadata GET each, from the API server's cache), so a rotated key re-audits its sources
+    /// without waiting for the resync. 0s turns it off.
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    pub secret_poll_interval: Duration,
 }
 
 /// Runs the controller until SIGTERM/SIGINT.
@@ -50,6 +55,7 @@ pub async fn run(args: RunArgs) -> u8 {
         leader_elect: args.leader_elect,
         leader_election_namespace: args.leader_election_namespace,
         registry_timeout: args.registry_timeout,
+        secret_poll_interval: args.secret_poll_interval,
     };
     match crate::controller::run(opts).await {
         Ok(()) => EXIT_VERIFIED,

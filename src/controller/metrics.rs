@@ -1,11 +1,12 @@
 //! The controller's Prometheus metrics (prometheus-client, OpenMetrics text).
 //!
 //! Labels are bounded: namespace/name/kind of sources that exist (their series are removed when
-//! the source is deleted), reasons from [`crate::vocabulary`], verdict names, registry hosts and
-//! HTTP status codes. Never an error's text.
+//! the source is deleted), reasons from [`crate::vocabulary`], verdict names, registry hosts of
+//! current sources ([`registry_labels`]) and HTTP status classes. Never an error's text.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -14,6 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use super::registry_labels::{code_label, RegistryLabelSet};
 use crate::registry::RequestRecord;
 
 /// Identifies one audited source.
@@ -78,6 +80,26 @@ pub struct SourceGauges {
     pub ready_since: i64,
     /// The decisive signer (`status.signer`), empty when none was found.
     pub signer: String,
+    /// The registry host the source's artifact is in, when known: its
+    /// `provenance_registry_requests_total` series live as long as a source uses it.
+    pub registry: Option<String>,
+}
+
+impl SourceGauges {
+    /// The gauges to export when the status computed from these could not be written: a
+    /// verdict nobody can read in the status is not published as `Verified` (nor as an
+    /// agreement with Flux). A definite negative verdict stays: it is fail-closed, and its
+    /// alert should fire. A withheld `Verified` reads as not verified, reason
+    /// `ArtifactNotReady` (the audit of the current revision is not complete), no signer.
+    pub fn withheld(mut self) -> Self {
+        if self.verified {
+            self.verified = false;
+            self.reason = crate::vocabulary::reasons::ARTIFACT_NOT_READY.to_string();
+            self.signer = String::new();
+            self.flux_agrees = None;
+        }
+        self
+    }
 }
 
 /// Every metric the controller exports, and the registry that encodes them.
@@ -97,6 +119,8 @@ pub struct Metrics {
     /// The reason and signer labels currently exported per source, so a change replaces the
     /// series instead of adding one.
     current_reason: Mutex<HashMap<SourceLabels, (String, String)>>,
+    /// The `registry` and `code` label values exported, and which source uses which registry.
+    registries: Mutex<RegistryLabelSet>,
 }
 
 impl Default for Metrics {
@@ -122,6 +146,7 @@ impl Metrics {
             cache_hits: Counter::default(),
             reconcile_errors: Family::default(),
             current_reason: Mutex::default(),
+            registries: Mutex::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -166,7 +191,7 @@ impl Metrics {
         );
         registry.register(
             "provenance_registry_requests",
-            "HTTP requests made to registries, by registry and status code",
+            "HTTP requests made to registries, by registry host (of a current source, else other) and status (common codes as is, others by class, error without a response)",
             m.registry_requests.clone(),
         );
         registry.register(
@@ -229,6 +254,36 @@ impl Metrics {
             .get_or_create(source)
             .set(i64::from(g.verify_required));
         self.ready_since.get_or_create(source).set(g.ready_since);
+        drop(current);
+        self.registries_lock()
+            .set_source(source, g.registry.as_deref());
+    }
+
+    /// Withholds a source's exported verdict when its audit failed before a new one could be
+    /// published (see [`SourceGauges::withheld`]): a `Verified` series turns to not verified
+    /// and the agreement with Flux is dropped; a negative verdict is left as it is.
+    pub fn withhold_source(&self, source: &SourceLabels) {
+        let mut current = self
+            .current_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let Some((reason, signer)) = current.get(source).cloned() else {
+            return;
+        };
+        let labels = verified_labels(source, &reason);
+        let verified = self.verified.get(&labels).is_some_and(|g| g.get() == 1);
+        if !verified {
+            return;
+        }
+        self.verified.remove(&labels);
+        self.info.remove(&info_labels(source, &signer));
+        self.flux_agrees.remove(source);
+        let withheld = crate::vocabulary::reasons::ARTIFACT_NOT_READY.to_string();
+        self.verified
+            .get_or_create(&verified_labels(source, &withheld))
+            .set(0);
+        self.info.get_or_create(&info_labels(source, "")).set(1);
+        current.insert(source.clone(), (withheld, String::new()));
     }
 
     /// Removes every series of a deleted source.
@@ -245,6 +300,22 @@ impl Metrics {
         self.flux_agrees.remove(source);
         self.verify_required.remove(source);
         self.ready_since.remove(source);
+        drop(current);
+        self.registries_lock().set_source(source, None);
+    }
+
+    /// Removes the request series of registries that no current source uses and that have
+    /// not been asked anything for `idle` (the grace lets a new source's first audit, whose
+    /// requests come before its gauges, keep its series).
+    pub fn prune_registries(&self, now: Instant, idle: Duration) {
+        for (registry, code) in self.registries_lock().prune(now, idle) {
+            self.registry_requests
+                .remove(&RegistryLabels { registry, code });
+        }
+    }
+
+    fn registries_lock(&self) -> std::sync::MutexGuard<'_, RegistryLabelSet> {
+        self.registries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The sources that currently have series (to find deleted ones).
@@ -282,13 +353,16 @@ impl Metrics {
 
     /// Counts one registry HTTP exchange (the [`crate::registry::RegistryClient`] observer).
     pub fn registry_request(&self, r: &RequestRecord) {
-        let code = r
-            .status
-            .map_or_else(|| "error".to_string(), |s| s.to_string());
+        self.registry_request_at(r, Instant::now());
+    }
+
+    fn registry_request_at(&self, r: &RequestRecord, now: Instant) {
+        let code = code_label(r.status);
+        let registry = self.registries_lock().label(&r.registry, code, now);
         self.registry_requests
             .get_or_create(&RegistryLabels {
-                registry: r.registry.clone(),
-                code,
+                registry,
+                code: code.to_string(),
             })
             .inc();
     }
@@ -335,7 +409,100 @@ mod tests {
             signer:
                 "https://github.com/example/infra/.github/workflows/publish.yml@refs/heads/main"
                     .into(),
+            registry: Some("127.0.0.1:5000".into()),
         }
+    }
+
+    fn request(registry: &str, status: Option<u16>) -> RequestRecord {
+        RequestRecord {
+            registry: registry.into(),
+            method: "GET",
+            status,
+        }
+    }
+
+    #[test]
+    fn a_verdict_that_could_not_be_written_is_not_published_as_verified() {
+        let m = Metrics::new();
+        m.set_source(&podinfo(), &gauges("Unsigned", false));
+        // The new verdict is Verified, but the status patch failed: not published as such.
+        m.set_source(&podinfo(), &gauges("Verified", true).withheld());
+        let text = m.encode();
+        assert!(text.contains(
+            r#"provenance_source_verified{namespace="apps",name="podinfo",kind="OCIRepository",reason="ArtifactNotReady"} 0"#
+        ), "{text}");
+        assert!(!text.contains(r#"reason="Verified""#), "{text}");
+        assert!(
+            !text.contains(r#"reason="Unsigned""#),
+            "the old verdict stays: {text}"
+        );
+        assert!(!text.contains("provenance_source_flux_agrees{"), "{text}");
+        // A negative verdict is published even so: fail closed, and its alert fires.
+        let g = gauges("KeyMismatch", false).withheld();
+        assert_eq!((g.reason.as_str(), g.verified), ("KeyMismatch", false));
+    }
+
+    #[test]
+    fn a_failed_audit_withholds_an_exported_verified() {
+        let m = Metrics::new();
+        m.set_source(&podinfo(), &gauges("Verified", true));
+        m.withhold_source(&podinfo());
+        let text = m.encode();
+        assert!(text.contains(
+            r#"provenance_source_verified{namespace="apps",name="podinfo",kind="OCIRepository",reason="ArtifactNotReady"} 0"#
+        ), "{text}");
+        assert!(!text.contains(r#"reason="Verified""#), "{text}");
+        assert!(!text.contains("example/infra"), "{text}");
+        assert!(!text.contains("provenance_source_flux_agrees{"), "{text}");
+        // Withheld, then written: back to the verdict, with no leftover series.
+        m.set_source(&podinfo(), &gauges("Verified", true));
+        let text = m.encode();
+        assert!(!text.contains("ArtifactNotReady"), "{text}");
+        // A negative verdict is left alone.
+        m.set_source(&podinfo(), &gauges("Unsigned", false));
+        m.withhold_source(&podinfo());
+        assert!(m.encode().contains(r#"reason="Unsigned"} 0"#));
+    }
+
+    #[test]
+    fn registry_series_are_bounded_and_pruned_with_their_sources() {
+        let m = Metrics::new();
+        let t0 = Instant::now();
+        m.set_source(&podinfo(), &gauges("Verified", true));
+        m.registry_request_at(&request("127.0.0.1:5000", Some(200)), t0);
+        m.registry_request_at(&request("127.0.0.1:5000", Some(418)), t0);
+        for n in 0..1000u16 {
+            let host = format!("r{n}.evil.example");
+            m.registry_request_at(&request(&host, Some(100 + n)), t0);
+        }
+        let text = m.encode();
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("provenance_registry_requests_total{"))
+            .count();
+        // 64 hosts (one code each here, two for the source's) and `other` with at most every
+        // code label: not 1000 hosts times 900 codes.
+        assert!(series <= 64 + 1 + 30, "{series} series");
+        assert!(
+            text.contains(
+                r#"provenance_registry_requests_total{registry="127.0.0.1:5000",code="4xx"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains(r#"registry="other""#), "{text}");
+        // The evil hosts have no source: gone once idle; the source's registry stays.
+        let idle = Duration::from_secs(600);
+        m.prune_registries(t0 + idle, idle);
+        let text = m.encode();
+        assert!(!text.contains("evil.example"), "{text}");
+        assert!(
+            text.contains(r#"registry="127.0.0.1:5000",code="200"} 1"#),
+            "{text}"
+        );
+        // Its source deleted: gone too.
+        m.remove_source(&podinfo());
+        m.prune_registries(t0 + idle, idle);
+        assert!(!m.encode().contains("127.0.0.1:5000"));
     }
 
     #[test]

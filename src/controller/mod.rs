@@ -1,5 +1,5 @@
 //! The running controller (`provenance-auditor run`): watches Flux `OCIRepository` and
-//! `HelmChart` objects, `ProvenancePolicy` objects and Secrets, and keeps one `SourceAudit` per
+//! `HelmChart` objects and `ProvenancePolicy` objects, polls the Secrets they name, and keeps one `SourceAudit` per
 //! source up to date ([`reconcile`]), with metrics and health endpoints ([`http`]) and optional
 //! leader election ([`leader`]).
 //!
@@ -15,6 +15,8 @@ pub mod metrics;
 pub mod pipeline;
 pub mod policy;
 pub mod reconcile;
+pub mod registry_labels;
+pub mod secret_poll;
 pub mod state;
 pub mod status;
 mod watch;
@@ -58,6 +60,9 @@ pub struct RunOptions {
     pub leader_election_namespace: String,
     /// Registry request timeout.
     pub registry_timeout: Duration,
+    /// How often the Secrets sources and policies name are checked for changes (zero: never;
+    /// the resync still re-reads them).
+    pub secret_poll_interval: Duration,
 }
 
 /// Why a reconcile failed (retried with backoff).
@@ -243,8 +248,16 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
     } else {
         tracing::warn!("the HelmChart CRD is not served: auditing OCIRepositories only");
     }
-    let result =
-        watch::run_controllers(ctx, kinds, policy_task, ready, opts.concurrency, stop_rx).await;
+    let result = watch::run_controllers(
+        ctx,
+        kinds,
+        policy_task,
+        ready,
+        opts.concurrency,
+        opts.secret_poll_interval,
+        stop_rx,
+    )
+    .await;
     let _ = stop_tx.send(true);
     // Every write is done: hand the lease over now rather than after it expires.
     if let Some(lead) = leader {

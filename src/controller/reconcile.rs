@@ -60,6 +60,8 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
             })
         }
         Err(e) => {
+            // No new verdict was published: the last one must not keep saying Verified.
+            ctx.metrics.withhold_source(&labels(&source));
             ctx.metrics.reconcile_error(e.category());
             ctx.backoff.record(&key, true);
             Err(e)
@@ -125,13 +127,19 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
             "kind": SourceAudit::kind(&()),
             "status": status,
         });
-        audits
+        let written = audits
             .patch_status(
                 &name,
                 &PatchParams::apply(MANAGER).force(),
                 &Patch::Apply(&patch),
             )
-            .await?;
+            .await;
+        if let Err(e) = written {
+            // The status still holds the previous verdict; the metrics must not (fail closed).
+            ctx.metrics
+                .set_source(&labels(source), &gauges(&status, &decision).withheld());
+            return Err(e.into());
+        }
     }
     publish_events(ctx, obj, source, &name, prev_status.as_ref(), &status).await;
     ctx.metrics
@@ -284,5 +292,11 @@ fn gauges(status: &SourceAuditStatus, decision: &Decision) -> SourceGauges {
             .and_then(|r| r.since.as_ref())
             .map_or(0, |t| t.0.as_second()),
         signer: status.signer.clone().unwrap_or_default(),
+        registry: status
+            .source
+            .as_ref()
+            .and_then(|s| s.url.as_deref())
+            .and_then(super::registry_labels::host_of)
+            .map(str::to_string),
     }
 }

@@ -1,6 +1,7 @@
-//! Wiring: one kube-runtime `Controller` per source kind (re-triggered by policy and Secret
-//! changes), the policy reflector, readiness, the sweep of audits whose source is gone, and
-//! shutdown.
+//! Wiring: one kube-runtime `Controller` per source kind (re-triggered by policy changes, and
+//! by changes of the Secrets they name through [`super::secret_poll`]: the controller may not
+//! list or watch Secrets), the policy reflector, readiness, the sweep of audits whose source is
+//! gone, and shutdown.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -8,25 +9,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::channel::mpsc;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, DynamicObject};
 use kube::core::ApiResource;
-use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Client, ResourceExt};
 use tokio::sync::watch as signal;
 
-use super::creds::{policy_uses_secret, source_uses_secret};
 use super::reconcile::{audit_name, backoff, reconcile};
+use super::secret_poll::{self, Target};
 use super::{source_resource, Context, Error};
 use crate::api::{ProvenancePolicy, SourceAudit, SourceKind};
-use crate::audit::source::FluxSource;
 
 /// How often audits and metric series of deleted sources are looked for (in memory only).
 const SWEEP: Duration = Duration::from_secs(2);
+/// How long a registry no source uses keeps its request series after its last request.
+const REGISTRY_SERIES_IDLE: Duration = Duration::from_secs(600);
 
 /// A future that resolves once `rx` says stop.
 // Spelled out so the `Sync` bound that `Controller::graceful_shutdown_on` needs is checked here.
@@ -88,16 +89,31 @@ pub async fn run_controllers(
     policy_task: impl Future<Output = ()> + Send + 'static,
     ready: Arc<AtomicBool>,
     concurrency: usize,
+    secret_poll_interval: Duration,
     stop: signal::Receiver<bool>,
 ) -> Result<(), String> {
     let policy_task = tokio::spawn(policy_task);
     let mut stores = vec![];
     let mut runs = vec![];
+    let mut targets = vec![];
     for kind in kinds {
-        let (store, run) = source_controller(ctx.clone(), kind, concurrency, stop.clone());
+        let (trigger, triggered) = mpsc::unbounded();
+        let (store, run) =
+            source_controller(ctx.clone(), kind, concurrency, triggered, stop.clone());
+        targets.push(Target {
+            store: store.clone(),
+            resource: source_resource(kind),
+            trigger,
+        });
         stores.push((kind, store));
         runs.push(tokio::spawn(run));
     }
+    let poller = tokio::spawn(secret_poll::run(
+        ctx.clone(),
+        targets,
+        secret_poll_interval,
+        stop.clone(),
+    ));
     let policy_status = {
         let (ctx, stores, ready, mut stop) =
             (ctx.clone(), stores.clone(), ready.clone(), stop.clone());
@@ -131,6 +147,7 @@ pub async fn run_controllers(
         let _ = r.await;
     }
     sweeper.abort();
+    poller.abort();
     policy_status.abort();
     policy_task.abort();
     Ok(())
@@ -149,6 +166,7 @@ fn source_controller(
     ctx: Arc<Context>,
     kind: SourceKind,
     concurrency: usize,
+    secret_changes: mpsc::UnboundedReceiver<ObjectRef<DynamicObject>>,
     stop: signal::Receiver<bool>,
 ) -> (Store<DynamicObject>, impl Future<Output = ()> + Send) {
     let ar = source_resource(kind);
@@ -158,7 +176,6 @@ fn source_controller(
         .with_config(controller::Config::default().concurrency(concurrency as u16));
     let store = controller.store();
     let (all, all_ar) = (store.clone(), ar.clone());
-    let (by_secret, secret_ar, secret_ctx) = (store.clone(), ar.clone(), ctx.clone());
     let pr = policy_resource();
     let controller = controller
         // Any policy change can change which sources it matches: re-audit all (cheap when the
@@ -169,24 +186,9 @@ fn source_controller(
             watcher::Config::default(),
             move |_| refs(&all, &all_ar, |_| true),
         )
-        // Metadata only: a change of a Secret is all that matters here (the reconcile reads the
-        // ones it needs), and a cluster's Secrets (Helm release secrets among them) can be large.
-        .watches(
-            Api::<PartialObjectMeta<Secret>>::all(client),
-            watcher::Config::default(),
-            move |secret| {
-                let (ns, name) = (secret.namespace().unwrap_or_default(), secret.name_any());
-                let by_policy = secret_ctx
-                    .policies()
-                    .iter()
-                    .any(|(_, p)| policy_uses_secret(p, &ns, &name));
-                refs(&by_secret, &secret_ar, |o| {
-                    by_policy
-                        || FluxSource::from_dynamic(o)
-                            .is_ok_and(|s| source_uses_secret(&s, &ns, &name))
-                })
-            },
-        )
+        // Not a Secret watch: that would need list/watch on every Secret of the cluster. The
+        // poller GETs the Secrets sources and policies name and sends the sources to re-audit.
+        .reconcile_on(secret_changes)
         .graceful_shutdown_on(stopped(stop));
     let run = controller
         .run(
@@ -292,6 +294,8 @@ async fn sweep(
                     .forget(&format!("{}/{}/{}", m.kind, m.namespace, m.name));
             }
         }
+        ctx.metrics
+            .prune_registries(std::time::Instant::now(), REGISTRY_SERIES_IDLE);
         for a in audits.state() {
             let ns = a.namespace().unwrap_or_default();
             let source_ref = a.data.pointer("/spec/sourceRef");
