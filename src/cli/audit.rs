@@ -1,6 +1,6 @@
 //! `provenance-auditor audit`: a one-shot audit of every Flux `OCIRepository` and `HelmChart`
 //! in a namespace (or all), reaching the controller's verdicts by the controller's own pipeline
-//! ([`crate::controller::pipeline`]) without installing or writing anything.
+//! ([`crate::verifier::pipeline`]) without installing or writing anything.
 //!
 //! Policies are the cluster's `ProvenancePolicy` objects, or those of a local YAML file. The
 //! JSON output is documented in docs/commands.md.
@@ -20,11 +20,11 @@ use super::duration::parse_duration;
 use super::{policies, table, EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_VERIFIED};
 use crate::api::{ProvenancePolicySpec, SourceAuditStatus, SourceKind};
 use crate::audit::source::FluxSource;
-use crate::controller::limits::PerKeyLimiter;
-use crate::controller::pipeline::{needs_namespace_labels, Verifier};
 use crate::controller::status::condition;
-use crate::controller::{kube_client, source_resource, VerdictCache};
+use crate::controller::{kube_client, source_resource};
 use crate::registry::{RegistryClient, RegistryOptions};
+use crate::verifier::limits::PerKeyLimiter;
+use crate::verifier::{needs_namespace_labels, VerdictCache, Verifier};
 use crate::vocabulary::types;
 
 /// Output formats.

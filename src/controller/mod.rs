@@ -7,12 +7,9 @@
 //! malformed object is reported and skipped, never a stopped watch. Policies are watched the
 //! same way for the same reason.
 
-pub mod creds;
 pub mod http;
 pub mod leader;
-pub mod limits;
 pub mod metrics;
-pub mod pipeline;
 pub mod policy;
 pub mod reconcile;
 pub mod state;
@@ -34,7 +31,10 @@ use kube::Client;
 
 use crate::api::{ProvenancePolicySpec, SourceKind};
 use crate::registry::{RegistryClient, RegistryOptions};
-pub use state::{Backoff, VerdictCache};
+pub use state::Backoff;
+// The verification shared with `audit` lives in `crate::verifier`; re-exported for the
+// controller's modules that name it.
+pub use crate::verifier::{creds, limits, pipeline, VerdictCache};
 
 /// The field manager of every write, and the events' reporting controller.
 pub const MANAGER: &str = "provenance-auditor";

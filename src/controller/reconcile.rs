@@ -1,6 +1,6 @@
 //! One source's audit: the thin I/O shell around the pure `src/audit` functions.
 //!
-//! read the source → [`super::pipeline`] (fetch the policies' and the source's Secrets →
+//! read the source → [`crate::verifier::pipeline`] (fetch the policies' and the source's Secrets →
 //! `decide` → resolve the digest → verdict cache or registry + `evaluate` → status) → apply the
 //! `SourceAudit` → events, metrics. The pipeline writes nothing; `provenance-auditor audit`
 //! runs the same one and prints the status instead.
@@ -15,12 +15,12 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::metrics::{SourceGauges, SourceLabels};
-use super::pipeline::{needs_namespace_labels, Judged};
 use super::status::{condition, Outcome};
 use super::{Context, Error, MANAGER};
 use crate::api::{SourceAudit, SourceAuditStatus, SourceKind};
 use crate::audit::decide::Decision;
 use crate::audit::source::FluxSource;
+use crate::verifier::{needs_namespace_labels, Judged};
 use crate::vocabulary::{self as vocab, reasons, types, Status};
 
 /// The `SourceAudit` name for a source: the kind keeps an OCIRepository and a HelmChart of the

@@ -17,16 +17,16 @@ use kube::api::{Api, DynamicObject};
 use kube::Client;
 use tokio::sync::Semaphore;
 
+use super::cache::VerdictCache;
 use super::creds::{fetch_secrets, secrets_needed, HelmRepo};
 use super::limits::PerKeyLimiter;
-use super::metrics::Metrics;
-use super::state::VerdictCache;
-use super::status::{compute, condition, Location, Outcome};
-use super::{flux_resource, Error};
 use crate::api::{ProvenancePolicySpec, SourceAuditStatus, SourceKind};
 use crate::audit::decide::{combine, decide, Decision, TrustRootInput};
 use crate::audit::matching::matches;
 use crate::audit::source::{AuditTarget, FluxSource, SourceError};
+use crate::controller::metrics::Metrics;
+use crate::controller::status::{compute, condition, Location, Outcome};
+use crate::controller::{flux_resource, Error};
 use crate::engine::{evaluate, registry_verdict, Evaluation, TrustRoot, Verdict};
 use crate::registry::{DockerConfig, ImageRef, RegistryClient};
 use crate::vocabulary::{self as vocab, reasons, types};
@@ -85,7 +85,7 @@ impl Verifier<'_> {
             .outcome(source, &decision, previous, &mut location)
             .await?;
         // Stamped after the verification, which may have taken a while.
-        let now = super::now();
+        let now = crate::controller::now();
         let status = compute(
             source,
             &decision,
