@@ -14,4 +14,4 @@ pub mod source;
 pub mod status;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
