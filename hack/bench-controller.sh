@@ -20,10 +20,13 @@ make --no-print-directory stack-up >/dev/null
 . "${STACK_DIR:-$ROOT/.stack}/env"
 COSIGN=$(hack/tools.sh path cosign)
 K="kubectl --kubeconfig $KUBECONFIG_ADMIN"
-say "building the release binary…"
-cargo build --release --quiet -p provenance-auditor -p sigstore-forge --bins
-PA=${CARGO_TARGET_DIR:-$ROOT/target}/release/provenance-auditor
-FORGE=${CARGO_TARGET_DIR:-$ROOT/target}/release/sigstore-forge
+# BENCH_PROFILE=debug measures request counts without a release build (timings then mean less).
+PROFILE=${BENCH_PROFILE:-release}
+say "building the $PROFILE binaries…"
+cargo build --profile "$([ "$PROFILE" = debug ] && echo dev || echo "$PROFILE")" --quiet \
+  -p provenance-auditor -p sigstore-forge --bins
+PA=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/provenance-auditor
+FORGE=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/sigstore-forge
 
 work=$(mktemp -d)
 ctl_pid=
