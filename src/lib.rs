@@ -3,6 +3,7 @@
 //! - [`registry`]: OCI distribution access and signature discovery (all three places).
 //! - [`engine`]: the verification engine (no Kubernetes types).
 //! - [`cli`]: the command-line front end.
+//! - [`verifier`]: one source's verification, shared by `run` and `audit`.
 //! - [`controller`]: the running Kubernetes controller (`provenance-auditor run`).
 
 pub mod api;
@@ -12,4 +13,5 @@ pub mod controller;
 pub mod engine;
 pub mod lint;
 pub mod registry;
+pub mod verifier;
 pub mod vocabulary;

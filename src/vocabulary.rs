@@ -51,6 +51,9 @@ pub mod reasons {
     pub const ARTIFACT_NOT_READY: &str = "ArtifactNotReady";
     /// A policy (or the source's own `spec.verify`) cannot be applied: bad regex, missing Secret.
     pub const POLICY_INVALID: &str = "PolicyInvalid";
+    /// An input that decides which policies apply (a namespace's labels for a
+    /// `namespaceSelector`) could not be read: no verdict from a smaller set of policies.
+    pub const INPUT_UNAVAILABLE: &str = "InputUnavailable";
     // Enforced.
     /// Flux verifies at least as strictly as the audit.
     pub const ENFORCED: &str = "Enforced";
@@ -92,6 +95,7 @@ pub const REASONS: [(&str, &[&str]); 4] = [
             reasons::TRUST_ROOT_ERROR,
             reasons::ARTIFACT_NOT_READY,
             reasons::POLICY_INVALID,
+            reasons::INPUT_UNAVAILABLE,
         ],
     ),
     (

@@ -126,12 +126,18 @@ pub fn free_port() -> Result<u16> {
 
 /// The `run` arguments every e2e controller uses: the non-admin kubeconfig, the e2e resync.
 pub fn run_args(stack: &Stack, port: u16) -> Vec<String> {
+    run_args_with_resync(stack, port, RESYNC)
+}
+
+/// [`run_args`] with another resync interval (a scenario timing the re-check backoff needs a
+/// resync long enough not to hide it).
+pub fn run_args_with_resync(stack: &Stack, port: u16, resync: Duration) -> Vec<String> {
     vec![
         "run".into(),
         "--kubeconfig".into(),
         stack.dir.join("auditor.kubeconfig").display().to_string(),
         "--resync-interval".into(),
-        format!("{}s", RESYNC.as_secs()),
+        format!("{}s", resync.as_secs()),
         "--metrics-addr".into(),
         format!("127.0.0.1:{port}"),
     ]
@@ -146,10 +152,22 @@ pub fn spawn_private(
     env: &[(&str, &str)],
     log: &str,
 ) -> Result<tokio::process::Child> {
+    spawn_private_resync(stack, port, RESYNC, extra, env, log)
+}
+
+/// [`spawn_private`] with its own resync interval.
+pub fn spawn_private_resync(
+    stack: &Stack,
+    port: u16,
+    resync: Duration,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    log: &str,
+) -> Result<tokio::process::Child> {
     let bin = prepare(stack)?;
     let logf = std::fs::File::create(stack.dir.join("logs").join(log))?;
     tokio::process::Command::new(bin)
-        .args(run_args(stack, port))
+        .args(run_args_with_resync(stack, port, resync))
         .args(extra)
         .envs(env.iter().copied())
         .env("RUST_LOG", "info,provenance_auditor=debug")

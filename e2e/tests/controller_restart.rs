@@ -2,11 +2,17 @@
 //! sources after the restart (the verdict cache is rebuilt from the SourceAudit status). Also
 //! proves graceful shutdown on SIGTERM. Its own test binary: it runs private controllers, which
 //! must not overlap with the shared one of `controller.rs` (test binaries run one at a time).
+//!
+//! Issue 9 item 7: the status stands in for the registry only when the controller's seal on it
+//! verifies; a status forged while the controller was down is re-verified against the registry.
 
 use std::time::Duration;
 
 use anyhow::{ensure, Context as _, Result};
-use provenance_e2e::{free_port, has_cond, revision, run, spawn_private, wait_ready, OwnRegistry};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use provenance_e2e::{
+    free_port, has_cond, provenance, revision, run, spawn_private, wait_ready, OwnRegistry,
+};
 use serde_json::json;
 
 const FLUX: Duration = Duration::from_secs(90);
@@ -61,10 +67,25 @@ async fn restarted_controller_asks_the_registry_nothing_for_unchanged_sources() 
             revision(o).is_some_and(|r| r.ends_with(&digest))
         })
         .await?;
-        ctx.wait_audit("ocirepository-app", AUDIT, "Verified", |a| {
-            a.is_some_and(|a| has_cond(a, "Verified", "True", Some("Verified")))
-        })
-        .await?;
+        let sealed = ctx
+            .wait_audit("ocirepository-app", AUDIT, "Verified", |a| {
+                a.is_some_and(|a| has_cond(a, "Verified", "True", Some("Verified")))
+            })
+            .await?
+            .unwrap_or_default();
+        ensure!(
+            sealed["status"]["seal"].is_string(),
+            "the controller should seal its status (is config/rbac/verdict_key.yaml applied?): {}",
+            sealed["status"]
+        );
+        // An unsigned source on the stack's registry, to be forged while the controller is down.
+        ctx.flux_source("forged", None, None).await?;
+        let unsigned = ctx
+            .wait_audit("ocirepository-forged", AUDIT, "Unsigned", |a| {
+                a.is_some_and(|a| has_cond(a, "Verified", "False", Some("Unsigned")))
+            })
+            .await?
+            .unwrap_or_default();
         let before = ctx.metrics(&url).await?;
         ensure!(
             before.contains(&format!("registry=\"{}\"", reg.addr)),
@@ -73,6 +94,26 @@ async fn restarted_controller_asks_the_registry_nothing_for_unchanged_sources() 
         );
         let exit = sigterm(&mut first).await?;
         ensure!(exit.success(), "SIGTERM should be a clean exit, got {exit}");
+        // While it is down, whoever may patch sourceaudits/status writes Verified=True, keeping
+        // the controller's verdictCache (and its now wrong seal).
+        let mut conditions = unsigned["status"]["conditions"].clone();
+        for c in conditions.as_array_mut().into_iter().flatten() {
+            if c["type"] == "Verified" {
+                c["status"] = json!("True");
+                c["reason"] = json!("Verified");
+            }
+        }
+        Api::<DynamicObject>::namespaced_with(
+            ctx.client.clone(),
+            &ctx.ns,
+            &provenance("SourceAudit"),
+        )
+        .patch_status(
+            "ocirepository-forged",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": {"conditions": conditions}})),
+        )
+        .await?;
 
         let port2 = free_port()?;
         let stack = ctx.stack.clone();
@@ -109,6 +150,19 @@ async fn restarted_controller_asks_the_registry_nothing_for_unchanged_sources() 
         ensure!(
             !after.contains(&format!("registry=\"{}\"", reg.addr)),
             "the restarted controller asked the registry about an unchanged source:\n{after}"
+        );
+        // The forged status is not trusted: the registry is asked and the true verdict returns.
+        ctx.wait_audit(
+            "ocirepository-forged",
+            AUDIT,
+            "the forged Verified=True re-verified as Unsigned",
+            |a| a.is_some_and(|a| has_cond(a, "Verified", "False", Some("Unsigned"))),
+        )
+        .await?;
+        let after = ctx.metrics(&url2).await?;
+        ensure!(
+            after.contains(&format!("registry=\"{}\"", ctx.stack.registry())),
+            "the forged source should have cost a registry request:\n{after}"
         );
         Ok(())
     })

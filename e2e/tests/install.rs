@@ -80,7 +80,33 @@ async fn chart_with_every_optional_feature_is_accepted_by_the_api_server() {
                 "probes/resources {c}"
             );
             // The Lease Role is namespaced to the release, and grants nothing but Leases.
-            let role = release.object("Role")?;
+            let role = release
+                .objects
+                .iter()
+                .find(|o| {
+                    o["kind"] == "Role"
+                        && o["metadata"]["name"]
+                            .as_str()
+                            .is_some_and(|n| n.ends_with("-leader-election"))
+                })
+                .context("no leader-election Role")?;
+            // The verdict key's Role reads and updates that one Secret, by name.
+            let key_role = release
+                .objects
+                .iter()
+                .find(|o| {
+                    o["kind"] == "Role"
+                        && o["metadata"]["name"]
+                            .as_str()
+                            .is_some_and(|n| n.ends_with("-verdict-key"))
+                })
+                .context("no verdict-key Role")?;
+            ensure!(
+                key_role["rules"][0]["verbs"] == json!(["get", "update"])
+                    && key_role["rules"][0]["resourceNames"].as_array().map(Vec::len) == Some(1),
+                "verdict-key Role rules {}",
+                key_role["rules"]
+            );
             ensure!(role["metadata"]["namespace"] == ctx.ns.as_str(), "{role}");
             ensure!(
                 role["rules"] == json!([{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]}]),
@@ -406,7 +432,7 @@ async fn chart_rbac_is_enough_to_audit_and_no_broader() {
 // --- config/default --------------------------------------------------------------------------
 
 /// The objects `config/default` must install (kustomize output, `Kind/name`).
-const DEFAULT_OBJECTS: [&str; 10] = [
+const DEFAULT_OBJECTS: [&str; 13] = [
     "ClusterRole/provenance-auditor",
     "ClusterRoleBinding/provenance-auditor",
     "CustomResourceDefinition/provenancepolicies.provenance.dev",
@@ -414,7 +440,10 @@ const DEFAULT_OBJECTS: [&str; 10] = [
     "Deployment/provenance-auditor",
     "Namespace/provenance-system",
     "Role/provenance-auditor-leader-election",
+    "Role/provenance-auditor-verdict-key",
     "RoleBinding/provenance-auditor-leader-election",
+    "RoleBinding/provenance-auditor-verdict-key",
+    "Secret/provenance-auditor-verdict-key",
     "Service/provenance-auditor-metrics",
     "ServiceAccount/provenance-auditor",
 ];

@@ -1,8 +1,10 @@
 //! `SourceAudit`: one per audited Flux source, in the source's namespace. The spec only names
 //! the source; everything the auditor found is in the status.
 //!
-//! The status is written only by the controller and is also its memory: `verdictCache` and the
-//! signatures let it rebuild its verdict cache after a restart without asking the registry.
+//! The status is written by the controller and is also its memory: `verdictCache`,
+//! `lastVerifiedTime` and the signatures let it skip the registry after a restart until the
+//! verdict's re-check is due, but only when `seal` proves the controller wrote the status (the
+//! namespace's tenants may be able to write it too; see `crate::verifier::seal`).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::CustomResource;
@@ -158,9 +160,14 @@ pub struct SourceAuditStatus {
     /// Continuity of the source's own `Ready` condition, for staged rollouts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_ready: Option<SourceReady>,
-    /// The key the verdict was computed for; equal key on restart = no registry request.
+    /// The key the verdict was computed for; on restart, an equal key in a sealed status whose
+    /// re-check is not due yet means no registry request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict_cache: Option<VerdictCacheKey>,
+    /// `hmac-sha256:v1:<hex>`: the controller's HMAC over the rest of this status, keyed by a
+    /// Secret in its own namespace. A status whose seal does not verify is not read back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
 }
 
 /// The audited source's identity and location.
@@ -306,10 +313,18 @@ pub struct SourceReady {
     pub transitions: i64,
 }
 
-/// The inputs a verdict depends on; unchanged key = the verdict still holds.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+/// The inputs a verdict depends on; unchanged key = the verdict holds until its re-check is
+/// due (see `lastVerifiedTime`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerdictCacheKey {
+    /// The registry host the signatures were read from (signatures are per repository: the
+    /// same digest in a signed repository and an unsigned mirror has two verdicts).
+    #[serde(default)]
+    pub registry: String,
+    /// The repository the signatures were read from.
+    #[serde(default)]
+    pub repository: String,
     /// The verified digest.
     pub digest: String,
     /// Fingerprint of every policy applied (keys, identities).

@@ -105,6 +105,9 @@ impl Decision {
             roots.update(format!("{name}\0{}\n", root.fingerprint()));
         }
         VerdictCacheKey {
+            // Filled by the verifier, which knows where the signatures are read from.
+            registry: String::new(),
+            repository: String::new(),
             digest: digest.to_string(),
             policy_fingerprint: format!("sha256:{}", hex::encode(policies.finalize())),
             trust_root_fingerprint: format!("sha256:{}", hex::encode(roots.finalize())),

@@ -15,4 +15,4 @@ pub mod source;
 pub mod status;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;

@@ -1,13 +1,11 @@
 //! `provenance-auditor audit`: a one-shot audit of every Flux `OCIRepository` and `HelmChart`
 //! in a namespace (or all), reaching the controller's verdicts by the controller's own pipeline
-//! ([`crate::controller::pipeline`]) without installing or writing anything.
+//! ([`crate::verifier::pipeline`]) without installing or writing anything.
 //!
 //! Policies are the cluster's `ProvenancePolicy` objects, or those of a local YAML file. The
 //! JSON output is documented in docs/commands.md.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -20,11 +18,12 @@ use super::duration::parse_duration;
 use super::{policies, table, EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_VERIFIED};
 use crate::api::{ProvenancePolicySpec, SourceAuditStatus, SourceKind};
 use crate::audit::source::FluxSource;
-use crate::controller::limits::PerKeyLimiter;
-use crate::controller::pipeline::{needs_namespace_labels, Verifier};
 use crate::controller::status::condition;
-use crate::controller::{kube_client, source_resource, VerdictCache};
+use crate::controller::{kube_client, source_resource};
 use crate::registry::{RegistryClient, RegistryOptions};
+use crate::verifier::limits::Limits;
+use crate::verifier::seal::Sealer;
+use crate::verifier::{needs_namespace_labels, VerdictCache, Verifier};
 use crate::vocabulary::types;
 
 /// Output formats.
@@ -129,6 +128,7 @@ pub struct AuditResult {
 impl AuditResult {
     fn from_status(source: &FluxSource, mut status: SourceAuditStatus) -> Self {
         status.verdict_cache = None;
+        status.seal = None;
         let verified = condition(&status, types::VERIFIED);
         Self {
             namespace: source.namespace.clone(),
@@ -266,20 +266,19 @@ async fn audit(args: &AuditArgs) -> Result<u8, String> {
         ..RegistryOptions::default()
     })
     .map_err(|e| e.to_string())?;
-    let (cache, verifications, limits, denied) = (
+    // One run: every verdict is fresh, nothing is read back or sealed.
+    let (cache, limits, sealer) = (
         VerdictCache::default(),
-        tokio::sync::Semaphore::new(args.concurrency.max(1)),
-        PerKeyLimiter::new(args.registry_concurrency),
-        AtomicBool::new(false),
+        Limits::new(args.concurrency, args.registry_concurrency),
+        Sealer::none(),
     );
     let verifier = Verifier {
         client: &client,
         registry: &registry,
         cache: &cache,
         metrics: None,
-        verifications: &verifications,
-        registry_limits: &limits,
-        namespace_labels_denied: &denied,
+        limits: &limits,
+        sealer: &sealer,
     };
     let policies = &policies;
     let mut results: Vec<AuditResult> = futures::stream::iter(sources)
@@ -369,9 +368,16 @@ async fn audit_one(
         }
     };
     let ns_labels = if needs_namespace_labels(policies) {
-        verifier.namespace_labels(&source.namespace).await
+        match verifier.namespace_labels(&source.namespace).await {
+            Ok(Some(labels)) => Ok(labels),
+            Ok(None) => {
+                return AuditResult::failed(&ns, kind, &name, format!("namespace {ns} not found"))
+            }
+            // Judged `Unknown/InputUnavailable`: never against fewer policies than apply.
+            Err(why) => Err(why),
+        }
     } else {
-        BTreeMap::new()
+        Ok(Default::default())
     };
     // No previous status: a one-shot audit asks the registry, as the controller does for a
     // source it has not audited yet.

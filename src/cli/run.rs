@@ -42,6 +42,19 @@ pub struct RunArgs {
     /// without waiting for the resync. 0s turns it off.
     #[arg(long, default_value = "1m", value_parser = parse_duration)]
     pub secret_poll_interval: Duration,
+    /// Check every verdict (Verified included) against the registry again at least this often,
+    /// so a deleted signature or a changed referrer set shows up. Negative verdicts are
+    /// re-checked sooner: after a minute, then doubling, up to the resync interval.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub reverify_interval: Duration,
+    /// Namespace of the Secret holding the key that seals SourceAudit statuses: the
+    /// controller's own namespace.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "provenance-system")]
+    pub verdict_key_namespace: String,
+    /// Name of that Secret; created with a random key when absent. Without it statuses are
+    /// neither sealed nor read back (every restart re-verifies every source).
+    #[arg(long, default_value = crate::verifier::seal::DEFAULT_SECRET)]
+    pub verdict_key_secret: String,
 }
 
 /// Runs the controller until SIGTERM/SIGINT.
@@ -56,6 +69,9 @@ pub async fn run(args: RunArgs) -> u8 {
         leader_election_namespace: args.leader_election_namespace,
         registry_timeout: args.registry_timeout,
         secret_poll_interval: args.secret_poll_interval,
+        reverify: args.reverify_interval,
+        verdict_key_namespace: args.verdict_key_namespace,
+        verdict_key_secret: args.verdict_key_secret,
     };
     match crate::controller::run(opts).await {
         Ok(()) => EXIT_VERIFIED,

@@ -7,12 +7,9 @@
 //! malformed object is reported and skipped, never a stopped watch. Policies are watched the
 //! same way for the same reason.
 
-pub mod creds;
 pub mod http;
 pub mod leader;
-pub mod limits;
 pub mod metrics;
-pub mod pipeline;
 pub mod policy;
 pub mod reconcile;
 pub mod registry_labels;
@@ -36,7 +33,10 @@ use kube::Client;
 
 use crate::api::{ProvenancePolicySpec, SourceKind};
 use crate::registry::{RegistryClient, RegistryOptions};
-pub use state::{Backoff, VerdictCache};
+pub use state::Backoff;
+// The verification shared with `audit` lives in `crate::verifier`; re-exported for the
+// controller's modules that name it.
+pub use crate::verifier::{creds, limits, pipeline, VerdictCache};
 
 /// The field manager of every write, and the events' reporting controller.
 pub const MANAGER: &str = "provenance-auditor";
@@ -63,6 +63,12 @@ pub struct RunOptions {
     /// How often the Secrets sources and policies name are checked for changes (zero: never;
     /// the resync still re-reads them).
     pub secret_poll_interval: Duration,
+    /// Every verdict is checked against the registry again at least this often.
+    pub reverify: Duration,
+    /// Namespace of the Secret holding the key that seals statuses (the controller's own).
+    pub verdict_key_namespace: String,
+    /// Name of that Secret (created when absent).
+    pub verdict_key_secret: String,
 }
 
 /// Why a reconcile failed (retried with backoff).
@@ -98,19 +104,19 @@ pub struct Context {
     pub recorder: Recorder,
     /// `ProvenancePolicy` objects, as watched.
     pub policy_store: Store<DynamicObject>,
-    /// Verdicts by (digest, policy fingerprint, trust-root fingerprint).
+    /// Verdicts by (registry, repository, digest, policy fingerprint, trust-root fingerprint),
+    /// with their re-check schedule.
     pub cache: VerdictCache,
     /// Consecutive failures per source.
     pub backoff: Backoff,
-    /// Bounds the registry verifications running at once.
-    pub verifications: tokio::sync::Semaphore,
-    /// Bounds the verifications running at once against any one registry.
-    pub registry_limits: limits::PerKeyLimiter,
+    /// Bounds the registry verifications running at once, globally and per registry.
+    pub limits: limits::Limits,
+    /// Seals the statuses written; only a sealed status is read back.
+    pub sealer: crate::verifier::seal::Sealer,
     /// The periodic re-audit interval.
     pub resync: Duration,
     /// `Some` under leader election: false once the lease is lost.
     pub leader: Option<tokio::sync::watch::Receiver<bool>>,
-    namespace_labels_denied: AtomicBool,
 }
 
 impl Context {
@@ -135,16 +141,21 @@ impl Context {
             registry: &self.registry,
             cache: &self.cache,
             metrics: Some(&self.metrics),
-            verifications: &self.verifications,
-            registry_limits: &self.registry_limits,
-            namespace_labels_denied: &self.namespace_labels_denied,
+            limits: &self.limits,
+            sealer: &self.sealer,
         }
     }
 
-    /// A namespace's labels for `namespaceSelector`; empty (with one warning) when the RBAC
-    /// does not allow reading namespaces.
+    /// A namespace's labels, only for counting a policy's `matchedSources` (no verdict depends
+    /// on it): empty when the namespace is gone or its labels cannot be read. Verdicts use
+    /// [`pipeline::Verifier::namespace_labels`], which fails closed.
     pub async fn namespace_labels(&self, ns: &str) -> std::collections::BTreeMap<String, String> {
-        self.verifier().namespace_labels(ns).await
+        self.verifier()
+            .namespace_labels(ns)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default()
     }
 }
 
@@ -226,6 +237,20 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
         controller: MANAGER.into(),
         instance: std::env::var("POD_NAME").ok(),
     };
+    let sealer = match crate::verifier::seal::load_or_create(
+        &client,
+        &opts.verdict_key_namespace,
+        &opts.verdict_key_secret,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            // Costs registry requests after each restart, never a trusted forged status.
+            tracing::warn!(error = %e, "no verdict key: statuses are not sealed and none is read back, every restart re-verifies every source");
+            crate::verifier::seal::Sealer::none()
+        }
+    };
     let (policy_store, policy_task) = watch::policies(client.clone());
     let ctx = Arc::new(Context {
         client: client.clone(),
@@ -233,13 +258,15 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
         metrics,
         recorder: Recorder::new(client.clone(), reporter),
         policy_store,
-        cache: VerdictCache::default(),
+        cache: VerdictCache::new(crate::verifier::schedule::Intervals {
+            resync: opts.resync,
+            reverify: opts.reverify,
+        }),
         backoff: Backoff::default(),
-        verifications: tokio::sync::Semaphore::new(opts.concurrency.max(1)),
-        registry_limits: limits::PerKeyLimiter::new(opts.registry_concurrency),
+        limits: limits::Limits::new(opts.concurrency, opts.registry_concurrency),
+        sealer,
         resync: opts.resync,
         leader: leader.as_ref().map(leader::Leadership::subscribe),
-        namespace_labels_denied: AtomicBool::new(false),
     });
     tracing::info!("starting watches");
     let mut kinds = vec![SourceKind::OciRepository];

@@ -1,6 +1,6 @@
 //! One source's audit: the thin I/O shell around the pure `src/audit` functions.
 //!
-//! read the source → [`super::pipeline`] (fetch the policies' and the source's Secrets →
+//! read the source → [`crate::verifier::pipeline`] (fetch the policies' and the source's Secrets →
 //! `decide` → resolve the digest → verdict cache or registry + `evaluate` → status) → apply the
 //! `SourceAudit` → events, metrics. The pipeline writes nothing; `provenance-auditor audit`
 //! runs the same one and prints the status instead.
@@ -15,12 +15,12 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::metrics::{SourceGauges, SourceLabels};
-use super::pipeline::{needs_namespace_labels, Judged};
 use super::status::{condition, Outcome};
 use super::{Context, Error, MANAGER};
 use crate::api::{SourceAudit, SourceAuditStatus, SourceKind};
 use crate::audit::decide::Decision;
 use crate::audit::source::FluxSource;
+use crate::verifier::{needs_namespace_labels, Judged};
 use crate::vocabulary::{self as vocab, reasons, types, Status};
 
 /// The `SourceAudit` name for a source: the kind keeps an OCIRepository and a HelmChart of the
@@ -52,10 +52,13 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
     };
     let key = source.display();
     match audit(&obj, &source, &ctx).await {
-        Ok(retry) => {
+        Ok(Audited { retry, recheck_in }) => {
             let failures = ctx.backoff.record(&key, retry);
+            // Back again by the verdict's re-check time (a negative verdict's backoff, the
+            // re-verify interval), never later than the resync.
+            let next = recheck_in.map_or(ctx.resync, |r| r.min(ctx.resync));
             Ok(match failures {
-                0 => Action::requeue(ctx.resync),
+                0 => Action::requeue(next.max(Duration::from_secs(1))),
                 n => Action::requeue(backoff(n).min(ctx.resync)),
             })
         }
@@ -74,18 +77,32 @@ pub fn backoff(failures: u32) -> Duration {
     Duration::from_secs(2u64.saturating_pow(failures.min(9))).min(Duration::from_secs(300))
 }
 
-/// Runs the pipeline; `Ok(true)` when the verdict is indeterminate and worth retrying soon.
-async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Result<bool, Error> {
+/// What one audit asks of the next.
+#[derive(Debug, Default)]
+struct Audited {
+    /// The verdict is indeterminate and worth retrying soon.
+    retry: bool,
+    /// When its definite verdict must be checked against the registry again.
+    recheck_in: Option<Duration>,
+}
+
+/// Runs the pipeline.
+async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Result<Audited, Error> {
     // A source on its way out gets no new audit; the sweep removes the old one once it is gone.
     if obj.metadata.deletion_timestamp.is_some() {
-        return Ok(false);
+        return Ok(Audited::default());
     }
     let verifier = ctx.verifier();
     let policies = ctx.policies();
     let ns_labels = if needs_namespace_labels(&policies) {
-        verifier.namespace_labels(&source.namespace).await
+        match verifier.namespace_labels(&source.namespace).await {
+            Ok(Some(labels)) => Ok(labels),
+            // The namespace is gone, so the source is going with it: nothing to audit.
+            Ok(None) => return Ok(Audited::default()),
+            Err(why) => Err(why),
+        }
     } else {
-        Default::default()
+        Ok(Default::default())
     };
     let audits: Api<SourceAudit> = Api::namespaced(ctx.client.clone(), &source.namespace);
     let name = audit_name(source.kind, &source.name);
@@ -96,6 +113,7 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
         decision,
         outcome,
         status,
+        recheck_in,
     } = verifier
         .judge(
             source,
@@ -108,7 +126,7 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
     let retry = matches!(&outcome, Outcome::Unknown { judgement, .. }
         if judgement.reason != reasons::ARTIFACT_NOT_READY && judgement.reason != reasons::POLICY_INVALID);
     if !ctx.is_leader() {
-        return Ok(false);
+        return Ok(Audited::default());
     }
     // (Re)apply the object when it is new or owned by an earlier source of the same name.
     let owned = previous.as_ref().is_some_and(|a| {
@@ -122,6 +140,7 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
         apply_audit(&audits, &name, obj, source).await?;
     }
     if prev_status.as_ref() != Some(&status) {
+        clear_foreign_fields(&audits, &name, prev_status.as_ref(), &status).await?;
         let patch = json!({
             "apiVersion": SourceAudit::api_version(&()),
             "kind": SourceAudit::kind(&()),
@@ -144,7 +163,39 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
     publish_events(ctx, obj, source, &name, prev_status.as_ref(), &status).await;
     ctx.metrics
         .set_source(&labels(source), &gauges(&status, &decision));
-    Ok(retry)
+    Ok(Audited { retry, recheck_in })
+}
+
+/// Removes the top-level status fields the new status does not have. Server-side apply leaves
+/// fields that another writer set (someone who may patch `sourceaudits/status`, e.g. a forged
+/// `signer`) in place; this removes them, so what the status shows is what the controller found.
+async fn clear_foreign_fields(
+    audits: &Api<SourceAudit>,
+    name: &str,
+    previous: Option<&SourceAuditStatus>,
+    status: &SourceAuditStatus,
+) -> Result<(), Error> {
+    let (Some(serde_json::Value::Object(old)), Ok(serde_json::Value::Object(new))) = (
+        previous.and_then(|p| serde_json::to_value(p).ok()),
+        serde_json::to_value(status),
+    ) else {
+        return Ok(());
+    };
+    let stale: serde_json::Map<String, serde_json::Value> = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .map(|k| (k.clone(), serde_json::Value::Null))
+        .collect();
+    if !stale.is_empty() {
+        audits
+            .patch_status(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "status": stale })),
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// Creates the `SourceAudit` (spec and owner reference only; the status is patched separately).

@@ -14,7 +14,9 @@ use crate::vocabulary::Judgement;
 /// What the reconcile found for the source's current revision.
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    /// Signatures were judged: freshly, or the in-memory cached evaluation for the same key.
+    /// Signatures were judged: freshly, or the in-memory cached evaluation for the same key
+    /// (always recomputed into the status: another source sharing the key may have re-checked
+    /// it since this status was written).
     Evaluated {
         /// The digest verified.
         digest: String,
@@ -22,10 +24,11 @@ pub enum Outcome {
         evaluation: Evaluation,
         /// The verdict-cache key it was computed for.
         key: VerdictCacheKey,
-        /// Whether the registry was asked just now.
-        fresh: bool,
+        /// When the registry was asked (`status.lastVerifiedTime`).
+        checked: Time,
     },
-    /// The previous status still holds for this key (after a restart the status is the cache).
+    /// The previous (sealed) status still holds for this key and its re-check is not due (after
+    /// a restart the status is the cache).
     Unchanged,
     /// Could not tell: `Verified=Unknown`; the previous evidence is kept.
     Unknown {
@@ -56,11 +59,6 @@ pub fn compute(
     now: &Time,
 ) -> SourceAuditStatus {
     let outcome = match outcome {
-        // A cached evaluation is news only to a source whose status does not hold it yet
-        // (another source with the same artifact and policies filled the cache).
-        Outcome::Evaluated {
-            fresh: false, key, ..
-        } if previous.and_then(|p| p.verdict_cache.as_ref()) == Some(key) => pure::Outcome::Cached,
         Outcome::Evaluated {
             digest, evaluation, ..
         } => pure::Outcome::Evaluated { digest, evaluation },

@@ -8,10 +8,10 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DynamicObject};
 use kube::Client;
 
-use super::Error;
 use crate::api::ProvenancePolicySpec;
 use crate::audit::decide::Secrets;
 use crate::audit::source::FluxSource;
+use crate::controller::Error;
 
 /// `(namespace, name)` of a Secret.
 pub type SecretKey = (String, String);

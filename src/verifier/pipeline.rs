@@ -5,31 +5,36 @@
 //! Shared by the controller (`reconcile`, which then applies the status, events and metrics)
 //! and by `provenance-auditor audit` (which prints it), so both reach the same verdicts by the
 //! same code. [`Verifier`] is the little it needs: a client, a registry client, the verdict
-//! cache, the concurrency limits and, in the controller, metrics.
+//! cache, the concurrency limits, the status sealer and, in the controller, metrics.
+//!
+//! Fail closed on every input that decides which policies apply: when a namespace's labels are
+//! needed (a `namespaceSelector`) and cannot be read, the verdict is `Unknown/InputUnavailable`,
+//! never a verdict from the smaller set of policies that match without them.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DynamicObject};
 use kube::Client;
-use tokio::sync::Semaphore;
 
+use super::cache::{Lookup, VerdictCache};
 use super::creds::{fetch_secrets, secrets_needed, HelmRepo};
-use super::limits::PerKeyLimiter;
-use super::metrics::Metrics;
-use super::state::VerdictCache;
-use super::status::{compute, condition, Location, Outcome};
-use super::{flux_resource, Error};
-use crate::api::{ProvenancePolicySpec, SourceAuditStatus, SourceKind};
+use super::limits::Limits;
+use super::schedule::{self, Intervals};
+use super::seal::Sealer;
+use crate::api::{ProvenancePolicySpec, SourceAuditStatus, SourceKind, VerdictCacheKey};
 use crate::audit::decide::{combine, decide, Decision, TrustRootInput};
 use crate::audit::matching::matches;
 use crate::audit::source::{AuditTarget, FluxSource, SourceError};
+use crate::controller::metrics::Metrics;
+use crate::controller::status::{compute, condition, Location, Outcome};
+use crate::controller::{flux_resource, Error};
 use crate::engine::{evaluate, registry_verdict, Evaluation, TrustRoot, Verdict};
 use crate::registry::{DockerConfig, ImageRef, RegistryClient};
-use crate::vocabulary::{self as vocab, reasons, types};
+use crate::vocabulary::{self as vocab, reasons, types, Status};
 
 /// What verifying a source needs; borrowed from the controller's `Context` or owned by a command.
 #[derive(Clone, Copy)]
@@ -38,16 +43,15 @@ pub struct Verifier<'a> {
     pub client: &'a Client,
     /// The registry client for sources without their own credentials.
     pub registry: &'a RegistryClient,
-    /// Verdicts by (digest, policy fingerprint, trust-root fingerprint).
+    /// Verdicts by (registry, repository, digest, policy fingerprint, trust-root fingerprint),
+    /// with their re-check schedule.
     pub cache: &'a VerdictCache,
     /// Metrics, when something serves them (the controller).
     pub metrics: Option<&'a Arc<Metrics>>,
-    /// Bounds the registry verifications running at once.
-    pub verifications: &'a Semaphore,
-    /// Bounds the verifications running at once against any one registry.
-    pub registry_limits: &'a PerKeyLimiter,
-    /// Set once reading namespace labels was refused, so the warning is logged once.
-    pub namespace_labels_denied: &'a AtomicBool,
+    /// Bounds the registry verifications running at once, globally and per registry.
+    pub limits: &'a Limits,
+    /// Seals the statuses computed, and says which previous statuses may be read back.
+    pub sealer: &'a Sealer,
 }
 
 /// One source judged: what was decided, what the verification found, and the status.
@@ -56,9 +60,15 @@ pub struct Judged {
     pub decision: Decision,
     /// What verification found for the current revision.
     pub outcome: Outcome,
-    /// The `SourceAudit` status computed from them.
+    /// The `SourceAudit` status computed from them (sealed when the sealer holds a key).
     pub status: SourceAuditStatus,
+    /// When the verdict must be checked against the registry again (a definite verdict): the
+    /// controller audits the source again no later than this.
+    pub recheck_in: Option<Duration>,
 }
+
+/// A namespace's labels, or why they could not be read.
+pub type NamespaceLabels = Result<BTreeMap<String, String>, String>;
 
 /// Whether matching `policies` needs namespace labels (a `namespaceSelector`).
 pub fn needs_namespace_labels(policies: &[(String, ProvenancePolicySpec)]) -> bool {
@@ -69,24 +79,59 @@ pub fn needs_namespace_labels(policies: &[(String, ProvenancePolicySpec)]) -> bo
 
 impl Verifier<'_> {
     /// Judges `source` against `policies` (`(name, spec)`, all readable ones) given the labels
-    /// of its namespace; `previous` is the status the `SourceAudit` holds (the controller's
-    /// memory across restarts), `audit_generation` the audit's own generation.
+    /// of its namespace (read only when a policy has a `namespaceSelector`, see
+    /// [`needs_namespace_labels`]); `previous` is the status the `SourceAudit` holds (the
+    /// controller's memory across restarts, read back only when its seal verifies),
+    /// `audit_generation` the audit's own generation.
     pub async fn judge(
         &self,
         source: &FluxSource,
         policies: &[(String, ProvenancePolicySpec)],
-        ns_labels: &BTreeMap<String, String>,
+        ns_labels: &NamespaceLabels,
         previous: Option<&SourceAuditStatus>,
         audit_generation: Option<i64>,
     ) -> Result<Judged, Error> {
-        let decision = self.decide(source, policies, ns_labels).await?;
+        let previous = previous.filter(|p| {
+            let sealed = self.sealer.verifies(source, p);
+            if !sealed && self.sealer.is_active() {
+                tracing::debug!(source = %source.display(), "the previous status is not sealed by this controller: not read back");
+            }
+            sealed
+        });
         let mut location = Location::default();
-        let outcome = self
-            .outcome(source, &decision, previous, &mut location)
-            .await?;
+        let (decision, outcome, recheck_in) = match ns_labels {
+            Ok(labels) => {
+                let decision = self.decide(source, policies, labels).await?;
+                let (outcome, recheck_in) = self
+                    .outcome(source, &decision, previous, &mut location)
+                    .await?;
+                (decision, outcome, recheck_in)
+            }
+            Err(why) => {
+                // Which policies apply cannot be told. Report every policy that might (a
+                // superset: `Enforced` can then only under-claim) and no verdict.
+                let superset: Vec<(String, ProvenancePolicySpec)> = policies
+                    .iter()
+                    .map(|(n, p)| {
+                        let mut p = p.clone();
+                        p.match_.namespace_selector = None;
+                        (n.clone(), p)
+                    })
+                    .collect();
+                let decision = self.decide(source, &superset, &BTreeMap::new()).await?;
+                let outcome = Outcome::Unknown {
+                    judgement: vocab::verified_unknown(
+                        reasons::INPUT_UNAVAILABLE,
+                        format!("cannot tell which policies apply: {why}"),
+                    ),
+                    digest: None,
+                };
+                (decision, outcome, None)
+            }
+        };
         // Stamped after the verification, which may have taken a while.
-        let now = super::now();
-        let status = compute(
+        let now = crate::controller::now();
+        let mut status = compute(
             source,
             &decision,
             &outcome,
@@ -95,10 +140,18 @@ impl Verifier<'_> {
             audit_generation,
             &now,
         );
+        if let Outcome::Evaluated { key, checked, .. } = &outcome {
+            // The full key (with the repository) and when the registry was really asked: a
+            // verdict from the in-memory cache is as old as its check, not as this audit.
+            status.verdict_cache = Some(key.clone());
+            status.last_verified_time = Some(checked.clone());
+        }
+        self.sealer.seal(source, &mut status);
         Ok(Judged {
             decision,
             outcome,
             status,
+            recheck_in,
         })
     }
 
@@ -118,17 +171,19 @@ impl Verifier<'_> {
         Ok(decide(source, &matching, &secrets))
     }
 
-    /// A namespace's labels for `namespaceSelector`; empty (with one warning) when the RBAC
-    /// does not allow reading namespaces.
-    pub async fn namespace_labels(&self, ns: &str) -> BTreeMap<String, String> {
+    /// A namespace's labels for `namespaceSelector`: `Ok(None)` when the namespace does not
+    /// exist (then neither does the source: it is being deleted with it), `Err` when they could
+    /// not be read (RBAC, an API server fault), which makes the verdict `Unknown`.
+    pub async fn namespace_labels(
+        &self,
+        ns: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, String> {
         let api: Api<Namespace> = Api::all(self.client.clone());
         match api.get_opt(ns).await {
-            Ok(n) => n.and_then(|n| n.metadata.labels).unwrap_or_default(),
+            Ok(n) => Ok(n.map(|n| n.metadata.labels.unwrap_or_default())),
             Err(e) => {
-                if !self.namespace_labels_denied.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(error = %e, "cannot read namespace labels: namespaceSelector matches only empty selectors");
-                }
-                Default::default()
+                tracing::warn!(namespace = ns, error = %e, "cannot read namespace labels for a namespaceSelector");
+                Err(format!("reading the labels of namespace {ns}: {e}"))
             }
         }
     }
@@ -150,17 +205,35 @@ impl Verifier<'_> {
             .and_then(HelmRepo::from_dynamic))
     }
 
-    /// What to report for the current revision.
+    /// What to report for the current revision, and when its verdict must be checked against
+    /// the registry again. `previous` must be authenticated (sealed) by the caller.
     pub async fn outcome(
         &self,
         source: &FluxSource,
         decision: &Decision,
         previous: Option<&SourceAuditStatus>,
         location: &mut Location,
-    ) -> Result<Outcome, Error> {
-        let unknown = |reason: &'static str, msg: String| Outcome::Unknown {
-            judgement: vocab::verified_unknown(reason, msg),
-            digest: None,
+    ) -> Result<(Outcome, Option<Duration>), Error> {
+        Ok(
+            match self.find(source, decision, previous, location).await? {
+                Found::Outcome(o) => (o, None),
+                Found::Scheduled(o, due) => (o, Some(due)),
+            },
+        )
+    }
+
+    async fn find(
+        &self,
+        source: &FluxSource,
+        decision: &Decision,
+        previous: Option<&SourceAuditStatus>,
+        location: &mut Location,
+    ) -> Result<Found, Error> {
+        let unknown = |reason: &'static str, msg: String| {
+            Found::Outcome(Outcome::Unknown {
+                judgement: vocab::verified_unknown(reason, msg),
+                digest: None,
+            })
         };
         if let Some(msg) = decision.invalid_message() {
             return Ok(unknown(reasons::POLICY_INVALID, msg));
@@ -199,37 +272,62 @@ impl Verifier<'_> {
                 match client.resolve_digest(&r).await {
                     Ok(d) => (r.name(), d),
                     Err(e) => {
-                        return Ok(Outcome::Unknown {
+                        return Ok(Found::Outcome(Outcome::Unknown {
                             judgement: vocab::verified(registry_verdict(&e), e.to_string()),
                             digest: None,
-                        })
+                        }))
                     }
                 }
             }
         };
-        let key = decision.cache_key(&digest);
-        if let Some(evaluation) = self.cache.get(&key) {
-            self.cache_hit();
-            return Ok(Outcome::Evaluated {
-                digest,
-                evaluation,
-                key,
-                fresh: false,
-            });
-        }
-        // After a restart the status is the cache: same inputs, definite verdict → no request.
-        if let Some(p) = previous {
-            let definite = condition(p, types::VERIFIED).is_some_and(|c| c.status != "Unknown");
-            if definite && p.verdict_cache.as_ref() == Some(&key) {
-                self.cache_hit();
-                return Ok(Outcome::Unchanged);
-            }
-        }
         let image_ref: ImageRef = format!("{image}@{digest}")
             .parse()
             .map_err(|e| Error::Internal(format!("{image}@{digest}: {e}")))?;
-        let _permit = self.verifications.acquire().await;
-        let _registry_permit = self.registry_limits.acquire(&image_ref.registry).await;
+        let key = cache_key(decision, &image_ref, &digest);
+        let intervals = self.cache.intervals();
+        let now = crate::controller::now().0.as_second();
+        match self.cache.lookup(&key, now) {
+            Lookup::Fresh(entry) => {
+                self.cache_hit();
+                let due = entry.due_in(now, intervals);
+                return Ok(Found::Scheduled(
+                    Outcome::Evaluated {
+                        digest,
+                        evaluation: entry.evaluation,
+                        key,
+                        checked: time(entry.checked),
+                    },
+                    due,
+                ));
+            }
+            // The verdict's re-check is due: ask the registry.
+            Lookup::Due(_) => {}
+            // After a restart the (sealed) status is the cache: same inputs, a definite verdict
+            // whose re-check is not due yet → no request.
+            Lookup::Miss => {
+                if let Some(due) = previous.and_then(|p| still_fresh(p, &key, now, intervals)) {
+                    self.cache_hit();
+                    return Ok(Found::Scheduled(Outcome::Unchanged, due));
+                }
+            }
+        }
+        // One check per key at a time; whoever waited finds the verdict just checked.
+        let _flight = self.cache.flight(&key).await;
+        let now = crate::controller::now().0.as_second();
+        if let Lookup::Fresh(entry) = self.cache.lookup(&key, now) {
+            self.cache_hit();
+            let due = entry.due_in(now, intervals);
+            return Ok(Found::Scheduled(
+                Outcome::Evaluated {
+                    digest,
+                    evaluation: entry.evaluation,
+                    key,
+                    checked: time(entry.checked),
+                },
+                due,
+            ));
+        }
+        let _permits = self.limits.acquire(&image_ref.registry).await;
         let started = Instant::now();
         let discovery = match client
             .discover(&image_ref.registry, &image_ref.repository, &digest)
@@ -239,10 +337,10 @@ impl Verifier<'_> {
             Err(e) => {
                 let verdict = registry_verdict(&e);
                 self.verification(verdict, started);
-                return Ok(Outcome::Unknown {
+                return Ok(Found::Outcome(Outcome::Unknown {
                     judgement: vocab::verified(verdict, e.to_string()),
                     digest: Some(digest),
-                });
+                }));
             }
         };
         let mut evaluations = vec![];
@@ -254,10 +352,10 @@ impl Verifier<'_> {
             let trust = match trust {
                 Ok(t) => t,
                 Err(e) => {
-                    return Ok(Outcome::Unknown {
+                    return Ok(Found::Outcome(Outcome::Unknown {
                         judgement: vocab::verified(Verdict::TrustRootError, e.to_string()),
                         digest: Some(digest),
-                    })
+                    }))
                 }
             };
             evaluations.push((
@@ -267,15 +365,28 @@ impl Verifier<'_> {
         }
         let evaluation: Evaluation = combine(evaluations);
         self.verification(evaluation.verdict, started);
-        if !evaluation.verdict.is_indeterminate() {
-            self.cache.insert(key.clone(), evaluation.clone());
+        // Stamped when the registry answered.
+        let checked = crate::controller::now().0.as_second();
+        if evaluation.verdict.is_indeterminate() {
+            // Never cached: retried on the reconcile's own backoff.
+            return Ok(Found::Outcome(Outcome::Evaluated {
+                digest,
+                evaluation,
+                key,
+                checked: time(checked),
+            }));
         }
-        Ok(Outcome::Evaluated {
-            digest,
-            evaluation,
-            key,
-            fresh: true,
-        })
+        let entry = self.cache.insert(key.clone(), evaluation, checked);
+        let due = entry.due_in(checked, intervals);
+        Ok(Found::Scheduled(
+            Outcome::Evaluated {
+                digest,
+                evaluation: entry.evaluation,
+                key,
+                checked: time(checked),
+            },
+            due,
+        ))
     }
 
     /// The registry client for a source, the way Flux pulls it: the shared one, or one with
@@ -381,3 +492,47 @@ impl Verifier<'_> {
         }
     }
 }
+
+/// What [`Verifier::find`] found: an outcome, with when to check its verdict again if definite.
+enum Found {
+    Outcome(Outcome),
+    Scheduled(Outcome, Duration),
+}
+
+/// The verdict-cache key of `digest` in `image`'s repository under `decision`.
+pub fn cache_key(decision: &Decision, image: &ImageRef, digest: &str) -> VerdictCacheKey {
+    VerdictCacheKey {
+        registry: image.registry.clone(),
+        repository: image.repository.clone(),
+        ..decision.cache_key(digest)
+    }
+}
+
+/// Unix seconds as an API time.
+fn time(secs: i64) -> Time {
+    Time(k8s_openapi::jiff::Timestamp::from_second(secs).unwrap_or_default())
+}
+
+/// When a previous (authenticated) status may stand in for a registry check: a definite
+/// verdict for the same `key` whose re-check is not due at `now`. Returns how long until it is.
+pub fn still_fresh(
+    previous: &SourceAuditStatus,
+    key: &VerdictCacheKey,
+    now: i64,
+    intervals: Intervals,
+) -> Option<Duration> {
+    let c = condition(previous, types::VERIFIED)?;
+    if c.status == Status::Unknown.as_str() || previous.verdict_cache.as_ref() != Some(key) {
+        return None;
+    }
+    let checked = previous.last_verified_time.as_ref()?.0.as_second();
+    // The verdict has held (at least) since its condition last changed.
+    let since = c.last_transition_time.0.as_second().min(checked);
+    let verified = c.status == Status::True.as_str();
+    (!schedule::is_due(verified, since, checked, now, intervals))
+        .then(|| schedule::due_in(verified, since, checked, now, intervals))
+}
+
+#[cfg(test)]
+#[path = "pipeline_tests.rs"]
+mod tests;

@@ -1,0 +1,217 @@
+//! The verdict cache shared by every verification of one process (the controller's reconciles,
+//! or one `audit` run): definite verdicts by (registry, repository, digest, policy fingerprint,
+//! trust-root fingerprint), each with when it was found and when the registry was last asked,
+//! so that [`super::schedule`] can say when it must be asked again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::OwnedMutexGuard;
+
+use super::schedule::{self, Intervals};
+use crate::api::VerdictCacheKey;
+use crate::engine::{Evaluation, Verdict};
+
+/// Above this many entries the cache starts over: digests of old revisions pile up otherwise,
+/// and a miss costs only one verification.
+const MAX_CACHED: usize = 10_000;
+
+/// One cached definite verdict.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The combined evaluation.
+    pub evaluation: Evaluation,
+    /// When this verdict was first found for this key (Unix seconds).
+    pub since: i64,
+    /// When the registry was last asked (Unix seconds).
+    pub checked: i64,
+}
+
+impl Entry {
+    /// Whether the verdict is `Verified`.
+    pub fn verified(&self) -> bool {
+        self.evaluation.verdict == Verdict::Verified
+    }
+
+    /// How long until the registry must be asked again (zero when due).
+    pub fn due_in(&self, now: i64, iv: Intervals) -> Duration {
+        schedule::due_in(self.verified(), self.since, self.checked, now, iv)
+    }
+}
+
+/// What the cache holds for a key.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// A verdict that may be used without asking the registry.
+    Fresh(Entry),
+    /// A verdict whose re-check is due: ask the registry.
+    Due(Entry),
+    /// Nothing: ask the registry.
+    Miss,
+}
+
+/// Verdicts by key: an unchanged source costs no registry request until its re-check is due,
+/// and sources sharing an artifact (same repository, same policies) share its verification.
+pub struct VerdictCache {
+    entries: Mutex<HashMap<VerdictCacheKey, Entry>>,
+    flights: Mutex<HashMap<VerdictCacheKey, Arc<tokio::sync::Mutex<()>>>>,
+    intervals: Intervals,
+}
+
+impl Default for VerdictCache {
+    fn default() -> Self {
+        Self::new(Intervals::default())
+    }
+}
+
+impl VerdictCache {
+    /// An empty cache whose entries are re-checked on the schedule of `intervals`.
+    pub fn new(intervals: Intervals) -> Self {
+        Self {
+            entries: Mutex::default(),
+            flights: Mutex::default(),
+            intervals,
+        }
+    }
+
+    /// Waits until no other audit is checking `key` against the registry, and holds that turn
+    /// until the guard is dropped. Sources sharing an artifact fall due together (their re-check
+    /// times come from one entry): one of them asks the registry, the others then find the
+    /// fresh verdict ([`Self::lookup`] again after the wait) instead of asking too.
+    pub async fn flight(&self, key: &VerdictCacheKey) -> OwnedMutexGuard<()> {
+        let turn = {
+            let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            // Forget finished flights (only the map holds them) before the map grows.
+            if flights.len() >= 1024 {
+                flights.retain(|_, f| Arc::strong_count(f) > 1);
+            }
+            flights.entry(key.clone()).or_default().clone()
+        };
+        turn.lock_owned().await
+    }
+
+    /// The intervals of the re-check schedule.
+    pub fn intervals(&self) -> Intervals {
+        self.intervals
+    }
+
+    /// What the cache holds for `key` at `now` (Unix seconds).
+    pub fn lookup(&self, key: &VerdictCacheKey, now: i64) -> Lookup {
+        match self.lock().get(key) {
+            None => Lookup::Miss,
+            Some(e) if schedule::is_due(e.verified(), e.since, e.checked, now, self.intervals) => {
+                Lookup::Due(e.clone())
+            }
+            Some(e) => Lookup::Fresh(e.clone()),
+        }
+    }
+
+    /// Caches a definite evaluation found at `now` (never an indeterminate one: that must be
+    /// retried). The verdict keeps its `since` when a re-check finds it again, so the backoff
+    /// of a negative verdict keeps doubling.
+    pub fn insert(&self, key: VerdictCacheKey, evaluation: Evaluation, now: i64) -> Entry {
+        let mut m = self.lock();
+        let since = match m.get(&key) {
+            Some(e) if e.evaluation.verdict == evaluation.verdict && e.since <= now => e.since,
+            _ => now,
+        };
+        if m.len() >= MAX_CACHED && !m.contains_key(&key) {
+            m.clear();
+        }
+        let entry = Entry {
+            evaluation,
+            since,
+            checked: now,
+        };
+        m.insert(key, entry.clone());
+        entry
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<VerdictCacheKey, Entry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(repository: &str) -> VerdictCacheKey {
+        VerdictCacheKey {
+            registry: "registry.example".into(),
+            repository: repository.into(),
+            digest: "sha256:aa".into(),
+            policy_fingerprint: "sha256:p".into(),
+            trust_root_fingerprint: "sha256:r".into(),
+        }
+    }
+
+    fn evaluation(verdict: Verdict) -> Evaluation {
+        Evaluation {
+            verdict,
+            message: String::new(),
+            signatures: vec![],
+            flux_compatibility: vec![],
+        }
+    }
+
+    const IV: Intervals = Intervals {
+        resync: Duration::from_secs(600),
+        reverify: Duration::from_secs(3600),
+    };
+
+    #[test]
+    fn the_same_digest_in_another_repository_is_another_verdict() {
+        let cache = VerdictCache::new(IV);
+        cache.insert(key("signed"), evaluation(Verdict::Verified), 0);
+        assert!(matches!(cache.lookup(&key("signed"), 1), Lookup::Fresh(_)));
+        assert!(matches!(cache.lookup(&key("mirror"), 1), Lookup::Miss));
+        let mut other_registry = key("signed");
+        other_registry.registry = "mirror.example".into();
+        assert!(matches!(cache.lookup(&other_registry, 1), Lookup::Miss));
+    }
+
+    #[test]
+    fn a_negative_verdict_falls_due_within_a_minute() {
+        let cache = VerdictCache::new(IV);
+        cache.insert(key("r"), evaluation(Verdict::Unsigned), 1_000);
+        assert!(matches!(cache.lookup(&key("r"), 1_059), Lookup::Fresh(_)));
+        assert!(matches!(cache.lookup(&key("r"), 1_060), Lookup::Due(_)));
+    }
+
+    #[test]
+    fn a_verified_verdict_falls_due_after_the_reverify_interval() {
+        let cache = VerdictCache::new(IV);
+        cache.insert(key("r"), evaluation(Verdict::Verified), 0);
+        assert!(matches!(cache.lookup(&key("r"), 3_599), Lookup::Fresh(_)));
+        assert!(matches!(cache.lookup(&key("r"), 3_600), Lookup::Due(_)));
+    }
+
+    #[tokio::test]
+    async fn one_flight_per_key_at_a_time() {
+        let cache = VerdictCache::new(IV);
+        let first = cache.flight(&key("r")).await;
+        let same = tokio::time::timeout(Duration::from_millis(100), cache.flight(&key("r"))).await;
+        assert!(same.is_err(), "a second check of the same key must wait");
+        let other = tokio::time::timeout(Duration::from_secs(5), cache.flight(&key("other"))).await;
+        assert!(other.is_ok(), "another key must not wait");
+        drop(first);
+        let again = tokio::time::timeout(Duration::from_secs(5), cache.flight(&key("r"))).await;
+        assert!(again.is_ok());
+    }
+
+    #[test]
+    fn a_recheck_finding_the_same_verdict_keeps_doubling() {
+        let cache = VerdictCache::new(IV);
+        cache.insert(key("r"), evaluation(Verdict::Unsigned), 0);
+        let e = cache.insert(key("r"), evaluation(Verdict::Unsigned), 60);
+        assert_eq!((e.since, e.checked), (0, 60));
+        let e = cache.insert(key("r"), evaluation(Verdict::Unsigned), 120);
+        assert_eq!(e.due_in(120, IV), Duration::from_secs(120));
+        // A new verdict starts its own schedule.
+        let e = cache.insert(key("r"), evaluation(Verdict::Verified), 240);
+        assert_eq!((e.since, e.checked), (240, 240));
+        assert_eq!(e.due_in(240, IV), Duration::from_secs(3600));
+    }
+}

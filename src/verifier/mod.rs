@@ -1,0 +1,23 @@
+//! Per-source verification, shared by both front ends: the controller (`run`, which then writes
+//! the status, events and metrics) and `provenance-auditor audit` (which prints it).
+//!
+//! - [`pipeline`]: one source judged: policies → artifact → verdict cache or registry + engine
+//!   → the `SourceAudit` status, writing nothing.
+//! - [`cache`]: the verdict cache, keyed by (registry, repository, digest, policy fingerprint,
+//!   trust-root fingerprint), each verdict with its age.
+//! - [`schedule`]: when a verdict must be checked against the registry again (no verdict is
+//!   kept forever: a negative one on a backoff from one minute, every one at least once per
+//!   `--reverify-interval`).
+//! - [`seal`]: which previous statuses may be read back (only those the controller sealed).
+//! - [`creds`]: the Secrets an audit reads and which Secret changes concern which source.
+//! - [`limits`]: global and per-registry concurrency limits (per-registry slot first).
+
+pub mod cache;
+pub mod creds;
+pub mod limits;
+pub mod pipeline;
+pub mod schedule;
+pub mod seal;
+
+pub use cache::VerdictCache;
+pub use pipeline::{needs_namespace_labels, Judged, NamespaceLabels, Verifier};

@@ -1,0 +1,207 @@
+//! The pipeline against a stand-in Kubernetes API server (plain HTTP on loopback) whose answers
+//! each test chooses: issue 9 item 6, a failed namespace read never drops a policy.
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use super::*;
+use crate::audit::fixtures;
+use crate::registry::RegistryOptions;
+
+/// Serves `answer(method, path) -> (status, json body)` until the test ends; returns its URL.
+async fn api_server(answer: fn(&str, &str) -> (u16, String)) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // GET requests only: the head is the whole request.
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf);
+                let mut first = head.lines().next().unwrap_or_default().split(' ');
+                let (method, target) = (first.next().unwrap_or(""), first.next().unwrap_or(""));
+                let (status, body) = answer(method, target.split('?').next().unwrap_or(""));
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+fn status_body(code: u16, reason: &str) -> String {
+    serde_json::json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": format!("{reason} (stand-in API server)"), "reason": reason, "code": code,
+    })
+    .to_string()
+}
+
+/// Namespaces are forbidden; the policies' key Secrets exist (the platform's and the tenant's:
+/// both hold key A), nothing else does.
+fn namespaces_forbidden(_: &str, path: &str) -> (u16, String) {
+    if path.starts_with("/api/v1/namespaces/") && path.matches('/').count() == 4 {
+        return (403, status_body(403, "Forbidden"));
+    }
+    let key_secret = |ns: &str, name: &str| {
+        use base64::Engine as _;
+        let pem = base64::engine::general_purpose::STANDARD.encode(fixtures::KEY_A);
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": ns},
+            "data": {"cosign.pub": pem},
+        })
+        .to_string()
+    };
+    match path {
+        "/api/v1/namespaces/platform/secrets/platform-key" => {
+            (200, key_secret("platform", "platform-key"))
+        }
+        "/api/v1/namespaces/apps/secrets/cosign-pub" => (200, key_secret("apps", "cosign-pub")),
+        _ => (404, status_body(404, "NotFound")),
+    }
+}
+
+/// Nothing exists, namespaces included.
+fn nothing_exists(_: &str, _: &str) -> (u16, String) {
+    (404, status_body(404, "NotFound"))
+}
+
+async fn client(url: &str) -> Client {
+    Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap()
+}
+
+/// The tenant's source carries its own `spec.verify` (the tenant's key); the platform's policy
+/// applies to its namespace by label.
+fn policies() -> Vec<(String, ProvenancePolicySpec)> {
+    vec![(
+        "platform".to_string(),
+        fixtures::policy(
+            "match: {namespaceSelector: {matchLabels: {team: web}}}\n\
+             verify: {provider: cosign, secretRef: {namespace: platform, name: platform-key}}\n",
+        ),
+    )]
+}
+
+#[tokio::test]
+async fn an_unreadable_namespace_makes_the_verdict_unknown_never_a_smaller_policy_set() {
+    let url = api_server(namespaces_forbidden).await;
+    let client = client(&url).await;
+    let registry = RegistryClient::new(RegistryOptions::default()).unwrap();
+    let (cache, limits, sealer) = (VerdictCache::default(), Limits::new(1, 1), Sealer::none());
+    let verifier = Verifier {
+        client: &client,
+        registry: &registry,
+        cache: &cache,
+        metrics: None,
+        limits: &limits,
+        sealer: &sealer,
+    };
+    let source = fixtures::source(&fixtures::oci_repository());
+    let policies = policies();
+    assert!(needs_namespace_labels(&policies));
+    let labels = verifier.namespace_labels(&source.namespace).await;
+    let why = labels.expect_err("a forbidden namespace read is an error, not empty labels");
+    let judged = verifier
+        .judge(&source, &policies, &Err(why), None, None)
+        .await
+        .unwrap();
+    let verified = condition(&judged.status, types::VERIFIED).unwrap();
+    assert_eq!(
+        (verified.status.as_str(), verified.reason.as_str()),
+        ("Unknown", reasons::INPUT_UNAVAILABLE),
+        "{verified:?}"
+    );
+    // The policy that may apply is reported, not dropped in favour of the tenant's own key.
+    assert!(
+        judged.status.policies.contains(&"platform".to_string()),
+        "{:?}",
+        judged.status.policies
+    );
+    assert!(judged.recheck_in.is_none());
+}
+
+#[tokio::test]
+async fn a_namespace_that_does_not_exist_is_not_a_read_error() {
+    let url = api_server(nothing_exists).await;
+    let client = client(&url).await;
+    let registry = RegistryClient::new(RegistryOptions::default()).unwrap();
+    let (cache, limits, sealer) = (VerdictCache::default(), Limits::new(1, 1), Sealer::none());
+    let verifier = Verifier {
+        client: &client,
+        registry: &registry,
+        cache: &cache,
+        metrics: None,
+        limits: &limits,
+        sealer: &sealer,
+    };
+    assert_eq!(verifier.namespace_labels("gone").await, Ok(None));
+}
+
+#[test]
+fn a_previous_status_stands_in_only_for_the_same_key_until_its_recheck() {
+    use crate::api::SourceAuditStatus;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+    let key = VerdictCacheKey {
+        registry: "r".into(),
+        repository: "apps/app".into(),
+        digest: "sha256:aa".into(),
+        policy_fingerprint: "p".into(),
+        trust_root_fingerprint: "t".into(),
+    };
+    let iv = Intervals {
+        resync: Duration::from_secs(600),
+        reverify: Duration::from_secs(3600),
+    };
+    let status = |s: &str, reason: &str| SourceAuditStatus {
+        conditions: vec![Condition {
+            type_: types::VERIFIED.into(),
+            status: s.into(),
+            reason: reason.into(),
+            message: String::new(),
+            observed_generation: None,
+            last_transition_time: time(1_000),
+        }],
+        last_verified_time: Some(time(1_000)),
+        verdict_cache: Some(key.clone()),
+        ..SourceAuditStatus::default()
+    };
+    let verified = status("True", "Verified");
+    assert_eq!(
+        still_fresh(&verified, &key, 1_100, iv),
+        Some(Duration::from_secs(3_500))
+    );
+    assert_eq!(
+        still_fresh(&verified, &key, 4_600, iv),
+        None,
+        "past its re-check"
+    );
+    let mut mirror = key.clone();
+    mirror.repository = "apps/mirror".into();
+    assert_eq!(
+        still_fresh(&verified, &mirror, 1_100, iv),
+        None,
+        "another key"
+    );
+    let unsigned = status("False", "Unsigned");
+    assert_eq!(
+        still_fresh(&unsigned, &key, 1_030, iv),
+        Some(Duration::from_secs(30))
+    );
+    assert_eq!(
+        still_fresh(&unsigned, &key, 1_060, iv),
+        None,
+        "a minute later"
+    );
+    let unknown = status("Unknown", "RegistryUnavailable");
+    assert_eq!(still_fresh(&unknown, &key, 1_001, iv), None);
+}
