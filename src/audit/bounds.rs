@@ -116,17 +116,28 @@ pub fn bound(status: &mut SourceAuditStatus, decisive: Option<&str>) {
     for c in &mut status.conditions {
         clip_in_place(&mut c.message, MAX_MESSAGE);
     }
-    if let Some(k) = &mut status.verdict_cache {
-        // Never cut (a cut key would match another's); an oversized key is dropped instead,
-        // which only costs a registry request.
-        let too_long = [&k.digest, &k.policy_fingerprint, &k.trust_root_fingerprint]
-            .iter()
-            .any(|v| v.len() > MAX_TEXT);
+    bound_cache_key(status);
+    fit(status);
+}
+
+/// Drops an oversized verdict cache key. Never cut (a cut key would match another's); a
+/// dropped key only costs a registry request. Called again by the verifier once it has put the
+/// full key (with the tenant-chosen registry and repository) into the status.
+pub fn bound_cache_key(status: &mut SourceAuditStatus) {
+    if let Some(k) = &status.verdict_cache {
+        let too_long = [
+            &k.registry,
+            &k.repository,
+            &k.digest,
+            &k.policy_fingerprint,
+            &k.trust_root_fingerprint,
+        ]
+        .iter()
+        .any(|v| v.len() > MAX_TEXT);
         if too_long {
             status.verdict_cache = None;
         }
     }
-    fit(status);
 }
 
 fn bound_signatures(status: &mut SourceAuditStatus, decisive: Option<&str>) {

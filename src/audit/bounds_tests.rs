@@ -95,6 +95,8 @@ fn an_oversized_suggestion_is_dropped_not_cut() {
 fn an_oversized_cache_key_is_dropped_not_cut() {
     let mut s = SourceAuditStatus {
         verdict_cache: Some(VerdictCacheKey {
+            registry: "r.example".into(),
+            repository: "app".into(),
             digest: format!("sha256:{}", "0".repeat(1000)),
             policy_fingerprint: "p".into(),
             trust_root_fingerprint: "r".into(),

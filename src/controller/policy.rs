@@ -9,7 +9,7 @@ use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
-use super::creds::fetch_secrets;
+use crate::verifier::creds::fetch_secrets;
 use super::{Context, MANAGER};
 use crate::api::{ProvenancePolicy, ProvenancePolicySpec, ProvenancePolicyStatus, SourceKind};
 use crate::audit::decide::compile_policy;

@@ -21,7 +21,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::Client;
 use tokio::sync::watch as signal;
 
-use super::creds::{policy_uses_secret, source_uses_secret, SecretKey};
+use crate::verifier::creds::{policy_uses_secret, source_uses_secret, SecretKey};
 use super::Context;
 use crate::api::ProvenancePolicySpec;
 use crate::audit::source::FluxSource;

@@ -145,6 +145,7 @@ impl Verifier<'_> {
             // verdict from the in-memory cache is as old as its check, not as this audit.
             status.verdict_cache = Some(key.clone());
             status.last_verified_time = Some(checked.clone());
+            crate::audit::bounds::bound_cache_key(&mut status);
         }
         self.sealer.seal(source, &mut status);
         Ok(Judged {
