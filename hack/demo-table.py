@@ -2,8 +2,11 @@
 """Checks the demo's `kubectl get sourceaudits -A` table (hack/demo-check.sh).
 
 argv[1]: the demo's output, whose table follows the line `$ kubectl get sourceaudits -A`.
-stdin: the same table for the demo namespace only, as a user sees it.
+stdin: the same table for the demo namespace only, as a user sees it; it must fit a 160-column
+terminal (other namespaces' rows, e.g. an e2e test's being deleted, could widen the demo's own
+printout).
 """
+import re
 import sys
 
 # The four demo sources and the verdict each must get (hack/demo.sh signs them four ways).
@@ -13,6 +16,13 @@ EXPECTED = {
     "ocirepository-unsigned": ("False", "Unsigned"),
     "ocirepository-wrong-identity": ("False", "IdentityMismatch"),
 }
+# The short SIGNER column (src/audit/display.rs): GitHub workflows as owner/repo/file@ref.
+SIGNERS = {
+    "ocirepository-keyless-signed": "example/infra/publish.yml@refs/heads/main",
+    "ocirepository-wrong-identity": "example/infra-fork/publish.yml@refs/heads/main",
+    "ocirepository-unsigned": "",
+}
+MAX_WIDTH = 160
 
 
 def parse(lines):
@@ -56,7 +66,18 @@ def main():
         sys.exit("demo-check: the demo's table is empty")
     check_verdicts(parse(printed), "the demo's table")
     alone = [l for l in sys.stdin.read().splitlines() if l.strip()]
-    check_verdicts(parse(alone), "kubectl get sourceaudits -A (demo namespace)")
+    rows = parse(alone)
+    check_verdicts(rows, "kubectl get sourceaudits -A (demo namespace)")
+    signers = {r["NAME"]: r.get("SIGNER") for r in rows}
+    for name, want in SIGNERS.items():
+        if signers.get(name) != want:
+            sys.exit(f"demo-check: {name}: SIGNER {signers.get(name)!r}, expected {want!r}")
+    key = signers.get("ocirepository-key-signed") or ""
+    if not re.fullmatch(r"key sha256:[0-9a-f]{12}", key):
+        sys.exit(f"demo-check: ocirepository-key-signed: SIGNER {key!r}, expected key sha256:<12 hex>")
+    wide = [l for l in alone if len(l) > MAX_WIDTH]
+    if wide:
+        sys.exit(f"demo-check: {len(wide)} lines wider than {MAX_WIDTH} columns:\n" + "\n".join(alone))
 
 
 main()

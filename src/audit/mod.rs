@@ -7,6 +7,7 @@
 
 pub mod confirm;
 pub mod decide;
+pub mod display;
 pub mod enforced;
 pub mod evidence;
 pub mod matching;

@@ -160,6 +160,7 @@ pub fn compute_status(
             )
         })
         .collect();
+    super::display::fill(&mut status);
     status
 }
 
