@@ -19,11 +19,13 @@ help:
 	@echo "make stack-up / stack-down   the local stack (kube-apiserver, etcd, source-controller, registries)"
 
 tools: ## Debian packages and Go-built tools, cached per machine
-	@hack/tools.sh apt cosign helm
+	@hack/tools.sh apt cosign helm actionlint
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@hack/tools.sh actionlint
+	"$$(hack/tools.sh path actionlint)" -no-color
 
 test-unit: tools ## everything that needs no Kubernetes: engine, registry, conformance, cosign interop
 	$(CARGO) test --workspace --exclude provenance-e2e
