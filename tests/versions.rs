@@ -1,6 +1,6 @@
 //! One version everywhere a user meets it: the crate, `provenance-auditor --version`, the
-//! chart's `appVersion`, the image the chart installs by default and the kustomize manifest's
-//! image. A release that bumps one and forgets another fails here, not on a user's cluster.
+//! chart's `appVersion`, the image the chart installs by default, the image `make image` builds
+//! and the kustomize manifest's image. A release that bumps one and forgets another fails here, not on a user's cluster.
 
 use std::path::Path;
 use std::process::Command;
@@ -66,6 +66,17 @@ fn the_binary_reports_the_chart_app_version() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         format!("provenance-auditor {VERSION}")
+    );
+}
+
+#[test]
+fn make_image_builds_the_repository_the_chart_pulls() {
+    // hack/image/build.sh tags <REPOSITORY>:<crate version>, the chart's default image.
+    let script = read("hack/image/build.sh");
+    let want = format!("REPOSITORY={REPOSITORY}");
+    assert!(
+        script.lines().any(|l| l.trim() == want),
+        "hack/image/build.sh has no `{want}`"
     );
 }
 
