@@ -10,6 +10,7 @@ mod ctx;
 mod fixtures;
 pub mod install;
 mod object;
+pub mod podman;
 pub mod prometheus;
 mod stack;
 
