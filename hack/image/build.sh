@@ -9,7 +9,8 @@
 # whose files buildah adds in sorted order with fixed modes.
 #
 # Env: IMAGE (default ghcr.io/provenance-dev/provenance-auditor:<crate version>),
-#      IMAGE_NO_CACHE=1 to rebuild the image from its rootfs even if podman has it cached.
+#      IMAGE_NO_CACHE=1 to rebuild the image from its rootfs even if podman has it cached,
+#      IMAGE_BINARY=FILE to package a release binary built elsewhere instead of building it.
 # Prints the image ID on stdout; writes it to $CARGO_TARGET_DIR/image/image-id.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,9 +34,13 @@ mkdir -p "$STAGE"
 # One build at a time per target directory: they share the staging directory.
 exec {lock}>"$STAGE.lock"
 flock "$lock"
-log "cargo build --release (cold: many minutes on 2 cores; then cached in $TARGET/release)"
-${CARGO:-cargo} build --quiet --release --locked -p provenance-auditor --bin provenance-auditor
-hack/image/rootfs.sh "$TARGET/release/provenance-auditor" "$STAGE/rootfs"
+BINARY=${IMAGE_BINARY:-}
+if [ -z "$BINARY" ]; then
+  log "cargo build --release (cold: many minutes on 2 cores; then cached in $TARGET/release)"
+  ${CARGO:-cargo} build --quiet --release --locked -p provenance-auditor --bin provenance-auditor
+  BINARY=$TARGET/release/provenance-auditor
+fi
+hack/image/rootfs.sh "$BINARY" "$STAGE/rootfs"
 cp Dockerfile "$STAGE/Dockerfile"
 
 labels=(
