@@ -13,17 +13,19 @@ export PATH := $(PA_CACHE)/bin/kubectl-v1.36.3:$(PATH)
 .PHONY: help tools lint test test-unit test-alerts demo bench-verify bench-controller
 help:
 	@echo "make demo          run the auditor against a local stack"
-	@echo "make test          install what the tests need, then fmt, clippy and all tests"
+	@echo "make test          install what the tests need, then fmt, clippy, all tests and demo-check"
 	@echo "make bench-verify  verify 100 signed artifacts, side by side with cosign"
 	@echo "make bench-controller  audit 1,000 sources on the local stack"
 	@echo "make stack-up / stack-down   the local stack (kube-apiserver, etcd, source-controller, registries)"
 
 tools: ## Debian packages and Go-built tools, cached per machine
-	@hack/tools.sh apt cosign helm
+	@hack/tools.sh apt cosign helm actionlint
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@hack/tools.sh actionlint
+	"$$(hack/tools.sh path actionlint)" -no-color
 
 test-unit: tools ## everything that needs no Kubernetes: engine, registry, conformance, cosign interop
 	$(CARGO) test --workspace --exclude provenance-e2e
@@ -32,8 +34,9 @@ test-alerts: tools ## promtool: the alert rules parse, and every alert's unit te
 	promtool check rules config/prometheus/rules.yaml
 	promtool test rules config/prometheus/rules_test.yaml
 
-# The e2e target (mk/stack.mk) brings the stack up or reuses a running one.
-test: tools lint test-alerts test-unit chart-check test-e2e
+# The e2e target (mk/stack.mk) brings the stack up or reuses a running one; demo-check
+# (mk/demo.mk) reuses it after the e2e tests, so its controller never races theirs.
+test: tools lint test-alerts test-unit chart-check test-e2e demo-check
 
 demo:
 	@hack/demo.sh

@@ -4,7 +4,8 @@
 # Go-built tools are cached by version under $PA_CACHE/bin/<tool>-<version>/ (outside the
 # repository, never committed), Debian packages are installed with apt when missing.
 # Usage: hack/tools.sh TOOL...   (prints nothing on a warm cache; progress on a cold one)
-# Tools: apt cosign cosign2 oras helm kubectl controlplane source-controller prometheus-operator-crds all
+# Tools: apt containers cosign cosign2 oras helm kubectl controlplane source-controller
+#        prometheus-operator-crds actionlint all
 # `hack/tools.sh path TOOL` prints the path of one installed binary.
 set -euo pipefail
 
@@ -20,6 +21,8 @@ K8S_VERSION=v1.36.3
 SOURCE_CONTROLLER_VERSION=v1.9.1
 # The newest release the Go module proxy serves in full (v0.86+ answer 403 there).
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
+# Lints .github/workflows (make lint).
+ACTIONLINT_VERSION=v1.7.12
 
 export GOFLAGS=${GOFLAGS:-} CGO_ENABLED=0 GOTOOLCHAIN=local
 
@@ -110,6 +113,8 @@ apt_tools() {
   command -v jq >/dev/null || missing+=(jq)
   [ -x /usr/bin/time ] || missing+=(time)
   command -v htpasswd >/dev/null || missing+=(apache2-utils)
+  # actionlint checks the workflows' `run:` scripts with it.
+  command -v shellcheck >/dev/null || missing+=(shellcheck)
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing Debian packages: ${missing[*]}"
   # Keep the packages' post-install scripts from starting daemons on public interfaces.
@@ -125,12 +130,22 @@ apt_tools() {
   done
 }
 
+# containers: Debian's podman and buildah with the runc runtime (crun fails on hybrid cgroups),
+# for `make image` and the image e2e test.
+container_tools() {
+  command -v podman >/dev/null && command -v buildah >/dev/null && [ -x /usr/sbin/runc ] && return 0
+  log "installing Debian packages: podman buildah runc"
+  apt-get update -qq >/dev/null || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman buildah runc >/dev/null
+}
+
 tool_path() {
   case $1 in
     cosign) echo "$BIN/cosign-$COSIGN_VERSION/cosign" ;;
     cosign2) echo "$BIN/cosign2-$COSIGN2_VERSION/cosign2" ;;
     oras) echo "$BIN/oras-$ORAS_VERSION/oras" ;;
     helm) echo "$BIN/helm-$HELM_VERSION/helm" ;;
+    actionlint) echo "$BIN/actionlint-$ACTIONLINT_VERSION/actionlint" ;;
     kubectl) echo "$BIN/kubectl-$K8S_VERSION/kubectl" ;;
     kube-apiserver|kube-controller-manager|etcd) echo "$BIN/controlplane-$K8S_VERSION/$1" ;;
     source-controller) echo "$BIN/source-controller-$SOURCE_CONTROLLER_VERSION/source-controller" ;;
@@ -143,10 +158,12 @@ tool_path() {
 install_tool() {
   case $1 in
     apt) apt_tools ;;
+    containers) container_tools ;;
     cosign) go_install cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v3/cmd/cosign ;;
     cosign2) go_install cosign2 "$COSIGN2_VERSION" github.com/sigstore/cosign/v2/cmd/cosign ;;
     oras) go_install oras "$ORAS_VERSION" oras.land/oras/cmd/oras ;;
     helm) go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
+    actionlint) go_install actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint ;;
     # kubectl at the control plane's version, from the same wrapper module: the stack, the
     # install test (`kubectl apply -k`) and the demo (`kubectl get sourceaudits -A`) use it, and a
     # new machine has none.

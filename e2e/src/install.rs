@@ -141,15 +141,9 @@ pub fn rendered_kinds_and_names(yaml: &str) -> Vec<String> {
     out
 }
 
-/// Writes a kubeconfig (mode 0600) for a fresh TokenRequest token of ServiceAccount `ns/name`,
-/// made with the admin client. The token is never printed.
-pub async fn token_kubeconfig(
-    stack: &Stack,
-    admin: &Client,
-    ns: &str,
-    name: &str,
-    path: &Path,
-) -> Result<()> {
+/// A fresh TokenRequest token (one hour, the API server's audience) of ServiceAccount
+/// `ns/name`, made with the admin client: what a pod's projected token volume holds.
+pub async fn service_account_token(admin: &Client, ns: &str, name: &str) -> Result<String> {
     let req: TokenRequest = serde_json::from_value(json!({
         "spec": {"audiences": [], "expirationSeconds": 3600}
     }))?;
@@ -162,6 +156,19 @@ pub async fn token_kubeconfig(
         !token.is_empty(),
         "TokenRequest for {ns}/{name} returned no token"
     );
+    Ok(token)
+}
+
+/// Writes a kubeconfig (mode 0600) for a fresh TokenRequest token of ServiceAccount `ns/name`,
+/// made with the admin client. The token is never printed.
+pub async fn token_kubeconfig(
+    stack: &Stack,
+    admin: &Client,
+    ns: &str,
+    name: &str,
+    path: &Path,
+) -> Result<()> {
+    let token = service_account_token(admin, ns, name).await?;
     let kc = json!({
         "apiVersion": "v1", "kind": "Config",
         "clusters": [{"name": "stack", "cluster": {

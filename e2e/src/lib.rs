@@ -12,6 +12,7 @@ mod ctx;
 mod fixtures;
 pub mod install;
 mod object;
+pub mod podman;
 pub mod prometheus;
 pub mod proxy;
 #[cfg(test)]

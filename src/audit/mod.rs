@@ -8,6 +8,7 @@
 pub mod bounds;
 pub mod confirm;
 pub mod decide;
+pub mod display;
 pub mod enforced;
 pub mod evidence;
 pub mod matching;

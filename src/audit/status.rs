@@ -159,6 +159,7 @@ pub fn compute_status(
             )
         })
         .collect();
+    super::display::fill(&mut status);
     let decisive = condition_reason(&status, types::VERIFIED);
     bounds::bound(&mut status, decisive.as_deref());
     status

@@ -438,12 +438,18 @@ impl Verifier<'_> {
         let mut opts = self.registry.base_options();
         for name in &pull {
             let data = self.secret_data(ns, name).await?;
-            let json = data
-                .get(".dockerconfigjson")
-                .or_else(|| data.get(".dockercfg"))
-                .ok_or_else(|| format!("Secret {ns}/{name} has no .dockerconfigjson"))?;
-            let config =
-                DockerConfig::from_json(json).map_err(|e| format!("Secret {ns}/{name}: {e}"))?;
+            // Each layout with its own parser: the legacy one read as the other would give
+            // zero credentials without a word.
+            let config = match (data.get(".dockerconfigjson"), data.get(".dockercfg")) {
+                (Some(j), _) => DockerConfig::from_json(j),
+                (None, Some(c)) => DockerConfig::from_dockercfg(c),
+                (None, None) => {
+                    return Err(format!(
+                        "Secret {ns}/{name} has neither .dockerconfigjson nor .dockercfg"
+                    ))
+                }
+            }
+            .map_err(|e| format!("Secret {ns}/{name}: {e}"))?;
             opts.credentials.merge(config);
         }
         if let Some(name) = cert_ref {
