@@ -9,12 +9,12 @@ use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
-use crate::verifier::creds::fetch_secrets;
 use super::{Context, MANAGER};
 use crate::api::{ProvenancePolicy, ProvenancePolicySpec, ProvenancePolicyStatus, SourceKind};
 use crate::audit::decide::compile_policy;
 use crate::audit::matching::matches;
 use crate::audit::source::FluxSource;
+use crate::verifier::creds::fetch_secrets;
 use crate::vocabulary::{self as vocab, reasons, types, Status};
 
 /// How often policy status is recomputed (Secrets a policy reads are not watched by name).

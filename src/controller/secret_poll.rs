@@ -21,10 +21,10 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::Client;
 use tokio::sync::watch as signal;
 
-use crate::verifier::creds::{policy_uses_secret, source_uses_secret, SecretKey};
 use super::Context;
 use crate::api::ProvenancePolicySpec;
 use crate::audit::source::FluxSource;
+use crate::verifier::creds::{policy_uses_secret, source_uses_secret, SecretKey};
 
 /// What a poll found: a Secret's `resourceVersion`, `None` when it does not exist.
 pub type Observed = BTreeMap<SecretKey, Option<String>>;
