@@ -20,7 +20,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DynamicObject};
 use kube::Client;
 
-use super::cache::{Lookup, VerdictCache};
+use super::cache::{Entry, Lookup, VerdictCache};
 use super::creds::{fetch_secrets, secrets_needed, HelmRepo};
 use super::limits::Limits;
 use super::schedule::{self, Intervals};
@@ -290,16 +290,7 @@ impl Verifier<'_> {
         match self.cache.lookup(&key, now) {
             Lookup::Fresh(entry) => {
                 self.cache_hit();
-                let due = entry.due_in(now, intervals);
-                return Ok(Found::Scheduled(
-                    Outcome::Evaluated {
-                        digest,
-                        evaluation: entry.evaluation,
-                        key,
-                        checked: time(entry.checked),
-                    },
-                    due,
-                ));
+                return Ok(cached(entry, digest, key, now, intervals));
             }
             // The verdict's re-check is due: ask the registry.
             Lookup::Due(_) => {}
@@ -317,16 +308,7 @@ impl Verifier<'_> {
         let now = crate::controller::now().0.as_second();
         if let Lookup::Fresh(entry) = self.cache.lookup(&key, now) {
             self.cache_hit();
-            let due = entry.due_in(now, intervals);
-            return Ok(Found::Scheduled(
-                Outcome::Evaluated {
-                    digest,
-                    evaluation: entry.evaluation,
-                    key,
-                    checked: time(entry.checked),
-                },
-                due,
-            ));
+            return Ok(cached(entry, digest, key, now, intervals));
         }
         let _permits = self.limits.acquire(&image_ref.registry).await;
         let started = Instant::now();
@@ -504,6 +486,20 @@ impl Verifier<'_> {
 enum Found {
     Outcome(Outcome),
     Scheduled(Outcome, Duration),
+}
+
+/// A verdict from the cache, due for its re-check when its schedule says.
+fn cached(entry: Entry, digest: String, key: VerdictCacheKey, now: i64, iv: Intervals) -> Found {
+    let due = entry.due_in(now, iv);
+    Found::Scheduled(
+        Outcome::Evaluated {
+            digest,
+            evaluation: entry.evaluation,
+            key,
+            checked: time(entry.checked),
+        },
+        due,
+    )
 }
 
 /// The verdict-cache key of `digest` in `image`'s repository under `decision`.
