@@ -14,6 +14,7 @@ export PATH := $(PA_CACHE)/bin/kubectl-v1.36.3:$(PATH)
 help:
 	@echo "make demo          run the auditor against a local stack"
 	@echo "make test          install what the tests need, then fmt, clippy, all tests and demo-check"
+	@echo "make fuzz          the hostile-input property tests, 50 times longer, in release"
 	@echo "make bench-verify  verify 100 signed artifacts, side by side with cosign"
 	@echo "make bench-controller  audit 1,000 sources on the local stack"
 	@echo "make stack-up / stack-down   the local stack (kube-apiserver, etcd, source-controller, registries)"
@@ -27,6 +28,9 @@ lint:
 	@hack/tools.sh actionlint
 	"$$(hack/tools.sh path actionlint)" -no-color
 
+# The hostile-input property tests run twice their base counts here (about 330,000 cases,
+# under a minute of CPU); `make fuzz` runs them longer in release.
+test-unit: export PA_FUZZ_SCALE ?= 2
 test-unit: tools ## everything that needs no Kubernetes: engine, registry, conformance, cosign interop
 	$(CARGO) test --workspace --exclude provenance-e2e
 
