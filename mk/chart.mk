@@ -53,8 +53,8 @@ chart-check: crds-check ## helm lint (strict) and render; fail on drift of copie
 	$(HELM) template pa $(CHART) -n provenance-system --kube-version $(CHART_KUBE_VERSION) \
 	  -f $(CHART)/ci/all-features-values.yaml >"$$tmp/all.yaml" && \
 	kinds() { grep '^kind: ' "$$1" | sort | uniq | tr '\n' ' '; } && \
-	want_default="kind: ClusterRole kind: ClusterRoleBinding kind: Deployment kind: Role kind: RoleBinding kind: Service kind: ServiceAccount " && \
-	want_all="kind: ClusterRole kind: ClusterRoleBinding kind: ConfigMap kind: Deployment kind: NetworkPolicy kind: PrometheusRule kind: Role kind: RoleBinding kind: Service kind: ServiceAccount kind: ServiceMonitor " && \
+	want_default="kind: ClusterRole kind: ClusterRoleBinding kind: Deployment kind: Role kind: RoleBinding kind: Secret kind: Service kind: ServiceAccount " && \
+	want_all="kind: ClusterRole kind: ClusterRoleBinding kind: ConfigMap kind: Deployment kind: NetworkPolicy kind: PrometheusRule kind: Role kind: RoleBinding kind: Secret kind: Service kind: ServiceAccount kind: ServiceMonitor " && \
 	[ "$$(kinds "$$tmp/default.yaml")" = "$$want_default" ] || { echo "chart-check: default values render [$$(kinds "$$tmp/default.yaml")], expected [$$want_default]" >&2; exit 1; }; \
 	[ "$$(kinds "$$tmp/all.yaml")" = "$$want_all" ] || { echo "chart-check: all features render [$$(kinds "$$tmp/all.yaml")], expected [$$want_all]" >&2; exit 1; }; \
 	if $(HELM) template pa $(CHART) --kube-version $(CHART_KUBE_VERSION) --set leaderElection.enabled=false >/dev/null 2>&1; then \
