@@ -62,21 +62,29 @@ async fn key_signed_source_with_matching_policy_is_verified_and_flux_agrees() {
             "{:?}",
             condition(&a, "Enforced")
         );
-        // `kubectl get sourceaudits -A` shows the signer column.
-        let out = std::process::Command::new(provenance_e2e::kubectl())
-            .arg("--kubeconfig")
-            .arg(ctx.stack.dir.join("admin.kubeconfig"))
-            .args(["get", "sourceaudits", "-A"])
-            .output()?;
-        let table = String::from_utf8_lossy(&out.stdout);
-        let row = table
-            .lines()
-            .find(|l| l.contains(&ctx.ns))
-            .unwrap_or_default();
-        ensure!(
-            row.contains(signer) && row.contains("Verified"),
-            "kubectl row {row:?} in\n{table}"
-        );
+        // `kubectl get sourceaudits -A` shows the short signer (`status.shortSigner`), and
+        // `-o wide` the full one.
+        let short = a["status"]["shortSigner"].as_str().unwrap_or_default();
+        ensure!(!short.is_empty(), "no status.shortSigner: {}", a["status"]);
+        for (wide, want) in [(false, short), (true, signer)] {
+            let mut cmd = std::process::Command::new(provenance_e2e::kubectl());
+            cmd.arg("--kubeconfig")
+                .arg(ctx.stack.dir.join("admin.kubeconfig"))
+                .args(["get", "sourceaudits", "-A"]);
+            if wide {
+                cmd.args(["-o", "wide"]);
+            }
+            let out = cmd.output()?;
+            let table = String::from_utf8_lossy(&out.stdout);
+            let row = table
+                .lines()
+                .find(|l| l.contains(&ctx.ns))
+                .unwrap_or_default();
+            ensure!(
+                row.contains(want) && row.contains("Verified"),
+                "kubectl (wide: {wide}) row {row:?} in\n{table}"
+            );
+        }
         ctx.wait_metrics(&url, AUDIT, "verified=1", |t| {
             series(t, &ctx.ns, "app").iter().any(|l| {
                 l.starts_with("provenance_source_verified{")
