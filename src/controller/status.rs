@@ -58,12 +58,29 @@ pub fn compute(
     audit_generation: Option<i64>,
     now: &Time,
 ) -> SourceAuditStatus {
-    let outcome = match outcome {
-        Outcome::Evaluated {
-            digest, evaluation, ..
-        } => pure::Outcome::Evaluated { digest, evaluation },
-        Outcome::Unchanged => pure::Outcome::Cached,
-        Outcome::Unknown { judgement, digest } => pure::Outcome::Failed {
+    // An evaluation that could not decide (a discovery cut short: a listed signature object
+    // unreadable, wrong bytes for its digest, the byte budget spent) is a failed check like a
+    // registry error, so the last verification's evidence stays in the status.
+    let undecided = match outcome {
+        Outcome::Evaluated { evaluation, .. } if evaluation.verdict.is_indeterminate() => Some(
+            crate::vocabulary::verified(evaluation.verdict, evaluation.message.clone()),
+        ),
+        _ => None,
+    };
+    let outcome = match (outcome, &undecided) {
+        (Outcome::Evaluated { digest, .. }, Some(j)) => pure::Outcome::Failed {
+            digest: Some(digest.as_str()),
+            reason: j.reason,
+            message: j.message.clone(),
+        },
+        (
+            Outcome::Evaluated {
+                digest, evaluation, ..
+            },
+            None,
+        ) => pure::Outcome::Evaluated { digest, evaluation },
+        (Outcome::Unchanged, _) => pure::Outcome::Cached,
+        (Outcome::Unknown { judgement, digest }, _) => pure::Outcome::Failed {
             digest: digest.as_deref(),
             reason: judgement.reason,
             message: judgement.message.clone(),
