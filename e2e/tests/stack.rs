@@ -82,9 +82,18 @@ async fn auditor_identity_has_only_config_rbac_rights() {
         Api::<DynamicObject>::all_with(auditor.clone(), &flux("HelmChart"))
             .list(&ListParams::default())
             .await?;
-        Api::<Secret>::namespaced(auditor.clone(), &ctx.ns)
-            .list(&ListParams::default())
-            .await?;
+        // Secrets: `get` by name only (issue 9 item 17), never a list of their data.
+        let missing = Api::<Secret>::namespaced(auditor.clone(), &ctx.ns)
+            .get_opt("no-such-secret")
+            .await
+            .context("auditor cannot get a Secret by name")?;
+        ensure!(missing.is_none(), "a Secret that does not exist was found");
+        forbidden(
+            Api::<Secret>::namespaced(auditor.clone(), &ctx.ns)
+                .list(&ListParams::default())
+                .await,
+            "list Secrets",
+        )?;
         // Flux objects are read-only for it.
         ctx.apply(
             "OCIRepository",
