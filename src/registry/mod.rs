@@ -25,6 +25,7 @@ mod found;
 mod http;
 mod legacy;
 mod manifest;
+mod next_link;
 mod reference;
 
 #[cfg(test)]

@@ -14,10 +14,10 @@ use serde_json::{json, Value};
 
 use super::auth::parse_token_response;
 use super::challenge::parse_challenges;
-use super::discovery::parse_next;
 use super::docker_config::DockerConfig;
 use super::legacy::simple_signing_payload;
 use super::manifest::{is_sigstore_bundle_media_type, parse_index, parse_manifest};
+use super::next_link::{parse_next, Next};
 use super::reference::ImageRef;
 
 /// Longest error text any of these parsers may produce, whatever the input.
@@ -195,7 +195,7 @@ proptest! {
         ]
     ) {
         let base = reqwest::Url::parse("http://127.0.0.1:5000/v2/app/referrers/sha256:ab").expect("url");
-        if let Some(super::discovery::Next::Follow(path)) = parse_next(&link, &base) {
+        if let Some(Next::Follow(path)) = parse_next(&link, &base) {
             // Whatever is followed is a path on this registry, under /v2/.
             let url = base.join(&format!("/v2/{path}")).expect("followable path is a URL");
             prop_assert_eq!(url.host_str(), Some("127.0.0.1"));
