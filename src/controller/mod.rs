@@ -33,10 +33,8 @@ use kube::Client;
 
 use crate::api::{ProvenancePolicySpec, SourceKind};
 use crate::registry::{RegistryClient, RegistryOptions};
+use crate::verifier::{limits, pipeline, VerdictCache};
 pub use state::Backoff;
-// The verification shared with `audit` lives in `crate::verifier`; re-exported for the
-// controller's modules that name it.
-pub use crate::verifier::{creds, limits, pipeline, VerdictCache};
 
 /// The field manager of every write, and the events' reporting controller.
 pub const MANAGER: &str = "provenance-auditor";
