@@ -16,6 +16,9 @@ pub mod types {
     pub const ENFORCED: &str = "Enforced";
     /// Whether Flux's own `SourceVerified` agrees with our verdict.
     pub const FLUX_AGREES: &str = "FluxAgrees";
+    /// Whether every attestation the policies require is present, verified and satisfies its
+    /// conditions (SLSA provenance, SBOMs, …). Feeds `Ready`.
+    pub const ATTESTED: &str = "Attested";
     /// kstatus readiness: the audit of the current revision is complete.
     pub const READY: &str = "Ready";
 }
@@ -70,6 +73,20 @@ pub mod reasons {
     pub const AUDIT_VERIFIED_FLUX_FAILED: &str = "AuditVerifiedFluxFailed";
     /// Flux does not verify this source (or not its current generation).
     pub const FLUX_DOES_NOT_VERIFY: &str = "FluxDoesNotVerify";
+    // Attested.
+    /// Every required attestation is present, verified and satisfies its conditions.
+    pub const ATTESTED: &str = "Attested";
+    /// No policy requires an attestation of this source.
+    pub const ATTESTATION_NOT_REQUIRED: &str = "NotRequired";
+    /// A required attestation (predicate type) was not found at all.
+    pub const ATTESTATION_MISSING: &str = "AttestationMissing";
+    /// Attestations of the required type exist, but none verifies (signature, signer,
+    /// subject digest).
+    pub const ATTESTATION_INVALID: &str = "AttestationInvalid";
+    /// A verified attestation of the required type fails one of the requirement's conditions.
+    pub const ATTESTATION_POLICY_FAILED: &str = "AttestationPolicyFailed";
+    /// A condition could not be evaluated (a CEL runtime error, a non-boolean result): Unknown.
+    pub const CONDITION_ERROR: &str = "ConditionError";
     // Ready.
     /// The audit of the current revision is complete.
     pub const SUCCEEDED: &str = "Succeeded";
@@ -78,7 +95,7 @@ pub mod reasons {
 }
 
 /// Every reason, per condition type, in a stable order: the bounded label set for metrics.
-pub const REASONS: [(&str, &[&str]); 4] = [
+pub const REASONS: [(&str, &[&str]); 5] = [
     (
         types::VERIFIED,
         &[
@@ -115,6 +132,23 @@ pub const REASONS: [(&str, &[&str]); 4] = [
             reasons::FLUX_DOES_NOT_VERIFY,
             // When our own verdict is not known yet there is nothing to compare.
             reasons::PROGRESSING,
+        ],
+    ),
+    (
+        types::ATTESTED,
+        &[
+            reasons::ATTESTED,
+            reasons::ATTESTATION_NOT_REQUIRED,
+            reasons::ATTESTATION_MISSING,
+            reasons::ATTESTATION_INVALID,
+            reasons::ATTESTATION_POLICY_FAILED,
+            reasons::CONDITION_ERROR,
+            reasons::REGISTRY_UNAVAILABLE,
+            reasons::AUTHENTICATION_FAILED,
+            reasons::TRUST_ROOT_ERROR,
+            reasons::ARTIFACT_NOT_READY,
+            reasons::POLICY_INVALID,
+            reasons::INPUT_UNAVAILABLE,
         ],
     ),
     (types::READY, &[reasons::SUCCEEDED, reasons::PROGRESSING]),

@@ -5,6 +5,7 @@
 //! (registry) → convert each into a [`candidate::Candidate`] → judge each against the policy
 //! → aggregate into one [`Verdict`] with the evidence.
 
+pub mod attest;
 pub mod blob;
 pub mod bundle;
 pub mod candidate;

@@ -1,0 +1,174 @@
+//! What we report about each attestation: where it was, its format, its predicate type, who
+//! signed it (with every Fulcio certificate claim), whether it verified, and the predicate read
+//! into typed evidence. The statement itself is kept (bounded by the discovery's byte budget)
+//! for CEL conditions; it never reaches a status.
+
+use serde::Serialize;
+
+use crate::engine::evidence::{LogEntry, SignatureFormat, Signer};
+use crate::engine::Verdict;
+use crate::registry::SignatureLocation;
+
+/// Everything known about one attestation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttestationEvidence {
+    /// Where it was found (referrer, `sha256-<hex>` fallback index, legacy `.att` tag).
+    pub location: SignatureLocation,
+    /// Sigstore bundle or legacy cosign layer.
+    pub format: SignatureFormat,
+    /// The statement's predicate type, as the (verified) statement says; empty when unreadable.
+    pub predicate_type: String,
+    /// Who signed it (claims; `verdict` says whether they hold).
+    pub signer: Signer,
+    /// The signer certificate's Fulcio claims (OIDs .8–.22), for keyless attestations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateClaims>,
+    /// Its transparency-log entry, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tlog: Option<LogEntry>,
+    /// The predicate, read into typed evidence (only from a statement whose signature verified).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<Predicate>,
+    /// Verified, or why not: `Unsigned` (plain DSSE, no signature), `SignatureInvalid`,
+    /// `UntrustedSigner`, `IdentityMismatch`, `KeyMismatch`, `DigestMismatch` (statement about
+    /// another digest).
+    pub verdict: Verdict,
+    /// Why, in words (bounded; never quotes registry content unbounded).
+    pub message: String,
+    /// The in-toto statement (`_type`, `subject`, `predicateType`, `predicate`), for CEL
+    /// conditions. Only set when the signature verified; never serialised.
+    #[serde(skip)]
+    pub statement: Option<serde_json::Value>,
+}
+
+/// Every Fulcio certificate claim (OIDs 1.3.6.1.4.1.57264.1.8–.22), as written in the
+/// certificate. Field names follow Fulcio's `docs/oid-info.md`, camelCase in JSON and CEL.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateClaims {
+    /// The certificate's SAN (URI or email).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// `.8` OIDC issuer (or `.1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// `.9` build signer URI (the workflow that signed; a reusable workflow when one is used).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_signer_uri: Option<String>,
+    /// `.10` build signer digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_signer_digest: Option<String>,
+    /// `.11` runner environment: `github-hosted` or `self-hosted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runner_environment: Option<String>,
+    /// `.12` source repository URI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_repository_uri: Option<String>,
+    /// `.13` source repository digest (commit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_repository_digest: Option<String>,
+    /// `.14` source repository ref.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_repository_ref: Option<String>,
+    /// `.15` source repository identifier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_repository_identifier: Option<String>,
+    /// `.16` source repository owner URI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_repository_owner_uri: Option<String>,
+    /// `.17` source repository owner identifier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_repository_owner_identifier: Option<String>,
+    /// `.18` build config URI (the calling workflow).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_config_uri: Option<String>,
+    /// `.19` build config digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_config_digest: Option<String>,
+    /// `.20` build trigger (event name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_trigger: Option<String>,
+    /// `.21` run invocation URI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_invocation_uri: Option<String>,
+    /// `.22` source repository visibility at signing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_repository_visibility_at_signing: Option<String>,
+}
+
+/// A predicate read into typed evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Predicate {
+    /// SLSA provenance v1 or v0.2.
+    Provenance(Provenance),
+    /// An SPDX or CycloneDX SBOM.
+    Sbom(Sbom),
+    /// Any other predicate type: only its type, signer and verdict are reported.
+    Other,
+}
+
+/// SLSA build provenance, v1 (`https://slsa.dev/provenance/v1`) or v0.2.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Provenance {
+    /// `v1` or `v0.2`.
+    pub slsa_version: String,
+    /// `runDetails.builder.id` (v1) / `builder.id` (v0.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub builder_id: Option<String>,
+    /// `buildDefinition.buildType` (v1) / `buildType` (v0.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_type: Option<String>,
+    /// The source repository the artifact was built from (v1: `resolvedDependencies[0].uri`
+    /// without the `git+` and `@ref`; v0.2: `invocation.configSource.uri`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_repository: Option<String>,
+    /// The source commit (v1: `resolvedDependencies[].digest.gitCommit`; v0.2:
+    /// `configSource.digest.sha1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_commit: Option<String>,
+    /// The source ref (from the dependency URI's `@ref`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ref: Option<String>,
+    /// v1 `externalParameters.workflow.repository`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow_repository: Option<String>,
+    /// v1 `externalParameters.workflow.path` / v0.2 `configSource.entryPoint`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow_path: Option<String>,
+    /// v1 `externalParameters.workflow.ref`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow_ref: Option<String>,
+    /// v1 `runDetails.metadata.invocationId`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invocation_id: Option<String>,
+}
+
+/// An SBOM's shape, not its contents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sbom {
+    /// SPDX or CycloneDX.
+    pub format: SbomFormat,
+    /// `spdxVersion` / `specVersion`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Number of packages (SPDX `packages`) or components (CycloneDX `components`).
+    pub packages: u64,
+    /// The tool that generated it (SPDX `creationInfo.creators` Tool:, CycloneDX
+    /// `metadata.tools`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generator: Option<String>,
+}
+
+/// The two SBOM formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SbomFormat {
+    /// SPDX (`https://spdx.dev/Document…`).
+    Spdx,
+    /// CycloneDX (`https://cyclonedx.org/bom…`).
+    Cyclonedx,
+}
