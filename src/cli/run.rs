@@ -55,6 +55,18 @@ pub struct RunArgs {
     /// neither sealed nor read back (every restart re-verifies every source).
     #[arg(long, default_value = crate::verifier::seal::DEFAULT_SECRET)]
     pub verdict_key_secret: String,
+    /// Audit only the sources this label selector selects, like Flux's flag of the same name
+    /// (e.g. `sharding.fluxcd.io/key=shard1`, or `!sharding.fluxcd.io/key` for the unsharded
+    /// rest): one release per shard, see docs/sharding.md.
+    #[arg(long, value_name = "SELECTOR")]
+    pub watch_label_selector: Option<String>,
+    /// Audit only the sources of these namespaces (comma-separated; default: all).
+    #[arg(long, value_name = "NS,...", value_delimiter = ',')]
+    pub watch_namespaces: Vec<String>,
+    /// Name of the leader-election Lease (default: provenance-auditor, and for a shard that name
+    /// with a hash of its selector and namespaces, so shards never share a Lease).
+    #[arg(long, value_name = "NAME")]
+    pub leader_election_id: Option<String>,
 }
 
 /// Runs the controller until SIGTERM/SIGINT.
@@ -72,6 +84,9 @@ pub async fn run(args: RunArgs) -> u8 {
         reverify: args.reverify_interval,
         verdict_key_namespace: args.verdict_key_namespace,
         verdict_key_secret: args.verdict_key_secret,
+        watch_label_selector: args.watch_label_selector,
+        watch_namespaces: args.watch_namespaces,
+        leader_election_id: args.leader_election_id,
     };
     match crate::controller::run(opts).await {
         Ok(()) => EXIT_VERIFIED,

@@ -8,12 +8,14 @@
 //! same way for the same reason.
 
 pub mod http;
+pub mod label_selector;
 pub mod leader;
 pub mod metrics;
 pub mod policy;
 pub mod reconcile;
 pub mod registry_labels;
 pub mod secret_poll;
+pub mod shard;
 pub mod state;
 pub mod status;
 mod watch;
@@ -67,6 +69,12 @@ pub struct RunOptions {
     pub verdict_key_namespace: String,
     /// Name of that Secret (created when absent).
     pub verdict_key_secret: String,
+    /// Audit only the sources this label selector selects (see [`shard`]).
+    pub watch_label_selector: Option<String>,
+    /// Audit only the sources of these namespaces (empty: all).
+    pub watch_namespaces: Vec<String>,
+    /// The Lease name; `None` derives it from the shard ([`shard::Shard::lease_name`]).
+    pub leader_election_id: Option<String>,
 }
 
 /// Why a reconcile failed (retried with backoff).
@@ -115,6 +123,8 @@ pub struct Context {
     pub resync: Duration,
     /// `Some` under leader election: false once the lease is lost.
     pub leader: Option<tokio::sync::watch::Receiver<bool>>,
+    /// The sources this controller audits.
+    pub shard: shard::Shard,
 }
 
 impl Context {
@@ -180,6 +190,8 @@ pub fn now() -> Time {
 /// Runs the controller until SIGTERM/SIGINT (or a lost lease). Returns an error message on
 /// start-up failure.
 pub async fn run(opts: RunOptions) -> Result<(), String> {
+    let shard = shard::Shard::new(opts.watch_label_selector.as_deref(), &opts.watch_namespaces)?;
+    tracing::info!(shard = %shard.describe(), "auditing the sources of");
     let client = kube_client(opts.kubeconfig.as_deref()).await?;
     let metrics = Arc::new(metrics::Metrics::new());
     let ready = Arc::new(AtomicBool::new(false));
@@ -208,7 +220,10 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
         });
         let cfg = leader::LeaseConfig {
             namespace: opts.leader_election_namespace.clone(),
-            name: MANAGER.into(),
+            name: opts
+                .leader_election_id
+                .clone()
+                .unwrap_or_else(|| shard.lease_name(MANAGER)),
             identity,
             duration: Duration::from_secs(15),
         };
@@ -265,6 +280,7 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
         sealer,
         resync: opts.resync,
         leader: leader.as_ref().map(leader::Leadership::subscribe),
+        shard,
     });
     tracing::info!("starting watches");
     let mut kinds = vec![SourceKind::OciRepository];

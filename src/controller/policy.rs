@@ -1,6 +1,6 @@
 //! `ProvenancePolicy` status: whether each policy can be applied (`Ready`, or
 //! `Ready=False/PolicyInvalid` with what is wrong: bad regex or selector, missing Secret or key)
-//! and how many sources it matches. Written only when it changes.
+//! and how many sources it matches. Written only when it changes, and never by a shard.
 
 use std::time::Duration;
 
@@ -43,6 +43,11 @@ pub fn readable<'a>(
 
 /// Recomputes and, when changed, writes every policy's status.
 pub async fn update_all(ctx: &Context, sources: &[(SourceKind, Store<DynamicObject>)]) {
+    // A shard sees only its own sources: its `matchedSources` would be wrong and fight the
+    // other shards' (docs/sharding.md).
+    if ctx.shard.is_sharded() {
+        return;
+    }
     let all: Vec<FluxSource> = sources
         .iter()
         .flat_map(|(_, s)| s.state())

@@ -136,8 +136,14 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
             .flatten()
             .any(|o| Some(&o.uid) == obj.metadata.uid.as_ref())
     });
-    if !owned {
-        apply_audit(&audits, &name, obj, source).await?;
+    // A shard's audit carries the labels its selector reads (see shard.rs); a source whose
+    // labels changed gets them re-applied.
+    let shard_labels = ctx.shard.audit_labels(obj.labels());
+    let relabel = previous
+        .as_ref()
+        .is_some_and(|a| ctx.shard.audit_labels(a.labels()) != shard_labels);
+    if !owned || relabel {
+        apply_audit(&audits, &name, obj, source, &shard_labels).await?;
     }
     if prev_status.as_ref() != Some(&status) {
         clear_foreign_fields(&audits, &name, prev_status.as_ref(), &status).await?;
@@ -204,6 +210,7 @@ async fn apply_audit(
     name: &str,
     obj: &DynamicObject,
     source: &FluxSource,
+    labels: &std::collections::BTreeMap<String, String>,
 ) -> Result<(), Error> {
     let owner = json!({
         "apiVersion": obj.types.as_ref().map(|t| t.api_version.clone()).unwrap_or_else(|| "source.toolkit.fluxcd.io/v1".into()),
@@ -212,12 +219,15 @@ async fn apply_audit(
         "uid": obj.uid().unwrap_or_default(),
         "controller": true,
     });
-    let audit = json!({
+    let mut audit = json!({
         "apiVersion": SourceAudit::api_version(&()),
         "kind": SourceAudit::kind(&()),
         "metadata": {"name": name, "namespace": source.namespace, "ownerReferences": [owner]},
         "spec": {"sourceRef": {"kind": source.kind.as_str(), "name": source.name}},
     });
+    if !labels.is_empty() {
+        audit["metadata"]["labels"] = json!(labels);
+    }
     audits
         .patch(
             name,

@@ -96,10 +96,14 @@ pub async fn run_controllers(
     let mut stores = vec![];
     let mut runs = vec![];
     let mut targets = vec![];
-    for kind in kinds {
+    // One controller per kind and watched scope (all namespaces, or each allowed one).
+    for (kind, api) in kinds.into_iter().flat_map(|kind| {
+        let apis = ctx.shard.apis(&ctx.client, &source_resource(kind));
+        apis.into_iter().map(move |api| (kind, api))
+    }) {
         let (trigger, triggered) = mpsc::unbounded();
         let (store, run) =
-            source_controller(ctx.clone(), kind, concurrency, triggered, stop.clone());
+            source_controller(ctx.clone(), kind, api, concurrency, triggered, stop.clone());
         targets.push(Target {
             store: store.clone(),
             resource: source_resource(kind),
@@ -165,14 +169,15 @@ async fn synced(store: &Store<DynamicObject>) {
 fn source_controller(
     ctx: Arc<Context>,
     kind: SourceKind,
+    api: Api<DynamicObject>,
     concurrency: usize,
     secret_changes: mpsc::UnboundedReceiver<ObjectRef<DynamicObject>>,
     stop: signal::Receiver<bool>,
 ) -> (Store<DynamicObject>, impl Future<Output = ()> + Send) {
     let ar = source_resource(kind);
     let client = ctx.client.clone();
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
-    let controller = Controller::new_with(api, watcher::Config::default(), ar.clone())
+    // The shard's label selector: another shard's sources never reach this store.
+    let controller = Controller::new_with(api, ctx.shard.watcher_config(), ar.clone())
         .with_config(controller::Config::default().concurrency(concurrency as u16));
     let store = controller.store();
     let (all, all_ar) = (store.clone(), ar.clone());
@@ -251,18 +256,23 @@ async fn sweep(
     mut stop: signal::Receiver<bool>,
 ) {
     readiness.await;
+    // The shard's audits only: they carry the label keys its selector reads (shard.rs).
     let audit_ar = ApiResource::erase::<SourceAudit>(&());
-    let writer = reflector::store::Writer::new(audit_ar.clone());
-    let audits = writer.as_reader();
-    let watch = watcher(
-        Api::<DynamicObject>::all_with(ctx.client.clone(), &audit_ar),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(writer)
-    .for_each(|_| async {});
-    let watch = tokio::spawn(watch);
-    synced(&audits).await;
+    let mut audit_stores = vec![];
+    let mut watches = vec![];
+    for api in ctx.shard.apis(&ctx.client, &audit_ar) {
+        let writer = reflector::store::Writer::new(audit_ar.clone());
+        audit_stores.push(writer.as_reader());
+        let watch = watcher(api, ctx.shard.watcher_config())
+            .default_backoff()
+            .reflect(writer)
+            .for_each(|_| async {});
+        watches.push(tokio::spawn(watch));
+    }
+    for s in &audit_stores {
+        synced(s).await;
+    }
+    let mut gone = super::shard::GoneCheck::default();
     let mut tick = tokio::time::interval(SWEEP);
     loop {
         tokio::select! {
@@ -296,7 +306,7 @@ async fn sweep(
         }
         ctx.metrics
             .prune_registries(std::time::Instant::now(), REGISTRY_SERIES_IDLE);
-        for a in audits.state() {
+        for a in audit_stores.iter().flat_map(|s| s.state()) {
             let ns = a.namespace().unwrap_or_default();
             let source_ref = a.data.pointer("/spec/sourceRef");
             let kind = source_ref
@@ -317,17 +327,29 @@ async fn sweep(
             if a.name_any() != audit_name(sk, name) || a.metadata.deletion_timestamp.is_some() {
                 continue;
             }
+            // A shard's store lacks the sources of the others: one that moved keeps its audit.
+            if ctx.shard.is_sharded() && !gone.source_gone(&ctx.client, &a, sk, name).await {
+                continue;
+            }
             let api: Api<SourceAudit> = Api::namespaced(ctx.client.clone(), &ns);
-            match api.delete(&a.name_any(), &DeleteParams::background()).await {
+            // Only the version looked at: an audit another shard took over meanwhile stays.
+            let mut dp = DeleteParams::background();
+            dp.preconditions = Some(kube::api::Preconditions {
+                resource_version: a.metadata.resource_version.clone(),
+                uid: a.metadata.uid.clone(),
+            });
+            match api.delete(&a.name_any(), &dp).await {
                 Ok(_) => {
                     tracing::info!(audit = %a.name_any(), namespace = %ns, "source gone: deleted its audit")
                 }
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
                 Err(e) => {
                     tracing::warn!(audit = %a.name_any(), error = %e, "deleting an orphaned audit")
                 }
             }
         }
     }
-    watch.abort();
+    for w in watches {
+        w.abort();
+    }
 }
