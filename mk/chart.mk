@@ -57,6 +57,11 @@ chart-check: crds-check ## helm lint (strict) and render; fail on drift of copie
 	want_all="kind: ClusterRole kind: ClusterRoleBinding kind: ConfigMap kind: Deployment kind: NetworkPolicy kind: PrometheusRule kind: Role kind: RoleBinding kind: Secret kind: Service kind: ServiceAccount kind: ServiceMonitor " && \
 	[ "$$(kinds "$$tmp/default.yaml")" = "$$want_default" ] || { echo "chart-check: default values render [$$(kinds "$$tmp/default.yaml")], expected [$$want_default]" >&2; exit 1; }; \
 	[ "$$(kinds "$$tmp/all.yaml")" = "$$want_all" ] || { echo "chart-check: all features render [$$(kinds "$$tmp/all.yaml")], expected [$$want_all]" >&2; exit 1; }; \
+	! grep -q -- '--leader-election-id' "$$tmp/default.yaml" || { echo "chart-check: an unsharded release must keep the Lease provenance-auditor" >&2; exit 1; }; \
+	$(HELM) template shard1 $(CHART) -n provenance-system --kube-version $(CHART_KUBE_VERSION) \
+	  --set 'sharding.labelSelector=!sharding.fluxcd.io/key' --set 'sharding.namespaces={a,b}' >"$$tmp/shard.yaml" && \
+	for arg in '"--watch-label-selector=!sharding.fluxcd.io/key"' '"--watch-namespaces=a,b"' '--leader-election-id=shard1-provenance-auditor'; do \
+	  grep -qF -- "- $$arg" "$$tmp/shard.yaml" || { echo "chart-check: a shard's Deployment lacks $$arg" >&2; exit 1; }; done; \
 	if $(HELM) template pa $(CHART) --kube-version $(CHART_KUBE_VERSION) --set leaderElection.enabled=false >/dev/null 2>&1; then \
 	  echo "chart-check: two replicas without leader election must be refused" >&2; exit 1; fi; \
 	echo "chart-check: $(CHART) lints clean and renders with default values and with every optional feature"
