@@ -509,7 +509,7 @@ async fn config_default_is_accepted_by_the_api_server_with_and_without_its_compo
                 .filter_map(|r| r["annotations"]["runbook_url"].as_str())
                 .collect();
             ensure!(
-                runbooks.len() == 7 && runbooks.iter().all(|u| u.starts_with("https://")),
+                runbooks.len() == 9 && runbooks.iter().all(|u| u.starts_with("https://")),
                 "runbook URLs {runbooks:?}"
             );
             Ok(())
