@@ -4,9 +4,11 @@
 //! each with leader election. Each source is audited by exactly its shard: its SourceAudit is
 //! written once, by that shard (the audit's events name one reporting instance), only that
 //! shard's metrics export it, each shard holds its own Lease, and a source outside every shard
-//! (the rest in another namespace) gets no audit at all. A source relabelled from the rest to
-//! shard1 is taken over: the same SourceAudit object (never deleted by the shard it left)
-//! carries shard1's label and moves from one shard's metrics to the other's.
+//! (the rest in another namespace) gets no audit at all; no shard writes the policy's status
+//! (each would count only its own sources in `matchedSources`). A source relabelled from the
+//! rest to shard1 is taken over: the same SourceAudit object (never deleted by the shard it
+//! left) carries shard1's label and moves from one shard's metrics to the other's, and no
+//! shard's garbage collector deletes another shard's audit meanwhile.
 //!
 //! Its own test binary: it runs private controllers, which must not overlap with the shared
 //! one of `controller.rs` (test binaries run one at a time).
@@ -401,6 +403,19 @@ async fn scenario(ctx: &Ctx, a: &str, b: &str) -> Result<()> {
             .await?
             .is_none(),
         "a source outside every shard was audited"
+    );
+    // No shard writes the policy's status: each would count only its own sources.
+    let policy =
+        Api::<DynamicObject>::all_with(ctx.client.clone(), &provenance("ProvenancePolicy"))
+            .get(&format!("{a}-keys"))
+            .await?;
+    ensure!(
+        policy
+            .data
+            .get("status")
+            .is_none_or(|s| s.get("matchedSources").is_none()),
+        "a shard wrote the policy's status: {:?}",
+        policy.data.get("status")
     );
 
     // The audits as first written: no shard's garbage collector may delete another's.
