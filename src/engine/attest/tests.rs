@@ -355,3 +355,184 @@ fn hostile_attestations_never_verify_never_panic_and_stay_bounded() {
     );
     assert_eq!(ev[0].verdict, Verdict::DigestMismatch);
 }
+
+/// A `.att` layer as cosign ≥ 2.2.3 writes it (Rekor `dsse` 0.0.1), made by the forge.
+fn forged_att(f: &Forge, opts: SignOptions) -> FoundLegacyAttestation {
+    let leaf = f
+        .sigstore
+        .issue_leaf(&LeafSpec::uri(WORKFLOW, GITHUB))
+        .unwrap();
+    let signed = f.sigstore.sign_bundle(&leaf, &f.digest, &opts).unwrap();
+    let bundle: serde_json::Value = serde_json::from_str(&signed.json).unwrap();
+    FoundLegacyAttestation {
+        envelope: bundle["dsseEnvelope"].to_string().into_bytes(),
+        certificate_pem: Some(leaf.cert_pem.clone()),
+        chain_pem: Some(leaf.chain_pem.clone()),
+        rekor_bundle_json: Some(signed.entry.cosign_annotation()),
+        ..legacy(b"")
+    }
+}
+
+fn with_legacy(l: Vec<FoundLegacyAttestation>) -> Discovery {
+    Discovery {
+        legacy_attestations: l,
+        ..Discovery::default()
+    }
+}
+
+#[test]
+fn legacy_att_logged_as_dsse_verifies_through_the_library_and_binds_everything() {
+    let f = Forge::new();
+    let policy = keyless(".*", "^https://github.com/org/repo/");
+    let good = forged_att(&f, sbom_opts());
+    let [e] = &evaluate(
+        &with_legacy(vec![good.clone()]),
+        &f.digest,
+        &policy,
+        &f.trust,
+    )[..] else {
+        panic!()
+    };
+    assert_eq!(e.verdict, Verified, "{}", e.message);
+    assert_eq!(e.location, SignatureLocation::LegacyAttestationTag);
+    assert!(e.tlog.is_some() && matches!(e.predicate, Some(Predicate::Sbom(_))));
+
+    let other = forged_att(&f, sbom_opts());
+    let cases = [
+        (
+            "another attestation's log entry",
+            FoundLegacyAttestation {
+                rekor_bundle_json: other.rekor_bundle_json.clone(),
+                ..good.clone()
+            },
+        ),
+        (
+            "another certificate",
+            FoundLegacyAttestation {
+                certificate_pem: other.certificate_pem.clone(),
+                ..good.clone()
+            },
+        ),
+        (
+            "no log entry",
+            FoundLegacyAttestation {
+                rekor_bundle_json: None,
+                ..good.clone()
+            },
+        ),
+        (
+            "about another digest",
+            forged_att(
+                &f,
+                SignOptions {
+                    signed_digest: Some(sigstore_forge::sha256_digest(b"other")),
+                    ..sbom_opts()
+                },
+            ),
+        ),
+        (
+            "corrupt SET",
+            forged_att(
+                &f,
+                SignOptions {
+                    corrupt_set: true,
+                    ..sbom_opts()
+                },
+            ),
+        ),
+    ];
+    for (what, att) in cases {
+        let ev = evaluate(&with_legacy(vec![att]), &f.digest, &policy, &f.trust);
+        assert!(
+            !matches!(ev[0].verdict, Verified | Verdict::NoPolicy),
+            "{what}: {:?}",
+            ev[0]
+        );
+        assert!(ev[0].statement.is_none(), "{what}");
+    }
+}
+
+/// The real SLSA-generator `.att` layer (Rekor `intoto` 0.0.1), from the OCI layout.
+fn slsa_generator_att() -> (FoundLegacyAttestation, String) {
+    let dir = "slsa-github-generator-container-v1.9.0/container_workflow_dispatch/blobs/sha256";
+    let manifest: serde_json::Value = serde_json::from_slice(&read(&format!(
+        "{dir}/d86a56f046e85503c3e54a6fb12fade50c53eb39bcdddc8fd624cc71ecf3b88c"
+    )))
+    .unwrap();
+    let layer = &manifest["layers"][0];
+    let digest = layer["digest"].as_str().unwrap();
+    let a = |k: &str| layer["annotations"][k].as_str().map(str::to_string);
+    let found = FoundLegacyAttestation {
+        layer_digest: digest.into(),
+        envelope: read(&format!("{dir}/{}", digest.trim_start_matches("sha256:"))),
+        certificate_pem: a("dev.sigstore.cosign/certificate"),
+        chain_pem: a("dev.sigstore.cosign/chain"),
+        rekor_bundle_json: a("dev.sigstore.cosign/bundle"),
+        rfc3161_timestamp_json: None,
+        predicate_type_hint: a("predicateType"),
+    };
+    let index = "sha256:5b146084201148bf151871fa779767f013c47706d031106af0d727fb5b88f5ac";
+    (found, index.into())
+}
+
+#[test]
+fn legacy_att_logged_as_intoto_is_checked_by_hand_and_every_binding_holds() {
+    let (good, digest) = slsa_generator_att();
+    let trust = public_good();
+    let policy = keyless(
+        "^https://token.actions.githubusercontent.com$",
+        "^https://github.com/slsa-framework/slsa-github-generator/",
+    );
+    let [e] = &evaluate(&with_legacy(vec![good.clone()]), &digest, &policy, &trust)[..] else {
+        panic!()
+    };
+    assert_eq!(e.verdict, Verified, "{}", e.message);
+    assert_eq!(e.tlog.as_ref().map(|t| t.log_index > 0), Some(true));
+
+    let mut set_flipped = good.clone();
+    let mut rekor: serde_json::Value =
+        serde_json::from_str(good.rekor_bundle_json.as_deref().unwrap()).unwrap();
+    rekor["Payload"]["integratedTime"] =
+        serde_json::json!(rekor["Payload"]["integratedTime"].as_i64().unwrap() + 1);
+    set_flipped.rekor_bundle_json = Some(rekor.to_string());
+    let mut envelope: serde_json::Value = serde_json::from_slice(&good.envelope).unwrap();
+    envelope["signatures"][0]["sig"] = serde_json::json!(base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        [0x30u8, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]
+    ));
+    let forge = Forge::new();
+    let foreign_leaf = forge
+        .sigstore
+        .issue_leaf(&LeafSpec::uri(WORKFLOW, GITHUB))
+        .unwrap();
+    let cases = [
+        (
+            "integrated time moved (SET no longer covers it)",
+            set_flipped,
+            Verdict::SignatureInvalid,
+        ),
+        (
+            "signature replaced",
+            FoundLegacyAttestation {
+                envelope: envelope.to_string().into_bytes(),
+                ..good.clone()
+            },
+            Verdict::SignatureInvalid,
+        ),
+        (
+            "certificate replaced",
+            FoundLegacyAttestation {
+                certificate_pem: Some(foreign_leaf.cert_pem.clone()),
+                ..good.clone()
+            },
+            Verdict::SignatureInvalid,
+        ),
+    ];
+    for (what, att, want) in cases {
+        let ev = evaluate(&with_legacy(vec![att]), &digest, &policy, &trust);
+        assert_eq!(ev[0].verdict, want, "{what}: {}", ev[0].message);
+    }
+    // The private root does not know the public-good log.
+    let ev = evaluate(&with_legacy(vec![good]), &digest, &policy, &forge.trust);
+    assert_eq!(ev[0].verdict, Verdict::UntrustedSigner, "{}", ev[0].message);
+}
