@@ -544,7 +544,12 @@ fn legacy_att_logged_as_intoto_is_checked_by_hand_and_every_binding_holds() {
     // A root whose CT logs did not sign the certificate's SCT: the SCT is checked, by hand too.
     let mut root: serde_json::Value =
         serde_json::from_slice(&read("github-bundles/trusted_root.json")).unwrap();
-    for (i, log) in root["ctlogs"].as_array_mut().unwrap().iter_mut().enumerate() {
+    for (i, log) in root["ctlogs"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
         log["logId"]["keyId"] = serde_json::json!(base64::Engine::encode(
             &base64::engine::general_purpose::STANDARD,
             [i as u8; 32]
