@@ -17,7 +17,6 @@ mod convert;
 pub mod evidence;
 mod intoto;
 pub mod predicate;
-mod sct;
 
 pub use evidence::{
     AttestationEvidence, CertificateClaims, Predicate, Provenance, Sbom, SbomFormat,
