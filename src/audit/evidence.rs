@@ -30,6 +30,11 @@ pub fn signature(s: &SignatureEvidence) -> SignatureStatus {
             workflow: c.workflow.clone(),
             trigger: c.trigger.clone(),
             run_invocation_uri: c.run_invocation_uri.clone(),
+            build_signer_uri: c.build_signer_uri.clone(),
+            build_signer_digest: c.build_signer_digest.clone(),
+            runner_environment: c.runner_environment.clone(),
+            source_repository_owner_uri: c.source_repository_owner_uri.clone(),
+            source_repository_visibility: c.source_repository_visibility.clone(),
         }),
         tlog: s.tlog.as_ref().map(|t| TlogStatus {
             // Rekor indexes fit in i64 by a wide margin; saturate rather than wrap if not.
