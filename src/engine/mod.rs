@@ -9,6 +9,7 @@ pub mod attest;
 pub mod blob;
 pub mod bundle;
 pub mod candidate;
+pub mod claims;
 pub mod evidence;
 pub mod flux_compat;
 pub mod judge;

@@ -8,7 +8,9 @@
 //! the requirement half (a policy's `attestations:` list, CEL conditions) decides `Attested`
 //! from that evidence.
 
+pub mod cel;
 pub mod evidence;
+pub mod require;
 
 pub use evidence::{
     AttestationEvidence, CertificateClaims, Predicate, Provenance, Sbom, SbomFormat,
