@@ -8,6 +8,7 @@
 //! the requirement half (a policy's `attestations:` list, CEL conditions) decides `Attested`
 //! from that evidence.
 
+pub mod built_from;
 pub mod cel;
 pub mod evidence;
 pub mod require;

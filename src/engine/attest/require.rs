@@ -45,6 +45,16 @@ pub fn canonical_type(predicate_type: &str) -> &str {
         .map_or(predicate_type, |(_, uri)| uri)
 }
 
+/// What the verifier found about attestations: the `Attested` judgement and the evidence the
+/// status reports (one entry per attestation found, in discovery order).
+#[derive(Debug, Clone)]
+pub struct Attested {
+    /// `Attested` True / False / Unknown, with its reason.
+    pub judgement: Judgement,
+    /// Every attestation found, judged under the identity that matters for it.
+    pub evidence: Vec<AttestationEvidence>,
+}
+
 /// One required attestation, compiled.
 #[derive(Debug, Clone)]
 pub struct Requirement {
