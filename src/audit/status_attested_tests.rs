@@ -84,7 +84,7 @@ fn verified_with(attested: Option<Attested>) -> crate::engine::Evaluation {
             Verdict::Verified,
         )],
     );
-    e.attested = attested;
+    e.attested = attested.map(Box::new);
     e
 }
 

@@ -91,7 +91,12 @@ async fn update_one(
             }
             let j = match compile_policy(&name, &spec, &secrets) {
                 Ok(_) => vocab::Judgement::new(Status::True, reasons::SUCCEEDED, "policy is valid"),
-                Err(e) => vocab::Judgement::new(Status::False, reasons::POLICY_INVALID, e),
+                // Bounded: the message quotes the policy's own regexes and CEL expressions.
+                Err(e) => vocab::Judgement::new(
+                    Status::False,
+                    reasons::POLICY_INVALID,
+                    crate::audit::bounds::clip(&e, crate::audit::bounds::MAX_MESSAGE),
+                ),
             };
             (j, matched)
         }

@@ -129,7 +129,7 @@ pub struct Evaluation {
     pub flux_compatibility: Vec<flux_compat::CompatNote>,
     /// The attestations found and the `Attested` judgement, when they were judged (the
     /// verifier sets it on the combined evaluation; it is cached with the verdict).
-    pub attested: Option<attest::require::Attested>,
+    pub attested: Option<Box<attest::require::Attested>>,
 }
 
 /// The verdict a registry error means: never `Unsigned`.

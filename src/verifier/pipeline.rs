@@ -349,7 +349,7 @@ impl Verifier<'_> {
         }
         let mut evaluation: Evaluation = combine(evaluations);
         // Attestations come from the same discovery: no registry request of their own.
-        evaluation.attested = Some(attest(&discovery, &digest, decision));
+        evaluation.attested = Some(Box::new(attest(&discovery, &digest, decision)));
         self.verification(evaluation.verdict, started);
         // Stamped when the registry answered.
         let checked = crate::controller::now().0.as_second();

@@ -241,7 +241,7 @@ pub fn judge(
     if let Some((r, Met::False(reason, why))) =
         results.iter().find(|(_, m)| matches!(m, Met::False(..)))
     {
-        return Judgement::new(Status::False, *reason, named(r, why));
+        return Judgement::new(Status::False, reason, named(r, why));
     }
     if let Some((r, Met::Unknown(reason, why))) =
         results.iter().find(|(_, m)| matches!(m, Met::Unknown(..)))
