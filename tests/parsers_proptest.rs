@@ -5,7 +5,9 @@
 //! Sigstore, mutated (a subtree replaced, bytes flipped, text cut), and made-up documents. For
 //! each: no panic, and error text of bounded length whatever the input size.
 //!
-//! 10,300 cases per `make test` (about 12 s of CPU in a debug build, most of it the 300 full
+//! Attestations (`engine::attest`, both formats) get the same treatment.
+//!
+//! 10,600 cases per `make test` (about 12 s of CPU in a debug build, most of it the 300 full
 //! judgements); `make fuzz` multiplies the counts by `PA_FUZZ_SCALE`.
 
 use std::sync::OnceLock;
@@ -13,8 +15,10 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use provenance_auditor::engine::{self, IdentityRule, Policy, TrustRoot, Verdict};
-use provenance_auditor::registry::{Discovery, FoundBundle, FoundLegacy, SignatureLocation};
+use provenance_auditor::engine::{self, attest, IdentityRule, Policy, TrustRoot, Verdict};
+use provenance_auditor::registry::{
+    Discovery, FoundBundle, FoundLegacy, FoundLegacyAttestation, SignatureLocation,
+};
 use sigstore_forge::{LeafSpec, PrivateSigstore, SignOptions};
 
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -292,5 +296,121 @@ proptest! {
             let e = engine::evaluate(&d, DIGEST, &policy(), &g.trust);
             prop_assert!(!e.verdict.is_indeterminate(), "{}: {}", e.verdict, e.message);
         }
+    }
+}
+
+/// Genuine attestations (an SBOM statement) in both formats, made once per test binary: a
+/// bundle, and a legacy `.att` layer (Rekor `dsse` 0.0.1).
+struct GenuineAttestation {
+    trust: TrustRoot,
+    bundle: Value,
+    legacy: FoundLegacyAttestation,
+}
+
+fn genuine_attestation() -> &'static GenuineAttestation {
+    static G: OnceLock<GenuineAttestation> = OnceLock::new();
+    G.get_or_init(|| {
+        let sigstore = PrivateSigstore::generate("proptest-att").expect("private sigstore");
+        let leaf = sigstore
+            .issue_leaf(&LeafSpec::uri(WORKFLOW, ISSUER))
+            .expect("leaf");
+        let opts = SignOptions {
+            predicate_type: Some("https://spdx.dev/Document".into()),
+            ..SignOptions::default()
+        };
+        let signed = sigstore.sign_bundle(&leaf, DIGEST, &opts).expect("bundle");
+        let bundle: Value = serde_json::from_str(&signed.json).expect("bundle json");
+        let legacy = FoundLegacyAttestation {
+            layer_digest: DIGEST.into(),
+            envelope: bundle["dsseEnvelope"].to_string().into_bytes(),
+            certificate_pem: Some(leaf.cert_pem.clone()),
+            chain_pem: Some(leaf.chain_pem.clone()),
+            rekor_bundle_json: Some(signed.entry.cosign_annotation()),
+            rfc3161_timestamp_json: None,
+            predicate_type_hint: Some("https://spdx.dev/Document".into()),
+        };
+        GenuineAttestation {
+            trust: TrustRoot::from_json("proptest-att", sigstore.trusted_root_json().as_bytes())
+                .expect("trust root"),
+            bundle,
+            legacy,
+        }
+    })
+}
+
+/// A genuine `.att` layer with its envelope or one annotation mutated.
+fn att_found() -> impl Strategy<Value = FoundLegacyAttestation> {
+    let g = &genuine_attestation().legacy;
+    let envelope: Value = serde_json::from_slice(&g.envelope).expect("envelope json");
+    let rekor: Value =
+        serde_json::from_str(g.rekor_bundle_json.as_deref().expect("rekor")).expect("rekor json");
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    prop_oneof![
+        mutate(&envelope).prop_map(|e| FoundLegacyAttestation {
+            envelope: e,
+            ..genuine_attestation().legacy.clone()
+        }),
+        mutate(&rekor).prop_map(move |r| FoundLegacyAttestation {
+            rekor_bundle_json: Some(text(r)),
+            ..genuine_attestation().legacy.clone()
+        }),
+        word().prop_map(|c| FoundLegacyAttestation {
+            certificate_pem: Some(c),
+            ..genuine_attestation().legacy.clone()
+        }),
+    ]
+}
+
+/// Every attestation verdict over `d`: bounded text, and `Verified` only for a statement about
+/// the audited digest.
+fn check_attestations(d: &Discovery) -> Result<(), TestCaseError> {
+    let g = genuine_attestation();
+    for a in attest::evaluate(d, DIGEST, &policy(), &g.trust) {
+        prop_assert!(
+            a.message.chars().count() <= 1001,
+            "{} chars",
+            a.message.len()
+        );
+        prop_assert!(a.predicate_type.chars().count() <= 513);
+        if a.verdict == Verdict::Verified {
+            let st = a.statement.as_ref().expect("a verified statement is kept");
+            prop_assert!(st
+                .to_string()
+                .contains(DIGEST.trim_start_matches("sha256:")));
+        } else {
+            prop_assert!(a.statement.is_none() && a.predicate.is_none());
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_unmutated_attestations_verify() {
+    let g = genuine_attestation();
+    let d = Discovery {
+        attestations: vec![bundle_found(g.bundle.to_string().into_bytes())],
+        legacy_attestations: vec![g.legacy.clone()],
+        ..Discovery::default()
+    };
+    let ev = attest::evaluate(&d, DIGEST, &policy(), &g.trust);
+    assert_eq!(ev.len(), 2);
+    assert!(ev.iter().all(|a| a.verdict == Verdict::Verified), "{ev:?}");
+}
+
+proptest! {
+    #![proptest_config(config(300))]
+
+    /// Attestations over mutated material (both formats): no panic, bounded text, and never a
+    /// verified statement about another digest.
+    #[test]
+    fn judging_mutated_attestations_never_panics(
+        bundle in mutate(&genuine_attestation().bundle),
+        legacy in att_found(),
+    ) {
+        check_attestations(&Discovery {
+            attestations: vec![bundle_found(bundle)],
+            legacy_attestations: vec![legacy],
+            ..Discovery::default()
+        })?;
     }
 }

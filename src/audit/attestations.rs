@@ -230,7 +230,7 @@ pub fn attest(discovery: &Discovery, digest: &str, decision: &Decision) -> Attes
         None => judge(
             &required,
             |r| evidence_of(&r.identity_key()),
-            discovery.incomplete_summary().as_deref(),
+            discovery.attestations_incomplete_summary().as_deref(),
         ),
     };
     // What the status reports for the i-th attestation: its evidence under the identity of the

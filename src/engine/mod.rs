@@ -22,7 +22,7 @@ pub mod verdict;
 
 use sigstore_verify::types::Sha256Hash;
 
-use crate::registry::{Discovery, ImageRef, RegistryClient, RegistryError};
+use crate::registry::{DiscoverOptions, Discovery, ImageRef, RegistryClient, RegistryError};
 pub use evidence::{SignatureEvidence, SignatureFormat, Signer};
 pub use policy::{IdentityRule, Policy, PublicKey};
 pub use report::ArtifactReport;
@@ -147,18 +147,40 @@ pub async fn verify_reference(
     policy: &Policy,
     trust: &TrustRoot,
 ) -> ArtifactReport {
-    verify_reference_with(client, image, policy, trust, &[]).await
+    verify(
+        client,
+        image,
+        policy,
+        trust,
+        &[],
+        DiscoverOptions::default(),
+    )
+    .await
 }
 
-/// [`verify_reference`], also reporting every attestation found (verified under the same
-/// `policy`, from the same discovery: no extra request) and, when `requirements` are given,
-/// whether they hold (`attested`).
+/// [`verify_reference`], also searching the legacy `sha256-<hex>.att` tag (one more request;
+/// bundle attestations come with the signatures' referrer listing) so that every attestation
+/// is reported, and, when `requirements` are given, whether they hold (`attested`).
 pub async fn verify_reference_with(
     client: &RegistryClient,
     image: &ImageRef,
     policy: &Policy,
     trust: &TrustRoot,
     requirements: &[attest::require::Requirement],
+) -> ArtifactReport {
+    let options = DiscoverOptions {
+        legacy_attestations: true,
+    };
+    verify(client, image, policy, trust, requirements, options).await
+}
+
+async fn verify(
+    client: &RegistryClient,
+    image: &ImageRef,
+    policy: &Policy,
+    trust: &TrustRoot,
+    requirements: &[attest::require::Requirement],
+    options: DiscoverOptions,
 ) -> ArtifactReport {
     let digest = match client.resolve_digest(image).await {
         Ok(d) => d,
@@ -167,7 +189,7 @@ pub async fn verify_reference_with(
         }
     };
     match client
-        .discover(&image.registry, &image.repository, &digest)
+        .discover_with(&image.registry, &image.repository, &digest, options)
         .await
     {
         Ok(discovery) => {
@@ -180,7 +202,7 @@ pub async fn verify_reference_with(
             let found = attest::evaluate(&discovery, &digest, policy, trust);
             if !requirements.is_empty() {
                 let pairs: Vec<_> = requirements.iter().map(|r| (r, found.as_slice())).collect();
-                let incomplete = discovery.incomplete_summary();
+                let incomplete = discovery.attestations_incomplete_summary();
                 report.attested =
                     Some(attest::require::judge(&pairs, incomplete.as_deref()).into());
             }

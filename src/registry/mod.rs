@@ -30,6 +30,8 @@ mod next_link;
 mod reference;
 
 #[cfg(test)]
+mod attestation_tests;
+#[cfg(test)]
 mod auth_tests;
 #[cfg(test)]
 mod fault_tests;

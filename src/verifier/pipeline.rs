@@ -34,7 +34,7 @@ use crate::controller::metrics::Metrics;
 use crate::controller::status::{compute, condition, Location, Outcome};
 use crate::controller::{flux_resource, Error};
 use crate::engine::{evaluate, registry_verdict, Evaluation, TrustRoot, Verdict};
-use crate::registry::{DockerConfig, ImageRef, RegistryClient};
+use crate::registry::{DiscoverOptions, DockerConfig, ImageRef, RegistryClient};
 use crate::vocabulary::{self as vocab, reasons, types, Status};
 
 /// What verifying a source needs; borrowed from the controller's `Context` or owned by a command.
@@ -314,7 +314,16 @@ impl Verifier<'_> {
         let _permits = self.limits.acquire(&image_ref.registry).await;
         let started = Instant::now();
         let discovery = match client
-            .discover(&image_ref.registry, &image_ref.repository, &digest)
+            .discover_with(
+                &image_ref.registry,
+                &image_ref.repository,
+                &digest,
+                // The legacy `.att` tag costs one more request: read only when a policy
+                // requires attestations (bundle attestations come with the signatures' listing).
+                DiscoverOptions {
+                    legacy_attestations: !decision.required_attestations().is_empty(),
+                },
+            )
             .await
         {
             Ok(d) => d,

@@ -10,10 +10,9 @@
 //!    EKU, and was valid then (as cosign does: expired certificates verify at the log's time);
 //! 4. the DSSE signature (over the PAE) verifies with the leaf's key.
 //!
-//! Not done here: the certificate's SCT (the library's SCT check is not public). A trust root
-//! that requires SCTs therefore makes such an attestation `UntrustedSigner`, never `Verified`,
-//! unless [`ALLOW_WITHOUT_SCT`] — see the note there.
-
+//! 5. with a trust root that names CT logs, the certificate's embedded SCT verifies
+//!    ([`super::sct`]).
+//!
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use rustls_pki_types::{CertificateDer, UnixTime};
@@ -26,13 +25,6 @@ use crate::engine::candidate::Candidate;
 use crate::engine::legacy::{first_pem_block, RekorBundle};
 use crate::engine::{TrustRoot, Verdict};
 use crate::registry::bounded::truncate;
-
-/// Whether an `intoto` 0.0.1 attestation may verify without its certificate's SCT being
-/// checked. The SCT proves the certificate was published in a CT log; the Rekor entry (whose
-/// SET we check) already publishes the certificate with the attestation, so the certificate's
-/// issuance is transparent either way. cosign v2 verified these entries the same way when SCT
-/// checks were off. Kept as one named switch so a later SCT check can replace it.
-pub(crate) const ALLOW_WITHOUT_SCT: bool = true;
 
 /// Code signing EKU, 1.3.6.1.5.5.7.3.3 (DER value bytes).
 const ID_KP_CODE_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
@@ -177,14 +169,14 @@ pub(crate) fn verify(
         ));
     }
     // 3. The chain, at the integrated time.
-    chain(leaf, chain_pem, time, trust)?;
+    let issuer_spki = chain(leaf, chain_pem, time, trust)?;
     if !(info.not_before.as_second() <= time && time <= info.not_after.as_second()) {
         return Err(untrusted(
             "the certificate was not valid when the entry was logged",
         ));
     }
-    if trust.requires_sct() && !ALLOW_WITHOUT_SCT {
-        return Err(untrusted("the certificate's SCT cannot be checked"));
+    if trust.requires_sct() {
+        super::sct::verify(leaf.as_bytes(), &issuer_spki, trust).map_err(untrusted)?;
     }
     // 4. The signature.
     let scheme = info.key_algorithm.default_signing_scheme();
@@ -192,13 +184,14 @@ pub(crate) fn verify(
         .map_err(|_| invalid("DSSE signature does not verify with the certificate's key"))
 }
 
-/// The leaf chains to a Fulcio CA of the root valid at `time`, with the code-signing EKU.
+/// The leaf chains to a Fulcio CA of the root valid at `time`, with the code-signing EKU; the
+/// DER SubjectPublicKeyInfo of the certificate that issued it (for the SCT).
 fn chain(
     leaf: &DerCertificate,
     chain_pem: Option<&str>,
     time: i64,
     trust: &TrustRoot,
-) -> Result<(), Fail> {
+) -> Result<Vec<u8>, Fail> {
     let anchors_der: Vec<CertificateDer<'static>> = trust
         .trusted_root()
         .certificate_authorities
@@ -232,22 +225,37 @@ fn chain(
     let leaf_der = CertificateDer::from(leaf.as_bytes());
     let ee = webpki::EndEntityCert::try_from(&leaf_der)
         .map_err(|_| invalid("certificate does not parse"))?;
-    ee.verify_for_usage(
-        sigstore_verify::crypto::WEBPKI_VERIFICATION_ALGS,
-        &anchors,
-        &intermediates,
-        UnixTime::since_unix_epoch(std::time::Duration::from_secs(time as u64)),
-        webpki::KeyUsage::required(ID_KP_CODE_SIGNING),
-        None,
-        None,
-    )
-    .map(|_| ())
-    .map_err(|e| {
-        untrusted(format!(
-            "certificate does not chain to the trust root ({}) at the entry's time: {e}",
-            trust.description()
-        ))
-    })
+    let path = ee
+        .verify_for_usage(
+            sigstore_verify::crypto::WEBPKI_VERIFICATION_ALGS,
+            &anchors,
+            &intermediates,
+            UnixTime::since_unix_epoch(std::time::Duration::from_secs(time as u64)),
+            webpki::KeyUsage::required(ID_KP_CODE_SIGNING),
+            None,
+            None,
+        )
+        .map_err(|e| {
+            untrusted(format!(
+                "certificate does not chain to the trust root ({}) at the entry's time: {e}",
+                trust.description()
+            ))
+        })?;
+    // The leaf's direct issuer: the nearest intermediate, or the anchor itself (Fulcio's
+    // intermediates are anchors in trusted roots), whose SPKI webpki keeps without its
+    // SEQUENCE header.
+    match path.intermediate_certificates().next() {
+        Some(issuer) => Ok(issuer.subject_public_key_info().as_ref().to_vec()),
+        None => {
+            use x509_cert::der::{Any, Encode, Tag};
+            Any::new(
+                Tag::Sequence,
+                path.anchor().subject_public_key_info.as_ref(),
+            )
+            .and_then(|a| a.to_der())
+            .map_err(|_| invalid("cannot encode the issuer's key"))
+        }
+    }
 }
 
 /// The PEM certificate blocks of a concatenated PEM text (at most a few).

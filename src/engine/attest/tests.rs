@@ -533,6 +533,31 @@ fn legacy_att_logged_as_intoto_is_checked_by_hand_and_every_binding_holds() {
         assert_eq!(ev[0].verdict, want, "{what}: {}", ev[0].message);
     }
     // The private root does not know the public-good log.
-    let ev = evaluate(&with_legacy(vec![good]), &digest, &policy, &forge.trust);
+    let ev = evaluate(
+        &with_legacy(vec![good.clone()]),
+        &digest,
+        &policy,
+        &forge.trust,
+    );
     assert_eq!(ev[0].verdict, Verdict::UntrustedSigner, "{}", ev[0].message);
+
+    // A root whose CT logs did not sign the certificate's SCT: the SCT is checked, by hand too.
+    let mut root: serde_json::Value =
+        serde_json::from_slice(&read("github-bundles/trusted_root.json")).unwrap();
+    for (i, log) in root["ctlogs"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
+        log["logId"]["keyId"] = serde_json::json!(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            [i as u8; 32]
+        ));
+    }
+    let no_ct = TrustRoot::from_json("no CT", root.to_string().as_bytes()).unwrap();
+    assert!(no_ct.requires_sct());
+    let ev = evaluate(&with_legacy(vec![good]), &digest, &policy, &no_ct);
+    assert_eq!(ev[0].verdict, Verdict::UntrustedSigner, "{}", ev[0].message);
+    assert!(ev[0].message.contains("SCT"), "{}", ev[0].message);
 }
