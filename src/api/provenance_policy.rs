@@ -131,11 +131,14 @@ pub struct PolicyVerify {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<NamespacedSecretRef>,
     /// Accepted keyless identities (any entry; issuer and subject both match, unanchored).
+    // maxItems bounds the CEL rule's cost: without it the API server refuses the CRD once this
+    // shape is nested in `attestations[]` (its cost estimate multiplies by the list's size).
     #[serde(
         default,
         rename = "matchOIDCIdentity",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[schemars(length(max = 16))]
     pub match_oidc_identity: Vec<OidcIdentity>,
     /// A Secret with `trusted_root.json` for a private Sigstore; public-good when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
