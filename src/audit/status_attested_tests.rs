@@ -273,3 +273,39 @@ fn a_cached_verdict_keeps_the_previous_attested_condition_and_its_time() {
     assert_eq!(cond(&s, "Attested"), cond(&before, "Attested"));
     assert_eq!(cond(&s, "Ready").reason, reasons::ATTESTATION_POLICY_FAILED);
 }
+
+#[test]
+fn a_source_of_a_policy_with_invalid_cel_is_attested_unknown_policy_invalid() {
+    let src = fixtures::source(&fixtures::oci_repository());
+    let bad = policy(&format!(
+        "{REQUIRING}    conditions:\n      - expression: \"predicate.x ==\"\n"
+    ));
+    let decision = decide(&src, &[("prov", &bad)], &secrets());
+    let why = decision.invalid_message().unwrap();
+    assert!(why.contains("predicate.x =="), "{why}");
+    let s = compute_status(
+        None,
+        &AuditInput {
+            source: &src,
+            url: None,
+            digest_note: None,
+            decision: &decision,
+            outcome: Outcome::Failed {
+                digest: None,
+                reason: reasons::POLICY_INVALID,
+                message: why,
+            },
+            generation: Some(1),
+            now: &now(),
+        },
+    );
+    for t in ["Verified", "Attested"] {
+        let c = cond(&s, t);
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("Unknown", reasons::POLICY_INVALID),
+            "{t}"
+        );
+    }
+    assert!(cond(&s, "Attested").message.contains("predicate.x =="));
+}
