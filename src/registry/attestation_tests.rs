@@ -194,3 +194,45 @@ async fn a_bundle_attestation_in_the_referrers_list_is_never_a_signature() {
     // referrers + 2 manifests + 2 blobs + .sig: the attestation came with the listing.
     assert_eq!(c.requests_made(), 6);
 }
+
+#[tokio::test]
+async fn a_large_att_cannot_starve_the_signatures_of_the_byte_budget() {
+    let payload = vec![b'p'; 1000];
+    let sig_manifest = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "x", "digest": sha(b"{}"), "size": 2},
+        "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+            "digest": sha(&payload), "size": payload.len(),
+            "annotations": {"dev.cosignproject.cosign/signature": "c2lnCg=="}}]})
+    .to_string();
+    let big = vec![b'e'; 20_000];
+    let srv = TestServer::start(routes(
+        vec![
+            (sig_path(), Reply::json(200, OCI_MANIFEST, sig_manifest)),
+            (
+                blob_path(&sha(&payload)),
+                Reply::json(200, "application/octet-stream", payload.clone()),
+            ),
+            (
+                att_path(),
+                Reply::json(200, OCI_MANIFEST, manifest(vec![layer(DSSE, &big)])),
+            ),
+            (
+                blob_path(&sha(&big)),
+                Reply::json(200, "application/octet-stream", big.clone()),
+            ),
+        ],
+        Reply::status(404),
+    ))
+    .await;
+    let c = client_with(RegistryOptions {
+        discovery_byte_budget: 12_000,
+        ..Default::default()
+    });
+    let d = within(c.discover_with(&srv.host, "app", &digest(), WITH_ATT))
+        .await
+        .unwrap();
+    assert_eq!(d.legacy.len(), 1, "{d:?}");
+    assert!(d.is_complete(), "{:?}", d.incomplete);
+    assert!(d.legacy_attestations.is_empty());
+    assert!(!d.attestations_complete(), "{d:?}");
+}

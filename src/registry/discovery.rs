@@ -159,29 +159,26 @@ impl RegistryClient {
         options: DiscoverOptions,
         budget: &Budget,
     ) -> Result<Discovery, RegistryError> {
-        let attestations = async {
-            if options.legacy_attestations {
-                Ok(self
-                    .discover_legacy_attestations(registry, repository, digest, budget)
-                    .await)
-            } else {
-                Ok(Discovery {
-                    attestations_incomplete: vec![Unread {
-                        location: SignatureLocation::LegacyAttestationTag,
-                        detail: "not searched (the discovery was not asked for attestations)"
-                            .into(),
-                    }],
-                    ..Discovery::default()
-                })
-            }
-        };
-        let ((mut d, skipped_api), legacy, attestations) = tokio::try_join!(
+        let ((mut d, skipped_api), legacy) = tokio::try_join!(
             self.discover_bundles(registry, repository, digest, budget),
-            self.discover_legacy(registry, repository, digest, budget),
-            attestations
+            self.discover_legacy(registry, repository, digest, budget)
         )?;
         d.absorb(legacy);
-        d.absorb(attestations);
+        // The .att tag after the signatures, from what is left of the byte budget: however
+        // large a hostile .att is, it cannot starve a signature read (attestations never
+        // change the signature verdict). One more round trip, only when asked.
+        d.absorb(if options.legacy_attestations {
+            self.discover_legacy_attestations(registry, repository, digest, budget)
+                .await
+        } else {
+            Discovery {
+                attestations_incomplete: vec![Unread {
+                    location: SignatureLocation::LegacyAttestationTag,
+                    detail: "not searched (the discovery was not asked for attestations)".into(),
+                }],
+                ..Discovery::default()
+            }
+        });
         if d.is_empty() && skipped_api {
             // "No referrers API" was remembered from another repository. Before answering
             // "nothing here", make sure: a 404 there may have meant "no such repository" on a

@@ -16,7 +16,9 @@ use sigstore_verify::types::{Bundle, DerCertificate, SignatureBytes, SignatureCo
 use crate::engine::bundle::{attestation_candidate, IN_TOTO_PAYLOAD_TYPE};
 use crate::engine::candidate::{log_entry_of, Candidate, Claims, Material, SignedInput};
 use crate::engine::evidence::SignatureFormat;
-use crate::engine::legacy::{first_pem_block, tlog_entry, EntryHeader, RekorBundle};
+use crate::engine::legacy::{
+    first_pem_block, tlog_entry, EntryHeader, RekorBundle, Rfc3161Annotation,
+};
 use crate::registry::bounded::{cap, json_error};
 use crate::registry::{FoundBundle, FoundLegacyAttestation, SignatureLocation};
 
@@ -229,6 +231,15 @@ fn to_v01_bundle(
     let mut verification_material = json!({"tlogEntries": [tlog_entry(annotation)?]});
     if let (Some(obj), Some(m)) = (verification_material.as_object_mut(), material.as_object()) {
         obj.extend(m.clone());
+        // A timestamp authority's answer, when cosign had one: the library requires it to verify.
+        if let Some(ts) = &found.rfc3161_timestamp_json {
+            let ts: Rfc3161Annotation = serde_json::from_str(ts)
+                .map_err(|e| format!("RFC 3161 timestamp annotation: {}", json_error(&e)))?;
+            obj.insert(
+                "timestampVerificationData".into(),
+                json!({"rfc3161Timestamps": [{"signedTimestamp": ts.signed}]}),
+            );
+        }
     }
     let first = envelope.signatures.first().ok_or("no signature")?;
     let mut sig = json!({"sig": first.sig.trim()});

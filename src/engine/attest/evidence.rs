@@ -18,17 +18,22 @@ pub struct AttestationEvidence {
     pub location: SignatureLocation,
     /// Sigstore bundle or legacy cosign layer.
     pub format: SignatureFormat,
-    /// The statement's predicate type, as the (verified) statement says; empty when unreadable.
+    /// The statement's predicate type, as the statement says (a claim unless `verdict` is
+    /// `Verified`: an unverified attestation of a required type is "invalid", not "missing");
+    /// empty when unreadable. At most 512 characters.
     pub predicate_type: String,
     /// Who signed it (claims; `verdict` says whether they hold).
     pub signer: Signer,
-    /// The signer certificate's Fulcio claims (OIDs .8–.22), for keyless attestations.
+    /// The signer certificate's Fulcio claims (OIDs .8–.22), for keyless attestations: as
+    /// written in the certificate (claims unless `verdict` is `Verified`), each at most 512
+    /// characters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate: Option<CertificateClaims>,
     /// Its transparency-log entry, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tlog: Option<LogEntry>,
-    /// The predicate, read into typed evidence (only from a statement whose signature verified).
+    /// The predicate, read into typed evidence: only from a statement whose signature holds
+    /// under the trust root (`Verified`, or `NoPolicy` when no identity was given to check).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predicate: Option<Predicate>,
     /// Verified, or why not: `Unsigned` (plain DSSE, no signature), `SignatureInvalid`,
@@ -38,7 +43,8 @@ pub struct AttestationEvidence {
     /// Why, in words (bounded; never quotes registry content unbounded).
     pub message: String,
     /// The in-toto statement (`_type`, `subject`, `predicateType`, `predicate`), for CEL
-    /// conditions. Only set when the signature verified; never serialised.
+    /// conditions. Only set when the signature holds (`Verified`, or `NoPolicy` as for
+    /// `predicate`); never serialised. Requirements must still accept only `Verified`.
     #[serde(skip)]
     pub statement: Option<serde_json::Value>,
 }

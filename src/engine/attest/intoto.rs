@@ -11,8 +11,11 @@
 //! 4. the DSSE signature (over the PAE) verifies with the leaf's key.
 //!
 //! 5. with a trust root that names CT logs, the certificate's embedded SCT verifies
-//!    ([`super::sct`]).
+//!    ([`sct`]).
 //!
+#[path = "sct.rs"]
+mod sct;
+
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use rustls_pki_types::{CertificateDer, UnixTime};
@@ -176,7 +179,7 @@ pub(crate) fn verify(
         ));
     }
     if trust.requires_sct() {
-        super::sct::verify(leaf.as_bytes(), &issuer_spki, trust).map_err(untrusted)?;
+        sct::verify(leaf.as_bytes(), &issuer_spki, trust).map_err(untrusted)?;
     }
     // 4. The signature.
     let scheme = info.key_algorithm.default_signing_scheme();

@@ -20,7 +20,6 @@ pub mod evidence;
 mod intoto;
 pub mod predicate;
 pub mod require;
-mod sct;
 
 pub use evidence::{
     AttestationEvidence, CertificateClaims, Predicate, Provenance, Sbom, SbomFormat,

@@ -414,6 +414,13 @@ fn legacy_att_logged_as_dsse_verifies_through_the_library_and_binds_everything()
             },
         ),
         (
+            "a timestamp annotation that is not one",
+            FoundLegacyAttestation {
+                rfc3161_timestamp_json: Some(r#"{"SignedRFC3161Timestamp":"AAAA"}"#.into()),
+                ..good.clone()
+            },
+        ),
+        (
             "no log entry",
             FoundLegacyAttestation {
                 rekor_bundle_json: None,
