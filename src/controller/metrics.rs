@@ -336,7 +336,8 @@ impl Metrics {
             return;
         };
         let labels = verified_labels(source, &reason);
-        if !self.attested.get(&labels).is_some_and(|g| g.get() == 1) {
+        let attested = self.attested.get(&labels).is_some_and(|g| g.get() == 1);
+        if !attested {
             return;
         }
         self.attested.remove(&labels);
