@@ -278,6 +278,21 @@ pub struct CiClaimsStatus {
     /// Link to the CI run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_invocation_uri: Option<String>,
+    /// The workflow that signed (`.9`; a reusable workflow when one is used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_signer_uri: Option<String>,
+    /// Commit of the signing workflow (`.10`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_signer_digest: Option<String>,
+    /// `github-hosted` or `self-hosted` (`.11`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner_environment: Option<String>,
+    /// Owner of the source repository (`.16`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repository_owner_uri: Option<String>,
+    /// Source repository visibility at signing: `public`, `private`, `internal` (`.22`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repository_visibility: Option<String>,
 }
 
 /// A Rekor entry.

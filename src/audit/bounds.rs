@@ -177,6 +177,11 @@ fn bound_signature(s: &mut SignatureStatus) {
         workflow,
         trigger,
         run_invocation_uri,
+        build_signer_uri,
+        build_signer_digest,
+        runner_environment,
+        source_repository_owner_uri,
+        source_repository_visibility,
     }) = &mut s.ci
     {
         for v in [
@@ -186,6 +191,11 @@ fn bound_signature(s: &mut SignatureStatus) {
             workflow,
             trigger,
             run_invocation_uri,
+            build_signer_uri,
+            build_signer_digest,
+            runner_environment,
+            source_repository_owner_uri,
+            source_repository_visibility,
         ] {
             clip_opt(v, MAX_TEXT);
         }

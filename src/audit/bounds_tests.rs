@@ -127,6 +127,11 @@ fn fit_drops_evidence_but_never_the_verdict() {
             source_repository_digest: q.clone(),
             workflow: q.clone(),
             trigger: q.clone(),
+            build_signer_uri: q.clone(),
+            build_signer_digest: q.clone(),
+            runner_environment: q.clone(),
+            source_repository_owner_uri: q.clone(),
+            source_repository_visibility: q.clone(),
             run_invocation_uri: q,
         });
         s.signatures.push(g);

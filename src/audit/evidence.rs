@@ -30,6 +30,11 @@ pub fn signature(s: &SignatureEvidence) -> SignatureStatus {
             workflow: c.workflow.clone(),
             trigger: c.trigger.clone(),
             run_invocation_uri: c.run_invocation_uri.clone(),
+            build_signer_uri: c.build_signer_uri.clone(),
+            build_signer_digest: c.build_signer_digest.clone(),
+            runner_environment: c.runner_environment.clone(),
+            source_repository_owner_uri: c.source_repository_owner_uri.clone(),
+            source_repository_visibility: c.source_repository_visibility.clone(),
         }),
         tlog: s.tlog.as_ref().map(|t| TlogStatus {
             // Rekor indexes fit in i64 by a wide margin; saturate rather than wrap if not.
@@ -88,5 +93,47 @@ pub fn note(n: &CompatNote) -> CompatibilityNote {
     CompatibilityNote {
         code: n.code.into(),
         message: n.message.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::evidence::CiClaims;
+    use crate::engine::Verdict;
+    use crate::registry::SignatureLocation;
+
+    #[test]
+    fn every_ci_claim_the_engine_reads_reaches_the_status() {
+        let v = |s: &str| Some(s.to_string());
+        let ci = CiClaims {
+            source_repository: v("https://github.com/o/r"),
+            runner_environment: v("self-hosted"),
+            build_signer_uri: v(
+                "https://github.com/o/shared/.github/workflows/w.yml@refs/heads/main",
+            ),
+            build_signer_digest: v("abc"),
+            source_repository_owner_uri: v("https://github.com/o"),
+            source_repository_visibility: v("private"),
+            ..CiClaims::default()
+        };
+        let s = signature(&SignatureEvidence {
+            location: SignatureLocation::ReferrersApi,
+            format: SignatureFormat::Bundle,
+            signer: Default::default(),
+            ci: Some(ci),
+            tlog: None,
+            verdict: Verdict::Verified,
+            message: String::new(),
+        });
+        let c = s.ci.unwrap();
+        assert_eq!(c.runner_environment.as_deref(), Some("self-hosted"));
+        assert_eq!(c.build_signer_digest.as_deref(), Some("abc"));
+        assert_eq!(
+            c.source_repository_owner_uri.as_deref(),
+            Some("https://github.com/o")
+        );
+        assert_eq!(c.source_repository_visibility.as_deref(), Some("private"));
+        assert!(c.build_signer_uri.unwrap().contains("/shared/"));
     }
 }

@@ -257,6 +257,11 @@ fn hostile_signature(n: usize) -> crate::engine::SignatureEvidence {
         workflow: h.clone(),
         trigger: h.clone(),
         run_invocation_uri: h.clone(),
+        build_signer_uri: h.clone(),
+        build_signer_digest: h.clone(),
+        runner_environment: h.clone(),
+        source_repository_owner_uri: h.clone(),
+        source_repository_visibility: h.clone(),
     });
     s.tlog = Some(LogEntry {
         log_index: u64::MAX,

@@ -14,10 +14,20 @@ use super::candidate::{
 use super::evidence::SignatureFormat;
 use crate::registry::FoundBundle;
 
-const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+pub(crate) const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
 /// Converts a bundle found in the registry.
 pub fn candidate(found: &FoundBundle) -> Result<Candidate, Unreadable> {
+    convert(found, true)
+}
+
+/// Converts a bundle attestation: like [`candidate`], but any predicate type is accepted (the
+/// statement's type is reported, not required).
+pub(crate) fn attestation_candidate(found: &FoundBundle) -> Result<Candidate, Unreadable> {
+    convert(found, false)
+}
+
+fn convert(found: &FoundBundle, signature: bool) -> Result<Candidate, Unreadable> {
     let bad = |detail: String| Unreadable {
         location: found.location,
         format: SignatureFormat::Bundle,
@@ -45,7 +55,7 @@ pub fn candidate(found: &FoundBundle) -> Result<Candidate, Unreadable> {
         .filter_map(|s| s.digest.sha256.as_ref())
         .map(|h| format!("sha256:{}", h.to_hex()))
         .collect();
-    let kind = if statement.predicate_type == COSIGN_SIGN_PREDICATE {
+    let kind = if !signature || statement.predicate_type == COSIGN_SIGN_PREDICATE {
         Ok(())
     } else {
         Err(format!(

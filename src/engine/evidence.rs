@@ -72,7 +72,8 @@ impl Signer {
     }
 }
 
-/// Fulcio CI claims (certificate extensions 1.3.6.1.4.1.57264.1.9+), when present.
+/// Fulcio CI claims (certificate extensions 1.3.6.1.4.1.57264.1.9+), when present. The full
+/// set (.8–.22) is [`super::attest::CertificateClaims`]; these are the ones a status shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CiClaims {
@@ -94,6 +95,21 @@ pub struct CiClaims {
     /// Link to the CI run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_invocation_uri: Option<String>,
+    /// The workflow that signed (`.9`; a reusable workflow when one is used).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_signer_uri: Option<String>,
+    /// Commit of the signing workflow (`.10`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_signer_digest: Option<String>,
+    /// `github-hosted` or `self-hosted` (`.11`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runner_environment: Option<String>,
+    /// Owner of the source repository (`.16`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_repository_owner_uri: Option<String>,
+    /// Source repository visibility at signing: `public`, `private`, `internal` (`.22`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_repository_visibility: Option<String>,
 }
 
 impl CiClaims {
@@ -109,6 +125,11 @@ impl CiClaims {
                 .or_else(|| c.build_signer_uri.clone()),
             trigger: c.build_trigger.clone(),
             run_invocation_uri: c.run_invocation_uri.clone(),
+            build_signer_uri: c.build_signer_uri.clone(),
+            build_signer_digest: c.build_signer_digest.clone(),
+            runner_environment: c.runner_environment.clone(),
+            source_repository_owner_uri: c.source_repository_owner_uri.clone(),
+            source_repository_visibility: c.source_repository_visibility_at_signing.clone(),
         };
         (claims != Self::default()).then_some(claims)
     }

@@ -118,14 +118,24 @@ fn identity_verdict(
     result: &VerificationResult,
     signer: &Signer,
 ) -> (Verdict, String) {
-    let subject = result
-        .identity()
-        .map(|s| s.as_str().to_string())
-        .filter(|s| !s.is_empty());
-    let issuer = result
-        .issuer()
-        .map(str::to_string)
-        .filter(|s| !s.is_empty());
+    identity_verdict_of(
+        policy,
+        result.identity().map(|s| s.as_str().to_string()),
+        result.issuer().map(str::to_string),
+        signer,
+    )
+}
+
+/// [`identity_verdict`] from the certificate's subject and issuer, for checks made without the
+/// library's result (legacy `intoto` 0.0.1 attestations).
+pub(crate) fn identity_verdict_of(
+    policy: &Policy,
+    subject: Option<String>,
+    issuer: Option<String>,
+    signer: &Signer,
+) -> (Verdict, String) {
+    let subject = subject.filter(|s| !s.is_empty());
+    let issuer = issuer.filter(|s| !s.is_empty());
     let (subject, issuer) = match (subject, issuer) {
         (Some(s), Some(i)) => (s, i),
         (subject, _) => {

@@ -40,36 +40,37 @@ struct Image {
 
 /// The `dev.sigstore.cosign/bundle` annotation: Rekor's answer, with its SET.
 #[derive(Deserialize)]
-struct RekorBundle {
+pub(crate) struct RekorBundle {
     #[serde(rename = "SignedEntryTimestamp")]
-    set: String,
+    pub set: String,
     #[serde(rename = "Payload")]
-    payload: RekorPayload,
+    pub payload: RekorPayload,
 }
 
+/// The part of Rekor's answer its SET signs (canonical JSON of these four fields).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RekorPayload {
-    body: String,
-    integrated_time: i64,
-    log_index: i64,
+pub(crate) struct RekorPayload {
+    pub body: String,
+    pub integrated_time: i64,
+    pub log_index: i64,
     #[serde(rename = "logID")]
-    log_id: String,
+    pub log_id: String,
 }
 
 /// The `dev.sigstore.cosign/rfc3161timestamp` annotation.
 #[derive(Deserialize)]
-struct Rfc3161Annotation {
+pub(crate) struct Rfc3161Annotation {
     #[serde(rename = "SignedRFC3161Timestamp")]
-    signed: String,
+    pub signed: String,
 }
 
 /// The kind and version a Rekor entry body declares.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct EntryHeader {
-    kind: String,
-    api_version: String,
+pub(crate) struct EntryHeader {
+    pub kind: String,
+    pub api_version: String,
 }
 
 /// Converts a legacy signature found in the registry.
@@ -126,7 +127,7 @@ pub fn candidate(found: &FoundLegacy) -> Result<Candidate, Unreadable> {
 }
 
 /// The first PEM block of a (possibly concatenated) PEM text.
-fn first_pem_block(pem: &str) -> &str {
+pub(crate) fn first_pem_block(pem: &str) -> &str {
     const END: &str = "-----END CERTIFICATE-----";
     match pem.find(END) {
         Some(i) => &pem[..i + END.len()],
@@ -182,7 +183,7 @@ fn to_v01_bundle(
 }
 
 /// Converts the cosign Rekor bundle annotation into a bundle tlog entry.
-fn tlog_entry(annotation: &str) -> Result<serde_json::Value, String> {
+pub(crate) fn tlog_entry(annotation: &str) -> Result<serde_json::Value, String> {
     let rekor: RekorBundle = serde_json::from_str(annotation)
         .map_err(|e| format!("Rekor bundle annotation does not parse: {e}"))?;
     let body = B64

@@ -8,6 +8,8 @@ use sigstore_verify::Verifier;
 /// A trust root prepared for verification, with a fingerprint so verdicts can be cached by it.
 pub struct TrustRoot {
     verifier: Verifier,
+    /// The parsed root, for the checks the verifier cannot do (legacy `intoto` 0.0.1 entries).
+    root: TrustedRoot,
     fingerprint: String,
     has_ct_logs: bool,
     /// Key IDs of the transparency logs the root trusts.
@@ -45,6 +47,7 @@ impl TrustRoot {
         let verifier = Verifier::new(&root).map_err(|e| err(e.to_string()))?;
         Ok(Self {
             verifier,
+            root: root.clone(),
             fingerprint: format!("sha256:{}", hex::encode(Sha256::digest(json))),
             has_ct_logs: !root.ctlogs.is_empty(),
             known_logs: root
@@ -69,6 +72,11 @@ impl TrustRoot {
     /// The prepared verifier.
     pub fn verifier(&self) -> &Verifier {
         &self.verifier
+    }
+
+    /// The parsed `trusted_root.json` (Fulcio CAs, Rekor keys).
+    pub fn trusted_root(&self) -> &TrustedRoot {
+        &self.root
     }
 
     /// `sha256:` of the root's JSON: changes whenever the root changes.

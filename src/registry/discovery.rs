@@ -23,11 +23,14 @@ use futures::{stream, StreamExt as _};
 use reqwest::{Method, StatusCode};
 use tokio::sync::OwnedMutexGuard;
 
+use super::attestation::is_attestation_bundle;
 use super::bounded::truncate;
 use super::budget::Budget;
 use super::client::RegistryClient;
 use super::error::RegistryError;
-use super::found::{Discovery, FoundBundle, MalformedSignature, SignatureLocation, Unread};
+use super::found::{
+    DiscoverOptions, Discovery, FoundBundle, MalformedSignature, SignatureLocation, Unread,
+};
 use super::http::{read_limited, status_error};
 use super::manifest::{
     is_sigstore_bundle_media_type, parse_index, parse_manifest, Descriptor, OCI_INDEX,
@@ -79,11 +82,28 @@ impl RegistryClient {
     /// Finds every cosign signature of `repository@digest` in `registry`: bundles via the
     /// referrers API (or its tag fallback) and legacy `.sig` signatures, concurrently, within the
     /// discovery's byte budget and deadline ([`super::RegistryOptions`]).
+    ///
+    /// Signatures only: the legacy attestation tag is not searched (see [`Self::discover_with`]).
     pub async fn discover(
         &self,
         registry: &str,
         repository: &str,
         digest: &str,
+    ) -> Result<Discovery, RegistryError> {
+        self.discover_with(registry, repository, digest, DiscoverOptions::default())
+            .await
+    }
+
+    /// [`Self::discover`], with attestations: bundle attestations always come from the
+    /// referrers listing read for signatures (no extra request); with
+    /// [`DiscoverOptions::legacy_attestations`] the `sha256-<hex>.att` tag is read too (one more
+    /// manifest request, concurrently with the rest, and one blob per attestation).
+    pub async fn discover_with(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &str,
+        options: DiscoverOptions,
     ) -> Result<Discovery, RegistryError> {
         if !is_sha256_digest(digest) {
             return Err(RegistryError::Config(format!(
@@ -101,7 +121,7 @@ impl RegistryClient {
         let budget = Budget::new(self.inner.opts.discovery_byte_budget);
         let found = tokio::time::timeout(
             deadline,
-            self.discover_within(registry, repository, digest, &budget),
+            self.discover_within(registry, repository, digest, options, &budget),
         )
         .await;
         let Ok(found) = found else {
@@ -136,13 +156,32 @@ impl RegistryClient {
         registry: &str,
         repository: &str,
         digest: &str,
+        options: DiscoverOptions,
         budget: &Budget,
     ) -> Result<Discovery, RegistryError> {
-        let ((mut d, skipped_api), legacy) = tokio::try_join!(
+        let attestations = async {
+            if options.legacy_attestations {
+                Ok(self
+                    .discover_legacy_attestations(registry, repository, digest, budget)
+                    .await)
+            } else {
+                Ok(Discovery {
+                    attestations_incomplete: vec![Unread {
+                        location: SignatureLocation::LegacyAttestationTag,
+                        detail: "not searched (the discovery was not asked for attestations)"
+                            .into(),
+                    }],
+                    ..Discovery::default()
+                })
+            }
+        };
+        let ((mut d, skipped_api), legacy, attestations) = tokio::try_join!(
             self.discover_bundles(registry, repository, digest, budget),
-            self.discover_legacy(registry, repository, digest, budget)
+            self.discover_legacy(registry, repository, digest, budget),
+            attestations
         )?;
         d.absorb(legacy);
+        d.absorb(attestations);
         if d.is_empty() && skipped_api {
             // "No referrers API" was remembered from another repository. Before answering
             // "nothing here", make sure: a 404 there may have meant "no such repository" on a
@@ -304,16 +343,21 @@ impl RegistryClient {
             })
             .filter(|d| seen.insert(d.digest.clone()))
             .collect();
-        let (bundles, malformed, incomplete) = self
+        let (found, malformed, incomplete) = self
             .read_each(location, wanted, |d| {
                 self.read_bundle(registry, repository, location, d, budget)
             })
             .await?;
+        // Attestations share the listing (and its limits) but are never signature candidates.
+        let (attestations, bundles) = found
+            .into_iter()
+            .partition(|b: &FoundBundle| is_attestation_bundle(&b.bytes));
         Ok(Discovery {
             bundles,
-            legacy: Vec::new(),
             malformed,
             incomplete,
+            attestations,
+            ..Discovery::default()
         })
     }
 
@@ -491,16 +535,16 @@ impl RegistryClient {
             )
             .await?;
         Ok(Discovery {
-            bundles: Vec::new(),
             legacy,
             malformed,
             incomplete,
+            ..Discovery::default()
         })
     }
 
     /// Reads up to [`MAX_SIGNATURES_PER_PLACE`] objects a few at a time, sorting signatures
     /// from malformed and unread ones and stopping at the first error.
-    async fn read_each<T, F, Fut>(
+    pub(crate) async fn read_each<T, F, Fut>(
         &self,
         location: SignatureLocation,
         items: Vec<Descriptor>,

@@ -1,5 +1,5 @@
-//! What discovery hands to the verifier: the signatures found for one artifact digest, where
-//! each was found, and the signature objects that exist but could not be read.
+//! What discovery hands to the verifier: the signatures and attestations found for one artifact
+//! digest, where each was found, and the objects that exist but could not be read.
 
 use serde::Serialize;
 
@@ -24,6 +24,33 @@ pub struct Discovery {
     /// outcome (`Unsigned`, mismatches, invalid) is indeterminate, since the unread part might
     /// hold the signature that verifies.
     pub incomplete: Vec<Unread>,
+    /// Attestations in the Sigstore bundle format: bundles from the referrers list (API or
+    /// `sha256-<hex>` tag) whose DSSE statement is not a cosign image signature (SBOMs, SLSA
+    /// provenance, …). They come from the listing already read for signatures (no extra
+    /// request), and are never judged as signatures.
+    pub attestations: Vec<FoundBundle>,
+    /// Attestations from the legacy cosign tag `sha256-<hex>.att` (one DSSE envelope per layer).
+    /// Searched only when asked ([`DiscoverOptions::legacy_attestations`]).
+    pub legacy_attestations: Vec<FoundLegacyAttestation>,
+    /// `.att` layers read completely that are not usable attestations (definite, like
+    /// [`Discovery::malformed`]). Never affects the signature verdict.
+    pub attestations_malformed: Vec<MalformedSignature>,
+    /// Why the set of attestations may be incomplete beyond [`Discovery::incomplete`] (which
+    /// also applies to attestations: an unread referrer may be one): the `.att` tag not searched,
+    /// unreadable, cut short, or a layer not read. Never affects the signature verdict. Use
+    /// [`Discovery::attestations_complete`] / [`Discovery::attestations_incomplete_summary`].
+    pub attestations_incomplete: Vec<Unread>,
+}
+
+/// What a discovery searches besides signatures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiscoverOptions {
+    /// Also read the legacy cosign attestation tag `sha256-<hex>.att`: one more manifest
+    /// request (and one blob per attestation). Off by default, so signature-only callers pay
+    /// nothing; when off, the discovery's attestations are marked incomplete ("not searched"),
+    /// so a caller that needs attestations and forgot to ask gets an indeterminate answer,
+    /// never "none".
+    pub legacy_attestations: bool,
 }
 
 impl Discovery {
@@ -34,6 +61,30 @@ impl Discovery {
             && self.legacy.is_empty()
             && self.malformed.is_empty()
             && self.incomplete.is_empty()
+            && self.attestations.is_empty()
+            && self.legacy_attestations.is_empty()
+            && self.attestations_malformed.is_empty()
+    }
+
+    /// True when every place attestations may be was read to its end: the referrers listing
+    /// (shared with signatures) and the `.att` tag. From an incomplete set of attestations only
+    /// a positive finding (a verified attestation that satisfies a requirement) may be
+    /// concluded; "missing" or "failed" is indeterminate.
+    pub fn attestations_complete(&self) -> bool {
+        self.incomplete.is_empty() && self.attestations_incomplete.is_empty()
+    }
+
+    /// A one-line summary of why the attestations may be incomplete (bounded), `None` when
+    /// [`Discovery::attestations_complete`].
+    pub fn attestations_incomplete_summary(&self) -> Option<String> {
+        let mut all = self.incomplete.iter().chain(&self.attestations_incomplete);
+        let first = all.next()?;
+        let more = all.count();
+        Some(if more == 0 {
+            format!("{}: {}", first.location, first.detail)
+        } else {
+            format!("{}: {} (and {more} more)", first.location, first.detail)
+        })
     }
 
     /// True when every place was read to its end and every listed object was read.
@@ -58,6 +109,12 @@ impl Discovery {
         self.legacy.extend(other.legacy);
         self.malformed.extend(other.malformed);
         self.incomplete.extend(other.incomplete);
+        self.attestations.extend(other.attestations);
+        self.legacy_attestations.extend(other.legacy_attestations);
+        self.attestations_malformed
+            .extend(other.attestations_malformed);
+        self.attestations_incomplete
+            .extend(other.attestations_incomplete);
     }
 }
 
@@ -93,6 +150,25 @@ pub struct FoundLegacy {
     pub rfc3161_timestamp_json: Option<String>,
 }
 
+/// A legacy cosign attestation: one layer of the `sha256-<hex>.att` manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundLegacyAttestation {
+    /// Digest of the layer, i.e. of the envelope.
+    pub layer_digest: String,
+    /// The DSSE envelope JSON (digest-verified against the layer descriptor).
+    pub envelope: Vec<u8>,
+    /// Annotation `dev.sigstore.cosign/certificate` (PEM leaf).
+    pub certificate_pem: Option<String>,
+    /// Annotation `dev.sigstore.cosign/chain`.
+    pub chain_pem: Option<String>,
+    /// Annotation `dev.sigstore.cosign/bundle` (the Rekor SET bundle JSON).
+    pub rekor_bundle_json: Option<String>,
+    /// Annotation `dev.sigstore.cosign/rfc3161timestamp`.
+    pub rfc3161_timestamp_json: Option<String>,
+    /// Annotation `predicateType` (a hint only: the verified statement's type is what counts).
+    pub predicate_type_hint: Option<String>,
+}
+
 /// Where a signature object was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -103,6 +179,9 @@ pub enum SignatureLocation {
     ReferrersTag,
     /// The legacy cosign tag `sha256-<hex>.sig`.
     LegacyTag,
+    /// The legacy cosign attestation tag `sha256-<hex>.att`.
+    #[serde(rename = "legacy-att-tag")]
+    LegacyAttestationTag,
 }
 
 impl std::fmt::Display for SignatureLocation {
@@ -111,6 +190,7 @@ impl std::fmt::Display for SignatureLocation {
             SignatureLocation::ReferrersApi => "referrers-api",
             SignatureLocation::ReferrersTag => "referrers-tag",
             SignatureLocation::LegacyTag => "legacy-tag",
+            SignatureLocation::LegacyAttestationTag => "legacy-att-tag",
         })
     }
 }

@@ -1,5 +1,5 @@
-//! Registry access for the verification engine: finds every cosign signature attached to one
-//! artifact digest over the OCI distribution API.
+//! Registry access for the verification engine: finds every cosign signature (and attestation)
+//! attached to one artifact digest over the OCI distribution API.
 //!
 //! Three places are searched (see `discovery`): the OCI 1.1 referrers API, its tag fallback
 //! `sha256-<hex>` (both carry Sigstore bundles, cosign v3's default), and the legacy cosign tag
@@ -13,6 +13,7 @@
 //! No Kubernetes types live here; the CLI and the controller both build a [`RegistryClient`] from
 //! plain options.
 
+mod attestation;
 mod auth;
 pub(crate) mod bounded;
 mod budget;
@@ -47,7 +48,8 @@ pub use client::{RegistryClient, RegistryOptions, RequestRecord};
 pub use docker_config::DockerConfig;
 pub use error::RegistryError;
 pub use found::{
-    Discovery, FoundBundle, FoundLegacy, MalformedSignature, SignatureLocation, Unread,
+    DiscoverOptions, Discovery, FoundBundle, FoundLegacy, FoundLegacyAttestation,
+    MalformedSignature, SignatureLocation, Unread,
 };
 pub use legacy::simple_signing_payload;
 pub use manifest::is_sigstore_bundle_media_type;

@@ -4,6 +4,7 @@
 //! for CEL conditions; it never reaches a status.
 
 use serde::Serialize;
+use sigstore_verify::crypto::CertificateInfo;
 
 use crate::engine::evidence::{LogEntry, SignatureFormat, Signer};
 use crate::engine::Verdict;
@@ -144,6 +145,10 @@ pub struct Provenance {
     /// v1 `runDetails.metadata.invocationId`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invocation_id: Option<String>,
+    /// v1 `buildDefinition.internalParameters.github.runner_environment` (newer
+    /// `actions/attest` only; the builder wrote it, the certificate's `.11` is what to trust).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runner_environment: Option<String>,
 }
 
 /// An SBOM's shape, not its contents.
@@ -171,4 +176,111 @@ pub enum SbomFormat {
     Spdx,
     /// CycloneDX (`https://cyclonedx.org/bom…`).
     Cyclonedx,
+}
+
+impl CertificateClaims {
+    /// Every claim of a parsed certificate, as written (trust is in the verdict). Each value is
+    /// cut to [`super::predicate::MAX_FIELD`] characters: a certificate is registry content
+    /// until its chain has been checked.
+    pub fn from_info(info: &CertificateInfo) -> Self {
+        let c = &info.ci_claims;
+        let clip = |v: &Option<String>| {
+            v.as_deref()
+                .map(|s| super::clip(s, super::predicate::MAX_FIELD))
+        };
+        Self {
+            subject: info
+                .identity
+                .as_ref()
+                .map(|s| super::clip(s.as_str(), super::predicate::MAX_FIELD)),
+            issuer: clip(&info.issuer),
+            build_signer_uri: clip(&c.build_signer_uri),
+            build_signer_digest: clip(&c.build_signer_digest),
+            runner_environment: clip(&c.runner_environment),
+            source_repository_uri: clip(&c.source_repository_uri),
+            source_repository_digest: clip(&c.source_repository_digest),
+            source_repository_ref: clip(&c.source_repository_ref),
+            source_repository_identifier: clip(&c.source_repository_identifier),
+            source_repository_owner_uri: clip(&c.source_repository_owner_uri),
+            source_repository_owner_identifier: clip(&c.source_repository_owner_identifier),
+            build_config_uri: clip(&c.build_config_uri),
+            build_config_digest: clip(&c.build_config_digest),
+            build_trigger: clip(&c.build_trigger),
+            run_invocation_uri: clip(&c.run_invocation_uri),
+            source_repository_visibility_at_signing: clip(
+                &c.source_repository_visibility_at_signing,
+            ),
+        }
+    }
+}
+
+impl AttestationEvidence {
+    /// The one line the CLI prints for a provenance attestation, e.g. `built from
+    /// github.com/org/repo@<sha> by .github/workflows/release.yml@refs/tags/v1.2.3 on
+    /// github-hosted`; `None` when it is not a provenance attestation. See
+    /// [`Provenance::summary`].
+    pub fn summary(&self) -> Option<String> {
+        match &self.predicate {
+            Some(Predicate::Provenance(p)) => Some(p.summary(self.certificate.as_ref())),
+            _ => None,
+        }
+    }
+}
+
+impl Provenance {
+    /// `built from <repo>@<commit> by <workflow>@<ref> on <runner>`, each part present only
+    /// when known. The certificate's claims come first: the predicate is written by the
+    /// workflow, the certificate by Fulcio from the OIDC token. With a reusable workflow the
+    /// signer (and the predicate's builder) is the called workflow, while the certificate's
+    /// source repository (`.12`) and build config (`.18`) name the caller: that is the
+    /// repository the artifact was built from.
+    pub fn summary(&self, certificate: Option<&CertificateClaims>) -> String {
+        let cert =
+            |f: fn(&CertificateClaims) -> &Option<String>| certificate.and_then(|c| f(c).clone());
+        let repository =
+            cert(|c| &c.source_repository_uri).or_else(|| self.source_repository.clone());
+        let commit = cert(|c| &c.source_repository_digest).or_else(|| self.source_commit.clone());
+        let workflow = cert(|c| &c.build_config_uri).or_else(|| {
+            let path = self.workflow_path.clone()?;
+            Some(match (&self.workflow_repository, &self.workflow_ref) {
+                (Some(repo), Some(r)) => format!("{repo}/{path}@{r}"),
+                (None, Some(r)) => format!("{path}@{r}"),
+                _ => path,
+            })
+        });
+        let runner = cert(|c| &c.runner_environment).or_else(|| self.runner_environment.clone());
+        let mut line = String::from("built from ");
+        let repo = repository.as_deref().map(short_uri);
+        line.push_str(repo.unwrap_or("an unknown repository"));
+        if let Some(c) = &commit {
+            line.push('@');
+            line.push_str(c);
+        }
+        if let Some(w) = &workflow {
+            // A workflow of the source repository is named relative to it.
+            let w = short_uri(w);
+            let relative = repo
+                .and_then(|r| w.strip_prefix(r))
+                .and_then(|rest| rest.strip_prefix('/'))
+                .unwrap_or(w);
+            line.push_str(" by ");
+            line.push_str(relative);
+        } else if let Some(b) = &self.builder_id {
+            line.push_str(" by ");
+            line.push_str(short_uri(b));
+        }
+        if let Some(r) = &runner {
+            line.push_str(" on ");
+            line.push_str(r);
+        }
+        line
+    }
+}
+
+/// A URI without its scheme and `git+` prefix (`github.com/o/r`).
+fn short_uri(u: &str) -> &str {
+    let u = u.strip_prefix("git+").unwrap_or(u);
+    u.strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"))
+        .unwrap_or(u)
 }

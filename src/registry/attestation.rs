@@ -1,0 +1,211 @@
+//! Attestations beside signatures: telling a bundle attestation from a bundle signature (both
+//! are DSSE in-toto statements in the same referrers list), and reading cosign v2's legacy
+//! attestation tag `sha256-<hex>.att` (one DSSE envelope per layer, the signature material in
+//! annotations).
+//!
+//! Attestations never change the signature verdict, so nothing here fails a discovery: a `.att`
+//! tag that cannot be read leaves the *attestations* incomplete
+//! ([`super::Discovery::attestations_incomplete`]), and the signatures stand as read.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde::Deserialize;
+
+use super::bounded::truncate;
+use super::budget::Budget;
+use super::client::RegistryClient;
+use super::discovery::{unread_or_fail, Item, Read};
+use super::found::{Discovery, FoundLegacyAttestation, SignatureLocation, Unread};
+use super::manifest::{parse_manifest, Descriptor};
+use super::reference::is_sha256_digest;
+
+/// The predicate type of a cosign image signature (a bundle with it is a signature).
+const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+/// The media type of a `.att` layer.
+pub(crate) const DSSE_ENVELOPE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
+
+const ANN_CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
+const ANN_CHAIN: &str = "dev.sigstore.cosign/chain";
+const ANN_BUNDLE: &str = "dev.sigstore.cosign/bundle";
+const ANN_RFC3161: &str = "dev.sigstore.cosign/rfc3161timestamp";
+const ANN_PREDICATE_TYPE: &str = "predicateType";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BundleShape {
+    dsse_envelope: Option<EnvelopeShape>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvelopeShape {
+    payload: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StatementShape {
+    predicate_type: String,
+}
+
+/// True when a bundle (bytes as fetched) holds a DSSE in-toto statement whose predicate type
+/// is not a cosign image signature: an attestation. Anything else — a message signature, a
+/// cosign signature statement, or bytes that do not parse this far — stays a signature
+/// candidate and is judged (and, if broken, reported) as one, as before attestations existed.
+///
+/// The predicate type read here is signed content (the DSSE payload), so which judge sees a
+/// bundle is decided by what its signer wrote, not by a manifest annotation anyone could set.
+pub(crate) fn is_attestation_bundle(bytes: &[u8]) -> bool {
+    let Ok(shape) = serde_json::from_slice::<BundleShape>(bytes) else {
+        return false;
+    };
+    let Some(envelope) = shape.dsse_envelope else {
+        return false;
+    };
+    let Ok(payload) = B64.decode(envelope.payload.trim()) else {
+        return false;
+    };
+    serde_json::from_slice::<StatementShape>(&payload)
+        .is_ok_and(|s| s.predicate_type != COSIGN_SIGN_PREDICATE)
+}
+
+impl RegistryClient {
+    /// Legacy attestations from `sha256-<hex>.att`. Never an error: what cannot be read is
+    /// recorded in [`Discovery::attestations_incomplete`] (bounded, registry text truncated).
+    pub(crate) async fn discover_legacy_attestations(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &str,
+        budget: &Budget,
+    ) -> Discovery {
+        let location = SignatureLocation::LegacyAttestationTag;
+        let unread = |detail: String| Discovery {
+            attestations_incomplete: vec![Unread { location, detail }],
+            ..Discovery::default()
+        };
+        let tag = format!("{}.att", digest.replacen(':', "-", 1));
+        let bytes = match self
+            .fetch_manifest(registry, repository, &tag, budget)
+            .await
+        {
+            Ok(Some((_, _, bytes))) => bytes,
+            Ok(None) => return Discovery::default(),
+            Err(e) => {
+                return unread(format!(
+                    "attestation tag {tag} could not be read: {}",
+                    super::bounded::cap(e.to_string())
+                ))
+            }
+        };
+        let manifest = match parse_manifest(&bytes) {
+            Ok(m) => m,
+            Err(e) => return unread(format!("attestation tag {tag}: {e}")),
+        };
+        let read = self
+            .read_each(location, manifest.layers, |layer| async move {
+                self.read_attestation_layer(registry, repository, &layer, budget)
+                    .await
+            })
+            .await;
+        match read {
+            Ok((legacy_attestations, attestations_malformed, attestations_incomplete)) => {
+                Discovery {
+                    legacy_attestations,
+                    attestations_malformed,
+                    attestations_incomplete,
+                    ..Discovery::default()
+                }
+            }
+            Err(e) => unread(format!(
+                "attestation tag {tag}: a layer could not be read: {}",
+                super::bounded::cap(e.to_string())
+            )),
+        }
+    }
+
+    /// One `.att` layer: its DSSE envelope blob and the signature material annotations.
+    async fn read_attestation_layer(
+        &self,
+        registry: &str,
+        repository: &str,
+        layer: &Descriptor,
+        budget: &Budget,
+    ) -> Item<FoundLegacyAttestation> {
+        if !is_sha256_digest(&layer.digest) {
+            return Ok(Read::Malformed(format!(
+                "attestation layer digest {:?} is not a sha256 digest",
+                truncate(&layer.digest)
+            )));
+        }
+        let media_type = layer.media_type.as_deref().unwrap_or_default();
+        if media_type != DSSE_ENVELOPE_MEDIA_TYPE {
+            return Ok(Read::Malformed(format!(
+                "attestation layer {} has media type {:?}, not {DSSE_ENVELOPE_MEDIA_TYPE}",
+                layer.digest,
+                truncate(media_type)
+            )));
+        }
+        let envelope = match self
+            .get_blob(registry, repository, &layer.digest, layer.size, budget)
+            .await
+        {
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                return Ok(Read::Unread(format!(
+                    "attestation blob {} is listed but missing (HTTP 404)",
+                    layer.digest
+                )))
+            }
+            Err(e) => return unread_or_fail(e),
+        };
+        let text = |k: &str| layer.annotation(k).map(str::to_string);
+        Ok(Read::Found(FoundLegacyAttestation {
+            layer_digest: layer.digest.clone(),
+            envelope,
+            certificate_pem: text(ANN_CERTIFICATE),
+            chain_pem: text(ANN_CHAIN),
+            rekor_bundle_json: text(ANN_BUNDLE),
+            rfc3161_timestamp_json: text(ANN_RFC3161),
+            predicate_type_hint: text(ANN_PREDICATE_TYPE),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundle_with(statement: &str) -> Vec<u8> {
+        serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "dsseEnvelope": {"payloadType": "application/vnd.in-toto+json",
+                             "payload": B64.encode(statement), "signatures": []}
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn an_sbom_statement_is_an_attestation_and_a_cosign_signature_is_not() {
+        assert!(is_attestation_bundle(&bundle_with(
+            r#"{"predicateType":"https://spdx.dev/Document","subject":[]}"#
+        )));
+        assert!(!is_attestation_bundle(&bundle_with(
+            r#"{"predicateType":"https://sigstore.dev/cosign/sign/v1","subject":[]}"#
+        )));
+    }
+
+    #[test]
+    fn anything_unreadable_stays_a_signature_candidate() {
+        for bytes in [
+            b"not json".to_vec(),
+            br#"{"messageSignature":{}}"#.to_vec(),
+            br#"{"dsseEnvelope":{"payload":"%%%"}}"#.to_vec(),
+            bundle_with("not a statement"),
+            bundle_with(r#"{"predicateType":7}"#),
+        ] {
+            assert!(!is_attestation_bundle(&bytes));
+        }
+    }
+}
