@@ -69,14 +69,10 @@ async fn update_one(
             0,
         ),
         Ok(spec) => {
-            let keys = [
-                &spec.verify.secret_ref,
-                &spec.verify.trusted_root_secret_ref,
-            ]
-            .into_iter()
-            .flatten()
-            .map(|r| (r.namespace.clone(), r.name.clone()))
-            .collect();
+            let keys = spec
+                .secret_refs()
+                .map(|r| (r.namespace.clone(), r.name.clone()))
+                .collect();
             let secrets = match fetch_secrets(&ctx.client, &keys).await {
                 Ok(s) => s,
                 // Not being able to read is not the policy's fault: try again next round.

@@ -9,6 +9,7 @@ pub mod attest;
 pub mod blob;
 pub mod bundle;
 pub mod candidate;
+pub mod claims;
 pub mod evidence;
 pub mod flux_compat;
 pub mod judge;
@@ -46,6 +47,7 @@ pub fn evaluate(
                 message: format!("{digest:?} is not a sha256 digest"),
                 signatures: vec![],
                 flux_compatibility: vec![],
+                attested: None,
             }
         }
     };
@@ -110,6 +112,7 @@ pub fn evaluate(
         message,
         signatures,
         flux_compatibility,
+        attested: None,
     }
 }
 
@@ -124,6 +127,9 @@ pub struct Evaluation {
     pub signatures: Vec<SignatureEvidence>,
     /// Where Flux would judge differently.
     pub flux_compatibility: Vec<flux_compat::CompatNote>,
+    /// The attestations found and the `Attested` judgement, when they were judged (the
+    /// verifier sets it on the combined evaluation; it is cached with the verdict).
+    pub attested: Option<attest::require::Attested>,
 }
 
 /// The verdict a registry error means: never `Unsigned`.

@@ -26,6 +26,7 @@ use super::limits::Limits;
 use super::schedule::{self, Intervals};
 use super::seal::Sealer;
 use crate::api::{ProvenancePolicySpec, SourceAuditStatus, SourceKind, VerdictCacheKey};
+use crate::audit::attestations::attest;
 use crate::audit::decide::{combine, decide, Decision, TrustRootInput};
 use crate::audit::matching::matches;
 use crate::audit::source::{AuditTarget, FluxSource, SourceError};
@@ -346,7 +347,9 @@ impl Verifier<'_> {
                 evaluate(&discovery, &digest, policy, &trust),
             ));
         }
-        let evaluation: Evaluation = combine(evaluations);
+        let mut evaluation: Evaluation = combine(evaluations);
+        // Attestations come from the same discovery: no registry request of their own.
+        evaluation.attested = Some(attest(&discovery, &digest, decision));
         self.verification(evaluation.verdict, started);
         // Stamped when the registry answered.
         let checked = crate::controller::now().0.as_second();
