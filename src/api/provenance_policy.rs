@@ -131,11 +131,14 @@ pub struct PolicyVerify {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<NamespacedSecretRef>,
     /// Accepted keyless identities (any entry; issuer and subject both match, unanchored).
+    /// At most 16: the API server estimates the cost of the CEL rule above over the longest
+    /// list, and under `attestations[]` (16 of them) an unbounded list exceeds its budget.
     #[serde(
         default,
         rename = "matchOIDCIdentity",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[schemars(length(max = 16))]
     pub match_oidc_identity: Vec<OidcIdentity>,
     /// A Secret with `trusted_root.json` for a private Sigstore; public-good when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
