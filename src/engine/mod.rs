@@ -147,6 +147,19 @@ pub async fn verify_reference(
     policy: &Policy,
     trust: &TrustRoot,
 ) -> ArtifactReport {
+    verify_reference_with(client, image, policy, trust, &[]).await
+}
+
+/// [`verify_reference`], also reporting every attestation found (verified under the same
+/// `policy`, from the same discovery: no extra request) and, when `requirements` are given,
+/// whether they hold (`attested`).
+pub async fn verify_reference_with(
+    client: &RegistryClient,
+    image: &ImageRef,
+    policy: &Policy,
+    trust: &TrustRoot,
+    requirements: &[attest::require::Requirement],
+) -> ArtifactReport {
     let digest = match client.resolve_digest(image).await {
         Ok(d) => d,
         Err(e) => {
@@ -157,12 +170,23 @@ pub async fn verify_reference(
         .discover(&image.registry, &image.repository, &digest)
         .await
     {
-        Ok(discovery) => ArtifactReport::new(
-            image,
-            &digest,
-            policy,
-            evaluate(&discovery, &digest, policy, trust),
-        ),
+        Ok(discovery) => {
+            let mut report = ArtifactReport::new(
+                image,
+                &digest,
+                policy,
+                evaluate(&discovery, &digest, policy, trust),
+            );
+            let found = attest::evaluate(&discovery, &digest, policy, trust);
+            if !requirements.is_empty() {
+                let pairs: Vec<_> = requirements.iter().map(|r| (r, found.as_slice())).collect();
+                let incomplete = discovery.incomplete_summary();
+                report.attested =
+                    Some(attest::require::judge(&pairs, incomplete.as_deref()).into());
+            }
+            report.attestations = found;
+            report
+        }
         Err(e) => ArtifactReport::error(
             image,
             Some(&digest),

@@ -1,6 +1,6 @@
-//! What a verified provenance attestation says about where the artifact came from, in one
-//! line: `github.com/org/repo@<commit>` (the status's `builtFrom`, a `-o wide` column) and
-//! "built from … by <workflow>@<ref> on <runner>" (`verify`'s summary).
+//! What a verified provenance attestation says about where the artifact came from:
+//! `github.com/org/repo@<commit>` (the status's `builtFrom`, a `-o wide` column; `verify`'s
+//! longer line is `AttestationEvidence::summary`).
 //!
 //! The certificate's claims come first: Fulcio wrote them from the CI's OIDC token, while the
 //! predicate is written by the build itself. They also name the calling repository for a
@@ -17,24 +17,6 @@ pub fn built_from(e: &AttestationEvidence) -> Option<String> {
         Some(c) => format!("{repo}@{c}"),
         None => repo,
     })
-}
-
-/// "built from github.com/org/repo@<sha> by .github/workflows/release.yml@refs/tags/v1 on
-/// github-hosted" for a verified provenance attestation.
-pub fn summary(e: &AttestationEvidence) -> Option<String> {
-    let from = built_from(e)?;
-    let mut line = format!("built from {from}");
-    if let Some(w) = workflow(e) {
-        line.push_str(&format!(" by {w}"));
-    }
-    if let Some(r) = e
-        .certificate
-        .as_ref()
-        .and_then(|c| c.runner_environment.as_deref())
-    {
-        line.push_str(&format!(" on {r}"));
-    }
-    Some(line)
 }
 
 /// The first verified provenance attestation's `builtFrom`.
@@ -59,28 +41,6 @@ fn source(e: &AttestationEvidence) -> Option<(String, Option<String>)> {
         .and_then(|c| c.source_repository_digest.clone())
         .or_else(|| p.source_commit.clone());
     Some((strip_scheme(&repo).to_string(), commit))
-}
-
-/// The workflow that built it, relative to the source repository when it lives there.
-fn workflow(e: &AttestationEvidence) -> Option<String> {
-    let p = provenance(e)?;
-    let cert = e.certificate.as_ref();
-    if let Some(signer) = cert.and_then(|c| {
-        c.build_config_uri
-            .as_deref()
-            .or(c.build_signer_uri.as_deref())
-    }) {
-        let repo = cert.and_then(|c| c.source_repository_uri.as_deref());
-        let relative = repo
-            .and_then(|r| signer.strip_prefix(r))
-            .and_then(|rest| rest.strip_prefix('/'));
-        return Some(relative.unwrap_or(strip_scheme(signer)).to_string());
-    }
-    let path = p.workflow_path.as_deref()?;
-    Some(match &p.workflow_ref {
-        Some(r) => format!("{path}@{r}"),
-        None => path.to_string(),
-    })
 }
 
 fn strip_scheme(uri: &str) -> &str {
@@ -134,23 +94,15 @@ mod tests {
     }
 
     #[test]
-    fn the_certificate_names_the_calling_repository_and_workflow() {
+    fn the_certificate_names_the_calling_repository() {
         let e = evidence(Verdict::Verified, Some(github()));
         assert_eq!(built_from(&e).unwrap(), "github.com/org/repo@0123abcd");
-        assert_eq!(
-            summary(&e).unwrap(),
-            "built from github.com/org/repo@0123abcd by \
-             .github/workflows/release.yml@refs/tags/v1.2.3 on github-hosted"
-        );
     }
 
     #[test]
     fn a_key_signed_provenance_is_described_from_its_predicate() {
         let e = evidence(Verdict::Verified, None);
-        assert_eq!(
-            summary(&e).unwrap(),
-            "built from github.com/called/workflows@ffff by .github/workflows/build.yml@refs/tags/v2"
-        );
+        assert_eq!(built_from(&e).unwrap(), "github.com/called/workflows@ffff");
     }
 
     #[test]
@@ -162,7 +114,6 @@ mod tests {
         ] {
             let e = evidence(v, Some(github()));
             assert_eq!(built_from(&e), None);
-            assert_eq!(summary(&e), None);
         }
         assert_eq!(first_built_from(&[evidence(Verdict::Unsigned, None)]), None);
     }

@@ -238,7 +238,7 @@ fn intoto_verdict(
         info.identity.as_ref().map(|s| s.as_str().to_string()),
         info.issuer.clone(),
         signer,
-        Some(&info),
+        Some(info),
     )
 }
 
