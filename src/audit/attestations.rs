@@ -230,7 +230,8 @@ pub fn attest(discovery: &Discovery, digest: &str, decision: &Decision) -> Attes
         None => judge(
             &required,
             |r| evidence_of(&r.identity_key()),
-            discovery.incomplete_summary().as_deref(),
+            // Attestations' own completeness: the referrers and the `.att` tag.
+            discovery.attestations_incomplete_summary().as_deref(),
         ),
     };
     // What the status reports for the i-th attestation: its evidence under the identity of the

@@ -166,8 +166,12 @@ pub async fn verify_reference_with(
             return ArtifactReport::error(image, None, policy, registry_verdict(&e), e.to_string())
         }
     };
+    // The legacy `.att` tag (one more request) only when attestations are required.
+    let options = crate::registry::DiscoverOptions {
+        legacy_attestations: !requirements.is_empty(),
+    };
     match client
-        .discover(&image.registry, &image.repository, &digest)
+        .discover_with(&image.registry, &image.repository, &digest, options)
         .await
     {
         Ok(discovery) => {
@@ -180,7 +184,7 @@ pub async fn verify_reference_with(
             let found = attest::evaluate(&discovery, &digest, policy, trust);
             if !requirements.is_empty() {
                 let pairs: Vec<_> = requirements.iter().map(|r| (r, found.as_slice())).collect();
-                let incomplete = discovery.incomplete_summary();
+                let incomplete = discovery.attestations_incomplete_summary();
                 report.attested =
                     Some(attest::require::judge(&pairs, incomplete.as_deref()).into());
             }

@@ -313,8 +313,13 @@ impl Verifier<'_> {
         }
         let _permits = self.limits.acquire(&image_ref.registry).await;
         let started = Instant::now();
+        // The legacy `.att` tag costs one more request: read it only when a policy requires
+        // attestations (unread, the attestations are incomplete, so never judged missing).
+        let options = crate::registry::DiscoverOptions {
+            legacy_attestations: !decision.required_attestations().is_empty(),
+        };
         let discovery = match client
-            .discover(&image_ref.registry, &image_ref.repository, &digest)
+            .discover_with(&image_ref.registry, &image_ref.repository, &digest, options)
             .await
         {
             Ok(d) => d,
