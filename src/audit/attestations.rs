@@ -230,6 +230,7 @@ pub fn attest(discovery: &Discovery, digest: &str, decision: &Decision) -> Attes
         None => judge(
             &required,
             |r| evidence_of(&r.identity_key()),
+            // Attestations' own completeness: the referrers and the `.att` tag.
             discovery.attestations_incomplete_summary().as_deref(),
         ),
     };

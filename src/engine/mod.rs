@@ -158,9 +158,9 @@ pub async fn verify_reference(
     .await
 }
 
-/// [`verify_reference`], also searching the legacy `sha256-<hex>.att` tag (one more request;
-/// bundle attestations come with the signatures' referrer listing) so that every attestation
-/// is reported, and, when `requirements` are given, whether they hold (`attested`).
+/// [`verify_reference`], also reporting the attestations found and, when `requirements` are
+/// given, whether they hold (`attested`); then the legacy `sha256-<hex>.att` tag is searched
+/// too (one more request; bundle attestations come with the signatures' referrer listing).
 pub async fn verify_reference_with(
     client: &RegistryClient,
     image: &ImageRef,
@@ -168,8 +168,10 @@ pub async fn verify_reference_with(
     trust: &TrustRoot,
     requirements: &[attest::require::Requirement],
 ) -> ArtifactReport {
+    // The legacy `.att` tag (one more request) only when attestations are required: without
+    // `--attestation`, the report lists those the signatures' referrer listing found.
     let options = DiscoverOptions {
-        legacy_attestations: true,
+        legacy_attestations: !requirements.is_empty(),
     };
     verify(client, image, policy, trust, requirements, options).await
 }

@@ -34,7 +34,7 @@ use crate::controller::metrics::Metrics;
 use crate::controller::status::{compute, condition, Location, Outcome};
 use crate::controller::{flux_resource, Error};
 use crate::engine::{evaluate, registry_verdict, Evaluation, TrustRoot, Verdict};
-use crate::registry::{DiscoverOptions, DockerConfig, ImageRef, RegistryClient};
+use crate::registry::{DockerConfig, ImageRef, RegistryClient};
 use crate::vocabulary::{self as vocab, reasons, types, Status};
 
 /// What verifying a source needs; borrowed from the controller's `Context` or owned by a command.
@@ -313,17 +313,13 @@ impl Verifier<'_> {
         }
         let _permits = self.limits.acquire(&image_ref.registry).await;
         let started = Instant::now();
+        // The legacy `.att` tag costs one more request: read it only when a policy requires
+        // attestations (unread, the attestations are incomplete, so never judged missing).
+        let options = crate::registry::DiscoverOptions {
+            legacy_attestations: !decision.required_attestations().is_empty(),
+        };
         let discovery = match client
-            .discover_with(
-                &image_ref.registry,
-                &image_ref.repository,
-                &digest,
-                // The legacy `.att` tag costs one more request: read only when a policy
-                // requires attestations (bundle attestations come with the signatures' listing).
-                DiscoverOptions {
-                    legacy_attestations: !decision.required_attestations().is_empty(),
-                },
-            )
+            .discover_with(&image_ref.registry, &image_ref.repository, &digest, options)
             .await
         {
             Ok(d) => d,
