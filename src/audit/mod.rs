@@ -17,6 +17,4 @@ pub mod source;
 pub mod status;
 
 #[cfg(test)]
-mod ci_claims_tests;
-#[cfg(test)]
 pub(crate) mod fixtures;
