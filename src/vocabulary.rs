@@ -151,7 +151,17 @@ pub const REASONS: [(&str, &[&str]); 5] = [
             reasons::INPUT_UNAVAILABLE,
         ],
     ),
-    (types::READY, &[reasons::SUCCEEDED, reasons::PROGRESSING]),
+    (
+        types::READY,
+        &[
+            reasons::SUCCEEDED,
+            reasons::PROGRESSING,
+            // Ready=False when a required attestation definitely fails (see `Attested`).
+            reasons::ATTESTATION_MISSING,
+            reasons::ATTESTATION_INVALID,
+            reasons::ATTESTATION_POLICY_FAILED,
+        ],
+    ),
 ];
 
 /// A condition's status, as Kubernetes spells it.

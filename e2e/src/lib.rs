@@ -6,6 +6,7 @@
 //! timeout ([`Ctx::wait_for`]). When the stack is not up, tests fail (they never skip).
 
 pub mod apiserver;
+pub mod attest;
 mod auditor;
 pub mod campaign;
 mod ctx;

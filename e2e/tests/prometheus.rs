@@ -1,6 +1,7 @@
 //! A real Prometheus scrapes the controller: the committed alerts fire for an unsigned source,
-//! a source signed with the wrong key and a source whose registry is unreachable, never for a
-//! verified one; and every query of the Grafana dashboard returns data from that Prometheus.
+//! a source signed with the wrong key, a source whose registry is unreachable and a signed
+//! source without the SLSA provenance its policy requires, never for a verified one; and every
+//! query of the Grafana dashboard returns data from that Prometheus.
 //!
 //! Prometheus evaluates a TEST COPY of `config/prometheus/rules.yaml`, made by parsing the file
 //! and rewriting it. The only change: every `for:` is shortened to [`HOLD`] (15 and 30 minutes
@@ -146,17 +147,18 @@ async fn loaded_rules_are_the_committed_ones(prom: &Prometheus, committed: &str)
     expected.sort_by(|a, b| a.0.cmp(&b.0));
     loaded.sort_by(|a, b| a.0.cmp(&b.0));
     ensure!(
-        expected.len() == 9 && loaded == expected,
+        expected.len() == 10 && loaded == expected,
         "Prometheus loaded {loaded:?}, the committed rules are {expected:?}"
     );
     Ok(())
 }
 
-/// What the overview panels must show for this namespace's four sources (verified, unsigned,
-/// mismatch, offline; only `verified` has Flux's own `spec.verify`): (panel, refId, value).
+/// What the overview panels must show for this namespace's five sources (verified, unsigned,
+/// mismatch, offline, noprov; only `verified` has Flux's own `spec.verify`; only `noprov` has a
+/// policy requiring an attestation, which it lacks): (panel, refId, value).
 const EXPECTED: &[(&str, &str, f64)] = &[
-    ("Sources audited", "A", 4.0),
-    ("Verified", "A", 1.0),
+    ("Sources audited", "A", 5.0),
+    ("Verified", "A", 2.0),
     ("Not verified", "A", 3.0),
     ("Signature mismatches", "A", 1.0),
     ("Flux says verified, audit fails", "A", 0.0),
@@ -164,7 +166,9 @@ const EXPECTED: &[(&str, &str, f64)] = &[
     ("Flux agreement", "A", 1.0),
     ("Flux agreement", "B", 0.0),
     ("Flux agreement", "C", 1.0),
-    ("Flux agreement", "D", 3.0),
+    ("Flux agreement", "D", 4.0),
+    ("Required attestations missing or failing", "A", 1.0),
+    ("Attested (required and verified)", "A", 0.0),
 ];
 
 /// The per-source table's main query joins the signer onto the verdict: one row per source,
@@ -185,6 +189,7 @@ fn table_rows_carry_reason_and_signer(data: &Value) -> Result<()> {
         .collect();
     let expected: BTreeSet<(String, String, bool)> = [
         ("verified", "Verified", true),
+        ("noprov", "Verified", true),
         ("unsigned", "Unsigned", false),
         // Signed by a key, just not the expected one: the key found is still named.
         ("mismatch", "KeyMismatch", true),
@@ -320,6 +325,28 @@ async fn scenario(
     ctx.flux_source("unsigned", None, None).await?;
     ctx.flux_source("mismatch", Some(other_key), None).await?;
     unreachable_source(ctx, "offline").await?;
+    // Signed with the expected key and carrying an SBOM, but not the SLSA provenance a second
+    // policy requires of it.
+    let digest = ctx.flux_source("noprov", Some(key), None).await?;
+    let sbom = sigstore_forge::predicates::spdx(2);
+    ctx.cosign_attest(key, "spdxjson", &sbom, "bundle", "noprov", &digest)
+        .await?;
+    let mut provenance = ctx.key_policy("cosign-pub");
+    provenance["match"]["names"] = json!(["noprov"]);
+    provenance["attestations"] = json!([{"predicateType": "https://slsa.dev/provenance/v1"}]);
+    ctx.policy(&format!("{ns}-provenance"), provenance).await?;
+    ctx.wait_audit(
+        "ocirepository-noprov",
+        AUDIT,
+        "Verified, Attested=False/AttestationMissing",
+        |a| {
+            a.is_some_and(|a| {
+                has_cond(a, "Verified", "True", Some("Verified"))
+                    && has_cond(a, "Attested", "False", Some("AttestationMissing"))
+            })
+        },
+    )
+    .await?;
     for (name, status, reason) in [
         ("verified", "True", "Verified"),
         ("unsigned", "False", "Unsigned"),
@@ -357,6 +384,12 @@ async fn scenario(
             "RegistryUnavailable",
             "warning",
         ),
+        (
+            "ProvenanceAttestationMissing",
+            "noprov",
+            "AttestationMissing",
+            "warning",
+        ),
     ] {
         wait_firing(prom, ns, alert, name, reason, severity).await?;
         eprintln!(
@@ -371,6 +404,7 @@ async fn scenario(
         ("ProvenanceSourceNotVerified", "unsigned"),
         ("ProvenanceSignatureMismatch", "mismatch"),
         ("ProvenanceRegistryUnreachable", "offline"),
+        ("ProvenanceAttestationMissing", "noprov"),
     ]
     .into_iter()
     .map(|(a, n)| (a.to_string(), n.to_string()))

@@ -2,12 +2,15 @@
 //! audited source, written only by the controller) and `ProvenancePolicy` (cluster-scoped,
 //! written by users). CRD YAML is generated from these types (`provenance-auditor crds`).
 
+pub mod attestation_spec;
+pub mod attestation_status;
 pub mod lint_spec;
 pub mod provenance_policy;
 pub mod source_audit;
 
 use kube::CustomResourceExt;
 
+pub use attestation_spec::{AttestationCondition, AttestationRequirement, CertificateMatch};
 pub use lint_spec::LintSpec;
 pub use provenance_policy::{
     NamespacedSecretRef, PolicyMatch, PolicyVerify, ProvenancePolicy, ProvenancePolicySpec,

@@ -9,6 +9,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::attestation_spec::{AttestationRequirement, CertificateMatch};
 use super::lint_spec::LintSpec;
 use super::source_audit::{OidcIdentity, SourceKind};
 
@@ -54,6 +55,23 @@ pub struct ProvenancePolicySpec {
     /// Extra demands on the identity regexes, checked by `provenance-auditor lint` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lint: Option<LintSpec>,
+    /// Attestations the sources must carry (SLSA provenance, SBOMs, …): each requirement is met
+    /// by one verified attestation of its type satisfying its checks. Reported by the
+    /// `Attested` condition, which feeds `Ready`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub attestations: Vec<AttestationRequirement>,
+}
+
+impl ProvenancePolicySpec {
+    /// Every Secret the policy reads: its `verify` key and trust root, and those of each
+    /// attestation requirement's own `verify`.
+    pub fn secret_refs(&self) -> impl Iterator<Item = &NamespacedSecretRef> {
+        std::iter::once(&self.verify)
+            .chain(self.attestations.iter().filter_map(|a| a.verify.as_ref()))
+            .flat_map(|v| [&v.secret_ref, &v.trusted_root_secret_ref])
+            .flatten()
+    }
 }
 
 /// Source selection. Empty lists and absent selectors match everything.
@@ -113,15 +131,23 @@ pub struct PolicyVerify {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<NamespacedSecretRef>,
     /// Accepted keyless identities (any entry; issuer and subject both match, unanchored).
+    // maxItems bounds the CEL rule's cost: without it the API server refuses the CRD once this
+    // shape is nested in `attestations[]` (its cost estimate multiplies by the list's size).
     #[serde(
         default,
         rename = "matchOIDCIdentity",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[schemars(length(max = 16))]
     pub match_oidc_identity: Vec<OidcIdentity>,
     /// A Secret with `trusted_root.json` for a private Sigstore; public-good when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trusted_root_secret_ref: Option<NamespacedSecretRef>,
+    /// Certificate claims a keyless signer must also carry (whole-value regexes), like cosign's
+    /// `--certificate-github-workflow-*` flags; unmet → `IdentityMismatch` naming the claim.
+    /// Flux cannot check them, so a policy with them is stricter than any `spec.verify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_certificate: Option<CertificateMatch>,
 }
 
 /// The signature provider.

@@ -11,6 +11,8 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::attestation_status::AttestationStatus;
+
 /// The Flux source kinds the auditor understands (API `source.toolkit.fluxcd.io/v1`).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
@@ -110,6 +112,20 @@ impl std::fmt::Display for SourceKind {
         priority = 1
     ),
     printcolumn(
+        name = "Attested",
+        type_ = "string",
+        description = "Whether the attestations the policies require are there and hold",
+        json_path = r#".status.conditions[?(@.type=="Attested")].status"#,
+        priority = 1
+    ),
+    printcolumn(
+        name = "Built From",
+        type_ = "string",
+        description = "The repository and commit the artifact was built from (verified provenance)",
+        json_path = ".status.builtFrom",
+        priority = 1
+    ),
+    printcolumn(
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
@@ -174,6 +190,16 @@ pub struct SourceAuditStatus {
     /// A Flux `spec.verify` block that would accept the signer found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggested_verify: Option<SuggestedVerifyStatus>,
+    /// Every attestation found (SLSA provenance, SBOMs, …), with its own verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attestations: Vec<AttestationStatus>,
+    /// How many attestations were found but not listed (the list is bounded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestations_omitted: Option<i64>,
+    /// `<repository>@<commit>` the artifact was built from, per its verified SLSA provenance
+    /// (for a reusable workflow, the calling repository from the certificate); display only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built_from: Option<String>,
     /// Where Flux would judge the same artifact differently.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flux_compatibility: Vec<CompatibilityNote>,
@@ -183,7 +209,7 @@ pub struct SourceAuditStatus {
     /// The audit's generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready`, `Verified`, `Enforced`, `FluxAgrees`.
+    /// `Ready`, `Verified`, `Enforced`, `FluxAgrees`, `Attested`.
     // A list map keyed by type, so server-side apply merges conditions by type.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]

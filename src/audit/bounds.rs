@@ -9,6 +9,7 @@
 //! written. Applied once, at the end of [`super::status::compute_status`], so no path (fresh
 //! evaluation, kept evidence, failure message quoting the last verdict) escapes it.
 
+use crate::api::attestation_status::{AttestationStatus, CertificateClaimsStatus};
 use crate::api::source_audit::{CiClaimsStatus, SignatureStatus, SignerStatus};
 use crate::api::SourceAuditStatus;
 
@@ -24,6 +25,8 @@ pub const MAX_IDENTITY: usize = 512;
 pub const MAX_TEXT: usize = 256;
 /// Signatures listed; the rest are counted in `signaturesOmitted`.
 pub const MAX_SIGNATURES: usize = 8;
+/// Attestations listed; the rest are counted in `attestationsOmitted`.
+pub const MAX_ATTESTATIONS: usize = 8;
 /// Flux compatibility notes listed.
 pub const MAX_NOTES: usize = 8;
 /// Policy names listed (cluster-scoped objects, but a wide selector can match many).
@@ -93,6 +96,8 @@ pub fn bound(status: &mut SourceAuditStatus, decisive: Option<&str>) {
     }
     clip_opt(&mut status.signer, MAX_IDENTITY);
     bound_signatures(status, decisive);
+    bound_attestations(status);
+    clip_opt(&mut status.built_from, MAX_TEXT);
     status.flux_compatibility.truncate(MAX_NOTES);
     for n in &mut status.flux_compatibility {
         clip_in_place(&mut n.code, MAX_TEXT);
@@ -205,6 +210,120 @@ fn bound_signature(s: &mut SignatureStatus) {
     }
 }
 
+fn bound_attestations(status: &mut SourceAuditStatus) {
+    let found = status
+        .attestations
+        .len()
+        .saturating_add(attestations_omitted(status));
+    // Verified ones first (a stable partition): they are the evidence for `Attested`.
+    if status.attestations.len() > MAX_ATTESTATIONS {
+        status.attestations.sort_by_key(|a| a.verdict != "Verified");
+        status.attestations.truncate(MAX_ATTESTATIONS);
+    }
+    for a in &mut status.attestations {
+        bound_attestation(a);
+    }
+    set_attestations_omitted(status, found);
+}
+
+fn bound_attestation(a: &mut AttestationStatus) {
+    for v in [
+        &mut a.predicate_type,
+        &mut a.format,
+        &mut a.location,
+        &mut a.verdict,
+    ] {
+        clip_in_place(v, MAX_TEXT);
+    }
+    clip_in_place(&mut a.message, MAX_MESSAGE);
+    let SignerStatus {
+        subject,
+        issuer,
+        key_fingerprint,
+        key_hint,
+    } = &mut a.signer;
+    clip_opt(subject, MAX_IDENTITY);
+    clip_opt(issuer, MAX_IDENTITY);
+    clip_opt(key_fingerprint, MAX_TEXT);
+    clip_opt(key_hint, MAX_TEXT);
+    if let Some(c) = &mut a.certificate {
+        let CertificateClaimsStatus {
+            issuer,
+            build_signer_uri,
+            build_signer_digest,
+            runner_environment,
+            source_repository_uri,
+            source_repository_digest,
+            source_repository_ref,
+            source_repository_identifier,
+            source_repository_owner_uri,
+            source_repository_owner_identifier,
+            build_config_uri,
+            build_config_digest,
+            build_trigger,
+            run_invocation_uri,
+            source_repository_visibility_at_signing,
+        } = c;
+        for v in [
+            issuer,
+            build_signer_uri,
+            build_signer_digest,
+            runner_environment,
+            source_repository_uri,
+            source_repository_digest,
+            source_repository_ref,
+            source_repository_identifier,
+            source_repository_owner_uri,
+            source_repository_owner_identifier,
+            build_config_uri,
+            build_config_digest,
+            build_trigger,
+            run_invocation_uri,
+            source_repository_visibility_at_signing,
+        ] {
+            clip_opt(v, MAX_TEXT);
+        }
+    }
+    if let Some(t) = &mut a.tlog {
+        clip_opt(&mut t.integrated_time, MAX_TEXT);
+    }
+    if let Some(p) = &mut a.provenance {
+        clip_in_place(&mut p.slsa_version, MAX_TEXT);
+        for v in [
+            &mut p.builder_id,
+            &mut p.build_type,
+            &mut p.source_repository,
+            &mut p.source_commit,
+            &mut p.source_ref,
+            &mut p.workflow_repository,
+            &mut p.workflow_path,
+            &mut p.workflow_ref,
+            &mut p.invocation_id,
+        ] {
+            clip_opt(v, MAX_TEXT);
+        }
+    }
+    if let Some(b) = &mut a.sbom {
+        clip_in_place(&mut b.format, MAX_TEXT);
+        clip_opt(&mut b.version, MAX_TEXT);
+        clip_opt(&mut b.generator, MAX_TEXT);
+    }
+}
+
+fn attestations_omitted(status: &SourceAuditStatus) -> usize {
+    status
+        .attestations_omitted
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0)
+}
+
+fn set_attestations_omitted(status: &mut SourceAuditStatus, found: usize) {
+    status.attestations_omitted = match found.saturating_sub(status.attestations.len()) {
+        0 => None,
+        n => Some(i64::try_from(n).unwrap_or(i64::MAX)),
+    };
+}
+
 fn omitted(status: &SourceAuditStatus) -> usize {
     status
         .signatures_omitted
@@ -229,6 +348,15 @@ pub fn serialized_len(status: &SourceAuditStatus) -> usize {
 /// future field): drop the least essential evidence, one piece at a time, until it fits. The
 /// conditions, digest and signer — the verdict itself — are always kept.
 fn fit(status: &mut SourceAuditStatus) {
+    // Attestations go first, from the end of the list (the verified ones are listed first).
+    let found = status
+        .attestations
+        .len()
+        .saturating_add(attestations_omitted(status));
+    while serialized_len(status) > MAX_STATUS_BYTES && !status.attestations.is_empty() {
+        status.attestations.pop();
+        set_attestations_omitted(status, found);
+    }
     let found = status.signatures.len().saturating_add(omitted(status));
     while serialized_len(status) > MAX_STATUS_BYTES && !status.signatures.is_empty() {
         status.signatures.pop();

@@ -1,6 +1,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use super::*;
+use crate::api::attestation_status::{AttestationStatus, CertificateClaimsStatus};
 use crate::api::source_audit::{OidcIdentity, SuggestedVerifyStatus};
 use crate::api::VerdictCacheKey;
 
@@ -161,4 +162,55 @@ fn fit_drops_evidence_but_never_the_verdict() {
         listed + s.signatures_omitted.unwrap_or(0),
         MAX_SIGNATURES as i64
     );
+}
+
+fn hostile_attestation(verdict: &str, n: usize) -> AttestationStatus {
+    let huge = "x".repeat(200_000);
+    AttestationStatus {
+        predicate_type: format!("{n}{huge}"),
+        format: "bundle".into(),
+        location: "referrers-api".into(),
+        signer: SignerStatus {
+            subject: Some(huge.clone()),
+            ..SignerStatus::default()
+        },
+        certificate: Some(CertificateClaimsStatus {
+            source_repository_uri: Some(huge.clone()),
+            run_invocation_uri: Some(huge.clone()),
+            ..CertificateClaimsStatus::default()
+        }),
+        tlog: None,
+        provenance: Some(crate::api::attestation_status::ProvenanceStatus {
+            builder_id: Some(huge.clone()),
+            ..Default::default()
+        }),
+        sbom: None,
+        verdict: verdict.into(),
+        message: huge,
+    }
+}
+
+#[test]
+fn attestations_are_bounded_in_count_and_size_verified_ones_kept_first() {
+    let mut status = SourceAuditStatus {
+        attestations: (0..50)
+            .map(|n| hostile_attestation(if n == 49 { "Verified" } else { "Unsigned" }, n))
+            .collect(),
+        attestations_omitted: Some(3),
+        built_from: Some("y".repeat(10_000)),
+        ..SourceAuditStatus::default()
+    };
+    bound(&mut status, None);
+    assert!(status.attestations.len() <= MAX_ATTESTATIONS);
+    assert_eq!(status.attestations[0].verdict, "Verified");
+    let listed = status.attestations.len() as i64;
+    assert_eq!(status.attestations_omitted, Some(53 - listed));
+    for a in &status.attestations {
+        assert!(a.message.len() <= MAX_MESSAGE);
+        assert!(a.predicate_type.len() <= MAX_TEXT);
+        let c = a.certificate.as_ref().unwrap();
+        assert!(c.source_repository_uri.as_ref().unwrap().len() <= MAX_TEXT);
+    }
+    assert!(status.built_from.as_ref().unwrap().len() <= MAX_TEXT);
+    assert!(serialized_len(&status) <= MAX_STATUS_BYTES);
 }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
+use super::attestations::{self, RequiredAttestation};
 use super::matching::validate_match;
 use super::source::FluxSource;
 use crate::api::{OidcIdentity, PolicyVerify, ProvenancePolicySpec, VerdictCacheKey};
@@ -61,6 +62,8 @@ pub struct AppliedPolicy {
     pub trust_root: TrustRootInput,
     /// The source must carry a `spec.verify` at least as strict.
     pub require_source_verify: bool,
+    /// The attestations it requires (`spec.attestations`; none for a source's `spec.verify`).
+    pub attestations: Vec<RequiredAttestation>,
 }
 
 /// The policies a source must satisfy.
@@ -78,6 +81,14 @@ impl Decision {
     /// Names of the policies applied, for the status.
     pub fn names(&self) -> Vec<String> {
         self.policies.iter().map(|p| p.name.clone()).collect()
+    }
+
+    /// Every attestation requirement of the applied policies, in policy order.
+    pub fn required_attestations(&self) -> Vec<&RequiredAttestation> {
+        self.policies
+            .iter()
+            .flat_map(|p| p.attestations.iter())
+            .collect()
     }
 
     /// `Verified=Unknown/PolicyInvalid` message when any applicable policy is unusable.
@@ -103,6 +114,14 @@ impl Decision {
         for (name, policy, root) in self.to_evaluate() {
             policies.update(format!("{name}\0{}\n", policy.fingerprint()));
             roots.update(format!("{name}\0{}\n", root.fingerprint()));
+        }
+        // Only when there are some: the keys of policies without attestations are unchanged,
+        // and a changed requirement is a new key (judged again), an unchanged one is not.
+        for p in &self.policies {
+            let fp = attestations::fingerprint(&p.attestations);
+            if !fp.is_empty() {
+                policies.update(format!("{}\0attestations\0{fp}\n", p.name));
+            }
         }
         VerdictCacheKey {
             // Filled by the verifier, which knows where the signatures are read from.
@@ -154,12 +173,36 @@ pub fn compile_policy(
     secrets: &Secrets,
 ) -> Result<AppliedPolicy, String> {
     validate_match(&spec.match_)?;
+    let (policy, trust_root) = compile_policy_verify(&spec.verify, secrets)?;
+    let attestations = attestations::compile(
+        name,
+        &spec.attestations,
+        (&policy, &trust_root),
+        &spec.verify,
+        secrets,
+    )?;
+    Ok(AppliedPolicy {
+        name: name.to_string(),
+        policy,
+        trust_root,
+        require_source_verify: spec.require_source_verify,
+        attestations,
+    })
+}
+
+/// A policy's `verify` (or an attestation requirement's): who may sign, with
+/// `matchCertificate` on every identity, and the trust root.
+pub fn compile_policy_verify(
+    verify: &PolicyVerify,
+    secrets: &Secrets,
+) -> Result<(Policy, TrustRootInput), String> {
     let PolicyVerify {
         secret_ref,
         match_oidc_identity,
         trusted_root_secret_ref,
+        match_certificate,
         ..
-    } = &spec.verify;
+    } = verify;
     accepts_someone(secret_ref.is_some(), match_oidc_identity)?;
     let identities: Vec<(String, String)> = match_oidc_identity
         .iter()
@@ -171,12 +214,17 @@ pub fn compile_policy(
     let root_secret = trusted_root_secret_ref
         .as_ref()
         .map(|r| (r.namespace.as_str(), r.name.as_str()));
-    Ok(AppliedPolicy {
-        name: name.to_string(),
-        policy: compile_verify(key_secret, &identities, secrets)?,
-        trust_root: trust_root(root_secret, secrets)?,
-        require_source_verify: spec.require_source_verify,
-    })
+    let claims = attestations::certificate_rule(match_certificate.as_ref())?;
+    let policy = match compile_verify(key_secret, &identities, secrets)? {
+        Policy::Keyless { identities } => Policy::Keyless {
+            identities: identities
+                .into_iter()
+                .map(|i| i.with_certificate(claims.clone()))
+                .collect(),
+        },
+        other => other,
+    };
+    Ok((policy, trust_root(root_secret, secrets)?))
 }
 
 /// A `ProvenancePolicy` must say who may sign: a key Secret, or at least one identity whose
@@ -230,6 +278,7 @@ fn compile_source_verify(source: &FluxSource, secrets: &Secrets) -> Result<Appli
             secrets,
         )?,
         require_source_verify: false,
+        attestations: vec![],
     })
 }
 
@@ -317,6 +366,7 @@ pub fn combine(evaluations: Vec<(String, Evaluation)>) -> Evaluation {
             message: "nothing was evaluated".into(),
             signatures: vec![],
             flux_compatibility: vec![],
+            attested: None,
         };
     };
     if several || (!name.is_empty() && name != SOURCE_VERIFY) {

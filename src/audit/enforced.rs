@@ -125,8 +125,12 @@ fn at_least_as_strict(
             if have.is_empty() {
                 return Err("the source's spec.verify accepts any identity".into());
             }
+            // A policy identity with matchCertificate claims is stricter than any Flux identity
+            // (Flux cannot check those claims): equal regexes are then not the same rule.
             let same = |a: &crate::engine::IdentityRule, b: &crate::engine::IdentityRule| {
-                a.issuer.as_str() == b.issuer.as_str() && a.subject.as_str() == b.subject.as_str()
+                a.issuer.as_str() == b.issuer.as_str()
+                    && a.subject.as_str() == b.subject.as_str()
+                    && a.certificate == b.certificate
             };
             if let Some(extra) = have.iter().find(|h| !want.iter().any(|w| same(h, w))) {
                 return Err(format!("Flux also accepts {extra}"));

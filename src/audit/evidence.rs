@@ -1,12 +1,16 @@
 //! Engine evidence → `SourceAudit` status types (the engine has no Kubernetes or schema types).
 
+use crate::api::attestation_status::{
+    AttestationStatus, CertificateClaimsStatus, ProvenanceStatus, SbomStatus,
+};
 use crate::api::source_audit::{
     CiClaimsStatus, CompatibilityNote, OidcIdentity, SignatureStatus, SignerStatus,
     SuggestedVerifyStatus, TlogStatus,
 };
+use crate::engine::attest::{AttestationEvidence, Predicate, SbomFormat};
 use crate::engine::flux_compat::CompatNote;
 use crate::engine::suggest::SuggestedVerify;
-use crate::engine::{Evaluation, SignatureEvidence, SignatureFormat};
+use crate::engine::{Evaluation, SignatureEvidence, SignatureFormat, Verdict};
 
 /// One signature as the status reports it.
 pub fn signature(s: &SignatureEvidence) -> SignatureStatus {
@@ -94,6 +98,95 @@ pub fn note(n: &CompatNote) -> CompatibilityNote {
         code: n.code.into(),
         message: n.message.clone(),
     }
+}
+
+/// One attestation as the status reports it (bounded afterwards by [`super::bounds`]).
+pub fn attestation(e: &AttestationEvidence) -> AttestationStatus {
+    AttestationStatus {
+        predicate_type: e.predicate_type.clone(),
+        format: e.format.as_str().into(),
+        location: e.location.to_string(),
+        signer: SignerStatus {
+            subject: e.signer.subject.clone(),
+            issuer: e.signer.issuer.clone(),
+            key_fingerprint: e.signer.key_fingerprint.clone(),
+            key_hint: e.signer.key_hint.clone(),
+        },
+        certificate: e.certificate.as_ref().map(|c| CertificateClaimsStatus {
+            issuer: c.issuer.clone(),
+            build_signer_uri: c.build_signer_uri.clone(),
+            build_signer_digest: c.build_signer_digest.clone(),
+            runner_environment: c.runner_environment.clone(),
+            source_repository_uri: c.source_repository_uri.clone(),
+            source_repository_digest: c.source_repository_digest.clone(),
+            source_repository_ref: c.source_repository_ref.clone(),
+            source_repository_identifier: c.source_repository_identifier.clone(),
+            source_repository_owner_uri: c.source_repository_owner_uri.clone(),
+            source_repository_owner_identifier: c.source_repository_owner_identifier.clone(),
+            build_config_uri: c.build_config_uri.clone(),
+            build_config_digest: c.build_config_digest.clone(),
+            build_trigger: c.build_trigger.clone(),
+            run_invocation_uri: c.run_invocation_uri.clone(),
+            source_repository_visibility_at_signing: c
+                .source_repository_visibility_at_signing
+                .clone(),
+        }),
+        tlog: e.tlog.as_ref().map(|t| TlogStatus {
+            log_index: i64::try_from(t.log_index).unwrap_or(i64::MAX),
+            integrated_time: t.integrated_time.clone(),
+        }),
+        provenance: match &e.predicate {
+            Some(Predicate::Provenance(p)) => Some(ProvenanceStatus {
+                slsa_version: p.slsa_version.clone(),
+                builder_id: p.builder_id.clone(),
+                build_type: p.build_type.clone(),
+                source_repository: p.source_repository.clone(),
+                source_commit: p.source_commit.clone(),
+                source_ref: p.source_ref.clone(),
+                workflow_repository: p.workflow_repository.clone(),
+                workflow_path: p.workflow_path.clone(),
+                workflow_ref: p.workflow_ref.clone(),
+                invocation_id: p.invocation_id.clone(),
+            }),
+            _ => None,
+        },
+        sbom: match &e.predicate {
+            Some(Predicate::Sbom(s)) => Some(SbomStatus {
+                format: match s.format {
+                    SbomFormat::Spdx => "spdx",
+                    SbomFormat::Cyclonedx => "cyclonedx",
+                }
+                .into(),
+                version: s.version.clone(),
+                packages: i64::try_from(s.packages).unwrap_or(i64::MAX),
+                generator: s.generator.clone(),
+            }),
+            _ => None,
+        },
+        verdict: e.verdict.as_str().into(),
+        message: e.message.clone(),
+    }
+}
+
+/// The attestations the status lists, and how many more were found: the verified ones first
+/// (the evidence for `Attested`), then the rest in the order found; only the listed ones are
+/// converted.
+pub fn listed_attestations(
+    evidence: &[AttestationEvidence],
+) -> (Vec<AttestationStatus>, Option<i64>) {
+    let max = super::bounds::MAX_ATTESTATIONS;
+    let verified = evidence.iter().filter(|e| e.verdict == Verdict::Verified);
+    let others = evidence.iter().filter(|e| e.verdict != Verdict::Verified);
+    let listed: Vec<AttestationStatus> = if evidence.len() <= max {
+        evidence.iter().map(attestation).collect()
+    } else {
+        verified.chain(others).take(max).map(attestation).collect()
+    };
+    let omitted = evidence.len() - listed.len();
+    (
+        listed,
+        (omitted > 0).then(|| i64::try_from(omitted).unwrap_or(i64::MAX)),
+    )
 }
 
 #[cfg(test)]

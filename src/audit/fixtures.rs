@@ -178,5 +178,6 @@ pub fn evaluation(
         message: format!("{verdict} message"),
         signatures,
         flux_compatibility: vec![],
+        attested: None,
     }
 }

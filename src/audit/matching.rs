@@ -102,6 +102,7 @@ mod tests {
             verify: PolicyVerify::default(),
             require_source_verify: false,
             lint: None,
+            attestations: vec![],
         }
     }
 

@@ -5,6 +5,7 @@
 //! Nothing here does I/O or talks to Kubernetes: Secrets and namespace labels are inputs, and
 //! the time is a parameter, so every decision is unit-tested from fixtures.
 
+pub mod attestations;
 pub mod bounds;
 pub mod confirm;
 pub mod decide;

@@ -14,6 +14,7 @@ use super::enforced::{enforced_given_formats, flux_agrees};
 use super::evidence;
 use super::source::FluxSource;
 use crate::api::{AuditedSource, SourceAuditStatus, SourceReady};
+use crate::engine::attest::built_from::first_built_from;
 use crate::engine::Evaluation;
 use crate::vocabulary::{self as vocab, types, Judgement, Status};
 
@@ -86,7 +87,7 @@ pub fn compute_status(
         source_ready: Some(source_ready(prev.source_ready.as_ref(), source, input.now)),
         ..SourceAuditStatus::default()
     };
-    let verified = match &input.outcome {
+    let (verified, attested) = match &input.outcome {
         Outcome::Evaluated { digest, evaluation } => {
             status.digest = Some(digest.to_string());
             status.signer = evidence::decisive_signer(evaluation);
@@ -100,13 +101,30 @@ pub fn compute_status(
                 .collect();
             status.last_verified_time = Some(input.now.clone());
             status.verdict_cache = Some(input.decision.cache_key(digest));
-            vocab::verified(evaluation.verdict, evaluation.message.clone())
+            let attested = match &evaluation.attested {
+                Some(a) => {
+                    (status.attestations, status.attestations_omitted) =
+                        evidence::listed_attestations(&a.evidence);
+                    status.built_from = first_built_from(&a.evidence);
+                    a.judgement.clone()
+                }
+                None => not_judged(input.decision),
+            };
+            (
+                vocab::verified(evaluation.verdict, evaluation.message.clone()),
+                attested,
+            )
         }
         Outcome::Cached => {
             keep_evidence(&mut status, prev);
-            previous_verified(prev).unwrap_or_else(|| {
-                vocab::verified_unknown(vocab::reasons::ARTIFACT_NOT_READY, "no cached verdict")
-            })
+            (
+                previous_condition(prev, types::VERIFIED).unwrap_or_else(|| {
+                    vocab::verified_unknown(vocab::reasons::ARTIFACT_NOT_READY, "no cached verdict")
+                }),
+                // The cache key covers the requirements: the previous judgement still holds.
+                previous_condition(prev, types::ATTESTED)
+                    .unwrap_or_else(|| not_judged(input.decision)),
+            )
         }
         Outcome::Failed {
             digest,
@@ -122,25 +140,21 @@ pub fn compute_status(
             let mut message = message.clone();
             if same_artifact {
                 keep_evidence(&mut status, prev);
-                if let Some(last) = previous_verified(prev).filter(|j| j.status != Status::Unknown)
+                if let Some(last) = previous_condition(prev, types::VERIFIED)
+                    .filter(|j| j.status != Status::Unknown)
                 {
                     message = format!("{message}; last verdict {}: {}", last.reason, last.message);
                 }
             } else {
                 status.digest = digest.map(str::to_string);
             }
-            vocab::verified_unknown(reason, message)
+            let attested = attested_after_failure(input.decision, reason, &message);
+            (vocab::verified_unknown(reason, message), attested)
         }
     };
     let has_bundle = status.signatures.iter().any(|s| s.format == "bundle");
     let revision = source.artifact_revision.as_deref().unwrap_or("(none)");
-    let ready = match verified.status {
-        Status::Unknown => vocab::progressing(format!(
-            "revision {revision} not audited: {}",
-            verified.reason
-        )),
-        _ => vocab::ready(format!("revision {revision} audited: {}", verified.reason)),
-    };
+    let ready = readiness(revision, &verified, &attested);
     let judged = [
         (types::READY, ready),
         (types::VERIFIED, verified.clone()),
@@ -149,6 +163,7 @@ pub fn compute_status(
             enforced_given_formats(source, input.decision, has_bundle),
         ),
         (types::FLUX_AGREES, flux_agrees(source, verified.status)),
+        (types::ATTESTED, attested),
     ];
     status.conditions = judged
         .iter()
@@ -182,21 +197,82 @@ fn keep_evidence(status: &mut SourceAuditStatus, prev: &SourceAuditStatus) {
     status.flux_compatibility = prev.flux_compatibility.clone();
     status.last_verified_time = prev.last_verified_time.clone();
     status.verdict_cache = prev.verdict_cache.clone();
+    status.attestations = prev.attestations.clone();
+    status.attestations_omitted = prev.attestations_omitted;
+    status.built_from = prev.built_from.clone();
 }
 
-/// The previous `Verified` condition, as a judgement (reasons re-interned from the vocabulary).
-fn previous_verified(prev: &SourceAuditStatus) -> Option<Judgement> {
-    let c = prev
-        .conditions
-        .iter()
-        .find(|c| c.type_ == types::VERIFIED)?;
-    let (_, reasons) = vocab::REASONS.iter().find(|(t, _)| *t == types::VERIFIED)?;
+/// The previous condition of `type_`, as a judgement (reasons re-interned from the vocabulary:
+/// a reason the vocabulary does not know for that type is not read back).
+fn previous_condition(prev: &SourceAuditStatus, type_: &str) -> Option<Judgement> {
+    let c = prev.conditions.iter().find(|c| c.type_ == type_)?;
+    let (_, reasons) = vocab::REASONS.iter().find(|(t, _)| *t == type_)?;
     let reason = reasons.iter().find(|r| **r == c.reason)?;
     Some(Judgement::new(
         Status::parse(&c.status),
         reason,
         c.message.clone(),
     ))
+}
+
+/// `Attested` when nothing judged the attestations: nothing to judge when no policy requires
+/// any, else not known yet.
+fn not_judged(decision: &Decision) -> Judgement {
+    if decision.required_attestations().is_empty() {
+        Judgement::new(
+            Status::True,
+            vocab::reasons::ATTESTATION_NOT_REQUIRED,
+            "no policy requires an attestation",
+        )
+    } else {
+        Judgement::new(
+            Status::Unknown,
+            vocab::reasons::ARTIFACT_NOT_READY,
+            "the attestations have not been judged yet",
+        )
+    }
+}
+
+/// `Attested` when the verification could not be done: `NotRequired` stays a fact when the
+/// (valid, fully known) policies require nothing; otherwise Unknown for the same reason.
+fn attested_after_failure(decision: &Decision, reason: &'static str, message: &str) -> Judgement {
+    let known_policies = decision.invalid.is_empty() && reason != vocab::reasons::INPUT_UNAVAILABLE;
+    if known_policies && decision.required_attestations().is_empty() {
+        return not_judged(decision);
+    }
+    let reason = if vocab::is_known_reason(types::ATTESTED, reason) {
+        reason
+    } else {
+        vocab::reasons::REGISTRY_UNAVAILABLE
+    };
+    Judgement::new(Status::Unknown, reason, message)
+}
+
+/// `Ready`: the audit of the current revision is complete (`Verified` known, and `Attested`
+/// known) and its required attestations hold. `Attested=False` is a definite finding, like
+/// `Verified=False`, but unlike a signature verdict it is what the platform team asked the
+/// artifact to prove, so it makes `Ready=False` with its own reason (not `Progressing`:
+/// nothing is in progress, waiting will not change it).
+fn readiness(revision: &str, verified: &Judgement, attested: &Judgement) -> Judgement {
+    match (verified.status, attested.status) {
+        (Status::Unknown, _) => vocab::progressing(format!(
+            "revision {revision} not audited: {}",
+            verified.reason
+        )),
+        (_, Status::Unknown) => vocab::progressing(format!(
+            "revision {revision} not audited: attestations {}",
+            attested.reason
+        )),
+        (_, Status::False) => Judgement::new(
+            Status::False,
+            attested.reason,
+            format!(
+                "revision {revision} audited: {}, but a required attestation fails: {}",
+                verified.reason, attested.message
+            ),
+        ),
+        _ => vocab::ready(format!("revision {revision} audited: {}", verified.reason)),
+    }
 }
 
 /// kstatus: keep the previous `lastTransitionTime` while the status is unchanged.
@@ -241,3 +317,7 @@ fn source_ready(previous: Option<&SourceReady>, source: &FluxSource, now: &Time)
 #[cfg(test)]
 #[path = "status_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "status_attested_tests.rs"]
+mod attested_tests;

@@ -3,6 +3,7 @@
 //! Exit codes are part of the interface: 0 = everything verified; 1 = at least one artifact is
 //! definitely not verified; 2 = could not tell (usage, registry or trust-root error).
 
+pub mod attestations;
 pub mod audit;
 pub mod confirm;
 pub mod crds;

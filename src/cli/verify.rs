@@ -6,8 +6,9 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 use futures::StreamExt;
 
+use crate::engine::attest::require::Requirement;
 use crate::engine::{
-    verify_reference, ArtifactReport, IdentityRule, Policy, PublicKey, TrustRoot, Verdict,
+    verify_reference_with, ArtifactReport, IdentityRule, Policy, PublicKey, TrustRoot, Verdict,
 };
 use crate::registry::{DockerConfig, ImageRef, RegistryClient, RegistryOptions};
 
@@ -65,6 +66,15 @@ pub struct VerifyArgs {
     /// How many references to verify at once.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
+    /// Require an attestation of this predicate type (`https://slsa.dev/provenance/v1`, or a
+    /// cosign `--type` name: `slsaprovenance1`, `spdxjson`, `cyclonedx`, …), signed as the
+    /// signature must be (--key or the identity flags); repeat for several.
+    #[arg(long = "attestation", value_name = "TYPE")]
+    pub attestation_types: Vec<String>,
+    /// A CEL condition every required attestation must satisfy (over `statement`,
+    /// `predicate`, `subject`, `certificate`); repeat for several (all must hold).
+    #[arg(long = "attestation-condition", value_name = "EXPR")]
+    pub attestation_conditions: Vec<String>,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: Output,
@@ -88,16 +98,26 @@ pub async fn run(args: VerifyArgs) -> u8 {
             return super::EXIT_ERROR;
         }
     };
-    let (images, policy, trust, client) = prepared;
-    let (policy, trust) = (Arc::new(policy), Arc::new(trust));
-    let reports: Vec<ArtifactReport> = futures::stream::iter(images)
+    let (images, policy, trust, client, required) = prepared;
+    let (policy, trust, required) = (Arc::new(policy), Arc::new(trust), Arc::new(required));
+    let mut reports: Vec<ArtifactReport> = futures::stream::iter(images)
         .map(|image| {
-            let (client, policy, trust) = (client.clone(), policy.clone(), trust.clone());
-            async move { verify_reference(&client, &image, &policy, &trust).await }
+            let (client, policy, trust, required) = (
+                client.clone(),
+                policy.clone(),
+                trust.clone(),
+                required.clone(),
+            );
+            async move { verify_reference_with(&client, &image, &policy, &trust, &required).await }
         })
         .buffered(args.concurrency.max(1))
         .collect()
         .await;
+    if required.is_empty() {
+        for r in &mut reports {
+            r.suggested_attestations = super::attestations::suggested_block(&r.attestations);
+        }
+    }
     match args.output {
         Output::Json => match serde_json::to_string_pretty(&VerifyOutput {
             schema: "provenance.dev/verify/v1",
@@ -115,7 +135,41 @@ pub async fn run(args: VerifyArgs) -> u8 {
             }
         }
     }
-    exit_code(reports.iter().map(|r| r.verdict))
+    worst(
+        exit_code(reports.iter().map(|r| r.verdict)),
+        attested_exit_code(&reports),
+    )
+}
+
+/// The exit code the `Attested` judgements call for alone (same contract as the verdicts':
+/// `1` a required attestation definitely fails, `2` one could not be checked).
+pub fn attested_exit_code(reports: &[ArtifactReport]) -> u8 {
+    let statuses: Vec<&str> = reports
+        .iter()
+        .filter_map(|r| r.attested.as_ref().map(|a| a.status))
+        .collect();
+    if statuses.contains(&"False") {
+        super::EXIT_NOT_VERIFIED
+    } else if statuses.contains(&"Unknown") {
+        super::EXIT_ERROR
+    } else {
+        super::EXIT_VERIFIED
+    }
+}
+
+/// Two exit codes combined: a definite failure (`1`) outranks could-not-tell (`2`), which
+/// outranks success (`0`).
+pub fn worst(a: u8, b: u8) -> u8 {
+    let rank = |c: u8| match c {
+        c if c == super::EXIT_NOT_VERIFIED => 2,
+        c if c == super::EXIT_ERROR => 1,
+        _ => 0,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
 }
 
 /// 0 if all verified; 1 if any is definitely not; otherwise 2 (some could not be checked).
@@ -133,7 +187,13 @@ pub fn exit_code(verdicts: impl IntoIterator<Item = Verdict>) -> u8 {
     }
 }
 
-type Prepared = (Vec<ImageRef>, Policy, TrustRoot, RegistryClient);
+type Prepared = (
+    Vec<ImageRef>,
+    Policy,
+    TrustRoot,
+    RegistryClient,
+    Vec<Requirement>,
+);
 
 fn prepare(args: &VerifyArgs) -> Result<Prepared, String> {
     let images = args
@@ -142,6 +202,8 @@ fn prepare(args: &VerifyArgs) -> Result<Prepared, String> {
         .map(|r| r.parse::<ImageRef>().map_err(|e| format!("{r}: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
     let policy = policy(args)?;
+    let required =
+        super::attestations::requirements(&args.attestation_types, &args.attestation_conditions)?;
     let trust = match &args.trusted_root {
         Some(path) => TrustRoot::from_file(path),
         None => TrustRoot::public_good(),
@@ -163,7 +225,7 @@ fn prepare(args: &VerifyArgs) -> Result<Prepared, String> {
             Some(std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?);
     }
     let client = RegistryClient::new(opts).map_err(|e| e.to_string())?;
-    Ok((images, policy, trust, client))
+    Ok((images, policy, trust, client, required))
 }
 
 fn policy(args: &VerifyArgs) -> Result<Policy, String> {
@@ -230,5 +292,44 @@ mod tests {
             1
         );
         assert_eq!(exit_code([Verdict::NoPolicy]), 1);
+    }
+
+    #[test]
+    fn a_failed_attestation_fails_the_run_like_a_failed_signature() {
+        use crate::engine::report::AttestedReport;
+        use crate::registry::ImageRef;
+        let image: ImageRef = "127.0.0.1:5000/app:v1".parse().unwrap();
+        let report = |attested: Option<(&'static str, &'static str)>| {
+            let mut r = ArtifactReport::error(
+                &image,
+                None,
+                &Policy::None,
+                Verdict::Verified,
+                String::new(),
+            );
+            r.attested = attested.map(|(status, reason)| AttestedReport {
+                status,
+                reason,
+                message: String::new(),
+            });
+            r
+        };
+        let run = |rs: &[ArtifactReport]| {
+            worst(
+                exit_code(rs.iter().map(|r| r.verdict)),
+                attested_exit_code(rs),
+            )
+        };
+        assert_eq!(run(&[report(None)]), 0);
+        assert_eq!(run(&[report(Some(("True", "Attested")))]), 0);
+        assert_eq!(run(&[report(Some(("False", "AttestationMissing")))]), 1);
+        assert_eq!(run(&[report(Some(("Unknown", "ConditionError")))]), 2);
+        assert_eq!(
+            run(&[
+                report(Some(("Unknown", "ConditionError"))),
+                report(Some(("False", "AttestationInvalid")))
+            ]),
+            1
+        );
     }
 }

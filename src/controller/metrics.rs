@@ -80,6 +80,11 @@ pub struct SourceGauges {
     pub ready_since: i64,
     /// The decisive signer (`status.signer`), empty when none was found.
     pub signer: String,
+    /// The `Attested` reason (from the vocabulary; `NotRequired` when no policy asks for an
+    /// attestation).
+    pub attested_reason: String,
+    /// Whether `Attested` is True.
+    pub attested: bool,
     /// The registry host the source's artifact is in, when known: its
     /// `provenance_registry_requests_total` series live as long as a source uses it.
     pub registry: Option<String>,
@@ -98,6 +103,11 @@ impl SourceGauges {
             self.signer = String::new();
             self.flux_agrees = None;
         }
+        // The same for an unpublished Attested=True.
+        if self.attested {
+            self.attested = false;
+            self.attested_reason = crate::vocabulary::reasons::ARTIFACT_NOT_READY.to_string();
+        }
         self
     }
 }
@@ -106,6 +116,8 @@ impl SourceGauges {
 pub struct Metrics {
     registry: Registry,
     verified: Family<VerifiedLabels, Gauge>,
+    /// Same labels as `verified`: the reason is the Attested condition's.
+    attested: Family<VerifiedLabels, Gauge>,
     enforced: Family<SourceLabels, Gauge>,
     flux_agrees: Family<SourceLabels, Gauge>,
     verify_required: Family<SourceLabels, Gauge>,
@@ -119,6 +131,8 @@ pub struct Metrics {
     /// The reason and signer labels currently exported per source, so a change replaces the
     /// series instead of adding one.
     current_reason: Mutex<HashMap<SourceLabels, (String, String)>>,
+    /// The Attested reason currently exported per source (same purpose).
+    current_attested: Mutex<HashMap<SourceLabels, String>>,
     /// The `registry` and `code` label values exported, and which source uses which registry.
     registries: Mutex<RegistryLabelSet>,
 }
@@ -135,6 +149,7 @@ impl Metrics {
         let mut registry = Registry::default();
         let m = Metrics {
             verified: Family::default(),
+            attested: Family::default(),
             enforced: Family::default(),
             flux_agrees: Family::default(),
             verify_required: Family::default(),
@@ -146,6 +161,7 @@ impl Metrics {
             cache_hits: Counter::default(),
             reconcile_errors: Family::default(),
             current_reason: Mutex::default(),
+            current_attested: Mutex::default(),
             registries: Mutex::default(),
             registry: Registry::default(),
         };
@@ -153,6 +169,11 @@ impl Metrics {
             "provenance_source_verified",
             "Whether the source's artifact is verified (1) or not (0), labelled with the Verified reason",
             m.verified.clone(),
+        );
+        registry.register(
+            "provenance_source_attested",
+            "Whether every attestation the source's policies require is present, verified and satisfies its conditions (1) or not (0), labelled with the Attested reason",
+            m.attested.clone(),
         );
         registry.register(
             "provenance_source_enforced",
@@ -255,8 +276,28 @@ impl Metrics {
             .set(i64::from(g.verify_required));
         self.ready_since.get_or_create(source).set(g.ready_since);
         drop(current);
+        self.set_attested(source, &g.attested_reason, g.attested);
         self.registries_lock()
             .set_source(source, g.registry.as_deref());
+    }
+
+    /// Sets a source's `provenance_source_attested`; a changed reason replaces the old series.
+    fn set_attested(&self, source: &SourceLabels, reason: &str, attested: bool) {
+        let mut current = self.attested_lock();
+        if let Some(old) = current.insert(source.clone(), reason.to_string()) {
+            if old != reason {
+                self.attested.remove(&verified_labels(source, &old));
+            }
+        }
+        self.attested
+            .get_or_create(&verified_labels(source, reason))
+            .set(i64::from(attested));
+    }
+
+    fn attested_lock(&self) -> std::sync::MutexGuard<'_, HashMap<SourceLabels, String>> {
+        self.current_attested
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Withholds a source's exported verdict when its audit failed before a new one could be
@@ -267,6 +308,7 @@ impl Metrics {
             .current_reason
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        self.withhold_attested(source);
         let Some((reason, signer)) = current.get(source).cloned() else {
             return;
         };
@@ -286,6 +328,26 @@ impl Metrics {
         current.insert(source.clone(), (withheld, String::new()));
     }
 
+    /// An exported `Attested=True` turns to not attested, reason `ArtifactNotReady` (like
+    /// `Verified` in [`Self::withhold_source`]); a negative one is left as it is.
+    fn withhold_attested(&self, source: &SourceLabels) {
+        let mut current = self.attested_lock();
+        let Some(reason) = current.get(source).cloned() else {
+            return;
+        };
+        let labels = verified_labels(source, &reason);
+        let attested = self.attested.get(&labels).is_some_and(|g| g.get() == 1);
+        if !attested {
+            return;
+        }
+        self.attested.remove(&labels);
+        let withheld = crate::vocabulary::reasons::ARTIFACT_NOT_READY.to_string();
+        self.attested
+            .get_or_create(&verified_labels(source, &withheld))
+            .set(0);
+        current.insert(source.clone(), withheld);
+    }
+
     /// Removes every series of a deleted source.
     pub fn remove_source(&self, source: &SourceLabels) {
         let mut current = self
@@ -301,6 +363,9 @@ impl Metrics {
         self.verify_required.remove(source);
         self.ready_since.remove(source);
         drop(current);
+        if let Some(reason) = self.attested_lock().remove(source) {
+            self.attested.remove(&verified_labels(source, &reason));
+        }
         self.registries_lock().set_source(source, None);
     }
 
@@ -410,6 +475,16 @@ mod tests {
                 "https://github.com/example/infra/.github/workflows/publish.yml@refs/heads/main"
                     .into(),
             registry: Some("127.0.0.1:5000".into()),
+            attested_reason: "NotRequired".into(),
+            attested: false,
+        }
+    }
+
+    fn attested(reason: &str, attested: bool) -> SourceGauges {
+        SourceGauges {
+            attested_reason: reason.into(),
+            attested,
+            ..gauges("Verified", true)
         }
     }
 
@@ -577,5 +652,54 @@ mod tests {
         ] {
             assert!(text.contains(name), "{name} missing from {text}");
         }
+    }
+
+    #[test]
+    fn attested_follows_the_attested_condition_and_a_changed_reason_replaces_its_series() {
+        let m = Metrics::new();
+        m.set_source(&podinfo(), &attested("NotRequired", false));
+        assert!(m.encode().contains(
+            r#"provenance_source_attested{namespace="apps",name="podinfo",kind="OCIRepository",reason="NotRequired"} 0"#
+        ));
+        m.set_source(&podinfo(), &attested("AttestationMissing", false));
+        let text = m.encode();
+        assert!(text.contains(
+            r#"provenance_source_attested{namespace="apps",name="podinfo",kind="OCIRepository",reason="AttestationMissing"} 0"#
+        ), "{text}");
+        assert!(!text.contains(r#"reason="NotRequired""#), "{text}");
+        // Verified and Attested are separate series: the source stays Verified.
+        assert!(text.contains(
+            r#"provenance_source_verified{namespace="apps",name="podinfo",kind="OCIRepository",reason="Verified"} 1"#
+        ), "{text}");
+        m.set_source(&podinfo(), &attested("Attested", true));
+        let text = m.encode();
+        assert!(text.contains(
+            r#"provenance_source_attested{namespace="apps",name="podinfo",kind="OCIRepository",reason="Attested"} 1"#
+        ), "{text}");
+        assert!(!text.contains("AttestationMissing"), "{text}");
+    }
+
+    #[test]
+    fn an_unpublished_or_failed_attested_is_withheld_and_a_deleted_source_has_none() {
+        let g = attested("Attested", true).withheld();
+        assert_eq!(
+            (g.attested_reason.as_str(), g.attested),
+            ("ArtifactNotReady", false)
+        );
+        let g = attested("AttestationPolicyFailed", false).withheld();
+        assert_eq!(
+            (g.attested_reason.as_str(), g.attested),
+            ("AttestationPolicyFailed", false)
+        );
+        let m = Metrics::new();
+        m.set_source(&podinfo(), &attested("Attested", true));
+        m.withhold_source(&podinfo());
+        let text = m.encode();
+        assert!(text.contains(
+            r#"provenance_source_attested{namespace="apps",name="podinfo",kind="OCIRepository",reason="ArtifactNotReady"} 0"#
+        ), "{text}");
+        assert!(!text.contains(r#"reason="Attested""#), "{text}");
+        m.remove_source(&podinfo());
+        assert!(!m.encode().contains("podinfo"));
     }
 }

@@ -74,14 +74,10 @@ async fn update_one(
             0,
         ),
         Ok(spec) => {
-            let keys = [
-                &spec.verify.secret_ref,
-                &spec.verify.trusted_root_secret_ref,
-            ]
-            .into_iter()
-            .flatten()
-            .map(|r| (r.namespace.clone(), r.name.clone()))
-            .collect();
+            let keys = spec
+                .secret_refs()
+                .map(|r| (r.namespace.clone(), r.name.clone()))
+                .collect();
             let secrets = match fetch_secrets(&ctx.client, &keys).await {
                 Ok(s) => s,
                 // Not being able to read is not the policy's fault: try again next round.
@@ -100,7 +96,12 @@ async fn update_one(
             }
             let j = match compile_policy(&name, &spec, &secrets) {
                 Ok(_) => vocab::Judgement::new(Status::True, reasons::SUCCEEDED, "policy is valid"),
-                Err(e) => vocab::Judgement::new(Status::False, reasons::POLICY_INVALID, e),
+                // Bounded: the message quotes the policy's own regexes and CEL expressions.
+                Err(e) => vocab::Judgement::new(
+                    Status::False,
+                    reasons::POLICY_INVALID,
+                    crate::audit::bounds::clip(&e, crate::audit::bounds::MAX_MESSAGE),
+                ),
             };
             (j, matched)
         }

@@ -353,6 +353,13 @@ fn gauges(status: &SourceAuditStatus, decision: &Decision) -> SourceGauges {
             .and_then(|r| r.since.as_ref())
             .map_or(0, |t| t.0.as_second()),
         signer: status.signer.clone().unwrap_or_default(),
+        // No Attested condition yet (an audit from before attestations were judged, or not
+        // complete): not attested, and not a verdict to alert on.
+        attested_reason: condition(status, types::ATTESTED)
+            .map(|c| c.reason.clone())
+            .filter(|r| vocab::is_known_reason(types::ATTESTED, r))
+            .unwrap_or_else(|| reasons::ARTIFACT_NOT_READY.to_string()),
+        attested: is_true(types::ATTESTED),
         registry: status
             .source
             .as_ref()

@@ -47,14 +47,10 @@ pub fn source_secrets(source: &FluxSource) -> BTreeSet<SecretKey> {
 
 /// The Secrets a policy names.
 pub fn policy_secrets(policy: &ProvenancePolicySpec) -> BTreeSet<SecretKey> {
-    [
-        &policy.verify.secret_ref,
-        &policy.verify.trusted_root_secret_ref,
-    ]
-    .into_iter()
-    .flatten()
-    .map(|r| (r.namespace.clone(), r.name.clone()))
-    .collect()
+    policy
+        .secret_refs()
+        .map(|r| (r.namespace.clone(), r.name.clone()))
+        .collect()
 }
 
 /// The `resourceVersion` last seen of each named Secret.

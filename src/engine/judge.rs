@@ -2,7 +2,7 @@
 //! is about (digest and statement type), then who signed it. Pure: no I/O.
 
 use sigstore_verify::crypto::{
-    parse_certificate_info, verify_signature, KeyAlgorithm, SigningScheme,
+    parse_certificate_info, verify_signature, CertificateInfo, KeyAlgorithm, SigningScheme,
 };
 use sigstore_verify::error::{CertificateError, TimestampError, TransparencyLogError};
 use sigstore_verify::types::{Artifact, Sha256Hash};
@@ -74,7 +74,7 @@ pub fn judge(
             Err(e) => e,
             Ok(result) => match claims_check(c, subject) {
                 Err(e) => e,
-                Ok(()) => identity_verdict(policy, &result, &signer),
+                Ok(()) => identity_verdict(policy, &result, &signer, cert_info.as_ref()),
             },
         },
         (_, Material::Key { .. }) => unchecked_key(policy, &signer),
@@ -113,16 +113,21 @@ fn unchecked_key(policy: &Policy, signer: &Signer) -> (Verdict, String) {
 ///
 /// A certificate that names no subject (SAN) or no OIDC issuer is refused whatever the policy:
 /// matched as the empty string, it would satisfy any regex that accepts "" (`.*`, `^.*$`).
+///
+/// An identity with `matchCertificate` claims also needs them in the certificate: unmet, the
+/// verdict is `IdentityMismatch` naming the claim.
 fn identity_verdict(
     policy: &Policy,
     result: &VerificationResult,
     signer: &Signer,
+    cert: Option<&CertificateInfo>,
 ) -> (Verdict, String) {
     identity_verdict_of(
         policy,
         result.identity().map(|s| s.as_str().to_string()),
         result.issuer().map(str::to_string),
         signer,
+        cert,
     )
 }
 
@@ -133,6 +138,7 @@ pub(crate) fn identity_verdict_of(
     subject: Option<String>,
     issuer: Option<String>,
     signer: &Signer,
+    cert: Option<&CertificateInfo>,
 ) -> (Verdict, String) {
     let subject = subject.filter(|s| !s.is_empty());
     let issuer = issuer.filter(|s| !s.is_empty());
@@ -165,10 +171,25 @@ pub(crate) fn identity_verdict_of(
         Policy::Keyless { identities }
             if identities.iter().any(|r| r.matches(&issuer, &subject)) =>
         {
-            (
-                Verdict::Verified,
-                format!("signed by {}", signer.describe()),
-            )
+            let claims = cert.map(super::claims::from_certificate);
+            let checks: Vec<Result<(), String>> = identities
+                .iter()
+                .filter(|r| r.matches(&issuer, &subject))
+                .map(|r| r.certificate.check(claims.as_ref()))
+                .collect();
+            match checks.iter().find_map(|c| c.as_ref().err()) {
+                Some(unmet) if checks.iter().all(Result::is_err) => (
+                    Verdict::IdentityMismatch,
+                    format!(
+                        "valid signature by {}, but matchCertificate is not met: {unmet}",
+                        signer.describe()
+                    ),
+                ),
+                _ => (
+                    Verdict::Verified,
+                    format!("signed by {}", signer.describe()),
+                ),
+            }
         }
         Policy::Keyless { .. } | Policy::Keys { .. } => (
             Verdict::IdentityMismatch,

@@ -175,3 +175,37 @@ fn no_identity_is_reported_as_any_signer_mode_never_as_an_identity_match() {
         e.message
     );
 }
+
+#[test]
+fn match_certificate_claims_decide_like_an_identity_and_name_the_unmet_claim() {
+    use crate::engine::claims::{CertificateRule, Claim};
+    let w = World::new();
+    let mut spec = LeafSpec::uri(WORKFLOW, ISSUER);
+    spec.ci.source_repository_uri = Some("https://github.com/org/repo".into());
+    spec.ci.source_repository_ref = Some("refs/heads/main".into());
+    spec.ci.runner_environment = Some("self-hosted".into());
+    let (bundle, _) = w.bundle(&spec);
+    let with = |pairs: &[(Claim, &str)]| Policy::Keyless {
+        identities: vec![IdentityRule::new(".*", WORKFLOW)
+            .unwrap()
+            .with_certificate(CertificateRule::new(pairs.iter().copied()).unwrap())],
+    };
+    let ok = w.judge(
+        &bundle,
+        &with(&[(Claim::SourceRepository, r"https://github\.com/org/repo")]),
+    );
+    assert_eq!(ok.verdict, Verdict::Verified, "{}", ok.message);
+    for (pairs, named) in [
+        (vec![(Claim::SourceRef, "refs/tags/v.*")], "sourceRef"),
+        (
+            vec![(Claim::RunnerEnvironment, "github-hosted")],
+            "runnerEnvironment",
+        ),
+        // A claim the certificate does not carry never matches.
+        (vec![(Claim::Trigger, ".*")], "trigger"),
+    ] {
+        let e = w.judge(&bundle, &with(&pairs));
+        assert_eq!(e.verdict, Verdict::IdentityMismatch, "{}", e.message);
+        assert!(e.message.contains(named), "{named}: {}", e.message);
+    }
+}

@@ -9,6 +9,7 @@ pub mod attest;
 pub mod blob;
 pub mod bundle;
 pub mod candidate;
+pub mod claims;
 pub mod evidence;
 pub mod flux_compat;
 pub mod judge;
@@ -21,7 +22,7 @@ pub mod verdict;
 
 use sigstore_verify::types::Sha256Hash;
 
-use crate::registry::{Discovery, ImageRef, RegistryClient, RegistryError};
+use crate::registry::{DiscoverOptions, Discovery, ImageRef, RegistryClient, RegistryError};
 pub use evidence::{SignatureEvidence, SignatureFormat, Signer};
 pub use policy::{IdentityRule, Policy, PublicKey};
 pub use report::ArtifactReport;
@@ -46,6 +47,7 @@ pub fn evaluate(
                 message: format!("{digest:?} is not a sha256 digest"),
                 signatures: vec![],
                 flux_compatibility: vec![],
+                attested: None,
             }
         }
     };
@@ -110,6 +112,7 @@ pub fn evaluate(
         message,
         signatures,
         flux_compatibility,
+        attested: None,
     }
 }
 
@@ -124,6 +127,9 @@ pub struct Evaluation {
     pub signatures: Vec<SignatureEvidence>,
     /// Where Flux would judge differently.
     pub flux_compatibility: Vec<flux_compat::CompatNote>,
+    /// The attestations found and the `Attested` judgement, when they were judged (the
+    /// verifier sets it on the combined evaluation; it is cached with the verdict).
+    pub attested: Option<Box<attest::require::Attested>>,
 }
 
 /// The verdict a registry error means: never `Unsigned`.
@@ -141,6 +147,43 @@ pub async fn verify_reference(
     policy: &Policy,
     trust: &TrustRoot,
 ) -> ArtifactReport {
+    verify(
+        client,
+        image,
+        policy,
+        trust,
+        &[],
+        DiscoverOptions::default(),
+    )
+    .await
+}
+
+/// [`verify_reference`], also reporting the attestations found and, when `requirements` are
+/// given, whether they hold (`attested`); then the legacy `sha256-<hex>.att` tag is searched
+/// too (one more request; bundle attestations come with the signatures' referrer listing).
+pub async fn verify_reference_with(
+    client: &RegistryClient,
+    image: &ImageRef,
+    policy: &Policy,
+    trust: &TrustRoot,
+    requirements: &[attest::require::Requirement],
+) -> ArtifactReport {
+    // The legacy `.att` tag (one more request) only when attestations are required: without
+    // `--attestation`, the report lists those the signatures' referrer listing found.
+    let options = DiscoverOptions {
+        legacy_attestations: !requirements.is_empty(),
+    };
+    verify(client, image, policy, trust, requirements, options).await
+}
+
+async fn verify(
+    client: &RegistryClient,
+    image: &ImageRef,
+    policy: &Policy,
+    trust: &TrustRoot,
+    requirements: &[attest::require::Requirement],
+    options: DiscoverOptions,
+) -> ArtifactReport {
     let digest = match client.resolve_digest(image).await {
         Ok(d) => d,
         Err(e) => {
@@ -148,15 +191,26 @@ pub async fn verify_reference(
         }
     };
     match client
-        .discover(&image.registry, &image.repository, &digest)
+        .discover_with(&image.registry, &image.repository, &digest, options)
         .await
     {
-        Ok(discovery) => ArtifactReport::new(
-            image,
-            &digest,
-            policy,
-            evaluate(&discovery, &digest, policy, trust),
-        ),
+        Ok(discovery) => {
+            let mut report = ArtifactReport::new(
+                image,
+                &digest,
+                policy,
+                evaluate(&discovery, &digest, policy, trust),
+            );
+            let found = attest::evaluate(&discovery, &digest, policy, trust);
+            if !requirements.is_empty() {
+                let pairs: Vec<_> = requirements.iter().map(|r| (r, found.as_slice())).collect();
+                let incomplete = discovery.attestations_incomplete_summary();
+                report.attested =
+                    Some(attest::require::judge(&pairs, incomplete.as_deref()).into());
+            }
+            report.attestations = found;
+            report
+        }
         Err(e) => ArtifactReport::error(
             image,
             Some(&digest),

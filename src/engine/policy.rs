@@ -5,6 +5,8 @@
 //! also matches `org/repo-evil`. The suggested `spec.verify` blocks we print are anchored.
 
 use regex::Regex;
+
+use super::claims::CertificateRule;
 use sha2::{Digest, Sha256};
 use sigstore_verify::crypto::KeyAlgorithm;
 use sigstore_verify::types::DerPublicKey;
@@ -54,13 +56,16 @@ pub fn fingerprint_der(der: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(der)))
 }
 
-/// One accepted keyless identity: both regexes must match.
+/// One accepted keyless identity: both regexes must match, and the certificate's claims must
+/// satisfy `certificate` (`spec.verify.matchCertificate`; empty by default).
 #[derive(Clone, Debug)]
 pub struct IdentityRule {
     /// Regex for the OIDC issuer (Fulcio extension 1.3.6.1.4.1.57264.1.8 / .1.1).
     pub issuer: Regex,
     /// Regex for the certificate's SAN (URI or email).
     pub subject: Regex,
+    /// Fulcio claims the certificate must also carry (whole-value regexes).
+    pub certificate: CertificateRule,
 }
 
 impl IdentityRule {
@@ -76,7 +81,14 @@ impl IdentityRule {
         Ok(Self {
             issuer: compile("issuer", issuer)?,
             subject: compile("subject", subject)?,
+            certificate: CertificateRule::default(),
         })
+    }
+
+    /// The same identity, also demanding these certificate claims.
+    pub fn with_certificate(mut self, certificate: CertificateRule) -> Self {
+        self.certificate = certificate;
+        self
     }
 
     /// Whether a signer's issuer and subject satisfy this rule (unanchored search).
@@ -92,7 +104,11 @@ impl std::fmt::Display for IdentityRule {
             "issuer=~{:?} subject=~{:?}",
             self.issuer.as_str(),
             self.subject.as_str()
-        )
+        )?;
+        if !self.certificate.is_empty() {
+            write!(f, " certificate {}", self.certificate.describe())?;
+        }
+        Ok(())
     }
 }
 
@@ -142,6 +158,11 @@ impl Policy {
                     h.update(id.issuer.as_str().as_bytes());
                     h.update(b"\x01");
                     h.update(id.subject.as_str().as_bytes());
+                    if !id.certificate.is_empty() {
+                        // Only when present: fingerprints of policies without it are unchanged.
+                        h.update(b"\x02");
+                        h.update(id.certificate.describe().as_bytes());
+                    }
                 }
             }
         }
@@ -263,5 +284,22 @@ mod tests {
         let none = Policy::None.fingerprint();
         let keyless = Policy::Keyless { identities: vec![] }.fingerprint();
         assert_ne!(none, keyless);
+    }
+
+    #[test]
+    fn certificate_claims_change_the_fingerprint_and_description() {
+        use crate::engine::claims::Claim;
+        let plain = IdentityRule::new("i", "s").unwrap();
+        let strict = plain
+            .clone()
+            .with_certificate(CertificateRule::new([(Claim::SourceRef, "refs/tags/.*")]).unwrap());
+        let fp = |r: &IdentityRule| {
+            Policy::Keyless {
+                identities: vec![r.clone()],
+            }
+            .fingerprint()
+        };
+        assert_ne!(fp(&plain), fp(&strict));
+        assert!(strict.to_string().contains("sourceRef"), "{strict}");
     }
 }

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::attest::{AttestationEvidence, Predicate};
 use super::evidence::SignatureEvidence;
 use super::flux_compat::CompatNote;
 use super::policy::Policy;
@@ -10,6 +11,7 @@ use super::suggest::SuggestedVerify;
 use super::verdict::Verdict;
 use super::Evaluation;
 use crate::registry::ImageRef;
+use crate::vocabulary::Judgement;
 
 /// Everything `verify` says about one reference.
 #[derive(Debug, Clone, Serialize)]
@@ -31,6 +33,39 @@ pub struct ArtifactReport {
     pub flux_compatibility: Vec<CompatNote>,
     /// A Flux `spec.verify` block that would accept the signer found.
     pub suggested_verify: Option<SuggestedVerify>,
+    /// Every attestation found (SLSA provenance, SBOMs, …), verified under the same policy,
+    /// with its typed predicate and its own verdict.
+    pub attestations: Vec<AttestationEvidence>,
+    /// The `Attested` judgement, when attestations were required (`--attestation`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attested: Option<AttestedReport>,
+    /// With no attestation required: a `ProvenancePolicy` `attestations:` block (YAML) that
+    /// requires what was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggested_attestations: Option<String>,
+}
+
+/// Whether the required attestations hold: the `Attested` condition's vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttestedReport {
+    /// `True`, `False` or `Unknown`.
+    pub status: &'static str,
+    /// `Attested`, `AttestationMissing`, `AttestationInvalid`, `AttestationPolicyFailed`,
+    /// `ConditionError`, `RegistryUnavailable`, …
+    pub reason: &'static str,
+    /// Why, in words.
+    pub message: String,
+}
+
+impl From<Judgement> for AttestedReport {
+    fn from(j: Judgement) -> Self {
+        Self {
+            status: j.status.as_str(),
+            reason: j.reason,
+            message: j.message,
+        }
+    }
 }
 
 impl ArtifactReport {
@@ -45,6 +80,9 @@ impl ArtifactReport {
             suggested_verify: SuggestedVerify::from_evidence(&e.signatures),
             signatures: e.signatures,
             flux_compatibility: e.flux_compatibility,
+            attestations: vec![],
+            attested: None,
+            suggested_attestations: None,
         }
     }
 
@@ -65,6 +103,9 @@ impl ArtifactReport {
             signatures: vec![],
             flux_compatibility: vec![],
             suggested_verify: None,
+            attestations: vec![],
+            attested: None,
+            suggested_attestations: None,
         }
     }
 
@@ -90,6 +131,26 @@ impl ArtifactReport {
         if let Some(s) = &self.suggested_verify {
             out.push_str("  a Flux spec.verify that accepts this signer:\n");
             for line in s.to_yaml().lines() {
+                out.push_str(&format!("    {line}\n"));
+            }
+        }
+        if !self.attestations.is_empty() {
+            out.push_str("  attestations:\n");
+        }
+        for a in &self.attestations {
+            out.push_str(&attestation_text(a));
+        }
+        if let Some(a) = &self.attested {
+            out.push_str(&format!(
+                "  attested: {} ({}) {}\n",
+                a.status, a.reason, a.message
+            ));
+        }
+        if let Some(block) = &self.suggested_attestations {
+            out.push_str(
+                "  a ProvenancePolicy block that requires these attestations (under spec:):\n",
+            );
+            for line in block.lines() {
                 out.push_str(&format!("    {line}\n"));
             }
         }
@@ -126,6 +187,47 @@ fn signature_text(s: &SignatureEvidence) -> String {
             .map(|t| format!(", integrated {t}"))
             .unwrap_or_default();
         out.push_str(&format!("      rekor: log index {}{time}\n", t.log_index));
+    }
+    out
+}
+
+fn attestation_text(a: &AttestationEvidence) -> String {
+    let kind = if a.predicate_type.is_empty() {
+        "(unreadable)"
+    } else {
+        a.predicate_type.as_str()
+    };
+    let mut out = format!(
+        "    - {kind} ({} {}): {} — {}\n",
+        a.format.as_str(),
+        a.location,
+        a.verdict,
+        a.message
+    );
+    let signer = a.signer.describe();
+    if signer != "unknown key" {
+        out.push_str(&format!("      signer: {signer}\n"));
+    }
+    if let Some(line) = a.summary() {
+        out.push_str(&format!("      {line}\n"));
+    }
+    match &a.predicate {
+        Some(Predicate::Sbom(s)) => out.push_str(&format!(
+            "      sbom: {:?} {}, {} package(s){}\n",
+            s.format,
+            s.version.as_deref().unwrap_or("?"),
+            s.packages,
+            s.generator
+                .as_deref()
+                .map(|g| format!(", by {g}"))
+                .unwrap_or_default()
+        )),
+        Some(Predicate::Provenance(p)) => {
+            if let Some(b) = &p.builder_id {
+                out.push_str(&format!("      builder: {b}\n"));
+            }
+        }
+        _ => {}
     }
     out
 }

@@ -153,6 +153,7 @@ mod tests {
             message: String::new(),
             signatures: vec![],
             flux_compatibility: vec![],
+            attested: None,
         }
     }
 

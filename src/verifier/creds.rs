@@ -58,10 +58,7 @@ pub fn secrets_needed(
 ) -> BTreeSet<SecretKey> {
     let mut out = BTreeSet::new();
     for (_, p) in matching {
-        for r in [&p.verify.secret_ref, &p.verify.trusted_root_secret_ref]
-            .into_iter()
-            .flatten()
-        {
+        for r in p.secret_refs() {
             out.insert((r.namespace.clone(), r.name.clone()));
         }
     }
@@ -115,11 +112,7 @@ pub fn source_uses_secret(source: &FluxSource, ns: &str, name: &str) -> bool {
 
 /// Whether a policy reads Secret `(ns, name)`.
 pub fn policy_uses_secret(policy: &ProvenancePolicySpec, ns: &str, name: &str) -> bool {
-    [
-        &policy.verify.secret_ref,
-        &policy.verify.trusted_root_secret_ref,
-    ]
-    .into_iter()
-    .flatten()
-    .any(|r| r.namespace == ns && r.name == name)
+    policy
+        .secret_refs()
+        .any(|r| r.namespace == ns && r.name == name)
 }

@@ -26,6 +26,7 @@ use super::limits::Limits;
 use super::schedule::{self, Intervals};
 use super::seal::Sealer;
 use crate::api::{ProvenancePolicySpec, SourceAuditStatus, SourceKind, VerdictCacheKey};
+use crate::audit::attestations::attest;
 use crate::audit::decide::{combine, decide, Decision, TrustRootInput};
 use crate::audit::matching::matches;
 use crate::audit::source::{AuditTarget, FluxSource, SourceError};
@@ -312,8 +313,13 @@ impl Verifier<'_> {
         }
         let _permits = self.limits.acquire(&image_ref.registry).await;
         let started = Instant::now();
+        // The legacy `.att` tag costs one more request: read it only when a policy requires
+        // attestations (unread, the attestations are incomplete, so never judged missing).
+        let options = crate::registry::DiscoverOptions {
+            legacy_attestations: !decision.required_attestations().is_empty(),
+        };
         let discovery = match client
-            .discover(&image_ref.registry, &image_ref.repository, &digest)
+            .discover_with(&image_ref.registry, &image_ref.repository, &digest, options)
             .await
         {
             Ok(d) => d,
@@ -346,7 +352,9 @@ impl Verifier<'_> {
                 evaluate(&discovery, &digest, policy, &trust),
             ));
         }
-        let evaluation: Evaluation = combine(evaluations);
+        let mut evaluation: Evaluation = combine(evaluations);
+        // Attestations come from the same discovery: no registry request of their own.
+        evaluation.attested = Some(Box::new(attest(&discovery, &digest, decision)));
         self.verification(evaluation.verdict, started);
         // Stamped when the registry answered.
         let checked = crate::controller::now().0.as_second();

@@ -13,10 +13,13 @@
 //! chain, transparency log, identity), except legacy attestations logged as Rekor `intoto`
 //! 0.0.1, which the library cannot represent ([`intoto`]).
 
+pub mod built_from;
+pub mod cel;
 mod convert;
 pub mod evidence;
 mod intoto;
 pub mod predicate;
+pub mod require;
 
 pub use evidence::{
     AttestationEvidence, CertificateClaims, Predicate, Provenance, Sbom, SbomFormat,
@@ -235,6 +238,7 @@ fn intoto_verdict(
         info.identity.as_ref().map(|s| s.as_str().to_string()),
         info.issuer.clone(),
         signer,
+        Some(info),
     )
 }
 

@@ -5,7 +5,7 @@ use crate::ca::{Leaf, PrivateSigstore};
 use crate::tlog::LogEntry;
 use crate::{b64, Result, SignOptions};
 use rcgen::SigningKey;
-use serde_json::json;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 /// The DSSE payload type cosign v3 uses (and sigstore-verify requires).
@@ -42,8 +42,13 @@ fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 }
 
 /// The in-toto statement cosign v3 signs: one subject with only the digest (cosign v3.1 writes
-/// no `name`) and empty annotations, an empty predicate.
-fn statement(name: Option<&str>, digest: &str, predicate_type: &str) -> Result<Vec<u8>> {
+/// no `name`) and empty annotations, the predicate (empty for a signature).
+fn statement(
+    name: Option<&str>,
+    digest: &str,
+    predicate_type: &str,
+    predicate: &Value,
+) -> Result<Vec<u8>> {
     let hex_digest = hex::encode(crate::parse_digest(digest)?);
     let mut subject = json!({"digest": {"sha256": hex_digest}, "annotations": {}});
     if let Some(name) = name {
@@ -53,7 +58,7 @@ fn statement(name: Option<&str>, digest: &str, predicate_type: &str) -> Result<V
         "_type": "https://in-toto.io/Statement/v1",
         "subject": [subject],
         "predicateType": predicate_type,
-        "predicate": {}
+        "predicate": predicate
     });
     Ok(serde_json::to_vec(&value)?)
 }
@@ -73,8 +78,10 @@ impl PrivateSigstore {
             .clone()
             .unwrap_or_else(|| COSIGN_SIGN_PREDICATE.to_string());
         let name = opts.subject_name.as_deref();
+        let empty = json!({});
+        let predicate = opts.predicate.as_ref().unwrap_or(&empty);
         let signed_digest = opts.signed_digest.as_deref().unwrap_or(digest);
-        let signed_statement = statement(name, signed_digest, &predicate_type)?;
+        let signed_statement = statement(name, signed_digest, &predicate_type, predicate)?;
         let signature = leaf
             .key
             .sign(&pae(IN_TOTO_PAYLOAD_TYPE, &signed_statement))?;
@@ -94,7 +101,7 @@ impl PrivateSigstore {
         });
         let entry = self.log_entry("dsse", &body, opts)?;
         let statement = match &opts.swap_payload_digest {
-            Some(other) => statement(name, other, &predicate_type)?,
+            Some(other) => statement(name, other, &predicate_type, predicate)?,
             None => signed_statement,
         };
         let bundle = json!({
@@ -117,4 +124,44 @@ impl PrivateSigstore {
             entry,
         })
     }
+
+    /// An attestation as `cosign attest` (v3, bundle format) and `actions/attest-build-provenance`
+    /// write it: [`Self::sign_bundle`] with `predicate_type` and `predicate` as the statement's;
+    /// `opts` still makes the forgeries (another digest, a swapped payload, …).
+    pub fn attest(
+        &self,
+        leaf: &Leaf,
+        digest: &str,
+        predicate_type: &str,
+        predicate: &Value,
+        opts: &SignOptions,
+    ) -> Result<SignedBundle> {
+        let opts = SignOptions {
+            predicate_type: Some(predicate_type.to_string()),
+            predicate: Some(predicate.clone()),
+            ..opts.clone()
+        };
+        self.sign_bundle(leaf, digest, &opts)
+    }
+}
+
+/// A plain, unsigned attestation in bundle shape: the in-toto statement about `digest` in a
+/// DSSE envelope with no signature, and no verification material (no certificate, no key, no
+/// log entry). What anyone with push access can write: it must never count as attested.
+pub fn unsigned_bundle_json(
+    digest: &str,
+    predicate_type: &str,
+    predicate: &Value,
+) -> Result<String> {
+    let statement = statement(None, digest, predicate_type, predicate)?;
+    let bundle = json!({
+        "mediaType": BUNDLE_V03_MEDIA_TYPE,
+        "verificationMaterial": {"tlogEntries": [], "timestampVerificationData": {}},
+        "dsseEnvelope": {
+            "payload": b64(&statement),
+            "payloadType": IN_TOTO_PAYLOAD_TYPE,
+            "signatures": []
+        }
+    });
+    Ok(serde_json::to_string(&bundle)?)
 }

@@ -10,6 +10,9 @@
 //! - [`PrivateSigstore::issue_leaf`] → [`Leaf`]
 //! - [`PrivateSigstore::sign_legacy`] → [`LegacySignature`] (cosign `.sig` layer content)
 //! - [`PrivateSigstore::sign_bundle`] → [`SignedBundle`] (cosign v3 Sigstore bundle)
+//! - [`PrivateSigstore::attest`] → [`SignedBundle`] (a cosign v3 / `attest-build-provenance`
+//!   attestation: any predicate type and body, e.g. [`predicates::slsa_provenance_v1`]);
+//!   [`unsigned_bundle_json`] the same statement in a DSSE envelope nobody signed.
 //! - [`SignOptions`] makes the forgeries of the negative corpus.
 //! - [`push`] writes Flux artifacts and attaches signatures exactly as cosign lays them out;
 //!   [`testreg`] runs a throwaway `docker-registry` for tests.
@@ -20,6 +23,7 @@ mod ca;
 mod dsse;
 mod json;
 mod legacy;
+pub mod predicates;
 pub mod push;
 mod sct;
 mod state;
@@ -27,7 +31,10 @@ pub mod testreg;
 mod tlog;
 
 pub use ca::{CiClaims, Identity, Leaf, LeafSpec, PrivateSigstore};
-pub use dsse::{SignedBundle, COSIGN_SIGN_PREDICATE, IN_TOTO_PAYLOAD_TYPE};
+pub use dsse::{
+    unsigned_bundle_json, SignedBundle, BUNDLE_V03_MEDIA_TYPE, COSIGN_SIGN_PREDICATE,
+    IN_TOTO_PAYLOAD_TYPE,
+};
 pub use legacy::{simple_signing_payload, LegacySignature};
 pub use tlog::LogEntry;
 
@@ -48,6 +55,9 @@ pub struct SignOptions {
     pub swap_payload_digest: Option<String>,
     /// In-toto predicate type of a bundle (default [`COSIGN_SIGN_PREDICATE`]).
     pub predicate_type: Option<String>,
+    /// In-toto predicate body of a bundle (default `{}`, as a cosign v3 signature has): an
+    /// attestation's SLSA provenance, SBOM, … (see [`predicates`]).
+    pub predicate: Option<serde_json::Value>,
     /// Flip one bit of the SET (inclusion promise).
     pub corrupt_set: bool,
     /// Rekor integrated time (Unix seconds); default now.

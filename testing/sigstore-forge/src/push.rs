@@ -259,16 +259,28 @@ fn cosign_config(layers: &[Value]) -> Vec<u8> {
 /// digest; then the referrers fallback index at tag `sha256-<hex>` lists it (created or
 /// appended). Returns the referrer manifest digest.
 pub fn attach_bundle(repo_ref: &str, digest: &str, bundle: &SignedBundle) -> Result<String> {
+    attach_bundle_json(repo_ref, digest, &bundle.json, &bundle.predicate_type)
+}
+
+/// [`attach_bundle`] for any bundle JSON (e.g. [`crate::unsigned_bundle_json`]), announced with
+/// `predicate_type` in the referrer's annotations (which only hints: a verifier takes the type
+/// from the verified statement).
+pub fn attach_bundle_json(
+    repo_ref: &str,
+    digest: &str,
+    bundle_json: &str,
+    predicate_type: &str,
+) -> Result<String> {
     let (host, repo, _) = split(repo_ref)?;
     let agent = agent();
     let (subject_bytes, subject_type) =
         get_manifest(repo_ref, digest)?.ok_or_else(|| format!("{repo_ref}@{digest} not found"))?;
     let empty = b"{}";
     let empty_digest = put_blob(&agent, host, repo, empty)?;
-    let layer_digest = put_blob(&agent, host, repo, bundle.json.as_bytes())?;
+    let layer_digest = put_blob(&agent, host, repo, bundle_json.as_bytes())?;
     let annotations = json!({
         "dev.sigstore.bundle.content": "dsse-envelope",
-        "dev.sigstore.bundle.predicateType": bundle.predicate_type,
+        "dev.sigstore.bundle.predicateType": predicate_type,
         "org.opencontainers.image.created": crate::ca::now()
             .format(&time::format_description::well_known::Rfc3339)?
     });
@@ -278,7 +290,7 @@ pub fn attach_bundle(repo_ref: &str, digest: &str, bundle: &SignedBundle) -> Res
         "artifactType": BUNDLE_V03,
         // cosign repeats the artifactType inside the config descriptor; copied as is.
         "config": {"mediaType": OCI_EMPTY, "size": empty.len(), "digest": empty_digest, "artifactType": BUNDLE_V03},
-        "layers": [{"mediaType": BUNDLE_V03, "size": bundle.json.len(), "digest": layer_digest}],
+        "layers": [{"mediaType": BUNDLE_V03, "size": bundle_json.len(), "digest": layer_digest}],
         "subject": {"mediaType": subject_type, "size": subject_bytes.len(), "digest": digest},
         "annotations": annotations
     });

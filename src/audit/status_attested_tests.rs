@@ -1,0 +1,311 @@
+//! The `Attested` condition in the status, and how it feeds `Ready`.
+
+use super::*;
+use crate::audit::decide::decide;
+use crate::audit::fixtures::{self, evaluation, keyless_signature, policy, secrets, DIGEST};
+use crate::engine::attest::require::Attested;
+use crate::engine::attest::{AttestationEvidence, CertificateClaims, Predicate, Provenance};
+use crate::engine::{SignatureFormat, Signer, Verdict};
+use crate::registry::SignatureLocation;
+use crate::vocabulary::reasons;
+
+const REQUIRING: &str = r#"
+verify:
+  matchOIDCIdentity:
+    - issuer: "^https://token\\.actions\\.githubusercontent\\.com$"
+      subject: "^https://github\\.com/org/repo/"
+attestations:
+  - predicateType: https://slsa.dev/provenance/v1
+    sourceRef: refs/tags/v.*
+"#;
+
+fn now() -> Time {
+    Time("2026-12-01T12:00:00Z".parse().unwrap())
+}
+
+fn cond<'a>(s: &'a SourceAuditStatus, type_: &str) -> &'a Condition {
+    s.conditions.iter().find(|c| c.type_ == type_).unwrap()
+}
+
+fn provenance(verdict: Verdict) -> AttestationEvidence {
+    AttestationEvidence {
+        location: SignatureLocation::ReferrersApi,
+        format: SignatureFormat::Bundle,
+        predicate_type: "https://slsa.dev/provenance/v1".into(),
+        signer: Signer::default(),
+        certificate: Some(CertificateClaims {
+            source_repository_uri: Some("https://github.com/org/repo".into()),
+            source_repository_digest: Some("0123abcd".into()),
+            ..CertificateClaims::default()
+        }),
+        tlog: None,
+        predicate: Some(Predicate::Provenance(Provenance {
+            slsa_version: "v1".into(),
+            ..Provenance::default()
+        })),
+        verdict,
+        message: "m".into(),
+        statement: None,
+    }
+}
+
+fn compute(
+    prev: Option<&SourceAuditStatus>,
+    requiring: bool,
+    outcome: Outcome,
+) -> SourceAuditStatus {
+    let src = fixtures::source(&fixtures::oci_repository());
+    let spec = policy(REQUIRING);
+    let matching = if requiring {
+        vec![("prov", &spec)]
+    } else {
+        vec![]
+    };
+    let decision = decide(&src, &matching, &secrets());
+    compute_status(
+        prev,
+        &AuditInput {
+            source: &src,
+            url: None,
+            digest_note: None,
+            decision: &decision,
+            outcome,
+            generation: Some(1),
+            now: &now(),
+        },
+    )
+}
+
+fn verified_with(attested: Option<Attested>) -> crate::engine::Evaluation {
+    let mut e = evaluation(
+        Verdict::Verified,
+        vec![keyless_signature(
+            SignatureFormat::Bundle,
+            Verdict::Verified,
+        )],
+    );
+    e.attested = attested.map(Box::new);
+    e
+}
+
+fn judged(status: Status, reason: &'static str, evidence: Vec<AttestationEvidence>) -> Attested {
+    Attested {
+        judgement: Judgement::new(status, reason, format!("{reason} because")),
+        evidence,
+    }
+}
+
+#[test]
+fn signed_but_without_the_required_provenance_is_verified_not_attested_and_not_ready() {
+    let e = verified_with(Some(judged(
+        Status::False,
+        reasons::ATTESTATION_MISSING,
+        vec![],
+    )));
+    let s = compute(
+        None,
+        true,
+        Outcome::Evaluated {
+            digest: DIGEST,
+            evaluation: &e,
+        },
+    );
+    assert_eq!(cond(&s, "Verified").status, "True");
+    let a = cond(&s, "Attested");
+    assert_eq!(
+        (a.status.as_str(), a.reason.as_str()),
+        ("False", reasons::ATTESTATION_MISSING)
+    );
+    let r = cond(&s, "Ready");
+    assert_eq!(
+        (r.status.as_str(), r.reason.as_str()),
+        ("False", reasons::ATTESTATION_MISSING)
+    );
+    assert!(
+        r.message.contains("AttestationMissing because"),
+        "{}",
+        r.message
+    );
+}
+
+#[test]
+fn attested_provenance_is_listed_with_the_commit_it_was_built_from() {
+    let e = verified_with(Some(judged(
+        Status::True,
+        reasons::ATTESTED,
+        vec![
+            provenance(Verdict::IdentityMismatch),
+            provenance(Verdict::Verified),
+        ],
+    )));
+    let s = compute(
+        None,
+        true,
+        Outcome::Evaluated {
+            digest: DIGEST,
+            evaluation: &e,
+        },
+    );
+    assert_eq!(cond(&s, "Attested").status, "True");
+    assert_eq!(cond(&s, "Ready").status, "True");
+    assert_eq!(s.attestations.len(), 2);
+    assert_eq!(s.attestations[1].verdict, "Verified");
+    assert_eq!(
+        s.attestations[1]
+            .certificate
+            .as_ref()
+            .unwrap()
+            .source_repository_digest
+            .as_deref(),
+        Some("0123abcd")
+    );
+    assert_eq!(
+        s.built_from.as_deref(),
+        Some("github.com/org/repo@0123abcd")
+    );
+}
+
+#[test]
+fn a_condition_error_is_unknown_and_ready_waits() {
+    let e = verified_with(Some(judged(
+        Status::Unknown,
+        reasons::CONDITION_ERROR,
+        vec![],
+    )));
+    let s = compute(
+        None,
+        true,
+        Outcome::Evaluated {
+            digest: DIGEST,
+            evaluation: &e,
+        },
+    );
+    assert_eq!(cond(&s, "Attested").status, "Unknown");
+    let r = cond(&s, "Ready");
+    assert_eq!(
+        (r.status.as_str(), r.reason.as_str()),
+        ("False", reasons::PROGRESSING)
+    );
+}
+
+#[test]
+fn no_requirement_is_not_required_whatever_happened() {
+    let e = verified_with(None);
+    let s = compute(
+        None,
+        false,
+        Outcome::Evaluated {
+            digest: DIGEST,
+            evaluation: &e,
+        },
+    );
+    let a = cond(&s, "Attested");
+    assert_eq!(
+        (a.status.as_str(), a.reason.as_str()),
+        ("True", reasons::ATTESTATION_NOT_REQUIRED)
+    );
+    let failed = Outcome::Failed {
+        digest: Some(DIGEST),
+        reason: reasons::REGISTRY_UNAVAILABLE,
+        message: "down".into(),
+    };
+    let s = compute(None, false, failed);
+    assert_eq!(
+        cond(&s, "Attested").reason,
+        reasons::ATTESTATION_NOT_REQUIRED
+    );
+}
+
+#[test]
+fn a_registry_outage_is_unknown_and_keeps_the_last_attestation_evidence() {
+    let e = verified_with(Some(judged(
+        Status::True,
+        reasons::ATTESTED,
+        vec![provenance(Verdict::Verified)],
+    )));
+    let before = compute(
+        None,
+        true,
+        Outcome::Evaluated {
+            digest: DIGEST,
+            evaluation: &e,
+        },
+    );
+    let failed = Outcome::Failed {
+        digest: Some(DIGEST),
+        reason: reasons::REGISTRY_UNAVAILABLE,
+        message: "down".into(),
+    };
+    let s = compute(Some(&before), true, failed);
+    let a = cond(&s, "Attested");
+    assert_eq!(
+        (a.status.as_str(), a.reason.as_str()),
+        ("Unknown", reasons::REGISTRY_UNAVAILABLE)
+    );
+    assert_eq!(s.attestations, before.attestations);
+    assert_eq!(s.built_from, before.built_from);
+    // A policy that cannot be applied: Unknown/PolicyInvalid, never NotRequired.
+    let invalid = Outcome::Failed {
+        digest: None,
+        reason: reasons::POLICY_INVALID,
+        message: "bad CEL".into(),
+    };
+    let s = compute(None, true, invalid);
+    assert_eq!(cond(&s, "Attested").reason, reasons::POLICY_INVALID);
+}
+
+#[test]
+fn a_cached_verdict_keeps_the_previous_attested_condition_and_its_time() {
+    let e = verified_with(Some(judged(
+        Status::False,
+        reasons::ATTESTATION_POLICY_FAILED,
+        vec![],
+    )));
+    let before = compute(
+        None,
+        true,
+        Outcome::Evaluated {
+            digest: DIGEST,
+            evaluation: &e,
+        },
+    );
+    let s = compute(Some(&before), true, Outcome::Cached);
+    assert_eq!(cond(&s, "Attested"), cond(&before, "Attested"));
+    assert_eq!(cond(&s, "Ready").reason, reasons::ATTESTATION_POLICY_FAILED);
+}
+
+#[test]
+fn a_source_of_a_policy_with_invalid_cel_is_attested_unknown_policy_invalid() {
+    let src = fixtures::source(&fixtures::oci_repository());
+    let bad = policy(&format!(
+        "{REQUIRING}    conditions:\n      - expression: \"predicate.x ==\"\n"
+    ));
+    let decision = decide(&src, &[("prov", &bad)], &secrets());
+    let why = decision.invalid_message().unwrap();
+    assert!(why.contains("predicate.x =="), "{why}");
+    let s = compute_status(
+        None,
+        &AuditInput {
+            source: &src,
+            url: None,
+            digest_note: None,
+            decision: &decision,
+            outcome: Outcome::Failed {
+                digest: None,
+                reason: reasons::POLICY_INVALID,
+                message: why,
+            },
+            generation: Some(1),
+            now: &now(),
+        },
+    );
+    for t in ["Verified", "Attested"] {
+        let c = cond(&s, t);
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("Unknown", reasons::POLICY_INVALID),
+            "{t}"
+        );
+    }
+    assert!(cond(&s, "Attested").message.contains("predicate.x =="));
+}
