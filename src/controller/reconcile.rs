@@ -51,7 +51,9 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
         }
     };
     let key = source.display();
-    match audit(&obj, &source, &ctx).await {
+    let audited = audit(&obj, &source, &ctx).await;
+    ctx.metrics.reconciled();
+    match audited {
         Ok(Audited { retry, recheck_in }) => {
             let failures = ctx.backoff.record(&key, retry);
             // Back again by the verdict's re-check time (a negative verdict's backoff, the
