@@ -34,16 +34,19 @@ say() { printf '[bench] %s %s\n' "$(date -u +%T)" "$*"; }
 T_BEGIN=$SECONDS
 
 make --no-print-directory stack-up >/dev/null
-. "${STACK_DIR:-$ROOT/.stack}/env"
+set -a; . "${STACK_DIR:-$ROOT/.stack}/env"; set +a  # exported: the Python client reads KUBECONFIG_ADMIN
 K="kubectl --kubeconfig $KUBECONFIG_ADMIN"
 PY="python3 $ROOT/hack/bench-controller.py"
 # BENCH_PROFILE=debug measures request counts without a release build (timings then mean less).
 PROFILE=${BENCH_PROFILE:-release}
 say "building the $PROFILE controller (and the debug sigstore-forge, set-up only)…"
-cargo build --profile "$([ "$PROFILE" = debug ] && echo dev || echo "$PROFILE")" --quiet \
-  -p provenance-auditor --bin provenance-auditor
+# BENCH_BINARY: a controller binary built earlier (e.g. the one before a change, for a before/after).
+if [ -z "${BENCH_BINARY:-}" ]; then
+  cargo build --profile "$([ "$PROFILE" = debug ] && echo dev || echo "$PROFILE")" --quiet \
+    -p provenance-auditor --bin provenance-auditor
+fi
 cargo build --quiet -p sigstore-forge --bin sigstore-forge
-PA=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/provenance-auditor
+PA=${BENCH_BINARY:-${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/provenance-auditor}
 FORGE=${CARGO_TARGET_DIR:-$ROOT/target}/debug/sigstore-forge
 
 work=$(mktemp -d)

@@ -334,6 +334,14 @@ impl Metrics {
         current.keys().cloned().collect()
     }
 
+    /// How many sources have series (cheaper than [`Self::sources`] when only a change matters).
+    pub fn source_count(&self) -> usize {
+        self.current_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
     /// Counts one verification against the registry and how long it took.
     pub fn verification(&self, result: &str, seconds: f64) {
         self.verifications
