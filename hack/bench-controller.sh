@@ -26,6 +26,7 @@ N_ART=${BENCH_ARTIFACTS:-100}
 N_SRC=${BENCH_SOURCES:-1000}
 STEADY=${BENCH_STEADY_SECONDS:-60}
 N_CHG=${BENCH_CHANGES:-100}
+# How long the controller gets to verify every source (BENCH_DEADLINE_SECONDS, default 900).
 CHG_SECONDS=${BENCH_CHANGE_SECONDS:-60}
 NS=bench-controller
 ISSUER=https://token.actions.githubusercontent.com
@@ -120,7 +121,7 @@ say "set-up took ${T_SETUP}s; starting the controller (default resync and re-ver
   --metrics-addr "127.0.0.1:$port" >"$work/controller.log" 2>&1 &
 ctl_pid=$!
 snap start
-deadline=$((SECONDS + 600))
+deadline=$((SECONDS + ${BENCH_DEADLINE_SECONDS:-900}))
 while :; do
   v=$(verified)
   [ "${v:-0}" -ge "$N_SRC" ] && break
