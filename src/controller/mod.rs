@@ -265,7 +265,7 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
         }
     };
     let (policy_store, policy_task, policy_changes) = watch::policies(client.clone());
-    let (feeds, audit_store, namespace_store) = watch::Feeds::new();
+    let (feeds, audit_store, namespace_store) = watch::Feeds::new(policy_task, policy_changes);
     let ctx = Arc::new(Context {
         client: client.clone(),
         registry,
@@ -296,8 +296,6 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
     let result = watch::run_controllers(
         ctx,
         kinds,
-        policy_task,
-        policy_changes,
         feeds,
         ready,
         opts.concurrency,

@@ -105,11 +105,18 @@ pub fn policies(
 pub struct Feeds {
     audits: reflector::store::Writer<DynamicObject>,
     namespaces: reflector::store::Writer<PartialObjectMeta<Namespace>>,
+    /// The policy reflector (see [`policies`]).
+    policy_task: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// Bumped by the policy reflector: re-audits every source.
+    policy_changes: signal::Receiver<u64>,
 }
 
 impl Feeds {
     /// The writers, with the audit and namespace stores they fill.
-    pub fn new() -> (
+    pub fn new(
+        policy_task: impl Future<Output = ()> + Send + 'static,
+        policy_changes: signal::Receiver<u64>,
+    ) -> (
         Self,
         Store<DynamicObject>,
         Store<PartialObjectMeta<Namespace>>,
@@ -117,7 +124,16 @@ impl Feeds {
         let audits = reflector::store::Writer::new(ApiResource::erase::<SourceAudit>(&()));
         let namespaces = reflector::store::Writer::default();
         let (a, n) = (audits.as_reader(), namespaces.as_reader());
-        (Self { audits, namespaces }, a, n)
+        (
+            Self {
+                audits,
+                namespaces,
+                policy_task: Box::pin(policy_task),
+                policy_changes,
+            },
+            a,
+            n,
+        )
     }
 }
 
@@ -203,15 +219,13 @@ fn each_change(rx: signal::Receiver<u64>) -> impl futures::Stream<Item = ()> + S
 pub async fn run_controllers(
     ctx: Arc<Context>,
     kinds: Vec<SourceKind>,
-    policy_task: impl Future<Output = ()> + Send + 'static,
-    policy_changes: signal::Receiver<u64>,
     feeds: Feeds,
     ready: Arc<AtomicBool>,
     concurrency: usize,
     secret_poll_interval: Duration,
     stop: signal::Receiver<bool>,
 ) -> Result<(), String> {
-    let policy_task = tokio::spawn(policy_task);
+    let policy_task = tokio::spawn(feeds.policy_task);
     let mut stores = vec![];
     let mut runs = vec![];
     let mut targets = vec![];
@@ -222,7 +236,7 @@ pub async fn run_controllers(
             kind,
             concurrency,
             triggered,
-            policy_changes.clone(),
+            feeds.policy_changes.clone(),
             stop.clone(),
         );
         targets.push(Target {
