@@ -279,6 +279,8 @@ async fn audit(args: &AuditArgs) -> Result<u8, String> {
         metrics: None,
         limits: &limits,
         sealer: &sealer,
+        namespaces: None,
+        clients: None,
     };
     let policies = &policies;
     let mut results: Vec<AuditResult> = futures::stream::iter(sources)

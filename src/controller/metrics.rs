@@ -127,6 +127,7 @@ pub struct Metrics {
     duration: Histogram,
     registry_requests: Family<RegistryLabels, Counter>,
     cache_hits: Counter,
+    reconciles: Counter,
     reconcile_errors: Family<ErrorLabels, Counter>,
     /// The reason and signer labels currently exported per source, so a change replaces the
     /// series instead of adding one.
@@ -159,6 +160,7 @@ impl Metrics {
             duration: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
             registry_requests: Family::default(),
             cache_hits: Counter::default(),
+            reconciles: Counter::default(),
             reconcile_errors: Family::default(),
             current_reason: Mutex::default(),
             current_attested: Mutex::default(),
@@ -219,6 +221,11 @@ impl Metrics {
             "provenance_verification_cache_hits",
             "Audits answered from the verdict cache without asking the registry",
             m.cache_hits.clone(),
+        );
+        registry.register(
+            "provenance_reconciles",
+            "Source audits run (reconciles), whatever their outcome: with the process CPU, the cost of one",
+            m.reconciles.clone(),
         );
         registry.register(
             "provenance_reconcile_errors",
@@ -392,6 +399,14 @@ impl Metrics {
         current.keys().cloned().collect()
     }
 
+    /// How many sources have series (cheaper than [`Self::sources`] when only a change matters).
+    pub fn source_count(&self) -> usize {
+        self.current_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
     /// Counts one verification against the registry and how long it took.
     pub fn verification(&self, result: &str, seconds: f64) {
         self.verifications
@@ -405,6 +420,11 @@ impl Metrics {
     /// Counts a verdict-cache hit.
     pub fn cache_hit(&self) {
         self.cache_hits.inc();
+    }
+
+    /// Counts a reconcile (an audit run to its end, or to its error).
+    pub fn reconciled(&self) {
+        self.reconciles.inc();
     }
 
     /// Counts a failed reconcile; `reason` must be bounded (a category, never error text).

@@ -12,6 +12,7 @@ pub mod label_selector;
 pub mod leader;
 pub mod metrics;
 pub mod policy;
+pub mod policy_changes;
 pub mod reconcile;
 pub mod registry_labels;
 pub mod secret_poll;
@@ -25,9 +26,11 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DynamicObject, ListParams};
+use kube::core::PartialObjectMeta;
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
@@ -110,6 +113,16 @@ pub struct Context {
     pub recorder: Recorder,
     /// `ProvenancePolicy` objects, as watched.
     pub policy_store: Store<DynamicObject>,
+    /// `SourceAudit` objects, as watched (without managed fields): an audit's previous status
+    /// without a GET per reconcile.
+    pub audit_store: Store<DynamicObject>,
+    /// Namespaces' metadata, as watched, for `namespaceSelector` (a GET when the watch is not
+    /// allowed or has not listed them yet).
+    pub namespace_store: Store<PartialObjectMeta<Namespace>>,
+    /// The version of each audit as last written or read (when the audit store may stand for it).
+    pub written: state::Written,
+    /// Per-source registry clients, reused while their inputs are unchanged.
+    pub clients: crate::verifier::clients::ClientMemo,
     /// Verdicts by (registry, repository, digest, policy fingerprint, trust-root fingerprint),
     /// with their re-check schedule.
     pub cache: VerdictCache,
@@ -151,6 +164,8 @@ impl Context {
             metrics: Some(&self.metrics),
             limits: &self.limits,
             sealer: &self.sealer,
+            namespaces: Some(&self.namespace_store),
+            clients: Some(&self.clients),
         }
     }
 
@@ -264,13 +279,18 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
             crate::verifier::seal::Sealer::none()
         }
     };
-    let (policy_store, policy_task) = watch::policies(client.clone());
+    let (policy_store, policy_task, policy_changes) = watch::policies(client.clone());
+    let (feeds, audit_store, namespace_store) = watch::Feeds::new(policy_task, policy_changes);
     let ctx = Arc::new(Context {
         client: client.clone(),
         registry,
         metrics,
         recorder: Recorder::new(client.clone(), reporter),
         policy_store,
+        audit_store,
+        namespace_store,
+        written: state::Written::default(),
+        clients: Default::default(),
         cache: VerdictCache::new(crate::verifier::schedule::Intervals {
             resync: opts.resync,
             reverify: opts.reverify,
@@ -292,7 +312,7 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
     let result = watch::run_controllers(
         ctx,
         kinds,
-        policy_task,
+        feeds,
         ready,
         opts.concurrency,
         opts.secret_poll_interval,

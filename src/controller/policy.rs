@@ -1,10 +1,16 @@
 //! `ProvenancePolicy` status: whether each policy can be applied (`Ready`, or
 //! `Ready=False/PolicyInvalid` with what is wrong: bad regex or selector, missing Secret or key)
-//! and how many sources it matches. Written only when it changes, and never by a shard.
+//! and how many sources it matches. Written only when it changes, never by a shard, and
+//! recomputed only when something it depends on changed (see [`inputs`]): checking costs one
+//! metadata GET per policy Secret (answered from the API server's cache) and a hash over the
+//! watched objects' versions, where recomputing reads every source and every policy Secret.
 
 use std::time::Duration;
 
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use std::hash::{Hash, Hasher};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DynamicObject, GetParams, Patch, PatchParams};
 use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
@@ -17,7 +23,7 @@ use crate::audit::source::FluxSource;
 use crate::verifier::creds::fetch_secrets;
 use crate::vocabulary::{self as vocab, reasons, types, Status};
 
-/// How often policy status is recomputed (Secrets a policy reads are not watched by name).
+/// How often the inputs of policy status are checked (Secrets a policy reads are not watched).
 pub const INTERVAL: Duration = Duration::from_secs(5);
 
 /// The readable policies among `objs` as `(name, spec)`, for the controller and `audit` alike;
@@ -41,30 +47,80 @@ pub fn readable<'a>(
         .collect()
 }
 
-/// Recomputes and, when changed, writes every policy's status.
-pub async fn update_all(ctx: &Context, sources: &[(SourceKind, Store<DynamicObject>)]) {
+/// A fingerprint of everything policy statuses are computed from: the policies, the sources (their
+/// versions), the namespaces' labels when a policy selects namespaces by label, and the versions
+/// of the Secrets policies name. `None` when a Secret's version cannot be read (recompute).
+pub async fn inputs(ctx: &Context, sources: &[(SourceKind, Store<DynamicObject>)]) -> Option<u64> {
+    // Order-independent (a sum of per-object hashes): stores iterate in no fixed order.
+    fn one(parts: impl Hash) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        parts.hash(&mut h);
+        h.finish()
+    }
+    // A replica that starts leading writes what it did not while standing by.
+    let mut sum = one(ctx.is_leader());
+    let policies = ctx.policy_store.state();
+    for p in &policies {
+        sum = sum.wrapping_add(one((&p.metadata.name, &p.metadata.resource_version)));
+    }
+    for (kind, store) in sources {
+        for o in store.state() {
+            sum = sum.wrapping_add(one((
+                kind.as_str(),
+                &o.metadata.uid,
+                &o.metadata.resource_version,
+            )));
+        }
+    }
+    let specs = readable(policies.iter().map(|p| p.as_ref()), |_, _| {});
+    if crate::verifier::needs_namespace_labels(&specs) {
+        for n in ctx.namespace_store.state() {
+            sum = sum.wrapping_add(one(("ns", &n.metadata.name, &n.metadata.labels)));
+        }
+    }
+    let secrets: std::collections::BTreeSet<_> = specs
+        .iter()
+        .flat_map(|(_, p)| super::secret_poll::policy_secrets(p))
+        .collect();
+    for (ns, name) in secrets {
+        let api = Api::<Secret>::namespaced(ctx.client.clone(), &ns);
+        let version = api
+            .get_metadata_opt_with(&name, &GetParams::any())
+            .await
+            .ok()?
+            .and_then(|m| m.metadata.resource_version);
+        sum = sum.wrapping_add(one(("secret", &ns, &name, version)));
+    }
+    Some(sum)
+}
+
+/// Recomputes and, when changed, writes every policy's status; false when one could not be.
+pub async fn update_all(ctx: &Context, sources: &[(SourceKind, Store<DynamicObject>)]) -> bool {
     // A shard sees only its own sources: its `matchedSources` would be wrong and fight the
-    // other shards' (docs/sharding.md).
+    // other shards' (docs/sharding.md). Nothing to retry.
     if ctx.shard.is_sharded() {
-        return;
+        return true;
     }
     let all: Vec<FluxSource> = sources
         .iter()
         .flat_map(|(_, s)| s.state())
         .filter_map(|o| FluxSource::from_dynamic(&o).ok())
         .collect();
+    let mut all_done = true;
     for obj in ctx.policy_store.state() {
         if let Err(e) = update_one(ctx, &obj, &all).await {
+            all_done = false;
             tracing::warn!(policy = %obj.name_any(), error = %e, "updating ProvenancePolicy status");
         }
     }
+    all_done
 }
 
 async fn update_one(
     ctx: &Context,
     obj: &DynamicObject,
     sources: &[FluxSource],
-) -> Result<(), kube::Error> {
+) -> Result<(), super::Error> {
     let name = obj.name_any();
     let spec: Result<ProvenancePolicySpec, _> =
         serde_json::from_value(obj.data.get("spec").cloned().unwrap_or_default());
@@ -81,7 +137,7 @@ async fn update_one(
             let secrets = match fetch_secrets(&ctx.client, &keys).await {
                 Ok(s) => s,
                 // Not being able to read is not the policy's fault: try again next round.
-                Err(_) => return Ok(()),
+                Err(e) => return Err(e),
             };
             let mut matched = 0i64;
             for s in sources {

@@ -8,9 +8,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::ApiResource;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
@@ -51,7 +54,9 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
         }
     };
     let key = source.display();
-    match audit(&obj, &source, &ctx).await {
+    let audited = audit(&obj, &source, &ctx).await;
+    ctx.metrics.reconciled();
+    match audited {
         Ok(Audited { retry, recheck_in }) => {
             let failures = ctx.backoff.record(&key, retry);
             // Back again by the verdict's re-check time (a negative verdict's backoff, the
@@ -106,7 +111,8 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
     };
     let audits: Api<SourceAudit> = Api::namespaced(ctx.client.clone(), &source.namespace);
     let name = audit_name(source.kind, &source.name);
-    let previous = audits.get_opt(&name).await?;
+    let written_key = format!("{}/{name}", source.namespace);
+    let previous = previous_audit(ctx, &audits, &source.namespace, &name).await?;
     let prev_status = previous.as_ref().and_then(|a| a.status.clone());
     let generation = previous.as_ref().and_then(|a| a.metadata.generation);
     let Judged {
@@ -142,8 +148,17 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
     let relabel = previous
         .as_ref()
         .is_some_and(|a| ctx.shard.audit_labels(a.labels()) != shard_labels);
+    let mut status = status;
     if !owned || relabel {
-        apply_audit(&audits, &name, obj, source, &shard_labels).await?;
+        let applied = apply_audit(&audits, &name, obj, source, &shard_labels).await?;
+        ctx.written
+            .record(&written_key, applied.metadata.resource_version.clone());
+        // A new audit's status was computed before the audit had a generation: stamp the one
+        // it got now, or the next audit finds the status changed and writes it all again.
+        if applied.metadata.generation != generation {
+            restamp(&mut status, applied.metadata.generation);
+            ctx.sealer.seal(source, &mut status);
+        }
     }
     if prev_status.as_ref() != Some(&status) {
         clear_foreign_fields(&audits, &name, prev_status.as_ref(), &status).await?;
@@ -159,17 +174,68 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
                 &Patch::Apply(&patch),
             )
             .await;
-        if let Err(e) = written {
-            // The status still holds the previous verdict; the metrics must not (fail closed).
-            ctx.metrics
-                .set_source(&labels(source), &gauges(&status, &decision).withheld());
-            return Err(e.into());
+        match written {
+            Ok(a) => ctx
+                .written
+                .record(&written_key, a.metadata.resource_version),
+            Err(e) => {
+                // The status still holds the previous verdict; the metrics must not (fail
+                // closed). Nor may the store's copy stand for the audit now.
+                ctx.written.record(&written_key, Some(String::new()));
+                ctx.metrics
+                    .set_source(&labels(source), &gauges(&status, &decision).withheld());
+                return Err(e.into());
+            }
         }
     }
     publish_events(ctx, obj, source, &name, prev_status.as_ref(), &status).await;
     ctx.metrics
         .set_source(&labels(source), &gauges(&status, &decision));
     Ok(Audited { retry, recheck_in })
+}
+
+/// The `SourceAudit` as it is now: the audit store's copy when it is current (see
+/// [`super::state::Written`]), else a GET. Saves a GET per no-op reconcile.
+async fn previous_audit(
+    ctx: &Context,
+    audits: &Api<SourceAudit>,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<SourceAudit>, Error> {
+    let key = format!("{namespace}/{name}");
+    let store = &ctx.audit_store;
+    if store
+        .wait_until_ready()
+        .now_or_never()
+        .is_some_and(|r| r.is_ok())
+    {
+        let stored = store.get(
+            &ObjectRef::new_with(name, ApiResource::erase::<SourceAudit>(&())).within(namespace),
+        );
+        let version = stored
+            .as_ref()
+            .and_then(|o| o.metadata.resource_version.as_deref());
+        if ctx.written.is_current(&key, version) {
+            match stored {
+                None => return Ok(None),
+                // Typed like a GET would be; one that does not parse is left to the GET's error.
+                Some(o) => {
+                    if let Ok(a) = serde_json::to_value(o.as_ref()).and_then(serde_json::from_value)
+                    {
+                        return Ok(Some(a));
+                    }
+                }
+            }
+        }
+    }
+    let found = audits.get_opt(name).await?;
+    ctx.written.record(
+        &key,
+        found
+            .as_ref()
+            .and_then(|a| a.metadata.resource_version.clone()),
+    );
+    Ok(found)
 }
 
 /// Removes the top-level status fields the new status does not have. Server-side apply leaves
@@ -211,7 +277,7 @@ async fn apply_audit(
     obj: &DynamicObject,
     source: &FluxSource,
     labels: &std::collections::BTreeMap<String, String>,
-) -> Result<(), Error> {
+) -> Result<SourceAudit, Error> {
     let owner = json!({
         "apiVersion": obj.types.as_ref().map(|t| t.api_version.clone()).unwrap_or_else(|| "source.toolkit.fluxcd.io/v1".into()),
         "kind": source.kind.as_str(),
@@ -228,14 +294,22 @@ async fn apply_audit(
     if !labels.is_empty() {
         audit["metadata"]["labels"] = json!(labels);
     }
-    audits
+    let applied = audits
         .patch(
             name,
             &PatchParams::apply(MANAGER).force(),
             &Patch::Apply(&audit),
         )
         .await?;
-    Ok(())
+    Ok(applied)
+}
+
+/// Sets the audit generation a status describes (its own and its conditions').
+fn restamp(status: &mut SourceAuditStatus, generation: Option<i64>) {
+    status.observed_generation = generation;
+    for c in &mut status.conditions {
+        c.observed_generation = generation;
+    }
 }
 
 /// An event when the `Verified` reason changes (not on every resync): on the audit, and a

@@ -10,7 +10,7 @@
 //! disappearing) re-audits the sources that use it; the audit then reads the data it needs, as
 //! on every resync. Between polls the periodic resync still re-reads every Secret.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
@@ -125,6 +125,7 @@ pub async fn run(
         return;
     }
     let mut versions = Versions::default();
+    let mut index = SourceIndex::default();
     // A typo such as 1ms must not turn into a stream of GETs.
     let mut tick = tokio::time::interval(interval.max(Duration::from_secs(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -134,17 +135,9 @@ pub async fn run(
             _ = stop.wait_for(|s| *s) => break,
         }
         let policies = ctx.policies();
-        let sources: Vec<(usize, std::sync::Arc<DynamicObject>, FluxSource)> = targets
-            .iter()
-            .enumerate()
-            .flat_map(|(i, t)| {
-                t.store
-                    .state()
-                    .into_iter()
-                    .filter_map(move |o| FluxSource::from_dynamic(&o).ok().map(|s| (i, o, s)))
-            })
-            .collect();
-        let named = named_secrets(&ctx.client, &policies, sources.iter().map(|(_, _, s)| s)).await;
+        // Only the sources that changed since the last poll are parsed again.
+        index.refresh(&targets);
+        let named = named_secrets(&ctx.client, &policies, index.uses()).await;
         let observed = read_versions(&ctx.client, &named).await;
         let changed = versions.update(&named, &observed);
         if changed.is_empty() {
@@ -154,11 +147,14 @@ pub async fn run(
             secrets = changed.len(),
             "named Secrets changed: re-auditing their sources"
         );
-        for (i, t) in targets.iter().enumerate() {
-            let of_kind = sources
-                .iter()
-                .filter(|(k, _, _)| *k == i)
-                .map(|(_, o, s)| (o.as_ref(), s.clone()));
+        for t in &targets {
+            let parsed: Vec<(std::sync::Arc<DynamicObject>, FluxSource)> = t
+                .store
+                .state()
+                .into_iter()
+                .filter_map(|o| FluxSource::from_dynamic(&o).ok().map(|s| (o, s)))
+                .collect();
+            let of_kind = parsed.iter().map(|(o, s)| (o.as_ref(), s.clone()));
             for o in affected(&changed, &policies, of_kind) {
                 let _ = t
                     .trigger
@@ -168,22 +164,67 @@ pub async fn run(
     }
 }
 
+/// What a source names: its own Secrets and the ServiceAccount it pulls with.
+type Uses = (BTreeSet<SecretKey>, Option<(String, String)>);
+
+/// What each source names, by uid, as of its `resourceVersion`: a poll parses only the sources
+/// that changed since the previous one.
+#[derive(Default)]
+struct SourceIndex {
+    by_uid: HashMap<String, (Option<String>, Uses)>,
+}
+
+impl SourceIndex {
+    fn refresh(&mut self, targets: &[Target]) {
+        let mut next = HashMap::with_capacity(self.by_uid.len());
+        for t in targets {
+            for o in t.store.state() {
+                let Some(uid) = o.metadata.uid.clone() else {
+                    continue;
+                };
+                let version = &o.metadata.resource_version;
+                let entry = match self.by_uid.remove(&uid) {
+                    Some(e) if e.0 == *version => e,
+                    _ => match FluxSource::from_dynamic(&o) {
+                        Ok(s) => (
+                            version.clone(),
+                            (
+                                source_secrets(&s),
+                                s.service_account_name
+                                    .as_ref()
+                                    .map(|sa| (s.namespace.clone(), sa.clone())),
+                            ),
+                        ),
+                        Err(_) => continue,
+                    },
+                };
+                next.insert(uid, entry);
+            }
+        }
+        self.by_uid = next;
+    }
+
+    fn uses(&self) -> impl Iterator<Item = &Uses> {
+        self.by_uid.values().map(|(_, u)| u)
+    }
+}
+
 /// Every Secret named by a policy or a source, with the pull secrets of the ServiceAccounts
 /// sources use (a ServiceAccount that cannot be read adds none; the audit reports it).
 async fn named_secrets<'a>(
     client: &Client,
     policies: &[(String, ProvenancePolicySpec)],
-    sources: impl Iterator<Item = &'a FluxSource>,
+    sources: impl Iterator<Item = &'a Uses>,
 ) -> BTreeSet<SecretKey> {
     let mut named: BTreeSet<SecretKey> = policies
         .iter()
         .flat_map(|(_, p)| policy_secrets(p))
         .collect();
     let mut accounts = BTreeSet::new();
-    for s in sources {
-        named.extend(source_secrets(s));
-        if let Some(sa) = &s.service_account_name {
-            accounts.insert((s.namespace.clone(), sa.clone()));
+    for (secrets, account) in sources {
+        named.extend(secrets.iter().cloned());
+        if let Some(sa) = account {
+            accounts.insert(sa.clone());
         }
     }
     for (ns, sa) in accounts {

@@ -1,5 +1,5 @@
-//! In-memory state shared by reconciles: per-source failure counts (the verdict cache is
-//! [`crate::verifier::cache`]).
+//! In-memory state shared by reconciles: per-source failure counts, and the resourceVersion of
+//! each `SourceAudit` as last written (the verdict cache is [`crate::verifier::cache`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -33,6 +33,36 @@ impl Backoff {
     }
 }
 
+/// The `resourceVersion` each `SourceAudit` had when this controller last wrote or read it (by
+/// `namespace/name`): the audit store is read instead of a GET only when it holds that version
+/// (or the controller never touched the audit), so a store that has not yet seen the
+/// controller's own write is never taken for the audit's state.
+#[derive(Default)]
+pub struct Written {
+    versions: Mutex<HashMap<String, String>>,
+}
+
+impl Written {
+    /// Records the version a write returned or a read found.
+    pub fn record(&self, key: &str, version: Option<String>) {
+        let mut m = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        match version {
+            Some(v) => m.insert(key.to_string(), v),
+            None => m.remove(key),
+        };
+    }
+
+    /// Whether a stored copy at `version` (`None`: the store has no copy) may stand for the
+    /// audit: it is the version last written, or this controller never wrote the audit.
+    pub fn is_current(&self, key: &str, version: Option<&str>) -> bool {
+        let m = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        match m.get(key) {
+            None => true,
+            Some(written) => version == Some(written.as_str()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,6 +75,21 @@ mod tests {
         assert_eq!(b.record("b", true), 1);
         assert_eq!(b.record("a", false), 0);
         assert_eq!(b.record("a", true), 1);
+    }
+
+    #[test]
+    fn only_the_version_last_written_stands_for_an_audit_once_written() {
+        let w = Written::default();
+        assert!(
+            w.is_current("ns/a", None),
+            "never written: the store says it all"
+        );
+        assert!(w.is_current("ns/a", Some("7")));
+        w.record("ns/a", Some("8".into()));
+        assert!(!w.is_current("ns/a", None), "written, not yet in the store");
+        assert!(!w.is_current("ns/a", Some("7")), "the store lags the write");
+        assert!(w.is_current("ns/a", Some("8")));
+        assert!(!w.is_current("ns/a", Some("9")), "someone else wrote since");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! list or watch Secrets), the policy reflector, readiness, the sweep of audits whose source is
 //! gone, and shutdown.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -11,14 +11,17 @@ use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, DynamicObject};
 use kube::core::ApiResource;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Client, ResourceExt};
 use tokio::sync::watch as signal;
 
+use super::policy_changes::PolicyGenerations;
 use super::reconcile::{audit_name, backoff, reconcile};
 use super::secret_poll::{self, Target};
 use super::{source_resource, Context, Error};
@@ -66,33 +69,164 @@ fn policy_resource() -> ApiResource {
     ApiResource::erase::<ProvenancePolicy>(&())
 }
 
-/// A reflector over `ProvenancePolicy` objects (untyped, so one bad policy cannot stop it).
-pub fn policies(client: Client) -> (Store<DynamicObject>, impl Future<Output = ()>) {
+/// A reflector over `ProvenancePolicy` objects (untyped, so one bad policy cannot stop it), and
+/// a counter bumped after the store took in a change that can re-match sources (see
+/// [`super::policy_changes`]).
+pub fn policies(
+    client: Client,
+) -> (
+    Store<DynamicObject>,
+    impl Future<Output = ()>,
+    signal::Receiver<u64>,
+) {
     let ar = policy_resource();
     let writer = reflector::store::Writer::new(ar.clone());
     let reader = writer.as_reader();
+    let (changes_tx, changes) = signal::channel(0u64);
+    let mut generations = PolicyGenerations::default();
     let stream = watcher(Api::all_with(client, &ar), watcher::Config::default())
         .default_backoff()
         .reflect(writer)
+        .for_each(move |e| {
+            match e {
+                Ok(e) => {
+                    if generations.changed(&e) {
+                        changes_tx.send_modify(|n| *n += 1);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "watching ProvenancePolicies"),
+            }
+            async {}
+        });
+    (reader, stream, changes)
+}
+
+/// The writers of the stores [`Context`] reads (audits, namespaces), fed by [`run_controllers`].
+pub struct Feeds {
+    audits: reflector::store::Writer<DynamicObject>,
+    namespaces: reflector::store::Writer<PartialObjectMeta<Namespace>>,
+    /// The policy reflector (see [`policies`]).
+    policy_task: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// Bumped by the policy reflector: re-audits every source.
+    policy_changes: signal::Receiver<u64>,
+}
+
+impl Feeds {
+    /// The writers, with the audit and namespace stores they fill.
+    pub fn new(
+        policy_task: impl Future<Output = ()> + Send + 'static,
+        policy_changes: signal::Receiver<u64>,
+    ) -> (
+        Self,
+        Store<DynamicObject>,
+        Store<PartialObjectMeta<Namespace>>,
+    ) {
+        let audits = reflector::store::Writer::new(ApiResource::erase::<SourceAudit>(&()));
+        let namespaces = reflector::store::Writer::default();
+        let (a, n) = (audits.as_reader(), namespaces.as_reader());
+        (
+            Self {
+                audits,
+                namespaces,
+                policy_task: Box::pin(policy_task),
+                policy_changes,
+            },
+            a,
+            n,
+        )
+    }
+}
+
+/// Fills the audit store. Managed fields are dropped: nothing reads them, and at 10,000 audits
+/// they would be most of the store's memory.
+async fn watch_audits(
+    client: Client,
+    config: watcher::Config,
+    writer: reflector::store::Writer<DynamicObject>,
+) {
+    let ar = ApiResource::erase::<SourceAudit>(&());
+    watcher(Api::<DynamicObject>::all_with(client, &ar), config)
+        .default_backoff()
+        .modify(|o| o.managed_fields_mut().clear())
+        .reflect(writer)
         .for_each(|e| async move {
             if let Err(e) = e {
-                tracing::warn!(error = %e, "watching ProvenancePolicies");
+                tracing::warn!(error = %e, "watching SourceAudits");
             }
-        });
-    (reader, stream)
+        })
+        .await
+}
+
+/// Fills the namespace store (metadata only: labels are all `namespaceSelector` reads), and
+/// re-audits the sources of a namespace whose labels changed when a policy selects namespaces
+/// by label (a label edit can make a policy match or stop matching them).
+async fn watch_namespaces(
+    ctx: Arc<Context>,
+    writer: reflector::store::Writer<PartialObjectMeta<Namespace>>,
+    targets: Vec<(
+        Store<DynamicObject>,
+        ApiResource,
+        mpsc::UnboundedSender<ObjectRef<DynamicObject>>,
+    )>,
+) {
+    let mut seen: HashMap<String, BTreeMap<String, String>> = HashMap::new();
+    watcher(
+        Api::<PartialObjectMeta<Namespace>>::all(ctx.client.clone()),
+        watcher::Config::default(),
+    )
+        .default_backoff()
+        .modify(|o| o.managed_fields_mut().clear())
+        .reflect(writer)
+        .for_each(|e| {
+            match e {
+                Ok(watcher::Event::Apply(ns) | watcher::Event::InitApply(ns)) => {
+                    let name = ns.name_any();
+                    let labels = ns.labels().clone();
+                    let before = seen.insert(name.clone(), labels.clone());
+                    if before.is_some_and(|b| b != labels)
+                        && crate::verifier::needs_namespace_labels(&ctx.policies())
+                    {
+                        for (store, ar, trigger) in &targets {
+                            for o in store.state() {
+                                if o.namespace().as_deref() == Some(name.as_str()) {
+                                    let _ = trigger
+                                        .unbounded_send(ObjectRef::from_obj_with(o.as_ref(), ar.clone()));
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok(watcher::Event::Delete(ns)) => {
+                    seen.remove(&ns.name_any());
+                }
+                Ok(_) => {}
+                // Without list/watch on namespaces (an older ClusterRole) every audit GETs.
+                Err(e) => tracing::warn!(error = %e, "watching namespaces (namespaceSelector labels are read with a GET per audit meanwhile)"),
+            }
+            async {}
+        })
+        .await
+}
+
+/// One `()` per change the receiver sees after subscribing.
+fn each_change(rx: signal::Receiver<u64>) -> impl futures::Stream<Item = ()> + Send {
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.changed().await.ok()?;
+        Some(((), rx))
+    })
 }
 
 /// Runs every controller until stopped; readiness is set once every cache has synced.
 pub async fn run_controllers(
     ctx: Arc<Context>,
     kinds: Vec<SourceKind>,
-    policy_task: impl Future<Output = ()> + Send + 'static,
+    feeds: Feeds,
     ready: Arc<AtomicBool>,
     concurrency: usize,
     secret_poll_interval: Duration,
     stop: signal::Receiver<bool>,
 ) -> Result<(), String> {
-    let policy_task = tokio::spawn(policy_task);
+    let policy_task = tokio::spawn(feeds.policy_task);
     let mut stores = vec![];
     let mut runs = vec![];
     let mut targets = vec![];
@@ -102,8 +236,15 @@ pub async fn run_controllers(
         apis.into_iter().map(move |api| (kind, api))
     }) {
         let (trigger, triggered) = mpsc::unbounded();
-        let (store, run) =
-            source_controller(ctx.clone(), kind, api, concurrency, triggered, stop.clone());
+        let (store, run) = source_controller(
+            ctx.clone(),
+            kind,
+            api,
+            concurrency,
+            triggered,
+            feeds.policy_changes.clone(),
+            stop.clone(),
+        );
         targets.push(Target {
             store: store.clone(),
             resource: source_resource(kind),
@@ -112,6 +253,20 @@ pub async fn run_controllers(
         stores.push((kind, store));
         runs.push(tokio::spawn(run));
     }
+    let audit_task = tokio::spawn(watch_audits(
+        ctx.client.clone(),
+        // A shard's audits carry the label keys its selector reads (shard.rs): only its own.
+        ctx.shard.watcher_config(),
+        feeds.audits,
+    ));
+    let namespace_task = tokio::spawn(watch_namespaces(
+        ctx.clone(),
+        feeds.namespaces,
+        targets
+            .iter()
+            .map(|t| (t.store.clone(), t.resource.clone(), t.trigger.clone()))
+            .collect(),
+    ));
     let poller = tokio::spawn(secret_poll::run(
         ctx.clone(),
         targets,
@@ -123,14 +278,22 @@ pub async fn run_controllers(
             (ctx.clone(), stores.clone(), ready.clone(), stop.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(super::policy::INTERVAL);
+            let mut last = None;
             loop {
                 tokio::select! {
                     _ = tick.tick() => {},
                     _ = stop.wait_for(|s| *s) => break,
                 }
                 // Before the caches sync every policy would look like it matches nothing.
-                if ready.load(Ordering::Relaxed) {
-                    super::policy::update_all(&ctx, &stores).await;
+                if !ready.load(Ordering::Relaxed) {
+                    continue;
+                }
+                // Recomputed only when an input changed (or could not be checked); the status
+                // write itself changes the policy's version, so one more round confirms it.
+                let now = super::policy::inputs(&ctx, &stores).await;
+                if now.is_none() || now != last {
+                    let done = super::policy::update_all(&ctx, &stores).await;
+                    last = now.filter(|_| done);
                 }
             }
         })
@@ -151,6 +314,8 @@ pub async fn run_controllers(
         let _ = r.await;
     }
     sweeper.abort();
+    audit_task.abort();
+    namespace_task.abort();
     poller.abort();
     policy_status.abort();
     policy_task.abort();
@@ -172,25 +337,26 @@ fn source_controller(
     api: Api<DynamicObject>,
     concurrency: usize,
     secret_changes: mpsc::UnboundedReceiver<ObjectRef<DynamicObject>>,
+    policy_changes: signal::Receiver<u64>,
     stop: signal::Receiver<bool>,
 ) -> (Store<DynamicObject>, impl Future<Output = ()> + Send) {
     let ar = source_resource(kind);
-    let client = ctx.client.clone();
-    // The shard's label selector: another shard's sources never reach this store.
-    let controller = Controller::new_with(api, ctx.shard.watcher_config(), ar.clone())
+    // `Controller::new_with`'s own watch, but without managed fields: at 10,000 sources they were
+    // a large part of the controller's memory, and nothing reads them. The shard's label
+    // selector: another shard's sources never reach this store.
+    let writer = reflector::store::Writer::new(ar.clone());
+    let store = writer.as_reader();
+    let sources = watcher(api, ctx.shard.watcher_config())
+        .default_backoff()
+        .modify(|o| o.managed_fields_mut().clear())
+        .reflect(writer)
+        .applied_objects();
+    let controller = Controller::for_stream_with(sources, store.clone(), ar.clone())
         .with_config(controller::Config::default().concurrency(concurrency as u16));
-    let store = controller.store();
-    let (all, all_ar) = (store.clone(), ar.clone());
-    let pr = policy_resource();
     let controller = controller
-        // Any policy change can change which sources it matches: re-audit all (cheap when the
-        // verdict cache still holds).
-        .watches_with(
-            Api::<DynamicObject>::all_with(client.clone(), &pr),
-            pr,
-            watcher::Config::default(),
-            move |_| refs(&all, &all_ar, |_| true),
-        )
+        // A policy created, deleted or edited can change which sources it matches: re-audit all
+        // (cheap when the verdict cache still holds). Its status writes change nothing.
+        .reconcile_all_on(each_change(policy_changes))
         // Not a Secret watch: that would need list/watch on every Secret of the cluster. The
         // poller GETs the Secrets sources and policies name and sends the sources to re-audit.
         .reconcile_on(secret_changes)
@@ -222,19 +388,6 @@ fn with_kind(obj: Arc<DynamicObject>, kind: SourceKind) -> Arc<DynamicObject> {
     Arc::new(o)
 }
 
-fn refs(
-    store: &Store<DynamicObject>,
-    ar: &ApiResource,
-    keep: impl Fn(&DynamicObject) -> bool,
-) -> Vec<ObjectRef<DynamicObject>> {
-    store
-        .state()
-        .iter()
-        .filter(|o| keep(o))
-        .map(|o| ObjectRef::from_obj_with(o.as_ref(), ar.clone()))
-        .collect()
-}
-
 fn error_policy(obj: Arc<DynamicObject>, err: &Error, ctx: Arc<Context>) -> Action {
     let key = format!(
         "{}/{}/{}",
@@ -256,24 +409,13 @@ async fn sweep(
     mut stop: signal::Receiver<bool>,
 ) {
     readiness.await;
-    // The shard's audits only: they carry the label keys its selector reads (shard.rs).
-    let audit_ar = ApiResource::erase::<SourceAudit>(&());
-    let mut audit_stores = vec![];
-    let mut watches = vec![];
-    for api in ctx.shard.apis(&ctx.client, &audit_ar) {
-        let writer = reflector::store::Writer::new(audit_ar.clone());
-        audit_stores.push(writer.as_reader());
-        let watch = watcher(api, ctx.shard.watcher_config())
-            .default_backoff()
-            .reflect(writer)
-            .for_each(|_| async {});
-        watches.push(tokio::spawn(watch));
-    }
-    for s in &audit_stores {
-        synced(s).await;
-    }
+    // The shard's audits only: the audit store watches with the shard's label selector (the
+    // audits carry the label keys it reads, shard.rs), and the namespace filter is below.
+    let audits = ctx.audit_store.clone();
+    synced(&audits).await;
     let mut gone = super::shard::GoneCheck::default();
     let mut tick = tokio::time::interval(SWEEP);
+    let mut last = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {},
@@ -282,6 +424,16 @@ async fn sweep(
         if !ctx.is_leader() {
             continue;
         }
+        // Time-based: runs whether or not anything else changed.
+        ctx.metrics
+            .prune_registries(std::time::Instant::now(), REGISTRY_SERIES_IDLE);
+        // Nothing was deleted (or added) since the last complete sweep: skip the O(sources)
+        // work below, which at 10,000 sources was a steady cost of its own.
+        let now = sweep_inputs(&stores, &audits, ctx.metrics.source_count());
+        if last == Some(now) {
+            continue;
+        }
+        let mut complete = true;
         let live: HashSet<(String, String, String)> = stores
             .iter()
             .flat_map(|(kind, s)| {
@@ -304,9 +456,10 @@ async fn sweep(
                     .forget(&format!("{}/{}/{}", m.kind, m.namespace, m.name));
             }
         }
-        ctx.metrics
-            .prune_registries(std::time::Instant::now(), REGISTRY_SERIES_IDLE);
-        for a in audit_stores.iter().flat_map(|s| s.state()) {
+        for a in audits.state() {
+            if !ctx.shard.owns_namespace(&a.namespace().unwrap_or_default()) {
+                continue;
+            }
             let ns = a.namespace().unwrap_or_default();
             let source_ref = a.data.pointer("/spec/sourceRef");
             let kind = source_ref
@@ -344,12 +497,40 @@ async fn sweep(
                 }
                 Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
                 Err(e) => {
+                    complete = false;
                     tracing::warn!(audit = %a.name_any(), error = %e, "deleting an orphaned audit")
                 }
             }
         }
+        last = complete.then_some(now);
     }
-    for w in watches {
-        w.abort();
+}
+
+/// An order-independent fingerprint of which sources and audits exist, and how many sources
+/// have metric series: when it is unchanged, the sweep has nothing new to find.
+fn sweep_inputs(
+    stores: &[(SourceKind, Store<DynamicObject>)],
+    audits: &Store<DynamicObject>,
+    series: usize,
+) -> u64 {
+    use std::hash::{Hash, Hasher};
+    fn one(parts: impl Hash) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        parts.hash(&mut h);
+        h.finish()
     }
+    let mut sum = one(series);
+    for (kind, s) in stores {
+        for o in s.state() {
+            sum = sum.wrapping_add(one((
+                kind.as_str(),
+                &o.metadata.namespace,
+                &o.metadata.name,
+            )));
+        }
+    }
+    for a in audits.state() {
+        sum = sum.wrapping_add(one(("audit", &a.metadata.namespace, &a.metadata.name)));
+    }
+    sum
 }

@@ -9,10 +9,12 @@
 //!   kept forever: a negative one on a backoff from one minute, every one at least once per
 //!   `--reverify-interval`).
 //! - [`seal`]: which previous statuses may be read back (only those the controller sealed).
+//! - [`clients`]: per-source registry clients, reused while their inputs are unchanged.
 //! - [`creds`]: the Secrets an audit reads and which Secret changes concern which source.
 //! - [`limits`]: global and per-registry concurrency limits (per-registry slot first).
 
 pub mod cache;
+pub mod clients;
 pub mod creds;
 pub mod limits;
 pub mod pipeline;

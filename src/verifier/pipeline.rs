@@ -15,12 +15,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DynamicObject};
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::Client;
 
 use super::cache::{Entry, Lookup, VerdictCache};
+use super::clients::{ClientKey, ClientMemo};
 use super::creds::{fetch_secrets, secrets_needed, HelmRepo};
 use super::limits::Limits;
 use super::schedule::{self, Intervals};
@@ -53,6 +57,10 @@ pub struct Verifier<'a> {
     pub limits: &'a Limits,
     /// Seals the statuses computed, and says which previous statuses may be read back.
     pub sealer: &'a Sealer,
+    /// Namespaces' metadata as watched (the controller), read before a GET.
+    pub namespaces: Option<&'a Store<PartialObjectMeta<Namespace>>>,
+    /// Per-source registry clients kept while their inputs are unchanged (the controller).
+    pub clients: Option<&'a ClientMemo>,
 }
 
 /// One source judged: what was decided, what the verification found, and the status.
@@ -180,6 +188,19 @@ impl Verifier<'_> {
         &self,
         ns: &str,
     ) -> Result<Option<BTreeMap<String, String>>, String> {
+        // The watched copy when the namespace watch has listed them: a GET per audit otherwise.
+        // A namespace missing from the store may be new: the GET tells.
+        if let Some(store) = self.namespaces {
+            if store
+                .wait_until_ready()
+                .now_or_never()
+                .is_some_and(|r| r.is_ok())
+            {
+                if let Some(n) = store.get(&ObjectRef::new(ns)) {
+                    return Ok(Some(n.metadata.labels.clone().unwrap_or_default()));
+                }
+            }
+        }
         let api: Api<Namespace> = Api::all(self.client.clone());
         match api.get_opt(ns).await {
             Ok(n) => Ok(n.map(|n| n.metadata.labels.unwrap_or_default())),
@@ -426,8 +447,12 @@ impl Verifier<'_> {
         }
         // The shared client's timeout and limits (`--registry-timeout`), this source's credentials.
         let mut opts = self.registry.base_options();
+        let mut key = ClientKey::default();
         for name in &pull {
             let data = self.secret_data(ns, name).await?;
+            for (k, v) in &data {
+                key.add(&format!("pull {name} {k}"), v);
+            }
             // Each layout with its own parser: the legacy one read as the other would give
             // zero credentials without a word.
             let config = match (data.get(".dockerconfigjson"), data.get(".dockercfg")) {
@@ -445,6 +470,7 @@ impl Verifier<'_> {
         if let Some(name) = cert_ref {
             let data = self.secret_data(ns, name).await?;
             opts.extra_ca_pem = data.get("ca.crt").cloned();
+            key.add("ca", opts.extra_ca_pem.as_deref().unwrap_or_default());
         }
         if insecure {
             let host = url
@@ -453,15 +479,22 @@ impl Verifier<'_> {
                 .next()
                 .unwrap_or_default();
             opts.insecure_registries.push(host.to_string());
+            key.add("insecure", host.as_bytes());
         }
-        let client = RegistryClient::new(opts).map_err(|e| e.to_string())?;
-        Ok(match self.metrics {
-            Some(m) => {
-                let m = m.clone();
-                client.with_observer(Arc::new(move |r| m.registry_request(r)))
-            }
-            None => client,
-        })
+        let build = || {
+            let client = RegistryClient::new(opts).map_err(|e| e.to_string())?;
+            Ok(match self.metrics {
+                Some(m) => {
+                    let m = m.clone();
+                    client.with_observer(Arc::new(move |r| m.registry_request(r)))
+                }
+                None => client,
+            })
+        };
+        match self.clients {
+            Some(memo) => memo.get_or_build(key, build),
+            None => build(),
+        }
     }
 
     async fn secret_data(&self, ns: &str, name: &str) -> Result<BTreeMap<String, Vec<u8>>, String> {

@@ -105,6 +105,8 @@ async fn an_unreadable_namespace_makes_the_verdict_unknown_never_a_smaller_polic
         metrics: None,
         limits: &limits,
         sealer: &sealer,
+        namespaces: None,
+        clients: None,
     };
     let source = fixtures::source(&fixtures::oci_repository());
     let policies = policies();
@@ -143,6 +145,8 @@ async fn a_namespace_that_does_not_exist_is_not_a_read_error() {
         metrics: None,
         limits: &limits,
         sealer: &sealer,
+        namespaces: None,
+        clients: None,
     };
     assert_eq!(verifier.namespace_labels("gone").await, Ok(None));
 }

@@ -12,6 +12,9 @@
 //!   the same statement in an envelope nobody signed.
 //! - `sigstore-forge push-artifact HOST/REPO:TAG DIR_OR_FILE`: pushes a Flux artifact, prints
 //!   its digest.
+//! - `sigstore-forge sign-many --dir DIR --identity URI --issuer URL < REFS`: `sign` (bundle
+//!   format) for every `HOST/REPO@sha256:HEX` line of stdin with one leaf, in one process (the
+//!   controller bench signs thousands of artifacts).
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sigstore_forge::push::{self, ArtifactMeta};
@@ -89,6 +92,15 @@ enum Command {
         #[arg(long)]
         unsigned: bool,
         reference: String,
+    },
+    /// Sign every HOST/REPO@sha256:HEX line of stdin (bundle format) with one fresh leaf.
+    SignMany {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        identity: String,
+        #[arg(long)]
+        issuer: String,
     },
     /// Push a Flux artifact from a directory or file; prints the manifest digest.
     PushArtifact {
@@ -180,6 +192,22 @@ fn main() -> sigstore_forge::Result<()> {
                 push::attach_bundle(repo, digest, &bundle)?
             };
             println!("{attached}");
+        }
+        Command::SignMany {
+            dir,
+            identity,
+            issuer,
+        } => {
+            let forge = PrivateSigstore::load(&dir)?;
+            let leaf = forge.issue_leaf(&LeafSpec::uri(&identity, &issuer))?;
+            for line in std::io::stdin().lines() {
+                let line = line?;
+                let Some((repo, digest)) = line.trim().split_once('@') else {
+                    continue;
+                };
+                let bundle = forge.sign_bundle(&leaf, digest, &SignOptions::default())?;
+                println!("{}", push::attach_bundle(repo, digest, &bundle)?);
+            }
         }
         Command::PushArtifact {
             reference,
