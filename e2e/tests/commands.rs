@@ -155,7 +155,7 @@ async fn audit_reports_each_sources_verdict_and_exits_one_when_one_is_not_verifi
             .filter_map(|c| c["type"].as_str())
             .collect();
         ensure!(
-            conds == ["Ready", "Verified", "Enforced", "FluxAgrees"],
+            conds == ["Ready", "Verified", "Enforced", "FluxAgrees", "Attested"],
             "conditions: {s:#}"
         );
         ensure!(s["status"].get("verdictCache").is_none(), "{s:#}");
