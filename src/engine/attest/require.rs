@@ -161,12 +161,27 @@ impl Requirement {
                 ),
             );
         }
+        // The others, by verdict: an unsigned envelope's claimed type is not trusted (anyone can
+        // write it), so it is not "of the type", but the message says it was there, unsigned.
+        let mut others: std::collections::BTreeMap<&str, usize> = Default::default();
+        for e in evidence {
+            *others.entry(e.verdict.as_str()).or_default() += 1;
+        }
+        let others = others
+            .iter()
+            .map(|(v, n)| format!("{n} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         Met::False(
             reasons::ATTESTATION_MISSING,
-            format!(
-                "no {what} attestation found ({} other attestation(s))",
-                evidence.len()
-            ),
+            if evidence.is_empty() {
+                format!("no {what} attestation found (no other attestation)")
+            } else {
+                format!(
+                    "no {what} attestation found ({} other attestation(s): {others})",
+                    evidence.len()
+                )
+            },
         )
     }
 

@@ -310,3 +310,18 @@ fn the_fingerprint_covers_type_claims_and_conditions() {
     renamed.name = "elsewhere".into();
     assert_eq!(a.fingerprint_text(), renamed.fingerprint_text());
 }
+
+#[test]
+fn an_unsigned_envelope_of_no_trusted_type_is_missing_and_the_message_says_unsigned() {
+    // The engine keeps no predicate type from a statement nobody signed (anyone could claim
+    // any type), so it is not "of the type"; the message still says what was there.
+    let r = short_form(&[]);
+    let mut unsigned = attestation("", Verdict::Unsigned, CertificateClaims::default());
+    unsigned.certificate = None;
+    let j = attested(&r, &[unsigned]);
+    assert_eq!(
+        (j.status, j.reason),
+        (Status::False, reasons::ATTESTATION_MISSING)
+    );
+    assert!(j.message.contains("1 Unsigned"), "{}", j.message);
+}
