@@ -190,7 +190,10 @@ fn needed(ns: &str) -> Vec<Access<'_>> {
         a("get", "", "secrets", Some(ns)),
         a("get", "", "secrets", Some("kube-system")),
         a("get", "", "serviceaccounts", Some(ns)),
+        // Namespaces' labels (a policy's namespaceSelector), from a metadata-only watch.
         a("get", "", "namespaces", None),
+        a("list", "", "namespaces", None),
+        a("watch", "", "namespaces", None),
         a("create", "provenance.dev", "sourceaudits", Some(ns)),
         a("patch", "provenance.dev", "sourceaudits/status", Some(ns)),
         a("delete", "provenance.dev", "sourceaudits", Some(ns)),
@@ -239,7 +242,6 @@ fn not_needed(ns: &str) -> Vec<Access<'_>> {
         a("create", "", "serviceaccounts/token", Some(ns)),
         a("create", "", "pods", Some(ns)),
         a("create", "", "pods/exec", Some(ns)),
-        a("list", "", "namespaces", None),
         a("update", "", "namespaces", None),
         a("delete", "", "events", Some(ns)),
         a("create", "provenance.dev", "provenancepolicies", None),
