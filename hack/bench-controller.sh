@@ -177,8 +177,9 @@ def latency(a, b):
         if n > 0:
             out[verb] = (total - x["duration_sum"].get(verb, 0)) / n * 1000
     return out
-# Server-side apply counts as APPLY; the bench's own status patches (still landing when the
-# controller starts) are PATCH ocirepositories and are not the controller's.
+# Server-side apply counts as APPLY. PATCH ocirepositories are never the controller's (it may not
+# write Flux objects): the bench's status changes, or source-controller's finalizers when a
+# source lacks one.
 writes = lambda reqs: sum(v for k, v in reqs.items()
                           if k.split()[0] in ("POST", "PUT", "PATCH", "APPLY", "DELETE")
                           and not k.startswith("PATCH ocirepositories"))
