@@ -7,6 +7,7 @@
 //! malformed object is reported and skipped, never a stopped watch. Policies are watched the
 //! same way for the same reason.
 
+pub mod changes;
 pub mod http;
 pub mod label_selector;
 pub mod leader;
@@ -138,6 +139,8 @@ pub struct Context {
     pub leader: Option<tokio::sync::watch::Receiver<bool>>,
     /// The sources this controller audits.
     pub shard: shard::Shard,
+    /// Bumped by the watches: periodic jobs run only after a change.
+    pub changes: changes::Changes,
 }
 
 impl Context {
@@ -279,7 +282,9 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
             crate::verifier::seal::Sealer::none()
         }
     };
-    let (policy_store, policy_task, policy_changes) = watch::policies(client.clone());
+    let changes = changes::Changes::default();
+    let (policy_store, policy_task, policy_changes) =
+        watch::policies(client.clone(), changes.inputs.clone());
     let (feeds, audit_store, namespace_store) = watch::Feeds::new(policy_task, policy_changes);
     let ctx = Arc::new(Context {
         client: client.clone(),
@@ -301,6 +306,7 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
         resync: opts.resync,
         leader: leader.as_ref().map(leader::Leadership::subscribe),
         shard,
+        changes,
     });
     tracing::info!("starting watches");
     let mut kinds = vec![SourceKind::OciRepository];

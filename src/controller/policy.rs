@@ -2,8 +2,8 @@
 //! `Ready=False/PolicyInvalid` with what is wrong: bad regex or selector, missing Secret or key)
 //! and how many sources it matches. Written only when it changes, never by a shard, and
 //! recomputed only when something it depends on changed (see [`inputs`]): checking costs one
-//! metadata GET per policy Secret (answered from the API server's cache) and a hash over the
-//! watched objects' versions, where recomputing reads every source and every policy Secret.
+//! metadata GET per policy Secret (answered from the API server's cache) and a read of the
+//! watches' change counter, where recomputing reads every source and every policy Secret.
 
 use std::time::Duration;
 
@@ -47,37 +47,19 @@ pub fn readable<'a>(
         .collect()
 }
 
-/// A fingerprint of everything policy statuses are computed from: the policies, the sources (their
-/// versions), the namespaces' labels when a policy selects namespaces by label, and the versions
-/// of the Secrets policies name. `None` when a Secret's version cannot be read (recompute).
-pub async fn inputs(ctx: &Context, sources: &[(SourceKind, Store<DynamicObject>)]) -> Option<u64> {
-    // Order-independent (a sum of per-object hashes): stores iterate in no fixed order.
+/// A fingerprint of everything policy statuses are computed from: the watched policies, sources
+/// and namespaces (by their change counter, see [`super::changes`]) and the versions of the
+/// Secrets policies name. `None` when a Secret's version cannot be read (recompute).
+pub async fn inputs(ctx: &Context) -> Option<u64> {
     fn one(parts: impl Hash) -> u64 {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         parts.hash(&mut h);
         h.finish()
     }
     // A replica that starts leading writes what it did not while standing by.
-    let mut sum = one(ctx.is_leader());
+    let mut sum = one((ctx.is_leader(), ctx.changes.inputs.get()));
     let policies = ctx.policy_store.state();
-    for p in &policies {
-        sum = sum.wrapping_add(one((&p.metadata.name, &p.metadata.resource_version)));
-    }
-    for (kind, store) in sources {
-        for o in store.state() {
-            sum = sum.wrapping_add(one((
-                kind.as_str(),
-                &o.metadata.uid,
-                &o.metadata.resource_version,
-            )));
-        }
-    }
     let specs = readable(policies.iter().map(|p| p.as_ref()), |_, _| {});
-    if crate::verifier::needs_namespace_labels(&specs) {
-        for n in ctx.namespace_store.state() {
-            sum = sum.wrapping_add(one(("ns", &n.metadata.name, &n.metadata.labels)));
-        }
-    }
     let secrets: std::collections::BTreeSet<_> = specs
         .iter()
         .flat_map(|(_, p)| super::secret_poll::policy_secrets(p))

@@ -74,6 +74,7 @@ fn policy_resource() -> ApiResource {
 /// [`super::policy_changes`]).
 pub fn policies(
     client: Client,
+    counter: super::changes::Counter,
 ) -> (
     Store<DynamicObject>,
     impl Future<Output = ()>,
@@ -84,9 +85,12 @@ pub fn policies(
     let reader = writer.as_reader();
     let (changes_tx, changes) = signal::channel(0u64);
     let mut generations = PolicyGenerations::default();
-    let stream = watcher(Api::all_with(client, &ar), watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
+    let stream = counter
+        .counting(
+            watcher(Api::all_with(client, &ar), watcher::Config::default())
+                .default_backoff()
+                .reflect(writer),
+        )
         .for_each(move |e| {
             match e {
                 Ok(e) => {
@@ -143,12 +147,16 @@ async fn watch_audits(
     client: Client,
     config: watcher::Config,
     writer: reflector::store::Writer<DynamicObject>,
+    changes: super::changes::Counter,
 ) {
     let ar = ApiResource::erase::<SourceAudit>(&());
-    watcher(Api::<DynamicObject>::all_with(client, &ar), config)
-        .default_backoff()
-        .modify(|o| o.managed_fields_mut().clear())
-        .reflect(writer)
+    changes
+        .counting(
+            watcher(Api::<DynamicObject>::all_with(client, &ar), config)
+                .default_backoff()
+                .modify(|o| o.managed_fields_mut().clear())
+                .reflect(writer),
+        )
         .for_each(|e| async move {
             if let Err(e) = e {
                 tracing::warn!(error = %e, "watching SourceAudits");
@@ -170,13 +178,17 @@ async fn watch_namespaces(
     )>,
 ) {
     let mut seen: HashMap<String, BTreeMap<String, String>> = HashMap::new();
-    watcher(
-        Api::<PartialObjectMeta<Namespace>>::all(ctx.client.clone()),
-        watcher::Config::default(),
-    )
-        .default_backoff()
-        .modify(|o| o.managed_fields_mut().clear())
-        .reflect(writer)
+    ctx.changes
+        .inputs
+        .counting(
+            watcher(
+                Api::<PartialObjectMeta<Namespace>>::all(ctx.client.clone()),
+                watcher::Config::default(),
+            )
+            .default_backoff()
+            .modify(|o| o.managed_fields_mut().clear())
+            .reflect(writer),
+        )
         .for_each(|e| {
             match e {
                 Ok(watcher::Event::Apply(ns) | watcher::Event::InitApply(ns)) => {
@@ -258,6 +270,7 @@ pub async fn run_controllers(
         // A shard's audits carry the label keys its selector reads (shard.rs): only its own.
         ctx.shard.watcher_config(),
         feeds.audits,
+        ctx.changes.audits.clone(),
     ));
     let namespace_task = tokio::spawn(watch_namespaces(
         ctx.clone(),
@@ -290,7 +303,7 @@ pub async fn run_controllers(
                 }
                 // Recomputed only when an input changed (or could not be checked); the status
                 // write itself changes the policy's version, so one more round confirms it.
-                let now = super::policy::inputs(&ctx, &stores).await;
+                let now = super::policy::inputs(&ctx).await;
                 if now.is_none() || now != last {
                     let done = super::policy::update_all(&ctx, &stores).await;
                     last = now.filter(|_| done);
@@ -346,10 +359,15 @@ fn source_controller(
     // selector: another shard's sources never reach this store.
     let writer = reflector::store::Writer::new(ar.clone());
     let store = writer.as_reader();
-    let sources = watcher(api, ctx.shard.watcher_config())
-        .default_backoff()
-        .modify(|o| o.managed_fields_mut().clear())
-        .reflect(writer)
+    let sources = ctx
+        .changes
+        .inputs
+        .counting(
+            watcher(api, ctx.shard.watcher_config())
+                .default_backoff()
+                .modify(|o| o.managed_fields_mut().clear())
+                .reflect(writer),
+        )
         .applied_objects();
     let controller = Controller::for_stream_with(sources, store.clone(), ar.clone())
         .with_config(controller::Config::default().concurrency(concurrency as u16));
@@ -415,7 +433,7 @@ async fn sweep(
     synced(&audits).await;
     let mut gone = super::shard::GoneCheck::default();
     let mut tick = tokio::time::interval(SWEEP);
-    let mut last = None;
+    let mut last = super::changes::LastRun::default();
     loop {
         tokio::select! {
             _ = tick.tick() => {},
@@ -427,10 +445,14 @@ async fn sweep(
         // Time-based: runs whether or not anything else changed.
         ctx.metrics
             .prune_registries(std::time::Instant::now(), REGISTRY_SERIES_IDLE);
-        // Nothing was deleted (or added) since the last complete sweep: skip the O(sources)
-        // work below, which at 10,000 sources was a steady cost of its own.
-        let now = sweep_inputs(&stores, &audits, ctx.metrics.source_count());
-        if last == Some(now) {
+        // No watch event and no new metric series since the last complete sweep: skip the
+        // O(sources) work below, which at 10,000 sources was a steady cost of its own.
+        let now = (
+            ctx.changes.inputs.get(),
+            ctx.changes.audits.get(),
+            ctx.metrics.source_count(),
+        );
+        if !last.due(&now) {
             continue;
         }
         let mut complete = true;
@@ -502,35 +524,6 @@ async fn sweep(
                 }
             }
         }
-        last = complete.then_some(now);
+        last.ran(now, complete);
     }
-}
-
-/// An order-independent fingerprint of which sources and audits exist, and how many sources
-/// have metric series: when it is unchanged, the sweep has nothing new to find.
-fn sweep_inputs(
-    stores: &[(SourceKind, Store<DynamicObject>)],
-    audits: &Store<DynamicObject>,
-    series: usize,
-) -> u64 {
-    use std::hash::{Hash, Hasher};
-    fn one(parts: impl Hash) -> u64 {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        parts.hash(&mut h);
-        h.finish()
-    }
-    let mut sum = one(series);
-    for (kind, s) in stores {
-        for o in s.state() {
-            sum = sum.wrapping_add(one((
-                kind.as_str(),
-                &o.metadata.namespace,
-                &o.metadata.name,
-            )));
-        }
-    }
-    for a in audits.state() {
-        sum = sum.wrapping_add(one(("audit", &a.metadata.namespace, &a.metadata.name)));
-    }
-    sum
 }
