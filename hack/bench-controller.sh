@@ -121,6 +121,11 @@ say "set-up took ${T_SETUP}s; starting the controller (default resync and re-ver
   --metrics-addr "127.0.0.1:$port" >"$work/controller.log" 2>&1 &
 ctl_pid=$!
 snap start
+# BENCH_APISERVER_PROFILE=FILE (with a stack started with STACK_APISERVER_PROFILING=true): a 30 s
+# CPU profile of kube-apiserver from controller start (`go tool pprof -top FILE`).
+if [ -n "${BENCH_APISERVER_PROFILE:-}" ]; then
+  $K get --raw '/debug/pprof/profile?seconds=30' >"$BENCH_APISERVER_PROFILE" &
+fi
 deadline=$((SECONDS + ${BENCH_DEADLINE_SECONDS:-900}))
 while :; do
   v=$(verified)

@@ -181,7 +181,8 @@ start kube-apiserver "$APISERVER_BIN" \
   --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true \
   --disable-admission-plugins=ServiceAccount --endpoint-reconciler-type=none \
   --service-account-issuer="$KUBE_APISERVER/" --service-account-key-file="$PKI/sa.pub" \
-  --service-account-signing-key-file="$PKI/sa.key" --profiling=false
+  --service-account-signing-key-file="$PKI/sa.key" \
+  --profiling="${STACK_APISERVER_PROFILING:-false}"  # true: /debug/pprof for the bench's diagnosis
 wait_healthy kube-apiserver
 
 # --- kube-controller-manager -----------------------------------------------------------------

@@ -20,6 +20,7 @@ pub mod secret_poll;
 pub mod shard;
 pub mod state;
 pub mod status;
+pub mod status_patch;
 mod watch;
 
 use std::net::SocketAddr;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::ApiResource;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -19,6 +19,7 @@ use serde_json::json;
 
 use super::metrics::{SourceGauges, SourceLabels};
 use super::status::{condition, Outcome};
+use super::status_patch::merge_patch;
 use super::{Context, Error, MANAGER};
 use crate::api::{SourceAudit, SourceAuditStatus, SourceKind};
 use crate::audit::decide::Decision;
@@ -150,7 +151,10 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
         .is_some_and(|a| ctx.shard.audit_labels(a.labels()) != shard_labels);
     let mut status = status;
     if !owned || relabel {
-        let applied = apply_audit(&audits, &name, obj, source, &shard_labels).await?;
+        let applied = match previous {
+            None => create_audit(&audits, &name, obj, source, &shard_labels).await?,
+            Some(_) => apply_audit(&audits, &name, obj, source, &shard_labels).await?,
+        };
         ctx.written
             .record(&written_key, applied.metadata.resource_version.clone());
         // A new audit's status was computed before the audit had a generation: stamp the one
@@ -161,17 +165,19 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
         }
     }
     if prev_status.as_ref() != Some(&status) {
-        clear_foreign_fields(&audits, &name, prev_status.as_ref(), &status).await?;
-        let patch = json!({
-            "apiVersion": SourceAudit::api_version(&()),
-            "kind": SourceAudit::kind(&()),
-            "status": status,
-        });
+        let to_json = |s: &SourceAuditStatus| {
+            serde_json::to_value(s).map_err(|e| Error::Internal(format!("status: {e}")))
+        };
+        let old = prev_status.as_ref().map(to_json).transpose()?;
+        let patch = json!({"status": merge_patch(old.as_ref(), &to_json(&status)?)});
         let written = audits
             .patch_status(
                 &name,
-                &PatchParams::apply(MANAGER).force(),
-                &Patch::Apply(&patch),
+                &PatchParams {
+                    field_manager: Some(MANAGER.into()),
+                    ..Default::default()
+                },
+                &Patch::Merge(&patch),
             )
             .await;
         match written {
@@ -238,39 +244,32 @@ async fn previous_audit(
     Ok(found)
 }
 
-/// Removes the top-level status fields the new status does not have. Server-side apply leaves
-/// fields that another writer set (someone who may patch `sourceaudits/status`, e.g. a forged
-/// `signer`) in place; this removes them, so what the status shows is what the controller found.
-async fn clear_foreign_fields(
+/// Creates a new `SourceAudit` (spec and owner reference only; the status is written
+/// separately): a plain create, which costs kube-apiserver less than an apply. When it exists
+/// after all (the audit store had not seen it yet), it is applied instead.
+async fn create_audit(
     audits: &Api<SourceAudit>,
     name: &str,
-    previous: Option<&SourceAuditStatus>,
-    status: &SourceAuditStatus,
-) -> Result<(), Error> {
-    let (Some(serde_json::Value::Object(old)), Ok(serde_json::Value::Object(new))) = (
-        previous.and_then(|p| serde_json::to_value(p).ok()),
-        serde_json::to_value(status),
-    ) else {
-        return Ok(());
+    obj: &DynamicObject,
+    source: &FluxSource,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> Result<SourceAudit, Error> {
+    let audit: SourceAudit = serde_json::from_value(audit_object(name, obj, source, labels))
+        .map_err(|e| Error::Internal(format!("audit object: {e}")))?;
+    let pp = PostParams {
+        field_manager: Some(MANAGER.into()),
+        ..Default::default()
     };
-    let stale: serde_json::Map<String, serde_json::Value> = old
-        .keys()
-        .filter(|k| !new.contains_key(*k))
-        .map(|k| (k.clone(), serde_json::Value::Null))
-        .collect();
-    if !stale.is_empty() {
-        audits
-            .patch_status(
-                name,
-                &PatchParams::default(),
-                &Patch::Merge(json!({ "status": stale })),
-            )
-            .await?;
+    match audits.create(&pp, &audit).await {
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            apply_audit(audits, name, obj, source, labels).await
+        }
+        created => Ok(created?),
     }
-    Ok(())
 }
 
-/// Creates the `SourceAudit` (spec and owner reference only; the status is patched separately).
+/// Applies the `SourceAudit`'s spec, owner reference and shard labels (an audit left by an
+/// earlier source of the same name, or whose source's labels changed).
 async fn apply_audit(
     audits: &Api<SourceAudit>,
     name: &str,
@@ -278,6 +277,25 @@ async fn apply_audit(
     source: &FluxSource,
     labels: &std::collections::BTreeMap<String, String>,
 ) -> Result<SourceAudit, Error> {
+    let audit = audit_object(name, obj, source, labels);
+    let applied = audits
+        .patch(
+            name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&audit),
+        )
+        .await?;
+    Ok(applied)
+}
+
+/// The `SourceAudit` of a source, without status: its spec, its owner reference (the source,
+/// so that garbage collection removes it with the source) and the shard's labels.
+fn audit_object(
+    name: &str,
+    obj: &DynamicObject,
+    source: &FluxSource,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> serde_json::Value {
     let owner = json!({
         "apiVersion": obj.types.as_ref().map(|t| t.api_version.clone()).unwrap_or_else(|| "source.toolkit.fluxcd.io/v1".into()),
         "kind": source.kind.as_str(),
@@ -294,14 +312,7 @@ async fn apply_audit(
     if !labels.is_empty() {
         audit["metadata"]["labels"] = json!(labels);
     }
-    let applied = audits
-        .patch(
-            name,
-            &PatchParams::apply(MANAGER).force(),
-            &Patch::Apply(&audit),
-        )
-        .await?;
-    Ok(applied)
+    audit
 }
 
 /// Sets the audit generation a status describes (its own and its conditions').
