@@ -5,7 +5,10 @@
 //! - rotating a key Secret re-audits the sources whose policy names that Secret, within the
 //!   Secret poll interval (`--secret-poll-interval 2s`), and only they are checked against the
 //!   registry again: the source of the other policy, whose Secret did not change, keeps its
-//!   audit untouched (today it may be re-queued and answered from the verdict cache);
+//!   audit untouched (today it may be re-queued and answered from the verdict cache); deleting
+//!   that Secret makes its source `Unknown/PolicyInvalid` just as promptly, and creating it again
+//!   `Verified` (the controller keeps Secret data between audits, so none of this may wait for
+//!   the resync);
 //! - changing a namespace's labels re-matches the policies with a `namespaceSelector`;
 //! - editing a policy re-matches its sources (a policy that starts matching a source, then one
 //!   that names another key).
@@ -17,8 +20,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Result};
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use provenance_e2e::{
     free_port, has_cond, provenance, spawn_private_resync, try_run, wait_ready, Ctx, Stack, AUDIT,
     POLL,
@@ -202,6 +205,28 @@ async fn secret_rotation(ctx: &Ctx, url: &str) -> Result<()> {
         b_before.as_ref().map(|a| &a["status"]["lastVerifiedTime"]),
         b_after.as_ref().map(|a| &a["status"]["lastVerifiedTime"])
     );
+    // The data of key-a is cached (read for a's audit just now): its deletion must still fail
+    // a's audit closed, and its return must be read, both within the poll, not the resync.
+    Api::<Secret>::namespaced(ctx.client.clone(), &ctx.ns)
+        .delete("key-a", &DeleteParams::default())
+        .await?;
+    ctx.wait_audit(
+        "ocirepository-a",
+        PROMPT,
+        "Unknown/PolicyInvalid after its policy's key Secret was deleted",
+        |a: Option<&Value>| {
+            a.is_some_and(|a| has_cond(a, "Verified", "Unknown", Some("PolicyInvalid")))
+        },
+    )
+    .await?;
+    ctx.secret("key-a", &[("cosign.pub", &pubkey)]).await?;
+    ctx.wait_audit(
+        "ocirepository-a",
+        PROMPT,
+        "Verified once its policy's key Secret is back",
+        verified,
+    )
+    .await?;
     Ok(())
 }
 

@@ -281,6 +281,7 @@ async fn audit(args: &AuditArgs) -> Result<u8, String> {
         sealer: &sealer,
         namespaces: None,
         clients: None,
+        secrets: None,
     };
     let policies = &policies;
     let mut results: Vec<AuditResult> = futures::stream::iter(sources)

@@ -125,6 +125,9 @@ pub struct Context {
     pub written: state::Written,
     /// Per-source registry clients, reused while their inputs are unchanged.
     pub clients: crate::verifier::clients::ClientMemo,
+    /// Secret data kept between audits while the Secret poller confirms it (TTL: the poll
+    /// interval or the resync, the shorter; zero when polling is off: every audit GETs).
+    pub secrets: crate::verifier::secret_cache::SecretCache,
     /// Verdicts by (registry, repository, digest, policy fingerprint, trust-root fingerprint),
     /// with their re-check schedule.
     pub cache: VerdictCache,
@@ -170,6 +173,7 @@ impl Context {
             sealer: &self.sealer,
             namespaces: Some(&self.namespace_store),
             clients: Some(&self.clients),
+            secrets: Some(&self.secrets),
         }
     }
 
@@ -297,6 +301,10 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
         namespace_store,
         written: state::Written::default(),
         clients: Default::default(),
+        // No longer than the resync either: a shorter resync re-read every Secret before.
+        secrets: crate::verifier::secret_cache::SecretCache::new(
+            opts.secret_poll_interval.min(opts.resync),
+        ),
         cache: VerdictCache::new(crate::verifier::schedule::Intervals {
             resync: opts.resync,
             reverify: opts.reverify,

@@ -1,9 +1,10 @@
 //! `ProvenancePolicy` status: whether each policy can be applied (`Ready`, or
 //! `Ready=False/PolicyInvalid` with what is wrong: bad regex or selector, missing Secret or key)
 //! and how many sources it matches. Written only when it changes, never by a shard, and
-//! recomputed only when something it depends on changed (see [`inputs`]): checking costs one
-//! metadata GET per policy Secret (answered from the API server's cache) and a read of the
-//! watches' change counter, where recomputing reads every source and every policy Secret.
+//! recomputed only when something it depends on changed (see [`inputs`]): checking costs a
+//! read of the watches' change counter and of the policy Secrets' versions the Secret poller
+//! last read (a metadata GET of each when polling is off), where recomputing reads every source
+//! and every policy Secret.
 
 use std::time::Duration;
 
@@ -64,14 +65,18 @@ pub async fn inputs(ctx: &Context) -> Option<u64> {
         .iter()
         .flat_map(|(_, p)| super::secret_poll::policy_secrets(p))
         .collect();
-    for (ns, name) in secrets {
-        let api = Api::<Secret>::namespaced(ctx.client.clone(), &ns);
-        let version = api
-            .get_metadata_opt_with(&name, &GetParams::any())
-            .await
-            .ok()?
-            .and_then(|m| m.metadata.resource_version);
-        sum = sum.wrapping_add(one(("secret", &ns, &name, version)));
+    for key in secrets {
+        // The Secret poller reads every policy Secret each interval: its reading, else (polling
+        // off, or a Secret it has not read yet) a GET of our own.
+        let version = match ctx.secrets.observed(&key) {
+            Some(v) => v,
+            None => Api::<Secret>::namespaced(ctx.client.clone(), &key.0)
+                .get_metadata_opt_with(&key.1, &GetParams::any())
+                .await
+                .ok()?
+                .and_then(|m| m.metadata.resource_version),
+        };
+        sum = sum.wrapping_add(one(("secret", &key.0, &key.1, version)));
     }
     Some(sum)
 }
@@ -116,7 +121,7 @@ async fn update_one(
                 .secret_refs()
                 .map(|r| (r.namespace.clone(), r.name.clone()))
                 .collect();
-            let secrets = match fetch_secrets(&ctx.client, &keys).await {
+            let secrets = match fetch_secrets(&ctx.client, Some(&ctx.secrets), &keys).await {
                 Ok(s) => s,
                 // Not being able to read is not the policy's fault: try again next round.
                 Err(e) => return Err(e),

@@ -7,11 +7,12 @@
 //! policies *name*: every `--secret-poll-interval` one metadata-only GET per named Secret (and
 //! one GET per ServiceAccount a source pulls with), answered from the API server's watch cache
 //! (`resourceVersion=0`), never from etcd. A changed `resourceVersion` (or a Secret appearing or
-//! disappearing) re-audits the sources that use it; the audit then reads the data it needs, as
-//! on every resync. Between polls the periodic resync still re-reads every Secret.
+//! disappearing) re-audits the sources that use it. Each poll also confirms or drops the data
+//! audits keep in `Context::secrets` (`verifier::secret_cache`): an audit GETs a Secret only
+//! when the last poll or GET of it is older than one poll interval, or it changed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::channel::mpsc::UnboundedSender;
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
@@ -25,6 +26,7 @@ use super::Context;
 use crate::api::ProvenancePolicySpec;
 use crate::audit::source::FluxSource;
 use crate::verifier::creds::{policy_uses_secret, source_uses_secret, SecretKey};
+use crate::verifier::secret_cache::SecretCache;
 
 /// What a poll found: a Secret's `resourceVersion`, `None` when it does not exist.
 pub type Observed = BTreeMap<SecretKey, Option<String>>;
@@ -138,7 +140,9 @@ pub async fn run(
         // Only the sources that changed since the last poll are parsed again.
         index.refresh(&targets);
         let named = named_secrets(&ctx.client, &policies, index.uses()).await;
-        let observed = read_versions(&ctx.client, &named).await;
+        // Drops the cached data of every changed Secret before its users are re-audited.
+        let observed = read_versions(&ctx.client, &ctx.secrets, &named).await;
+        ctx.secrets.sweep(&named, Instant::now());
         let changed = versions.update(&named, &observed);
         if changed.is_empty() {
             continue;
@@ -241,18 +245,24 @@ async fn named_secrets<'a>(
     named
 }
 
-/// The `resourceVersion` of each Secret, metadata only, from the API server's cache. A failed
-/// read is left out (no change is inferred from an error).
-async fn read_versions(client: &Client, named: &BTreeSet<SecretKey>) -> Observed {
+/// The `resourceVersion` of each Secret, metadata only, from the API server's cache, each
+/// told to `cache` as soon as read (confirming or dropping its data). A failed read is left out
+/// (no change is inferred from an error, and the cached data is not confirmed).
+async fn read_versions(
+    client: &Client,
+    cache: &SecretCache,
+    named: &BTreeSet<SecretKey>,
+) -> Observed {
     let mut out = Observed::new();
     for (ns, name) in named {
         let api = Api::<Secret>::namespaced(client.clone(), ns);
+        let started = Instant::now();
         match api.get_metadata_opt_with(name, &GetParams::any()).await {
             Ok(found) => {
-                out.insert(
-                    (ns.clone(), name.clone()),
-                    found.and_then(|m| m.metadata.resource_version),
-                );
+                let key = (ns.clone(), name.clone());
+                let version = found.and_then(|m| m.metadata.resource_version);
+                cache.observe(&key, version.clone(), started, Instant::now());
+                out.insert(key, version);
             }
             Err(e) => {
                 tracing::debug!(namespace = %ns, secret = %name, error = %e, "polling a named Secret");

@@ -5,7 +5,8 @@
 //! bundle or `insecure: true`), and a reused client keeps its registry tokens and what it learnt
 //! about the registry's referrers API.
 //!
-//! The inputs are still read on every audit (a rotated Secret changes the digest, so the next
+//! The inputs are still read on every audit (from the Secret cache while the Secret poller
+//! confirms them, see [`super::secret_cache`]; a rotated Secret changes the digest, so the next
 //! audit builds a new client); only the building is saved.
 
 use std::collections::HashMap;

@@ -3,6 +3,8 @@
 //! [`super::pipeline::Verifier::registry_client_for`].
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DynamicObject};
@@ -12,6 +14,8 @@ use crate::api::ProvenancePolicySpec;
 use crate::audit::decide::Secrets;
 use crate::audit::source::FluxSource;
 use crate::controller::Error;
+
+use super::secret_cache::{SecretCache, SecretData};
 
 /// `(namespace, name)` of a Secret.
 pub type SecretKey = (String, String);
@@ -73,24 +77,63 @@ pub fn secrets_needed(
     out
 }
 
-/// Reads the Secrets; a missing one is simply absent (`decide` says which and why).
-pub async fn fetch_secrets(client: &Client, keys: &BTreeSet<SecretKey>) -> Result<Secrets, Error> {
+/// Reads the Secrets, from `cache` while it holds them current (see [`SecretCache`]); a missing
+/// one is simply absent (`decide` says which and why).
+pub async fn fetch_secrets(
+    client: &Client,
+    cache: Option<&SecretCache>,
+    keys: &BTreeSet<SecretKey>,
+) -> Result<Secrets, Error> {
     let mut out = Secrets::new();
     for (ns, name) in keys {
-        if let Some(s) = Api::<Secret>::namespaced(client.clone(), ns)
-            .get_opt(name)
-            .await?
-        {
-            let data = s
-                .data
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, v.0))
-                .collect();
-            out.insert((ns.clone(), name.clone()), data);
+        if let Some(data) = read_secret(client, cache, ns, name).await? {
+            out.insert((ns.clone(), name.clone()), data.as_ref().clone());
         }
     }
     Ok(out)
+}
+
+/// One Secret's data, `None` when it does not exist: from `cache` while it holds it current,
+/// else a quorum GET whose answer the cache keeps.
+pub async fn read_secret(
+    client: &Client,
+    cache: Option<&SecretCache>,
+    ns: &str,
+    name: &str,
+) -> Result<Option<Arc<SecretData>>, kube::Error> {
+    let key = (ns.to_string(), name.to_string());
+    if let Some(hit) = cache.and_then(|c| c.get(&key, Instant::now())) {
+        return Ok(hit);
+    }
+    let started = Instant::now();
+    let secret = Api::<Secret>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await?;
+    let version = secret
+        .as_ref()
+        .and_then(|s| s.metadata.resource_version.clone());
+    let data = secret.map(|s| {
+        Arc::new(
+            s.data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.0))
+                .collect::<SecretData>(),
+        )
+    });
+    if let Some(c) = cache {
+        match (&data, version) {
+            (None, _) => {
+                c.insert(key, started, None);
+            }
+            (Some(d), Some(v)) => {
+                c.insert(key, started, Some((v, d.clone())));
+            }
+            // Without a version no poll could confirm or invalidate it: not kept.
+            (Some(_), None) => {}
+        }
+    }
+    Ok(data)
 }
 
 /// Whether a change to Secret `(ns, name)` can change this source's audit.

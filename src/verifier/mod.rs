@@ -11,6 +11,7 @@
 //! - [`seal`]: which previous statuses may be read back (only those the controller sealed).
 //! - [`clients`]: per-source registry clients, reused while their inputs are unchanged.
 //! - [`creds`]: the Secrets an audit reads and which Secret changes concern which source.
+//! - [`secret_cache`]: their data kept between audits while the Secret poller confirms it.
 //! - [`limits`]: global and per-registry concurrency limits (per-registry slot first).
 
 pub mod cache;
@@ -20,6 +21,7 @@ pub mod limits;
 pub mod pipeline;
 pub mod schedule;
 pub mod seal;
+pub mod secret_cache;
 
 pub use cache::VerdictCache;
 pub use pipeline::{needs_namespace_labels, Judged, NamespaceLabels, Verifier};

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DynamicObject};
 use kube::core::PartialObjectMeta;
@@ -25,10 +25,11 @@ use kube::Client;
 
 use super::cache::{Entry, Lookup, VerdictCache};
 use super::clients::{ClientKey, ClientMemo};
-use super::creds::{fetch_secrets, secrets_needed, HelmRepo};
+use super::creds::{fetch_secrets, read_secret, secrets_needed, HelmRepo};
 use super::limits::Limits;
 use super::schedule::{self, Intervals};
 use super::seal::Sealer;
+use super::secret_cache::{SecretCache, SecretData};
 use crate::api::{ProvenancePolicySpec, SourceAuditStatus, SourceKind, VerdictCacheKey};
 use crate::audit::attestations::attest;
 use crate::audit::decide::{combine, decide, Decision, TrustRootInput};
@@ -61,6 +62,8 @@ pub struct Verifier<'a> {
     pub namespaces: Option<&'a Store<PartialObjectMeta<Namespace>>>,
     /// Per-source registry clients kept while their inputs are unchanged (the controller).
     pub clients: Option<&'a ClientMemo>,
+    /// Secret data kept while the Secret poller confirms it (the controller): a GET otherwise.
+    pub secrets: Option<&'a SecretCache>,
 }
 
 /// One source judged: what was decided, what the verification found, and the status.
@@ -177,7 +180,12 @@ impl Verifier<'_> {
             .filter(|(_, p)| matches(p, source, ns_labels))
             .map(|(n, p)| (n.as_str(), p))
             .collect();
-        let secrets = fetch_secrets(self.client, &secrets_needed(source, &matching)).await?;
+        let secrets = fetch_secrets(
+            self.client,
+            self.secrets,
+            &secrets_needed(source, &matching),
+        )
+        .await?;
         Ok(decide(source, &matching, &secrets))
     }
 
@@ -450,7 +458,7 @@ impl Verifier<'_> {
         let mut key = ClientKey::default();
         for name in &pull {
             let data = self.secret_data(ns, name).await?;
-            for (k, v) in &data {
+            for (k, v) in data.iter() {
                 key.add(&format!("pull {name} {k}"), v);
             }
             // Each layout with its own parser: the legacy one read as the other would give
@@ -497,17 +505,11 @@ impl Verifier<'_> {
         }
     }
 
-    async fn secret_data(&self, ns: &str, name: &str) -> Result<BTreeMap<String, Vec<u8>>, String> {
-        let s = Api::<Secret>::namespaced(self.client.clone(), ns)
-            .get_opt(name)
+    async fn secret_data(&self, ns: &str, name: &str) -> Result<Arc<SecretData>, String> {
+        read_secret(self.client, self.secrets, ns, name)
             .await
             .map_err(|e| format!("reading Secret {ns}/{name}: {e}"))?
-            .ok_or_else(|| format!("Secret {ns}/{name} not found"))?;
-        Ok(s.data
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.0))
-            .collect())
+            .ok_or_else(|| format!("Secret {ns}/{name} not found"))
     }
 
     fn cache_hit(&self) {

@@ -107,6 +107,7 @@ async fn an_unreadable_namespace_makes_the_verdict_unknown_never_a_smaller_polic
         sealer: &sealer,
         namespaces: None,
         clients: None,
+        secrets: None,
     };
     let source = fixtures::source(&fixtures::oci_repository());
     let policies = policies();
@@ -147,6 +148,7 @@ async fn a_namespace_that_does_not_exist_is_not_a_read_error() {
         sealer: &sealer,
         namespaces: None,
         clients: None,
+        secrets: None,
     };
     assert_eq!(verifier.namespace_labels("gone").await, Ok(None));
 }
