@@ -128,6 +128,7 @@ pub async fn run(
     }
     let mut versions = Versions::default();
     let mut index = SourceIndex::default();
+    let mut indexed = super::changes::LastRun::default();
     // A typo such as 1ms must not turn into a stream of GETs.
     let mut tick = tokio::time::interval(interval.max(Duration::from_secs(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -137,8 +138,13 @@ pub async fn run(
             _ = stop.wait_for(|s| *s) => break,
         }
         let policies = ctx.policies();
-        // Only the sources that changed since the last poll are parsed again.
-        index.refresh(&targets);
+        // Only after a watch event (with nothing changed, not even a walk over the stores), and
+        // then only the sources that changed since are parsed again.
+        let seen = ctx.changes.inputs.get();
+        if indexed.due(&seen) {
+            index.refresh(&targets);
+            indexed.ran(seen, true);
+        }
         let named = named_secrets(&ctx.client, &policies, index.uses()).await;
         // Drops the cached data of every changed Secret before its users are re-audited.
         let observed = read_versions(&ctx.client, &ctx.secrets, &named).await;
