@@ -7,6 +7,7 @@
 //! malformed object is reported and skipped, never a stopped watch. Policies are watched the
 //! same way for the same reason.
 
+pub mod audit_store;
 pub mod http;
 pub mod label_selector;
 pub mod leader;
@@ -113,9 +114,9 @@ pub struct Context {
     pub recorder: Recorder,
     /// `ProvenancePolicy` objects, as watched.
     pub policy_store: Store<DynamicObject>,
-    /// `SourceAudit` objects, as watched (without managed fields): an audit's previous status
-    /// without a GET per reconcile.
-    pub audit_store: Store<DynamicObject>,
+    /// `SourceAudit` objects, as watched, in compact form ([`audit_store`]): an audit's previous
+    /// status without a GET per reconcile.
+    pub audit_store: Store<audit_store::StoredAudit>,
     /// Namespaces' metadata, as watched, for `namespaceSelector` (a GET when the watch is not
     /// allowed or has not listed them yet).
     pub namespace_store: Store<PartialObjectMeta<Namespace>>,

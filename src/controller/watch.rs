@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::channel::mpsc;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, DynamicObject};
 use kube::core::ApiResource;
@@ -21,6 +21,7 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Client, ResourceExt};
 use tokio::sync::watch as signal;
 
+use super::audit_store::StoredAudit;
 use super::policy_changes::PolicyGenerations;
 use super::reconcile::{audit_name, backoff, reconcile};
 use super::secret_poll::{self, Target};
@@ -103,7 +104,7 @@ pub fn policies(
 
 /// The writers of the stores [`Context`] reads (audits, namespaces), fed by [`run_controllers`].
 pub struct Feeds {
-    audits: reflector::store::Writer<DynamicObject>,
+    audits: reflector::store::Writer<StoredAudit>,
     namespaces: reflector::store::Writer<PartialObjectMeta<Namespace>>,
     /// The policy reflector (see [`policies`]).
     policy_task: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
@@ -118,10 +119,10 @@ impl Feeds {
         policy_changes: signal::Receiver<u64>,
     ) -> (
         Self,
-        Store<DynamicObject>,
+        Store<StoredAudit>,
         Store<PartialObjectMeta<Namespace>>,
     ) {
-        let audits = reflector::store::Writer::new(ApiResource::erase::<SourceAudit>(&()));
+        let audits = reflector::store::Writer::default();
         let namespaces = reflector::store::Writer::default();
         let (a, n) = (audits.as_reader(), namespaces.as_reader());
         (
@@ -137,17 +138,17 @@ impl Feeds {
     }
 }
 
-/// Fills the audit store. Managed fields are dropped: nothing reads them, and at 10,000 audits
-/// they would be most of the store's memory.
+/// Fills the audit store with compact snapshots (see [`super::audit_store`]). Watched untyped and
+/// converted per event: a malformed audit is stored as such, never a stopped watch.
 async fn watch_audits(
     client: Client,
     config: watcher::Config,
-    writer: reflector::store::Writer<DynamicObject>,
+    writer: reflector::store::Writer<StoredAudit>,
 ) {
     let ar = ApiResource::erase::<SourceAudit>(&());
     watcher(Api::<DynamicObject>::all_with(client, &ar), config)
         .default_backoff()
-        .modify(|o| o.managed_fields_mut().clear())
+        .map_ok(super::audit_store::compact)
         .reflect(writer)
         .for_each(|e| async move {
             if let Err(e) = e {
@@ -324,7 +325,11 @@ pub async fn run_controllers(
 
 /// Waits for a store's initial list. Re-asks on a short timer: a waiter that starts while the
 /// controller's own runner also waits on the same store was seen to miss the wake-up (kube 5).
-async fn synced(store: &Store<DynamicObject>) {
+async fn synced<K>(store: &Store<K>)
+where
+    K: kube::runtime::reflector::Lookup + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
     while tokio::time::timeout(Duration::from_millis(250), store.wait_until_ready())
         .await
         .is_err()
@@ -461,27 +466,19 @@ async fn sweep(
                 continue;
             }
             let ns = a.namespace().unwrap_or_default();
-            let source_ref = a.data.pointer("/spec/sourceRef");
-            let kind = source_ref
-                .and_then(|r| r.get("kind"))
-                .and_then(|k| k.as_str());
-            let name = source_ref
-                .and_then(|r| r.get("name"))
-                .and_then(|k| k.as_str());
-            let (Some(kind), Some(name)) = (kind, name) else {
+            // An unknown kind or a malformed reference: not an audit of a source this sweeps.
+            let Some(crate::api::SourceRef { kind: sk, name }) = &a.source_ref else {
                 continue;
             };
-            if live.contains(&(kind.to_string(), ns.clone(), name.to_string())) {
+            let (sk, name) = (*sk, name.as_str());
+            if live.contains(&(sk.as_str().to_string(), ns.clone(), name.to_string())) {
                 continue;
             }
-            let Ok(sk) = serde_json::from_value::<SourceKind>(serde_json::json!(kind)) else {
-                continue;
-            };
             if a.name_any() != audit_name(sk, name) || a.metadata.deletion_timestamp.is_some() {
                 continue;
             }
             // A shard's store lacks the sources of the others: one that moved keeps its audit.
-            if ctx.shard.is_sharded() && !gone.source_gone(&ctx.client, &a, sk, name).await {
+            if ctx.shard.is_sharded() && !gone.source_gone(&ctx.client, a.as_ref(), sk, name).await {
                 continue;
             }
             let api: Api<SourceAudit> = Api::namespaced(ctx.client.clone(), &ns);
@@ -510,7 +507,7 @@ async fn sweep(
 /// have metric series: when it is unchanged, the sweep has nothing new to find.
 fn sweep_inputs(
     stores: &[(SourceKind, Store<DynamicObject>)],
-    audits: &Store<DynamicObject>,
+    audits: &Store<StoredAudit>,
     series: usize,
 ) -> u64 {
     use std::hash::{Hash, Hasher};
