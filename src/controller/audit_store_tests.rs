@@ -108,8 +108,14 @@ fn a_status_someone_else_wrote_that_does_not_parse_is_never_taken_for_one() {
         assert_eq!(stored.status, StoredStatus::Unparseable, "{bad}");
         assert!(stored.to_source_audit().is_none(), "{bad}: GET instead");
         // Still identified, so the sweep and the store's key work for it.
-        assert_eq!(stored.metadata.name.as_deref(), Some("ocirepository-podinfo"));
-        assert_eq!(stored.source_ref.as_ref().map(|r| r.kind), Some(SourceKind::OciRepository));
+        assert_eq!(
+            stored.metadata.name.as_deref(),
+            Some("ocirepository-podinfo")
+        );
+        assert_eq!(
+            stored.source_ref.as_ref().map(|r| r.kind),
+            Some(SourceKind::OciRepository)
+        );
     }
 }
 
@@ -151,10 +157,16 @@ fn events_keep_their_kind_when_compacted() {
     ));
     assert!(matches!(
         compact(Event::Apply(audit(a_status()))),
-        Event::Apply(StoredAudit { status: StoredStatus::Parsed(_), .. })
+        Event::Apply(StoredAudit {
+            status: StoredStatus::Parsed(_),
+            ..
+        })
     ));
     assert!(matches!(
         compact(Event::InitApply(audit(a_status()))),
-        Event::InitApply(StoredAudit { status: StoredStatus::Parsed(_), .. })
+        Event::InitApply(StoredAudit {
+            status: StoredStatus::Parsed(_),
+            ..
+        })
     ));
 }

@@ -28,6 +28,8 @@ use super::secret_poll::{self, Target};
 use super::{source_resource, Context, Error};
 use crate::api::{ProvenancePolicy, SourceAudit, SourceKind};
 
+/// `kubectl apply`'s copy of the object it applied.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// How often audits and metric series of deleted sources are looked for (in memory only).
 const SWEEP: Duration = Duration::from_secs(2);
 /// How long a registry no source uses keeps its request series after its last request.
@@ -347,13 +349,19 @@ fn source_controller(
 ) -> (Store<DynamicObject>, impl Future<Output = ()> + Send) {
     let ar = source_resource(kind);
     // `Controller::new_with`'s own watch, but without managed fields: at 10,000 sources they were
-    // a large part of the controller's memory, and nothing reads them. The shard's label
-    // selector: another shard's sources never reach this store.
+    // a large part of the controller's memory, and nothing reads them. Nor does anything read
+    // `kubectl apply`'s copy of the whole object in an annotation (the source's size again). The
+    // shard's label selector: another shard's sources never reach this store.
     let writer = reflector::store::Writer::new(ar.clone());
     let store = writer.as_reader();
     let sources = watcher(api, ctx.shard.watcher_config())
         .default_backoff()
-        .modify(|o| o.managed_fields_mut().clear())
+        .modify(|o| {
+            o.managed_fields_mut().clear();
+            if let Some(a) = o.metadata.annotations.as_mut() {
+                a.remove(LAST_APPLIED);
+            }
+        })
         .reflect(writer)
         .applied_objects();
     let controller = Controller::for_stream_with(sources, store.clone(), ar.clone())
@@ -478,7 +486,8 @@ async fn sweep(
                 continue;
             }
             // A shard's store lacks the sources of the others: one that moved keeps its audit.
-            if ctx.shard.is_sharded() && !gone.source_gone(&ctx.client, a.as_ref(), sk, name).await {
+            if ctx.shard.is_sharded() && !gone.source_gone(&ctx.client, a.as_ref(), sk, name).await
+            {
                 continue;
             }
             let api: Api<SourceAudit> = Api::namespaced(ctx.client.clone(), &ns);
