@@ -29,8 +29,8 @@ use crate::api::{SourceAudit, SourceAuditSpec, SourceAuditStatus, SourceRef};
 pub enum StoredStatus {
     /// No status yet (absent or `null`).
     Absent,
-    /// The status as the controller's type reads it.
-    Parsed(SourceAuditStatus),
+    /// The status as the controller's type reads it (boxed: `Absent` audits stay small).
+    Parsed(Box<SourceAuditStatus>),
     /// A status that does not parse as a `SourceAuditStatus` (someone else wrote it): the
     /// store cannot stand for the audit.
     Unparseable,
@@ -99,7 +99,7 @@ impl From<DynamicObject> for StoredAudit {
         let status = match o.data.get_mut("status").map(Value::take) {
             None | Some(Value::Null) => StoredStatus::Absent,
             Some(s) => match serde_json::from_value(s) {
-                Ok(s) => StoredStatus::Parsed(s),
+                Ok(s) => StoredStatus::Parsed(Box::new(s)),
                 Err(_) => StoredStatus::Unparseable,
             },
         };
@@ -117,7 +117,7 @@ impl StoredAudit {
     pub fn to_source_audit(&self) -> Option<SourceAudit> {
         let status = match &self.status {
             StoredStatus::Absent => None,
-            StoredStatus::Parsed(s) => Some(s.clone()),
+            StoredStatus::Parsed(s) => Some(s.as_ref().clone()),
             StoredStatus::Unparseable => return None,
         };
         Some(SourceAudit {

@@ -93,7 +93,6 @@ mod tests {
         assert_eq!(get(vec![b.clone()]).len(), 1);
         // None left.
         assert!(get(vec![]).is_empty());
-        drop(get);
         assert_eq!(parses, 4);
     }
 }
