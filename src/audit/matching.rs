@@ -28,7 +28,8 @@ pub fn matches(
         && selector_matches(m.selector.as_ref(), &source.labels)
         && match &m.url_regex {
             None => true,
-            Some(re) => Regex::new(re).is_ok_and(|re| re.is_match(&source_url(source))),
+            Some(re) => crate::engine::regex_memo::compile(re)
+                .is_ok_and(|re| re.is_match(&source_url(source))),
         }
 }
 

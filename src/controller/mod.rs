@@ -7,11 +7,13 @@
 //! malformed object is reported and skipped, never a stopped watch. Policies are watched the
 //! same way for the same reason.
 
+pub mod audit_store;
 pub mod changes;
 pub mod http;
 pub mod label_selector;
 pub mod leader;
 pub mod metrics;
+pub mod parsed_policies;
 pub mod policy;
 pub mod policy_changes;
 pub mod reconcile;
@@ -38,7 +40,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::Client;
 
-use crate::api::{ProvenancePolicySpec, SourceKind};
+use crate::api::SourceKind;
 use crate::registry::{RegistryClient, RegistryOptions};
 use crate::verifier::{limits, pipeline, VerdictCache};
 pub use state::Backoff;
@@ -115,9 +117,11 @@ pub struct Context {
     pub recorder: Recorder,
     /// `ProvenancePolicy` objects, as watched.
     pub policy_store: Store<DynamicObject>,
-    /// `SourceAudit` objects, as watched (without managed fields): an audit's previous status
-    /// without a GET per reconcile.
-    pub audit_store: Store<DynamicObject>,
+    /// Their specs, parsed once per change (see [`Context::policies`]).
+    pub parsed_policies: parsed_policies::ParsedPolicies,
+    /// `SourceAudit` objects, as watched, in compact form ([`audit_store`]): an audit's previous
+    /// status without a GET per reconcile.
+    pub audit_store: Store<audit_store::StoredAudit>,
     /// Namespaces' metadata, as watched, for `namespaceSelector` (a GET when the watch is not
     /// allowed or has not listed them yet).
     pub namespace_store: Store<PartialObjectMeta<Namespace>>,
@@ -153,13 +157,16 @@ impl Context {
         self.leader.as_ref().is_none_or(|rx| *rx.borrow())
     }
 
-    /// Every readable policy as `(name, spec)`; an unparseable one is skipped with a log line.
-    pub fn policies(&self) -> Vec<(String, ProvenancePolicySpec)> {
-        let state = self.policy_store.state();
-        policy::readable(
-            state.iter().map(|p| p.as_ref()),
-            |name, e| tracing::warn!(policy = %name, error = %e, "unreadable ProvenancePolicy"),
-        )
+    /// Every readable policy as `(name, spec)`; an unparseable one is skipped with a log line
+    /// (once per change of the policies: parsed only when the store changed).
+    pub fn policies(&self) -> parsed_policies::Policies {
+        self.parsed_policies
+            .get(self.policy_store.state(), |state| {
+                policy::readable(
+                    state.iter().map(|p| p.as_ref()),
+                    |name, e| tracing::warn!(policy = %name, error = %e, "unreadable ProvenancePolicy"),
+                )
+            })
     }
 
     /// What verifying a source needs, borrowed from this context (see [`pipeline`]).
@@ -297,6 +304,7 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
         metrics,
         recorder: Recorder::new(client.clone(), reporter),
         policy_store,
+        parsed_policies: Default::default(),
         audit_store,
         namespace_store,
         written: state::Written::default(),

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
-use kube::core::ApiResource;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
@@ -215,19 +214,17 @@ async fn previous_audit(
         .now_or_never()
         .is_some_and(|r| r.is_ok())
     {
-        let stored = store.get(
-            &ObjectRef::new_with(name, ApiResource::erase::<SourceAudit>(&())).within(namespace),
-        );
+        let stored = store.get(&ObjectRef::new(name).within(namespace));
         let version = stored
             .as_ref()
             .and_then(|o| o.metadata.resource_version.as_deref());
         if ctx.written.is_current(&key, version) {
             match stored {
                 None => return Ok(None),
-                // Typed like a GET would be; one that does not parse is left to the GET's error.
+                // Typed like a GET would be (parsed once per watch event, not per reconcile);
+                // one that does not parse is left to the GET's error.
                 Some(o) => {
-                    if let Ok(a) = serde_json::to_value(o.as_ref()).and_then(serde_json::from_value)
-                    {
+                    if let Some(a) = o.to_source_audit() {
                         return Ok(Some(a));
                     }
                 }

@@ -158,7 +158,7 @@ impl GoneCheck {
     pub async fn source_gone(
         &mut self,
         client: &Client,
-        audit: &DynamicObject,
+        audit: &impl ResourceExt,
         kind: SourceKind,
         name: &str,
     ) -> bool {

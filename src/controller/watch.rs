@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::channel::mpsc;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, DynamicObject};
 use kube::core::ApiResource;
@@ -21,12 +21,15 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Client, ResourceExt};
 use tokio::sync::watch as signal;
 
+use super::audit_store::StoredAudit;
 use super::policy_changes::PolicyGenerations;
 use super::reconcile::{audit_name, backoff, reconcile};
 use super::secret_poll::{self, Target};
 use super::{source_resource, Context, Error};
 use crate::api::{ProvenancePolicy, SourceAudit, SourceKind};
 
+/// `kubectl apply`'s copy of the object it applied.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// How often audits and metric series of deleted sources are looked for (in memory only).
 const SWEEP: Duration = Duration::from_secs(2);
 /// How long a registry no source uses keeps its request series after its last request.
@@ -107,7 +110,7 @@ pub fn policies(
 
 /// The writers of the stores [`Context`] reads (audits, namespaces), fed by [`run_controllers`].
 pub struct Feeds {
-    audits: reflector::store::Writer<DynamicObject>,
+    audits: reflector::store::Writer<StoredAudit>,
     namespaces: reflector::store::Writer<PartialObjectMeta<Namespace>>,
     /// The policy reflector (see [`policies`]).
     policy_task: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
@@ -122,10 +125,10 @@ impl Feeds {
         policy_changes: signal::Receiver<u64>,
     ) -> (
         Self,
-        Store<DynamicObject>,
+        Store<StoredAudit>,
         Store<PartialObjectMeta<Namespace>>,
     ) {
-        let audits = reflector::store::Writer::new(ApiResource::erase::<SourceAudit>(&()));
+        let audits = reflector::store::Writer::default();
         let namespaces = reflector::store::Writer::default();
         let (a, n) = (audits.as_reader(), namespaces.as_reader());
         (
@@ -141,12 +144,12 @@ impl Feeds {
     }
 }
 
-/// Fills the audit store. Managed fields are dropped: nothing reads them, and at 10,000 audits
-/// they would be most of the store's memory.
+/// Fills the audit store with compact snapshots (see [`super::audit_store`]). Watched untyped and
+/// converted per event: a malformed audit is stored as such, never a stopped watch.
 async fn watch_audits(
     client: Client,
     config: watcher::Config,
-    writer: reflector::store::Writer<DynamicObject>,
+    writer: reflector::store::Writer<StoredAudit>,
     changes: super::changes::Counter,
 ) {
     let ar = ApiResource::erase::<SourceAudit>(&());
@@ -154,7 +157,7 @@ async fn watch_audits(
         .counting(
             watcher(Api::<DynamicObject>::all_with(client, &ar), config)
                 .default_backoff()
-                .modify(|o| o.managed_fields_mut().clear())
+                .map_ok(super::audit_store::compact)
                 .reflect(writer),
         )
         .for_each(|e| async move {
@@ -337,7 +340,11 @@ pub async fn run_controllers(
 
 /// Waits for a store's initial list. Re-asks on a short timer: a waiter that starts while the
 /// controller's own runner also waits on the same store was seen to miss the wake-up (kube 5).
-async fn synced(store: &Store<DynamicObject>) {
+async fn synced<K>(store: &Store<K>)
+where
+    K: kube::runtime::reflector::Lookup + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
     while tokio::time::timeout(Duration::from_millis(250), store.wait_until_ready())
         .await
         .is_err()
@@ -355,8 +362,9 @@ fn source_controller(
 ) -> (Store<DynamicObject>, impl Future<Output = ()> + Send) {
     let ar = source_resource(kind);
     // `Controller::new_with`'s own watch, but without managed fields: at 10,000 sources they were
-    // a large part of the controller's memory, and nothing reads them. The shard's label
-    // selector: another shard's sources never reach this store.
+    // a large part of the controller's memory, and nothing reads them. Nor does anything read
+    // `kubectl apply`'s copy of the whole object in an annotation (the source's size again). The
+    // shard's label selector: another shard's sources never reach this store.
     let writer = reflector::store::Writer::new(ar.clone());
     let store = writer.as_reader();
     let sources = ctx
@@ -365,7 +373,12 @@ fn source_controller(
         .counting(
             watcher(api, ctx.shard.watcher_config())
                 .default_backoff()
-                .modify(|o| o.managed_fields_mut().clear())
+                .modify(|o| {
+                    o.managed_fields_mut().clear();
+                    if let Some(a) = o.metadata.annotations.as_mut() {
+                        a.remove(LAST_APPLIED);
+                    }
+                })
                 .reflect(writer),
         )
         .applied_objects();
@@ -483,27 +496,20 @@ async fn sweep(
                 continue;
             }
             let ns = a.namespace().unwrap_or_default();
-            let source_ref = a.data.pointer("/spec/sourceRef");
-            let kind = source_ref
-                .and_then(|r| r.get("kind"))
-                .and_then(|k| k.as_str());
-            let name = source_ref
-                .and_then(|r| r.get("name"))
-                .and_then(|k| k.as_str());
-            let (Some(kind), Some(name)) = (kind, name) else {
+            // An unknown kind or a malformed reference: not an audit of a source this sweeps.
+            let Some(crate::api::SourceRef { kind: sk, name }) = &a.source_ref else {
                 continue;
             };
-            if live.contains(&(kind.to_string(), ns.clone(), name.to_string())) {
+            let (sk, name) = (*sk, name.as_str());
+            if live.contains(&(sk.as_str().to_string(), ns.clone(), name.to_string())) {
                 continue;
             }
-            let Ok(sk) = serde_json::from_value::<SourceKind>(serde_json::json!(kind)) else {
-                continue;
-            };
             if a.name_any() != audit_name(sk, name) || a.metadata.deletion_timestamp.is_some() {
                 continue;
             }
             // A shard's store lacks the sources of the others: one that moved keeps its audit.
-            if ctx.shard.is_sharded() && !gone.source_gone(&ctx.client, &a, sk, name).await {
+            if ctx.shard.is_sharded() && !gone.source_gone(&ctx.client, a.as_ref(), sk, name).await
+            {
                 continue;
             }
             let api: Api<SourceAudit> = Api::namespaced(ctx.client.clone(), &ns);

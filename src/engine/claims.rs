@@ -89,10 +89,12 @@ impl CertificateRule {
             if re.is_empty() {
                 continue;
             }
-            let anchored = Regex::new(&format!("^(?:{re})$")).map_err(|e| PolicyError::Regex {
-                field: claim.field(),
-                regex: re.to_string(),
-                detail: e.to_string(),
+            let anchored = super::regex_memo::compile(&format!("^(?:{re})$")).map_err(|e| {
+                PolicyError::Regex {
+                    field: claim.field(),
+                    regex: re.to_string(),
+                    detail: e.to_string(),
+                }
             })?;
             rules.push((claim, anchored));
         }

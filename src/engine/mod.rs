@@ -15,6 +15,7 @@ pub mod flux_compat;
 pub mod judge;
 pub mod legacy;
 pub mod policy;
+pub mod regex_memo;
 pub mod report;
 pub mod suggest;
 pub mod trust;

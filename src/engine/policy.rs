@@ -72,7 +72,7 @@ impl IdentityRule {
     /// Compiles an identity from its two regexes.
     pub fn new(issuer: &str, subject: &str) -> Result<Self, PolicyError> {
         let compile = |field: &'static str, re: &str| {
-            Regex::new(re).map_err(|e| PolicyError::Regex {
+            super::regex_memo::compile(re).map_err(|e| PolicyError::Regex {
                 field,
                 regex: re.to_string(),
                 detail: e.to_string(),
