@@ -113,8 +113,8 @@ pub struct Context {
     pub registry: RegistryClient,
     /// Metrics.
     pub metrics: Arc<metrics::Metrics>,
-    /// Events.
-    pub recorder: Recorder,
+    /// Who publishes the events (see [`Context::recorder`]).
+    pub reporter: Reporter,
     /// `ProvenancePolicy` objects, as watched.
     pub policy_store: Store<DynamicObject>,
     /// Their specs, parsed once per change (see [`Context::policies`]).
@@ -155,6 +155,15 @@ impl Context {
     /// Whether this replica may write.
     pub fn is_leader(&self) -> bool {
         self.leader.as_ref().is_none_or(|rx| *rx.borrow())
+    }
+
+    /// An event recorder for one audit's events. Not one shared for the life of the controller:
+    /// kube-runtime's recorder keeps every event it published for six minutes (to count
+    /// repeats as a series) and walks all of them on every publish, which at 10,000 new
+    /// sources was 30 MiB and quadratic work. An audit publishes only when its verdict changes,
+    /// so there is hardly a repeat to count.
+    pub fn recorder(&self) -> Recorder {
+        Recorder::new(self.client.clone(), self.reporter.clone())
     }
 
     /// Every readable policy as `(name, spec)`; an unparseable one is skipped with a log line
@@ -302,7 +311,7 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
         client: client.clone(),
         registry,
         metrics,
-        recorder: Recorder::new(client.clone(), reporter),
+        reporter,
         policy_store,
         parsed_policies: Default::default(),
         audit_store,

@@ -363,7 +363,8 @@ async fn publish_events(
     );
     let mut audit_ref = audit_ref.object_ref(&());
     audit_ref.namespace = Some(source.namespace.clone());
-    if let Err(e) = ctx.recorder.publish(&ev, &audit_ref).await {
+    let recorder = ctx.recorder();
+    if let Err(e) = recorder.publish(&ev, &audit_ref).await {
         if namespace_terminating(&e) {
             tracing::debug!(audit, error = %e, "no event: the namespace is being deleted");
         } else {
@@ -372,7 +373,7 @@ async fn publish_events(
     }
     if failed {
         let ar = super::source_resource(source.kind);
-        if let Err(e) = ctx.recorder.publish(&ev, &obj.object_ref(&ar)).await {
+        if let Err(e) = recorder.publish(&ev, &obj.object_ref(&ar)).await {
             if namespace_terminating(&e) {
                 tracing::debug!(source = %source.display(), error = %e, "no event: the namespace is being deleted");
             } else {
