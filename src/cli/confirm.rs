@@ -90,6 +90,10 @@ async fn confirm(args: &ConfirmArgs) -> Result<u8, String> {
     };
     let started = Instant::now();
     let deadline = started + args.timeout;
+    // The same deadline on the clock the gate measures holds with.
+    let deadline_at = Timestamp::now()
+        .checked_add(args.timeout)
+        .unwrap_or(Timestamp::MAX);
     let mut gate = Gate::new(args.hold, args.require_verified);
     let mut last_progress: Option<Instant> = None;
     let mut first = true;
@@ -105,7 +109,11 @@ async fn confirm(args: &ConfirmArgs) -> Result<u8, String> {
                     return Err(nothing_selected(&ns, &kinds, args.selector.as_deref()));
                 }
                 first = false;
-                let report = gate.observe(Timestamp::now(), &observations);
+                // A look that ended after the deadline is judged as of the deadline: a hold
+                // that completes only after --timeout is a timeout, not a confirmation (a poll
+                // that wakes at the deadline used to pass `--for 6s --timeout 6s` by the
+                // length of its own request).
+                let report = gate.observe(Timestamp::now().min(deadline_at), &observations);
                 match report.verdict() {
                     Verdict::Failed => {
                         for f in report.failures() {
