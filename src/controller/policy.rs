@@ -59,9 +59,9 @@ pub async fn inputs(ctx: &Context) -> Option<u64> {
     }
     // A replica that starts leading writes what it did not while standing by.
     let mut sum = one((ctx.is_leader(), ctx.changes.inputs.get()));
-    let policies = ctx.policy_store.state();
-    let specs = readable(policies.iter().map(|p| p.as_ref()), |_, _| {});
-    let secrets: std::collections::BTreeSet<_> = specs
+    // Parsed once per change of the policy store, like every reconcile's.
+    let secrets: std::collections::BTreeSet<_> = ctx
+        .policies()
         .iter()
         .flat_map(|(_, p)| super::secret_poll::policy_secrets(p))
         .collect();
