@@ -10,7 +10,7 @@ export PATH := $(PA_CACHE)/bin/kubectl-v1.36.3:$(PATH)
 
 -include mk/*.mk
 
-.PHONY: help tools lint test test-unit test-alerts demo bench-verify bench-controller
+.PHONY: help tools tools-unit lint test test-unit test-alerts demo bench-verify bench-controller
 help:
 	@echo "make demo          run the auditor against a local stack"
 	@echo "make test          install what the tests need, then fmt, clippy, all tests and demo-check"
@@ -19,22 +19,27 @@ help:
 	@echo "make bench-controller  audit 1,000 sources on the local stack"
 	@echo "make stack-up / stack-down   the local stack (kube-apiserver, etcd, source-controller, registries)"
 
+# Every tool the tests use, installed before any test runs (tests only check they are there).
 tools: ## Debian packages and Go-built tools, cached per machine
-	@hack/tools.sh apt cosign helm actionlint
+	@hack/tools.sh test
+# What the tests without Kubernetes need (the unit, interop and alert tests).
+tools-unit:
+	@hack/tools.sh apt cosign
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	@hack/tools.sh actionlint
+	@hack/check-self-contained.sh
+	@hack/tools.sh apt actionlint
 	"$$(hack/tools.sh path actionlint)" -no-color
 
 # The hostile-input property tests run twice their base counts here (about 330,000 cases,
 # under a minute of CPU); `make fuzz` runs them longer in release.
 test-unit: export PA_FUZZ_SCALE ?= 2
-test-unit: tools ## everything that needs no Kubernetes: engine, registry, conformance, cosign interop
+test-unit: tools-unit ## everything that needs no Kubernetes: engine, registry, conformance, cosign interop
 	$(CARGO) test --workspace --exclude provenance-e2e
 
-test-alerts: tools ## promtool: the alert rules parse, and every alert's unit test passes
+test-alerts: tools-unit ## promtool: the alert rules parse, and every alert's unit test passes
 	promtool check rules config/prometheus/rules.yaml
 	promtool test rules config/prometheus/rules_test.yaml
 

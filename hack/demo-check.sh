@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make demo-check: CI's proof that `make demo` works from a fresh clone (issue 10).
+# make demo-check: CI's proof that `make demo` works from a fresh clone.
 #
 # Removes exactly the two binaries the demo runs, so the demo must build them itself (a missing
 # build step fails here instead of passing on a stale binary), runs hack/demo.sh, and checks its
@@ -27,4 +27,5 @@ PATH=$(dirname "$(hack/tools.sh path kubectl)"):$PATH
 # What a user sees without the other namespaces the e2e tests may still be deleting.
 table=$(kubectl --kubeconfig "$KUBECONFIG_ADMIN" get sourceaudits -A --field-selector metadata.namespace=demo)
 python3 hack/demo-table.py "$out" <<<"$table"
+grep -Eq '^  total [0-9]+m[0-9]{2}s$' "$out" || { echo "demo-check: the demo did not print its total time" >&2; exit 1; }
 echo "demo-check: the demo built its binaries and printed the four expected verdicts"

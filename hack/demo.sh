@@ -12,7 +12,15 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 . hack/stack/lib.sh
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Each step's wall time, printed when the next starts and once more at the end with the total.
+DEMO_T0=$SECONDS STEP_T0=$SECONDS STEP= TIMES=()
+step_done() {
+  [ -n "$STEP" ] || return 0
+  local secs=$((SECONDS - STEP_T0))
+  TIMES+=("$(printf '  %-5s %4ds  %s' "${STEP%% *}" "$secs" "${STEP#* }")")
+  printf '   \033[2m(%s took %ds)\033[0m\n' "${STEP%% *}" "$secs"
+}
+say() { step_done; STEP=$* STEP_T0=$SECONDS; printf '\n\033[1m== %s\033[0m\n' "$*"; }
 fail() { tail_log "$1"; die "$1: $2"; }
 NS=demo
 ISSUER=https://token.actions.githubusercontent.com
@@ -177,6 +185,12 @@ echo "\$ kubectl get ocirepositories,provenancepolicies -o yaml | provenance-aud
 { "${K[@]}" -n "$NS" get ocirepositories -o yaml; echo ---
   "${K[@]}" get provenancepolicies -l app.kubernetes.io/part-of=provenance-demo -o yaml; } |
   "$PA" lint - | sed 's/^/  /' || true
+step_done
+total=$((SECONDS - DEMO_T0))
+echo
+echo "Time per step:"
+printf '%s\n' "${TIMES[@]}" | cut -c1-100
+printf '  total %dm%02ds\n' $((total / 60)) $((total % 60))
 cat <<EOF
 
 Still running, on 127.0.0.1 only:

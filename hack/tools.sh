@@ -4,9 +4,12 @@
 # Go-built tools are cached by version under $PA_CACHE/bin/<tool>-<version>/ (outside the
 # repository, never committed), Debian packages are installed with apt when missing.
 # Usage: hack/tools.sh TOOL...   (prints nothing on a warm cache; progress on a cold one)
-# Tools: apt containers cosign cosign2 oras helm kubectl controlplane source-controller
-#        prometheus-operator-crds actionlint all
-# `hack/tools.sh path TOOL` prints the path of one installed binary.
+# Tools: apt containers cosign helm kubectl controlplane source-controller source-controller-crds
+#        prometheus-operator-crds actionlint, and `test` (all of them: what `make test` needs).
+# `hack/tools.sh path TOOL` prints the path of one installed tool; `hack/tools.sh check TOOL...`
+# fails, saying how to install it, when one is missing (tests check, they never install).
+# Safe when several processes install at once: one lock per tool, and each install is built in
+# a temporary directory and renamed into place when complete.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,8 +17,6 @@ PA_CACHE=${PA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/provenance-auditor}
 BIN=$PA_CACHE/bin
 
 COSIGN_VERSION=v3.1.2
-COSIGN2_VERSION=v2.6.4
-ORAS_VERSION=v1.3.6
 HELM_VERSION=v3.22.0
 K8S_VERSION=v1.36.3
 SOURCE_CONTROLLER_VERSION=v1.9.1
@@ -28,37 +29,60 @@ export GOFLAGS=${GOFLAGS:-} CGO_ENABLED=0 GOTOOLCHAIN=local
 
 log() { printf '[tools] %s\n' "$*" >&2; }
 
+# locked NAME COMMAND...: runs COMMAND holding the lock of NAME ($BIN/.locks/NAME.lock), so that
+# two processes installing the same thing at once never build over each other: the second waits
+# for the first, then finds the tool installed. Every installer below also builds into a fresh
+# temporary directory and renames it into place when complete, so a tool directory that exists
+# is always whole, and an interrupted install leaves nothing that looks finished.
+locked() {
+  local name=$1; shift
+  mkdir -p "$BIN/.locks"
+  local lock
+  exec {lock}>"$BIN/.locks/$name.lock"
+  if ! flock -n "$lock"; then
+    log "another process is installing $name; waiting for it…"
+    flock "$lock"
+  fi
+  "$@"
+  exec {lock}>&-
+}
+
+# fresh_dir NAME: a new empty directory beside the tools, for one install to fill.
+fresh_dir() { mkdir -p "$BIN" && mktemp -d "$BIN/.$1.XXXXXX"; }
+
+# place TMP DIR: moves a completed install into place (one rename; DIR must not exist).
+place() { rm -rf "$2" && mv "$1" "$2"; }
+
 # go_install NAME VERSION MODULE_PATH: `go install` into its own versioned directory.
 go_install() {
+  local name=$1 version=$2 pkg=$3
+  [ -x "$BIN/$name-$version/$name" ] && return 0
+  locked "$name-$version" go_install_locked "$@"
+}
+go_install_locked() {
   local name=$1 version=$2 pkg=$3 dir=$BIN/$1-$2
   [ -x "$dir/$name" ] && return 0
   log "building $name $version from its Go module (once per machine; a few minutes)…"
-  mkdir -p "$dir.tmp"
-  GOBIN=$dir.tmp go install -trimpath -ldflags '-s -w' "$pkg@$version"
-  mv "$dir.tmp/$(basename "${pkg%%/cmd/*}")" "$dir.tmp/$name" 2>/dev/null || true
-  [ -x "$dir.tmp/$name" ] || mv "$dir.tmp"/* "$dir.tmp/$name"
-  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  local tmp; tmp=$(fresh_dir "$name-$version")
+  GOBIN=$tmp go install -trimpath -ldflags '-s -w' "$pkg@$version"
+  [ -x "$tmp/$name" ] || mv "$tmp/$(basename "${pkg%%/cmd/*}")" "$tmp/$name" 2>/dev/null || true
+  [ -x "$tmp/$name" ] || mv "$tmp"/* "$tmp/$name"
+  place "$tmp" "$dir"
   log "built $dir/$name"
 }
 
 # go_build_wrapper NAME VERSION WRAPPER_DIR LDFLAGS TAGS PKG...: builds binaries from one of the
 # wrapper modules under hack/tools/ (needed where upstream go.mod has replace directives).
-# Builds into <dir>.tmp and renames when every binary is there, so an interrupted build is never
-# mistaken for a finished one; a lock makes a concurrent caller wait for the running build.
 go_build_wrapper() {
+  [ -f "$BIN/$1-$2/.done" ] && return 0
+  locked "$1-$2" go_build_wrapper_locked "$@"
+}
+go_build_wrapper_locked() {
   local name=$1 version=$2 wrapper=$3 ldflags=$4 tags=$5; shift 5
   local dir=$BIN/$name-$version
   [ -f "$dir/.done" ] && return 0
-  mkdir -p "$BIN"
-  local lock
-  exec {lock}>"$BIN/.$name-$version.lock"
-  if ! flock -n "$lock"; then
-    log "another process is building $name $version; waiting for it…"
-    flock "$lock"
-  fi
-  if [ -f "$dir/.done" ]; then exec {lock}>&-; return 0; fi
   log "building $name $version ($*) from Go modules (once per machine; 5-15 minutes on 2 cores)…"
-  rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+  local tmp; tmp=$(fresh_dir "$name-$version")
   local work; work=$(mktemp -d)
   cp -r "$ROOT/hack/tools/$wrapper/." "$work/"
   (
@@ -69,60 +93,52 @@ go_build_wrapper() {
       ( s=$SECONDS; while sleep 30; do log "  … still building $(basename "$pkg") ($((SECONDS - s))s)"; done ) &
       local hb=$!
       trap 'kill $hb 2>/dev/null' EXIT
-      go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" -o "$dir.tmp/$(basename "$pkg")" "$pkg"
+      go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" -o "$tmp/$(basename "$pkg")" "$pkg"
       kill $hb 2>/dev/null; trap - EXIT
     done
   )
   rm -rf "$work"
-  touch "$dir.tmp/.done"
-  rm -rf "$dir" && mv "$dir.tmp" "$dir"
-  exec {lock}>&-
+  touch "$tmp/.done"
+  place "$tmp" "$dir"
   log "built $dir"
 }
 
-# source_controller_crds: copies the CRDs of the same source-controller version out of the Go
-# module cache next to the binary (the stack applies them from there).
-source_controller_crds() {
-  local dir=$BIN/source-controller-$SOURCE_CONTROLLER_VERSION
-  [ -f "$dir/crds/.done" ] && return 0
-  local mod
-  mod=$(go mod download -json "github.com/fluxcd/source-controller@$SOURCE_CONTROLLER_VERSION" | jq -r .Dir)
-  rm -rf "$dir/crds" && mkdir -p "$dir/crds"
-  cp "$mod"/config/crd/bases/*.yaml "$dir/crds/"
-  touch "$dir/crds/.done"
+# module_files NAME MODULE@VERSION SUBDIR GLOB: copies files of a Go module (from the module
+# cache) into $BIN/NAME, e.g. the CRDs that belong to a controller's version.
+module_files() {
+  [ -f "$BIN/$1/.done" ] && return 0
+  locked "$1" module_files_locked "$@"
 }
-
-# prometheus_operator_crds: the ServiceMonitor/PrometheusRule CRDs (and the rest of
-# monitoring.coreos.com) from the prometheus-operator Go module, for the chart's install test.
-prometheus_operator_crds() {
-  local dir=$BIN/prometheus-operator-crds-$PROMETHEUS_OPERATOR_VERSION
+module_files_locked() {
+  local name=$1 module=$2 subdir=$3 glob=$4 dir=$BIN/$1
   [ -f "$dir/.done" ] && return 0
-  local mod
-  mod=$(go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" | jq -r .Dir)
-  rm -rf "$dir" && mkdir -p "$dir"
-  cp "$mod"/example/prometheus-operator-crd/*.yaml "$dir/"
-  touch "$dir/.done"
+  local mod tmp
+  mod=$(go mod download -json "$module" | jq -r .Dir)
+  [ -d "$mod/$subdir" ] || { log "$module has no $subdir"; return 1; }
+  tmp=$(fresh_dir "$name")
+  # shellcheck disable=SC2086 # the glob is ours
+  cp "$mod/$subdir"/$glob "$tmp/"
+  touch "$tmp/.done"
+  place "$tmp" "$dir"
 }
 
-apt_tools() {
+# apt_install PACKAGE...: Debian packages, one apt-get at a time: ours wait on our lock, and
+# apt-get itself waits (up to 10 minutes) for dpkg's lock if something else holds it.
+apt_install() { locked apt apt_install_locked "$@"; }
+apt_install_locked() {
   local missing=()
-  command -v docker-registry >/dev/null || missing+=(docker-registry)
-  command -v promtool >/dev/null || missing+=(prometheus)
-  command -v openssl >/dev/null || missing+=(openssl)
-  command -v curl >/dev/null || missing+=(curl)
-  command -v jq >/dev/null || missing+=(jq)
-  [ -x /usr/bin/time ] || missing+=(time)
-  command -v htpasswd >/dev/null || missing+=(apache2-utils)
-  # actionlint checks the workflows' `run:` scripts with it.
-  command -v shellcheck >/dev/null || missing+=(shellcheck)
+  for pkg in "$@"; do
+    dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing Debian packages: ${missing[*]}"
   # Keep the packages' post-install scripts from starting daemons on public interfaces.
   local prc=/usr/sbin/policy-rc.d had_prc=0
   [ -e $prc ] && had_prc=1
   [ $had_prc = 1 ] || { printf '#!/bin/sh\nexit 101\n' >$prc; chmod +x $prc; }
-  apt-get update -qq >/dev/null || true
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  local apt=(apt-get -o DPkg::Lock::Timeout=600 -qq)
+  "${apt[@]}" update >/dev/null || true
+  DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null
   [ $had_prc = 1 ] || rm -f $prc
   # Debian's units may still have been started on systems with systemd; we run our own instances.
   for svc in docker-registry prometheus prometheus-node-exporter; do
@@ -130,28 +146,58 @@ apt_tools() {
   done
 }
 
-# containers: Debian's podman and buildah with the runc runtime (crun fails on hybrid cgroups),
-# for `make image` and the image e2e test.
+# The Debian packages the tests and the demo use (command → package).
+APT_COMMANDS=(docker-registry:docker-registry promtool:prometheus openssl:openssl curl:curl
+  jq:jq /usr/bin/time:time htpasswd:apache2-utils shellcheck:shellcheck)
+# Debian's podman and buildah with the runc runtime (crun fails on hybrid cgroups), for
+# `make image` and the image e2e test.
+CONTAINER_COMMANDS=(podman:podman buildah:buildah /usr/sbin/runc:runc)
+
+# missing_packages COMMAND:PACKAGE...: the packages whose command is not there.
+missing_packages() {
+  local pair
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null || printf '%s\n' "${pair#*:}"
+  done
+}
+
+apt_tools() {
+  local missing
+  mapfile -t missing < <(missing_packages "${APT_COMMANDS[@]}")
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+}
+
 container_tools() {
-  command -v podman >/dev/null && command -v buildah >/dev/null && [ -x /usr/sbin/runc ] && return 0
-  log "installing Debian packages: podman buildah runc"
-  apt-get update -qq >/dev/null || true
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman buildah runc >/dev/null
+  local missing
+  mapfile -t missing < <(missing_packages "${CONTAINER_COMMANDS[@]}")
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }
 
 tool_path() {
   case $1 in
     cosign) echo "$BIN/cosign-$COSIGN_VERSION/cosign" ;;
-    cosign2) echo "$BIN/cosign2-$COSIGN2_VERSION/cosign2" ;;
-    oras) echo "$BIN/oras-$ORAS_VERSION/oras" ;;
     helm) echo "$BIN/helm-$HELM_VERSION/helm" ;;
     actionlint) echo "$BIN/actionlint-$ACTIONLINT_VERSION/actionlint" ;;
     kubectl) echo "$BIN/kubectl-$K8S_VERSION/kubectl" ;;
     kube-apiserver|kube-controller-manager|etcd) echo "$BIN/controlplane-$K8S_VERSION/$1" ;;
     source-controller) echo "$BIN/source-controller-$SOURCE_CONTROLLER_VERSION/source-controller" ;;
-    source-controller-crds) echo "$BIN/source-controller-$SOURCE_CONTROLLER_VERSION/crds" ;;
+    source-controller-crds) echo "$BIN/source-controller-crds-$SOURCE_CONTROLLER_VERSION" ;;
     prometheus-operator-crds) echo "$BIN/prometheus-operator-crds-$PROMETHEUS_OPERATOR_VERSION" ;;
     *) echo "unknown tool $1" >&2; return 2 ;;
+  esac
+}
+
+# installed TOOL: whether TOOL is complete on this machine (what `check` answers).
+installed() {
+  local missing
+  case $1 in
+    apt) mapfile -t missing < <(missing_packages "${APT_COMMANDS[@]}"); [ ${#missing[@]} -eq 0 ] ;;
+    containers) mapfile -t missing < <(missing_packages "${CONTAINER_COMMANDS[@]}"); [ ${#missing[@]} -eq 0 ] ;;
+    controlplane) [ -f "$BIN/controlplane-$K8S_VERSION/.done" ] ;;
+    kubectl) [ -f "$BIN/kubectl-$K8S_VERSION/.done" ] ;;
+    source-controller) [ -f "$BIN/source-controller-$SOURCE_CONTROLLER_VERSION/.done" ] && installed source-controller-crds ;;
+    source-controller-crds|prometheus-operator-crds) [ -f "$(tool_path "$1")/.done" ] ;;
+    *) [ -x "$(tool_path "$1")" ] ;;
   esac
 }
 
@@ -160,8 +206,6 @@ install_tool() {
     apt) apt_tools ;;
     containers) container_tools ;;
     cosign) go_install cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v3/cmd/cosign ;;
-    cosign2) go_install cosign2 "$COSIGN2_VERSION" github.com/sigstore/cosign/v2/cmd/cosign ;;
-    oras) go_install oras "$ORAS_VERSION" oras.land/oras/cmd/oras ;;
     helm) go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
     actionlint) go_install actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint ;;
     # kubectl at the control plane's version, from the same wrapper module: the stack, the
@@ -180,12 +224,30 @@ install_tool() {
     source-controller)
       go_build_wrapper source-controller "$SOURCE_CONTROLLER_VERSION" source-controller "" \
         "netgo,osusergo,static_build" github.com/fluxcd/source-controller
-      source_controller_crds ;;
-    prometheus-operator-crds) prometheus_operator_crds ;;
-    all) for t in apt cosign helm kubectl controlplane source-controller; do install_tool $t; done ;;
+      install_tool source-controller-crds ;;
+    # The CRDs of the same source-controller version (the stack applies them).
+    source-controller-crds)
+      module_files "source-controller-crds-$SOURCE_CONTROLLER_VERSION" \
+        "github.com/fluxcd/source-controller@$SOURCE_CONTROLLER_VERSION" config/crd/bases '*.yaml' ;;
+    # The ServiceMonitor/PrometheusRule CRDs (and the rest of monitoring.coreos.com), for the
+    # chart's install test.
+    prometheus-operator-crds)
+      module_files "prometheus-operator-crds-$PROMETHEUS_OPERATOR_VERSION" \
+        "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
+        example/prometheus-operator-crd '*.yaml' ;;
+    # Everything `make test` uses, installed before any test runs.
+    test) for t in apt containers cosign helm actionlint kubectl controlplane source-controller prometheus-operator-crds; do install_tool $t; done ;;
+    all) install_tool test ;;
     *) echo "unknown tool $1" >&2; return 2 ;;
   esac
 }
 
-if [ "${1:-}" = path ]; then tool_path "$2"; exit; fi
-for t in "$@"; do install_tool "$t"; done
+case ${1:-} in
+  path) tool_path "$2" ;;
+  check)
+    shift
+    for t in "$@"; do
+      installed "$t" || { echo "$t is not installed: run \`make tools\` (hack/tools.sh $t)" >&2; exit 1; }
+    done ;;
+  *) for t in "$@"; do install_tool "$t"; done ;;
+esac

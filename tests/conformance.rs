@@ -14,7 +14,7 @@ fn vectors_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../shared/sigstore-conformance/bundle-verify")
+                .join("tests/data/sigstore-conformance/bundle-verify")
         });
     assert!(
         dir.is_dir(),

@@ -36,12 +36,14 @@ pub async fn output(cmd: &mut tokio::process::Command, what: &str) -> Result<Str
     Ok(String::from_utf8(out.stdout)?)
 }
 
-/// Installs a tool of `hack/tools.sh` (once per machine) and returns its path.
+/// The path of a tool `make tools` installed (`hack/tools.sh`, once per machine, before the tests
+/// run). A test checks that the tool is there and fails saying how to install it; it never
+/// installs one itself, so two tests never race to install the same tool.
 pub async fn tool(name: &str) -> Result<PathBuf> {
     let script = repo_root().join("hack/tools.sh");
     output(
-        tokio::process::Command::new(&script).arg(name),
-        &format!("hack/tools.sh {name}"),
+        tokio::process::Command::new(&script).args(["check", name]),
+        &format!("hack/tools.sh check {name}"),
     )
     .await?;
     let path = output(

@@ -38,12 +38,14 @@ pub async fn podman_output(args: &[&str]) -> Result<String> {
     output(podman().args(args), &format!("podman {}", args.join(" "))).await
 }
 
-/// Installs podman, buildah and runc when missing (`hack/tools.sh containers`): a machine
-/// without them fails here, the test is never skipped.
+/// Checks that podman, buildah and runc are installed (`make tools` installs them before the
+/// tests): a machine without them fails here, saying how to install them; the test is never
+/// skipped, and never installs them itself.
 pub async fn ensure_podman() -> Result<()> {
     output(
-        tokio::process::Command::new(repo_root().join("hack/tools.sh")).arg("containers"),
-        "hack/tools.sh containers",
+        tokio::process::Command::new(repo_root().join("hack/tools.sh"))
+            .args(["check", "containers"]),
+        "hack/tools.sh check containers",
     )
     .await?;
     Ok(())

@@ -29,7 +29,8 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$ROOT/hack/image/containers.conf}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 STAGE=$TARGET/image
 
-hack/tools.sh containers
+# podman, buildah, runc: `make image` (and `make tools`) install them; this script only checks.
+hack/tools.sh check containers
 mkdir -p "$STAGE"
 # One build at a time per target directory: they share the staging directory.
 exec {lock}>"$STAGE.lock"

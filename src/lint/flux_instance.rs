@@ -1,6 +1,7 @@
 //! The root source flux-operator generates from a `FluxInstance` (`spec.sync.kind:
 //! OCIRepository`), with `spec.kustomize.patches` applied in order, and what the patches did
-//! to `spec.verify` on the way (see `../shared/reference/flux-operator.md`).
+//! to `spec.verify` on the way (flux-operator's `spec.kustomize.patches`: JSON 6902 and strategic
+//! merge patches, each with a `target` selector, applied to the generated objects in order).
 
 use serde_json::{json, Value};
 
