@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fails when a tracked file reads anything from beside the clone (a `../shared` directory exists
-# only on the developers' machines; a user's clone has nothing next to it). Test data the tests
+# Fails when a tracked file reads anything from beside the clone: the team's machines have a
+# shared reference directory next to it, a user's clone has nothing next to it. Test data the tests
 # read is vendored into the repository with its licence and origin instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
