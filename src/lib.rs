@@ -9,8 +9,10 @@
 pub mod api;
 pub mod audit;
 pub mod cli;
+pub mod cluster;
 pub mod controller;
 pub mod engine;
+pub mod error;
 pub mod lint;
 pub mod registry;
 pub mod verifier;

@@ -1,12 +1,12 @@
-//! The one vocabulary of the controller: condition types, their reasons, and constructors.
+//! The one vocabulary of the controller: condition types, their reasons, and judgements.
 //!
 //! Status conditions, Kubernetes events and metric labels all use these strings, so the set is
 //! fixed and small (a metric label must never be built from an error's text). Every reason a
 //! condition can carry is listed in [`REASONS`].
-
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-
-use crate::engine::Verdict;
+//!
+//! Imports nothing from the crate (the engine's verdicts map onto it, not the other way round)
+//! and holds no Kubernetes types: a [`Judgement`] becomes a Kubernetes condition only in
+//! `audit::status`.
 
 /// Condition types of a `SourceAudit`.
 pub mod types {
@@ -215,59 +215,6 @@ impl Judgement {
             message: message.into(),
         }
     }
-
-    /// The condition of type `type_` saying this.
-    pub fn condition(
-        &self,
-        type_: &str,
-        observed_generation: Option<i64>,
-        now: &Time,
-    ) -> Condition {
-        condition(
-            type_,
-            self.status,
-            self.reason,
-            &self.message,
-            observed_generation,
-            now,
-        )
-    }
-}
-
-/// A condition with the given parts, its `lastTransitionTime` set to `now`.
-pub fn condition(
-    type_: &str,
-    status: Status,
-    reason: &str,
-    message: &str,
-    observed_generation: Option<i64>,
-    now: &Time,
-) -> Condition {
-    Condition {
-        type_: type_.to_string(),
-        status: status.as_str().to_string(),
-        reason: reason.to_string(),
-        message: message.to_string(),
-        observed_generation,
-        last_transition_time: now.clone(),
-    }
-}
-
-/// The `Verified` condition's status and reason for an engine verdict.
-pub fn verdict_condition(verdict: Verdict) -> (Status, &'static str) {
-    let status = match verdict {
-        Verdict::Verified => Status::True,
-        v if v.is_indeterminate() => Status::Unknown,
-        _ => Status::False,
-    };
-    // Verdict names are the Verified reasons by design (see engine::verdict).
-    (status, verdict.as_str())
-}
-
-/// `Verified` from an engine verdict.
-pub fn verified(verdict: Verdict, message: impl Into<String>) -> Judgement {
-    let (status, reason) = verdict_condition(verdict);
-    Judgement::new(status, reason, message)
 }
 
 /// `Verified=Unknown` for a reason outside the engine (`ArtifactNotReady`, `PolicyInvalid`).
@@ -310,45 +257,6 @@ pub fn is_known_reason(type_: &str, reason: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn now() -> Time {
-        Time("2026-01-01T00:00:00Z".parse().unwrap())
-    }
-
-    #[test]
-    fn every_engine_verdict_is_a_known_verified_reason() {
-        for v in Verdict::ALL {
-            let (_, reason) = verdict_condition(v);
-            assert!(is_known_reason(types::VERIFIED, reason), "{reason}");
-        }
-    }
-
-    #[test]
-    fn a_registry_outage_is_unknown_never_false() {
-        assert_eq!(
-            verdict_condition(Verdict::RegistryUnavailable),
-            (Status::Unknown, reasons::REGISTRY_UNAVAILABLE)
-        );
-        assert_eq!(
-            verdict_condition(Verdict::Unsigned),
-            (Status::False, reasons::UNSIGNED)
-        );
-        assert_eq!(
-            verdict_condition(Verdict::NoPolicy),
-            (Status::False, reasons::NO_POLICY)
-        );
-        assert_eq!(verdict_condition(Verdict::Verified).0, Status::True);
-    }
-
-    #[test]
-    fn constructors_build_kubernetes_conditions() {
-        let c = verify_weaker("Flux will halt").condition(types::ENFORCED, Some(3), &now());
-        assert_eq!(c.type_, "Enforced");
-        assert_eq!(c.status, "False");
-        assert_eq!(c.reason, "VerifyWeaker");
-        assert_eq!(c.observed_generation, Some(3));
-        assert_eq!(c.last_transition_time, now());
-    }
 
     #[test]
     fn reason_set_is_bounded_and_unique_per_type() {

@@ -228,6 +228,21 @@ pub struct SourceAuditStatus {
 }
 
 /// The audited source's identity and location.
+impl SourceAudit {
+    /// The `SourceAudit` name for a source: the kind keeps an OCIRepository and a HelmChart of
+    /// the same name apart.
+    pub fn name_for(kind: SourceKind, source_name: &str) -> String {
+        format!("{}-{source_name}", kind.as_str().to_lowercase())
+    }
+}
+
+impl SourceAuditStatus {
+    /// The condition of type `type_`, when the status has one.
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.type_ == type_)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditedSource {

@@ -6,7 +6,7 @@
 //! 1.5 MiB, and a huge object slows every watcher) fails, and the previous revision's verdict
 //! then stays in place. A signature is hostile input: a 2 MiB legacy payload string, a
 //! certificate with a 100 KiB SAN or 10 000 referrers must not decide whether the status can be
-//! written. Applied once, at the end of [`super::status::compute_status`], so no path (fresh
+//! written. Applied once, at the end of [`super::status::compute`], so no path (fresh
 //! evaluation, kept evidence, failure message quoting the last verdict) escapes it.
 
 use crate::api::attestation_status::{AttestationStatus, CertificateClaimsStatus};

@@ -181,3 +181,47 @@ pub fn evaluation(
         attested: None,
     }
 }
+
+/// `Outcome::Evaluated` of `DIGEST` by `e`; [`for_decision`] gives it the key and time a
+/// verification under that decision would.
+pub fn evaluated(e: &crate::engine::Evaluation) -> crate::audit::status::Outcome {
+    crate::audit::status::Outcome::Evaluated {
+        digest: DIGEST.into(),
+        evaluation: e.clone(),
+        key: Default::default(),
+        checked: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Default::default()),
+    }
+}
+
+/// An evaluated outcome's key and check time as the pipeline sets them: the decision's key for
+/// its digest, checked `now`. Other outcomes are returned as they are.
+pub fn for_decision(
+    outcome: crate::audit::status::Outcome,
+    decision: &crate::audit::decide::Decision,
+    now: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+) -> crate::audit::status::Outcome {
+    use crate::audit::status::Outcome;
+    match outcome {
+        Outcome::Evaluated {
+            digest, evaluation, ..
+        } => Outcome::Evaluated {
+            key: decision.cache_key(&digest),
+            checked: now.clone(),
+            digest,
+            evaluation,
+        },
+        other => other,
+    }
+}
+
+/// `Outcome::Unknown`: could not tell, for a `Verified=Unknown` reason.
+pub fn failed(
+    digest: Option<&str>,
+    reason: &'static str,
+    message: impl Into<String>,
+) -> crate::audit::status::Outcome {
+    crate::audit::status::Outcome::Unknown {
+        judgement: crate::vocabulary::verified_unknown(reason, message),
+        digest: digest.map(str::to_string),
+    }
+}

@@ -13,32 +13,48 @@ use super::decide::Decision;
 use super::enforced::{enforced_given_formats, flux_agrees};
 use super::evidence;
 use super::source::FluxSource;
-use crate::api::{AuditedSource, SourceAuditStatus, SourceReady};
+use crate::api::{AuditedSource, SourceAuditStatus, SourceKind, SourceReady, VerdictCacheKey};
 use crate::engine::attest::built_from::first_built_from;
 use crate::engine::Evaluation;
 use crate::vocabulary::{self as vocab, types, Judgement, Status};
 
-/// What verification produced for the current revision.
+/// What verification produced for the source's current revision.
 #[derive(Debug, Clone)]
-pub enum Outcome<'a> {
-    /// Signatures were fetched and judged just now.
+pub enum Outcome {
+    /// Signatures were judged: freshly, or the in-memory cached evaluation for the same key
+    /// (always recomputed into the status: another source sharing the key may have re-checked
+    /// it since this status was written). An evaluation that could not decide (a discovery cut
+    /// short) is reported like a registry error: `Verified=Unknown`, the last evidence kept.
     Evaluated {
         /// The digest verified.
-        digest: &'a str,
-        /// The (combined) evaluation.
-        evaluation: &'a Evaluation,
+        digest: String,
+        /// The combined evaluation.
+        evaluation: Evaluation,
+        /// The verdict-cache key it was computed for (`status.verdictCache`).
+        key: VerdictCacheKey,
+        /// When the registry was asked (`status.lastVerifiedTime`).
+        checked: Time,
     },
-    /// The verdict cache says the previous status still holds for this key.
-    Cached,
-    /// Could not tell: an Unknown reason (`RegistryUnavailable`, `PolicyInvalid`, …).
-    Failed {
+    /// The previous (sealed) status still holds for this key and its re-check is not due (after
+    /// a restart the status is the cache).
+    Unchanged,
+    /// Could not tell: `Verified=Unknown` (`RegistryUnavailable`, `PolicyInvalid`, …); the
+    /// previous evidence for the same artifact is kept.
+    Unknown {
+        /// The `Verified=Unknown` judgement.
+        judgement: Judgement,
         /// The digest, when it was known.
-        digest: Option<&'a str>,
-        /// A `Verified=Unknown` reason from the vocabulary.
-        reason: &'static str,
-        /// What went wrong.
-        message: String,
+        digest: Option<String>,
     },
+}
+
+/// Where the artifact is, for the status: the source URL, or for a chart the tag resolved.
+#[derive(Debug, Clone, Default)]
+pub struct Location {
+    /// `oci://host/repo` or `oci://host/repo/chart:version`.
+    pub url: Option<String>,
+    /// For a HelmChart, the resolved reference (its digest is not recorded by Flux).
+    pub chart_reference: Option<String>,
 }
 
 /// Everything the status is computed from, besides the previous status.
@@ -46,14 +62,12 @@ pub enum Outcome<'a> {
 pub struct AuditInput<'a> {
     /// The source as just read.
     pub source: &'a FluxSource,
-    /// Where the artifact is (`oci://…`; for a chart, the resolved tag reference).
-    pub url: Option<String>,
-    /// For a HelmChart: see [`helm_digest_note`].
-    pub digest_note: Option<String>,
     /// The policies applied.
     pub decision: &'a Decision,
     /// The verification outcome.
-    pub outcome: Outcome<'a>,
+    pub outcome: &'a Outcome,
+    /// Where the artifact is (a chart's resolved tag reference).
+    pub location: &'a Location,
     /// The `SourceAudit`'s own generation.
     pub generation: Option<i64>,
     /// The time to stamp.
@@ -65,30 +79,103 @@ pub fn helm_digest_note(reference: &str) -> String {
     format!("resolved by the auditor from {reference}; Flux verifies by tag")
 }
 
-/// Computes the new status.
-pub fn compute_status(
+/// The condition of type `type_` saying `judgement`, its `lastTransitionTime` set to `now`
+/// (moved back by [`compute`] while the status is unchanged).
+pub fn condition(
+    type_: &str,
+    judgement: &Judgement,
+    observed_generation: Option<i64>,
+    now: &Time,
+) -> Condition {
+    Condition {
+        type_: type_.to_string(),
+        status: judgement.status.as_str().to_string(),
+        reason: judgement.reason.to_string(),
+        message: judgement.message.clone(),
+        observed_generation,
+        last_transition_time: now.clone(),
+    }
+}
+
+/// The verification outcome as the status rules see it: an evaluation that could not decide
+/// becomes a failure (see [`Outcome::Evaluated`]).
+enum Judged<'a> {
+    Evaluated {
+        digest: &'a str,
+        evaluation: &'a Evaluation,
+    },
+    Unchanged,
+    Failed {
+        digest: Option<&'a str>,
+        judgement: Judgement,
+    },
+}
+
+fn judged(outcome: &Outcome) -> Judged<'_> {
+    match outcome {
+        Outcome::Evaluated {
+            digest, evaluation, ..
+        } if evaluation.verdict.is_indeterminate() => Judged::Failed {
+            digest: Some(digest),
+            judgement: evaluation.verdict.judgement(evaluation.message.clone()),
+        },
+        Outcome::Evaluated {
+            digest, evaluation, ..
+        } => Judged::Evaluated { digest, evaluation },
+        Outcome::Unchanged => Judged::Unchanged,
+        Outcome::Unknown { judgement, digest } => Judged::Failed {
+            digest: digest.as_deref(),
+            judgement: judgement.clone(),
+        },
+    }
+}
+
+/// Computes the new status from the previous one.
+pub fn compute(previous: Option<&SourceAuditStatus>, input: &AuditInput) -> SourceAuditStatus {
+    let mut status = compute_judged(previous, input, judged(input.outcome));
+    if let Outcome::Evaluated { key, checked, .. } = input.outcome {
+        // The full key (with the repository) and when the registry was really asked: a
+        // verdict from the in-memory cache is as old as its check, not as this audit.
+        status.verdict_cache = Some(key.clone());
+        status.last_verified_time = Some(checked.clone());
+        bounds::bound_cache_key(&mut status);
+    }
+    status
+}
+
+fn compute_judged(
     previous: Option<&SourceAuditStatus>,
     input: &AuditInput,
+    outcome: Judged,
 ) -> SourceAuditStatus {
+    let source = input.source;
+    let url = input.location.url.clone().or_else(|| match source.kind {
+        SourceKind::OciRepository => Some(source.url.clone()),
+        SourceKind::HelmChart => None,
+    });
+    let digest_note = input
+        .location
+        .chart_reference
+        .as_deref()
+        .map(helm_digest_note);
     let empty = SourceAuditStatus::default();
     let prev = previous.unwrap_or(&empty);
-    let source = input.source;
     let mut status = SourceAuditStatus {
         source: Some(AuditedSource {
             kind: source.kind,
             name: source.name.clone(),
-            url: input.url.clone(),
+            url,
         }),
         flux_revision: source.artifact_revision.clone(),
         source_generation: source.generation,
-        digest_note: input.digest_note.clone(),
+        digest_note,
         policies: input.decision.names(),
         observed_generation: input.generation,
         source_ready: Some(source_ready(prev.source_ready.as_ref(), source, input.now)),
         ..SourceAuditStatus::default()
     };
-    let (verified, attested) = match &input.outcome {
-        Outcome::Evaluated { digest, evaluation } => {
+    let (verified, attested) = match outcome {
+        Judged::Evaluated { digest, evaluation } => {
             status.digest = Some(digest.to_string());
             status.signer = evidence::decisive_signer(evaluation);
             (status.signatures, status.signatures_omitted) =
@@ -111,11 +198,11 @@ pub fn compute_status(
                 None => not_judged(input.decision),
             };
             (
-                vocab::verified(evaluation.verdict, evaluation.message.clone()),
+                evaluation.verdict.judgement(evaluation.message.clone()),
                 attested,
             )
         }
-        Outcome::Cached => {
+        Judged::Unchanged => {
             keep_evidence(&mut status, prev);
             (
                 previous_condition(prev, types::VERIFIED).unwrap_or_else(|| {
@@ -126,18 +213,14 @@ pub fn compute_status(
                     .unwrap_or_else(|| not_judged(input.decision)),
             )
         }
-        Outcome::Failed {
-            digest,
-            reason,
-            message,
-        } => {
+        Judged::Failed { digest, judgement } => {
             let same_artifact = match digest {
-                Some(d) => prev.digest.as_deref() == Some(*d),
+                Some(d) => prev.digest.as_deref() == Some(d),
                 None => {
                     prev.flux_revision.is_some() && prev.flux_revision == source.artifact_revision
                 }
             };
-            let mut message = message.clone();
+            let (reason, mut message) = (judgement.reason, judgement.message);
             if same_artifact {
                 keep_evidence(&mut status, prev);
                 if let Some(last) = previous_condition(prev, types::VERIFIED)
@@ -149,6 +232,7 @@ pub fn compute_status(
                 status.digest = digest.map(str::to_string);
             }
             let attested = attested_after_failure(input.decision, reason, &message);
+            // Always Unknown: whatever the failure said, it is not a verdict on the artifact.
             (vocab::verified_unknown(reason, message), attested)
         }
     };
@@ -170,7 +254,7 @@ pub fn compute_status(
         .map(|(t, j)| {
             stamp(
                 &prev.conditions,
-                j.condition(t, input.generation, input.now),
+                condition(t, j, input.generation, input.now),
             )
         })
         .collect();

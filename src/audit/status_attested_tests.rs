@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::audit::decide::decide;
-use crate::audit::fixtures::{self, evaluation, keyless_signature, policy, secrets, DIGEST};
+use crate::audit::fixtures::{
+    self, evaluated, evaluation, failed, for_decision, keyless_signature, policy, secrets, DIGEST,
+};
 use crate::engine::attest::require::Attested;
 use crate::engine::attest::{AttestationEvidence, CertificateClaims, Predicate, Provenance};
 use crate::engine::{SignatureFormat, Signer, Verdict};
@@ -62,14 +64,13 @@ fn compute(
         vec![]
     };
     let decision = decide(&src, &matching, &secrets());
-    compute_status(
+    super::compute(
         prev,
         &AuditInput {
             source: &src,
-            url: None,
-            digest_note: None,
             decision: &decision,
-            outcome,
+            outcome: &for_decision(outcome, &decision, &now()),
+            location: &Location::default(),
             generation: Some(1),
             now: &now(),
         },
@@ -102,14 +103,7 @@ fn signed_but_without_the_required_provenance_is_verified_not_attested_and_not_r
         reasons::ATTESTATION_MISSING,
         vec![],
     )));
-    let s = compute(
-        None,
-        true,
-        Outcome::Evaluated {
-            digest: DIGEST,
-            evaluation: &e,
-        },
-    );
+    let s = compute(None, true, evaluated(&e));
     assert_eq!(cond(&s, "Verified").status, "True");
     let a = cond(&s, "Attested");
     assert_eq!(
@@ -138,14 +132,7 @@ fn attested_provenance_is_listed_with_the_commit_it_was_built_from() {
             provenance(Verdict::Verified),
         ],
     )));
-    let s = compute(
-        None,
-        true,
-        Outcome::Evaluated {
-            digest: DIGEST,
-            evaluation: &e,
-        },
-    );
+    let s = compute(None, true, evaluated(&e));
     assert_eq!(cond(&s, "Attested").status, "True");
     assert_eq!(cond(&s, "Ready").status, "True");
     assert_eq!(s.attestations.len(), 2);
@@ -172,14 +159,7 @@ fn a_condition_error_is_unknown_and_ready_waits() {
         reasons::CONDITION_ERROR,
         vec![],
     )));
-    let s = compute(
-        None,
-        true,
-        Outcome::Evaluated {
-            digest: DIGEST,
-            evaluation: &e,
-        },
-    );
+    let s = compute(None, true, evaluated(&e));
     assert_eq!(cond(&s, "Attested").status, "Unknown");
     let r = cond(&s, "Ready");
     assert_eq!(
@@ -191,25 +171,14 @@ fn a_condition_error_is_unknown_and_ready_waits() {
 #[test]
 fn no_requirement_is_not_required_whatever_happened() {
     let e = verified_with(None);
-    let s = compute(
-        None,
-        false,
-        Outcome::Evaluated {
-            digest: DIGEST,
-            evaluation: &e,
-        },
-    );
+    let s = compute(None, false, evaluated(&e));
     let a = cond(&s, "Attested");
     assert_eq!(
         (a.status.as_str(), a.reason.as_str()),
         ("True", reasons::ATTESTATION_NOT_REQUIRED)
     );
-    let failed = Outcome::Failed {
-        digest: Some(DIGEST),
-        reason: reasons::REGISTRY_UNAVAILABLE,
-        message: "down".into(),
-    };
-    let s = compute(None, false, failed);
+    let failure = failed(Some(DIGEST), reasons::REGISTRY_UNAVAILABLE, "down");
+    let s = compute(None, false, failure);
     assert_eq!(
         cond(&s, "Attested").reason,
         reasons::ATTESTATION_NOT_REQUIRED
@@ -223,20 +192,9 @@ fn a_registry_outage_is_unknown_and_keeps_the_last_attestation_evidence() {
         reasons::ATTESTED,
         vec![provenance(Verdict::Verified)],
     )));
-    let before = compute(
-        None,
-        true,
-        Outcome::Evaluated {
-            digest: DIGEST,
-            evaluation: &e,
-        },
-    );
-    let failed = Outcome::Failed {
-        digest: Some(DIGEST),
-        reason: reasons::REGISTRY_UNAVAILABLE,
-        message: "down".into(),
-    };
-    let s = compute(Some(&before), true, failed);
+    let before = compute(None, true, evaluated(&e));
+    let failure = failed(Some(DIGEST), reasons::REGISTRY_UNAVAILABLE, "down");
+    let s = compute(Some(&before), true, failure);
     let a = cond(&s, "Attested");
     assert_eq!(
         (a.status.as_str(), a.reason.as_str()),
@@ -245,11 +203,7 @@ fn a_registry_outage_is_unknown_and_keeps_the_last_attestation_evidence() {
     assert_eq!(s.attestations, before.attestations);
     assert_eq!(s.built_from, before.built_from);
     // A policy that cannot be applied: Unknown/PolicyInvalid, never NotRequired.
-    let invalid = Outcome::Failed {
-        digest: None,
-        reason: reasons::POLICY_INVALID,
-        message: "bad CEL".into(),
-    };
+    let invalid = failed(None, reasons::POLICY_INVALID, "bad CEL");
     let s = compute(None, true, invalid);
     assert_eq!(cond(&s, "Attested").reason, reasons::POLICY_INVALID);
 }
@@ -261,15 +215,8 @@ fn a_cached_verdict_keeps_the_previous_attested_condition_and_its_time() {
         reasons::ATTESTATION_POLICY_FAILED,
         vec![],
     )));
-    let before = compute(
-        None,
-        true,
-        Outcome::Evaluated {
-            digest: DIGEST,
-            evaluation: &e,
-        },
-    );
-    let s = compute(Some(&before), true, Outcome::Cached);
+    let before = compute(None, true, evaluated(&e));
+    let s = compute(Some(&before), true, Outcome::Unchanged);
     assert_eq!(cond(&s, "Attested"), cond(&before, "Attested"));
     assert_eq!(cond(&s, "Ready").reason, reasons::ATTESTATION_POLICY_FAILED);
 }
@@ -283,18 +230,13 @@ fn a_source_of_a_policy_with_invalid_cel_is_attested_unknown_policy_invalid() {
     let decision = decide(&src, &[("prov", &bad)], &secrets());
     let why = decision.invalid_message().unwrap();
     assert!(why.contains("predicate.x =="), "{why}");
-    let s = compute_status(
+    let s = super::compute(
         None,
         &AuditInput {
             source: &src,
-            url: None,
-            digest_note: None,
             decision: &decision,
-            outcome: Outcome::Failed {
-                digest: None,
-                reason: reasons::POLICY_INVALID,
-                message: why,
-            },
+            outcome: &failed(None, reasons::POLICY_INVALID, why),
+            location: &Location::default(),
             generation: Some(1),
             now: &now(),
         },

@@ -1,6 +1,8 @@
 use super::*;
 use crate::audit::decide::decide;
-use crate::audit::fixtures::{self, evaluation, keyless_signature, secrets, DIGEST};
+use crate::audit::fixtures::{
+    self, evaluated, evaluation, failed, for_decision, keyless_signature, secrets, DIGEST,
+};
 use crate::engine::{SignatureFormat, Verdict};
 use crate::vocabulary::reasons;
 
@@ -19,14 +21,13 @@ fn run(
     now: &Time,
 ) -> SourceAuditStatus {
     let decision = decide(src, &[], &secrets());
-    compute_status(
+    compute(
         prev,
         &AuditInput {
             source: src,
-            url: Some(src.url.clone()),
-            digest_note: None,
             decision: &decision,
-            outcome,
+            outcome: &for_decision(outcome, &decision, now),
+            location: &Location::default(),
             generation: Some(1),
             now,
         },
@@ -42,15 +43,7 @@ fn verified_status(now: &Time) -> (FluxSource, SourceAuditStatus) {
             Verdict::Verified,
         )],
     );
-    let s = run(
-        None,
-        &src,
-        Outcome::Evaluated {
-            digest: DIGEST,
-            evaluation: &e,
-        },
-        now,
-    );
+    let s = run(None, &src, evaluated(&e), now);
     (src, s)
 }
 
@@ -80,11 +73,11 @@ fn verified_source_reports_signer_conditions_and_cache_key() {
 fn unknown_verdict_keeps_previous_evidence() {
     let (src, before) = verified_status(&t("2026-11-27T12:00:00Z"));
     let later = t("2026-11-27T13:00:00Z");
-    let outage = Outcome::Failed {
-        digest: Some(DIGEST),
-        reason: reasons::REGISTRY_UNAVAILABLE,
-        message: "connection refused".into(),
-    };
+    let outage = failed(
+        Some(DIGEST),
+        reasons::REGISTRY_UNAVAILABLE,
+        "connection refused",
+    );
     let s = run(Some(&before), &src, outage, &later);
     let v = cond(&s, "Verified");
     assert_eq!(
@@ -103,11 +96,7 @@ fn unknown_verdict_keeps_previous_evidence() {
 fn evidence_of_another_digest_is_not_kept() {
     let (src, before) = verified_status(&t("2026-11-27T12:00:00Z"));
     let other = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
-    let outage = Outcome::Failed {
-        digest: Some(other),
-        reason: reasons::REGISTRY_UNAVAILABLE,
-        message: "timeout".into(),
-    };
+    let outage = failed(Some(other), reasons::REGISTRY_UNAVAILABLE, "timeout");
     let s = run(Some(&before), &src, outage, &t("2026-11-27T13:00:00Z"));
     assert!(s.signatures.is_empty() && s.signer.is_none() && s.verdict_cache.is_none());
     assert_eq!(s.digest.as_deref(), Some(other));
@@ -121,24 +110,13 @@ fn transition_time_only_moves_when_status_changes() {
     let again = run(
         Some(&before),
         &src,
-        Outcome::Evaluated {
-            digest: DIGEST,
-            evaluation: &e,
-        },
+        evaluated(&e),
         &t("2026-11-27T13:00:00Z"),
     );
     assert_eq!(cond(&again, "Verified").last_transition_time, first);
     let bad = evaluation(Verdict::KeyMismatch, vec![]);
     let third = t("2026-11-27T14:00:00Z");
-    let after = run(
-        Some(&again),
-        &src,
-        Outcome::Evaluated {
-            digest: DIGEST,
-            evaluation: &bad,
-        },
-        &third,
-    );
+    let after = run(Some(&again), &src, evaluated(&bad), &third);
     assert_eq!(cond(&after, "Verified").last_transition_time, third);
     assert_eq!(
         cond(&after, "FluxAgrees").reason,
@@ -154,7 +132,7 @@ fn cached_verdict_keeps_the_previous_result() {
     let s = run(
         Some(&before),
         &src,
-        Outcome::Cached,
+        Outcome::Unchanged,
         &t("2026-11-27T13:00:00Z"),
     );
     assert_eq!(cond(&s, "Verified").status, "True");
@@ -169,10 +147,7 @@ fn source_ready_counts_transitions_and_keeps_since() {
     assert_eq!((r1.status.as_str(), r1.transitions), ("True", 0));
     assert_eq!(r1.since, Some(t("2026-11-27T10:00:00Z")));
     let e = evaluation(Verdict::Verified, vec![]);
-    let out = || Outcome::Evaluated {
-        digest: DIGEST,
-        evaluation: &e,
-    };
+    let out = || evaluated(&e);
     let same = run(Some(&s1), &src, out(), &t("2026-11-27T12:30:00Z"));
     assert_eq!(same.source_ready, s1.source_ready);
     let ready = src.ready.as_mut().unwrap();
@@ -191,15 +166,7 @@ fn source_ready_counts_transitions_and_keeps_since() {
 fn unsigned_source_without_policy_is_verified_false_and_not_enforced() {
     let src = fixtures::source(&fixtures::oci_repository_unverified());
     let e = evaluation(Verdict::Unsigned, vec![]);
-    let s = run(
-        None,
-        &src,
-        Outcome::Evaluated {
-            digest: DIGEST,
-            evaluation: &e,
-        },
-        &t("2026-11-27T12:00:00Z"),
-    );
+    let s = run(None, &src, evaluated(&e), &t("2026-11-27T12:00:00Z"));
     assert_eq!(cond(&s, "Verified").reason, reasons::UNSIGNED);
     assert_eq!(cond(&s, "Enforced").reason, reasons::VERIFY_MISSING);
     assert_eq!(cond(&s, "FluxAgrees").reason, reasons::FLUX_DOES_NOT_VERIFY);
@@ -291,16 +258,15 @@ fn hostile_status(now: &Time) -> (FluxSource, SourceAuditStatus) {
         })
         .collect();
     let decision = decide(&src, &[], &secrets());
-    let s = compute_status(
+    let s = compute(
         None,
         &AuditInput {
             source: &src,
-            url: Some(hostile()),
-            digest_note: Some(hostile()),
             decision: &decision,
-            outcome: Outcome::Evaluated {
-                digest: DIGEST,
-                evaluation: &e,
+            outcome: &for_decision(evaluated(&e), &decision, now),
+            location: &Location {
+                url: Some(hostile()),
+                chart_reference: Some(hostile()),
             },
             generation: Some(1),
             now,
@@ -348,14 +314,10 @@ fn a_hostile_previous_status_quoted_in_a_failure_stays_bounded() {
     before.signatures = vec![before.signatures[0].clone(); 5000];
     before.signatures[0].message = hostile();
     before.signer = Some(hostile());
-    let outage = Outcome::Failed {
-        digest: Some(DIGEST),
-        reason: reasons::REGISTRY_UNAVAILABLE,
-        message: hostile(),
-    };
+    let outage = failed(Some(DIGEST), reasons::REGISTRY_UNAVAILABLE, hostile());
     let s = run(Some(&before), &src, outage, &t("2026-11-27T13:00:00Z"));
     assert_bounded(&s);
     assert_eq!(cond(&s, "Verified").status, "Unknown");
-    let cached = run(Some(&before), &src, Outcome::Cached, &now);
+    let cached = run(Some(&before), &src, Outcome::Unchanged, &now);
     assert_bounded(&cached);
 }

@@ -18,8 +18,7 @@ use super::duration::parse_duration;
 use super::{policies, table, EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_VERIFIED};
 use crate::api::{ProvenancePolicySpec, SourceAuditStatus, SourceKind};
 use crate::audit::source::FluxSource;
-use crate::controller::status::condition;
-use crate::controller::{kube_client, source_resource};
+use crate::cluster::{kube_client, source_resource};
 use crate::registry::{RegistryClient, RegistryOptions};
 use crate::verifier::limits::Limits;
 use crate::verifier::seal::Sealer;
@@ -129,7 +128,7 @@ impl AuditResult {
     fn from_status(source: &FluxSource, mut status: SourceAuditStatus) -> Self {
         status.verdict_cache = None;
         status.seal = None;
-        let verified = condition(&status, types::VERIFIED);
+        let verified = status.condition(types::VERIFIED);
         Self {
             namespace: source.namespace.clone(),
             kind: source.kind,
@@ -145,7 +144,7 @@ impl AuditResult {
             reason: verified.map(|c| c.reason.clone()),
             message: verified.map(|c| c.message.clone()),
             signer: status.signer.clone(),
-            enforced: condition(&status, types::ENFORCED).map(|c| c.status.clone()),
+            enforced: status.condition(types::ENFORCED).map(|c| c.status.clone()),
             status: Some(status),
             error: None,
         }
@@ -247,7 +246,9 @@ async fn audit(args: &AuditArgs) -> Result<u8, String> {
         Some(path) => Some(policies::read_policy_file(path)?),
         None => None,
     };
-    let client = kube_client(args.kubeconfig.as_deref()).await?;
+    let client = kube_client(args.kubeconfig.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
     let namespace = match (&args.namespace, args.all_namespaces) {
         (_, true) => None,
         (Some(ns), false) => Some(ns.clone()),

@@ -17,8 +17,7 @@ use super::{EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_VERIFIED};
 use crate::api::{SourceAudit, SourceAuditStatus, SourceKind};
 use crate::audit::confirm::{fmt_duration, AuditSeen, Gate, Observation, Verdict};
 use crate::audit::source::FluxSource;
-use crate::controller::reconcile::audit_name;
-use crate::controller::{kube_client, source_resource};
+use crate::cluster::{kube_client, source_resource};
 
 /// How often the sources are looked at.
 const POLL: Duration = Duration::from_secs(1);
@@ -79,7 +78,9 @@ async fn confirm(args: &ConfirmArgs) -> Result<u8, String> {
             fmt_duration(args.timeout)
         ));
     }
-    let client = kube_client(args.kubeconfig.as_deref()).await?;
+    let client = kube_client(args.kubeconfig.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
     let ns = args
         .namespace
         .clone()
@@ -216,7 +217,7 @@ async fn observe(
             })?;
             let audit = match &audits {
                 None => AuditSeen::NotRequired,
-                Some(a) => match a.get(&audit_name(kind, &source.name)) {
+                Some(a) => match a.get(&crate::api::SourceAudit::name_for(kind, &source.name)) {
                     Some(status) => AuditSeen::Status(Box::new(status.clone())),
                     None => AuditSeen::Missing,
                 },

@@ -90,10 +90,9 @@ pub async fn cluster_policies(
             ))
         }
     };
-    Ok(crate::controller::policy::readable(
-        &list.items,
-        |name, e| eprintln!("warning: skipping unreadable ProvenancePolicy {name}: {e}"),
-    ))
+    Ok(crate::cluster::readable(&list.items, |name, e| {
+        eprintln!("warning: skipping unreadable ProvenancePolicy {name}: {e}")
+    }))
 }
 
 #[cfg(test)]

@@ -21,7 +21,6 @@ pub mod registry_labels;
 pub mod secret_poll;
 pub mod shard;
 pub mod state;
-pub mod status;
 pub mod status_patch;
 mod watch;
 
@@ -31,16 +30,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::PartialObjectMeta;
-use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::Client;
 
 use crate::api::SourceKind;
+use crate::cluster::{kube_client, source_resource};
 use crate::registry::{RegistryClient, RegistryOptions};
 use crate::verifier::{limits, pipeline, VerdictCache};
 pub use state::Backoff;
@@ -82,27 +79,6 @@ pub struct RunOptions {
     pub watch_namespaces: Vec<String>,
     /// The Lease name; `None` derives it from the shard ([`shard::Shard::lease_name`]).
     pub leader_election_id: Option<String>,
-}
-
-/// Why a reconcile failed (retried with backoff).
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The Kubernetes API refused or failed a request.
-    #[error("kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
-    /// A bug or an impossible input.
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl Error {
-    /// A bounded label for `provenance_reconcile_errors_total{reason}`.
-    pub fn category(&self) -> &'static str {
-        match self {
-            Error::Kube(_) => "KubernetesAPI",
-            Error::Internal(_) => "Internal",
-        }
-    }
 }
 
 /// What every reconcile shares.
@@ -171,7 +147,7 @@ impl Context {
     pub fn policies(&self) -> parsed_policies::Policies {
         self.parsed_policies
             .get(self.policy_store.state(), |state| {
-                policy::readable(
+                crate::cluster::readable(
                     state.iter().map(|p| p.as_ref()),
                     |name, e| tracing::warn!(policy = %name, error = %e, "unreadable ProvenancePolicy"),
                 )
@@ -206,32 +182,14 @@ impl Context {
     }
 }
 
-/// A Flux source-controller kind at `source.toolkit.fluxcd.io/v1`.
-pub fn flux_resource(kind: &str) -> ApiResource {
-    ApiResource::from_gvk(&GroupVersionKind::gvk(
-        "source.toolkit.fluxcd.io",
-        "v1",
-        kind,
-    ))
-}
-
-/// The API resource of a source kind.
-pub fn source_resource(kind: SourceKind) -> ApiResource {
-    flux_resource(kind.as_str())
-}
-
-/// Now, to the second: the API server stores times to the second, so comparing a status we
-/// computed with the one we read back must not differ in nanoseconds.
-pub fn now() -> Time {
-    Time(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now()))
-}
-
 /// Runs the controller until SIGTERM/SIGINT (or a lost lease). Returns an error message on
 /// start-up failure.
 pub async fn run(opts: RunOptions) -> Result<(), String> {
     let shard = shard::Shard::new(opts.watch_label_selector.as_deref(), &opts.watch_namespaces)?;
     tracing::info!(shard = %shard.describe(), "auditing the sources of");
-    let client = kube_client(opts.kubeconfig.as_deref()).await?;
+    let client = kube_client(opts.kubeconfig.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
     let metrics = Arc::new(metrics::Metrics::new());
     let ready = Arc::new(AtomicBool::new(false));
     let standby = Arc::new(AtomicBool::new(opts.leader_elect));
@@ -358,22 +316,6 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
     }
     let _ = server.await;
     result
-}
-
-/// A client from a kubeconfig file, else in-cluster or `$KUBECONFIG` / `~/.kube/config`; its
-/// default namespace is the context's namespace (else `default`).
-pub async fn kube_client(path: Option<&std::path::Path>) -> Result<Client, String> {
-    let config = match path {
-        Some(p) => {
-            let kc = kube::config::Kubeconfig::read_from(p)
-                .map_err(|e| format!("reading {}: {e}", p.display()))?;
-            kube::Config::from_custom_kubeconfig(kc, &Default::default())
-                .await
-                .map_err(|e| format!("{}: {e}", p.display()))?
-        }
-        None => kube::Config::infer().await.map_err(|e| e.to_string())?,
-    };
-    Client::try_from(config).map_err(|e| e.to_string())
 }
 
 /// Whether the API server serves a source kind (the HelmChart CRD may be absent).

@@ -65,7 +65,7 @@ mod tests {
     }
 
     fn parse(state: &[Arc<DynamicObject>]) -> Vec<(String, ProvenancePolicySpec)> {
-        super::super::policy::readable(state.iter().map(|p| p.as_ref()), |_, _| {})
+        crate::cluster::readable(state.iter().map(|p| p.as_ref()), |_, _| {})
     }
 
     #[test]

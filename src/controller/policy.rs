@@ -27,27 +27,6 @@ use crate::vocabulary::{self as vocab, reasons, types, Status};
 /// How often the inputs of policy status are checked (Secrets a policy reads are not watched).
 pub const INTERVAL: Duration = Duration::from_secs(5);
 
-/// The readable policies among `objs` as `(name, spec)`, for the controller and `audit` alike;
-/// `skipped` hears of each one whose spec does not parse (one bad policy never hides the rest).
-pub fn readable<'a>(
-    objs: impl IntoIterator<Item = &'a DynamicObject>,
-    mut skipped: impl FnMut(&str, &serde_json::Error),
-) -> Vec<(String, ProvenancePolicySpec)> {
-    objs.into_iter()
-        .filter_map(|p| {
-            let name = p.metadata.name.clone()?;
-            let spec = p.data.get("spec").cloned().unwrap_or_default();
-            match serde_json::from_value(spec) {
-                Ok(spec) => Some((name, spec)),
-                Err(e) => {
-                    skipped(&name, &e);
-                    None
-                }
-            }
-        })
-        .collect()
-}
-
 /// A fingerprint of everything policy statuses are computed from: the watched policies, sources
 /// and namespaces (by their change counter, see [`super::changes`]) and the versions of the
 /// Secrets policies name. `None` when a Secret's version cannot be read (recompute).
@@ -107,7 +86,7 @@ async fn update_one(
     ctx: &Context,
     obj: &DynamicObject,
     sources: &[FluxSource],
-) -> Result<(), super::Error> {
+) -> Result<(), crate::error::Error> {
     let name = obj.name_any();
     let spec: Result<ProvenancePolicySpec, _> =
         serde_json::from_value(obj.data.get("spec").cloned().unwrap_or_default());
@@ -167,7 +146,12 @@ async fn update_one(
     if unchanged || !ctx.is_leader() {
         return Ok(());
     }
-    let mut cond = judgement.condition(types::READY, generation, &super::now());
+    let mut cond = crate::audit::status::condition(
+        types::READY,
+        &judgement,
+        generation,
+        &crate::cluster::now(),
+    );
     if let Some(o) = old.filter(|o| o.status == cond.status) {
         cond.last_transition_time = o.last_transition_time.clone();
     }

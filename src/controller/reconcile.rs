@@ -17,20 +17,15 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::metrics::{SourceGauges, SourceLabels};
-use super::status::{condition, Outcome};
 use super::status_patch::merge_patch;
-use super::{Context, Error, MANAGER};
-use crate::api::{SourceAudit, SourceAuditStatus, SourceKind};
+use super::{Context, MANAGER};
+use crate::api::{SourceAudit, SourceAuditStatus};
 use crate::audit::decide::Decision;
 use crate::audit::source::FluxSource;
+use crate::audit::status::Outcome;
+use crate::error::Error;
 use crate::verifier::{needs_namespace_labels, Judged};
 use crate::vocabulary::{self as vocab, reasons, types, Status};
-
-/// The `SourceAudit` name for a source: the kind keeps an OCIRepository and a HelmChart of the
-/// same name apart.
-pub fn audit_name(kind: SourceKind, name: &str) -> String {
-    format!("{}-{name}", kind.as_str().to_lowercase())
-}
 
 /// Audits one source; the returned action schedules the next audit (resync or retry).
 pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -110,7 +105,7 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
         Ok(Default::default())
     };
     let audits: Api<SourceAudit> = Api::namespaced(ctx.client.clone(), &source.namespace);
-    let name = audit_name(source.kind, &source.name);
+    let name = SourceAudit::name_for(source.kind, &source.name);
     let written_key = format!("{}/{name}", source.namespace);
     let previous = previous_audit(ctx, &audits, &source.namespace, &name).await?;
     let prev_status = previous.as_ref().and_then(|a| a.status.clone());
@@ -330,10 +325,10 @@ async fn publish_events(
     previous: Option<&SourceAuditStatus>,
     status: &SourceAuditStatus,
 ) {
-    let Some(now) = condition(status, types::VERIFIED) else {
+    let Some(now) = status.condition(types::VERIFIED) else {
         return;
     };
-    let before = previous.and_then(|p| condition(p, types::VERIFIED));
+    let before = previous.and_then(|p| p.condition(types::VERIFIED));
     if before.is_some_and(|b| b.reason == now.reason && b.status == now.status) {
         return;
     }
@@ -372,7 +367,7 @@ async fn publish_events(
         }
     }
     if failed {
-        let ar = super::source_resource(source.kind);
+        let ar = crate::cluster::source_resource(source.kind);
         if let Err(e) = recorder.publish(&ev, &obj.object_ref(&ar)).await {
             if namespace_terminating(&e) {
                 tracing::debug!(source = %source.display(), error = %e, "no event: the namespace is being deleted");
@@ -416,8 +411,9 @@ pub fn labels(source: &FluxSource) -> SourceLabels {
 }
 
 fn gauges(status: &SourceAuditStatus, decision: &Decision) -> SourceGauges {
-    let is_true = |t: &str| condition(status, t).is_some_and(|c| c.status == "True");
-    let reason = condition(status, types::VERIFIED)
+    let is_true = |t: &str| status.condition(t).is_some_and(|c| c.status == "True");
+    let reason = status
+        .condition(types::VERIFIED)
         .map(|c| c.reason.clone())
         .filter(|r| vocab::is_known_reason(types::VERIFIED, r))
         .unwrap_or_else(|| reasons::ARTIFACT_NOT_READY.to_string());
@@ -425,7 +421,8 @@ fn gauges(status: &SourceAuditStatus, decision: &Decision) -> SourceGauges {
         reason,
         verified: is_true(types::VERIFIED),
         enforced: is_true(types::ENFORCED),
-        flux_agrees: condition(status, types::FLUX_AGREES)
+        flux_agrees: status
+            .condition(types::FLUX_AGREES)
             .filter(|c| c.status != Status::Unknown.as_str())
             .map(|c| c.status == Status::True.as_str()),
         verify_required: decision.policies.iter().any(|p| p.require_source_verify),
@@ -438,7 +435,8 @@ fn gauges(status: &SourceAuditStatus, decision: &Decision) -> SourceGauges {
         signer: status.signer.clone().unwrap_or_default(),
         // No Attested condition yet (an audit from before attestations were judged, or not
         // complete): not attested, and not a verdict to alert on.
-        attested_reason: condition(status, types::ATTESTED)
+        attested_reason: status
+            .condition(types::ATTESTED)
             .map(|c| c.reason.clone())
             .filter(|r| vocab::is_known_reason(types::ATTESTED, r))
             .unwrap_or_else(|| reasons::ARTIFACT_NOT_READY.to_string()),

@@ -171,7 +171,7 @@ impl GoneCheck {
         }
         let ns = audit.namespace().unwrap_or_default();
         let api: Api<DynamicObject> =
-            Api::namespaced_with(client.clone(), &ns, &super::source_resource(kind));
+            Api::namespaced_with(client.clone(), &ns, &crate::cluster::source_resource(kind));
         match api.get_metadata_opt(name).await {
             Ok(None) => true,
             Ok(Some(_)) => {

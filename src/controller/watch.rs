@@ -23,10 +23,12 @@ use tokio::sync::watch as signal;
 
 use super::audit_store::StoredAudit;
 use super::policy_changes::PolicyGenerations;
-use super::reconcile::{audit_name, backoff, reconcile};
+use super::reconcile::{backoff, reconcile};
 use super::secret_poll::{self, Target};
-use super::{source_resource, Context, Error};
+use super::Context;
 use crate::api::{ProvenancePolicy, SourceAudit, SourceKind};
+use crate::cluster::source_resource;
+use crate::error::Error;
 
 /// `kubectl apply`'s copy of the object it applied.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -504,7 +506,9 @@ async fn sweep(
             if live.contains(&(sk.as_str().to_string(), ns.clone(), name.to_string())) {
                 continue;
             }
-            if a.name_any() != audit_name(sk, name) || a.metadata.deletion_timestamp.is_some() {
+            if a.name_any() != crate::api::SourceAudit::name_for(sk, name)
+                || a.metadata.deletion_timestamp.is_some()
+            {
                 continue;
             }
             // A shard's store lacks the sources of the others: one that moved keeps its audit.

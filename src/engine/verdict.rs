@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::vocabulary::{Judgement, Status};
+
 /// One outcome for an artifact (or for a single signature found on it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Verdict {
@@ -95,6 +97,26 @@ impl Verdict {
     }
 }
 
+impl Verdict {
+    /// The `Verified` condition's status and reason for this verdict: `True` when verified,
+    /// `Unknown` when we could not tell, `False` otherwise. Verdict names are the `Verified`
+    /// reasons by design.
+    pub fn condition(self) -> (Status, &'static str) {
+        let status = match self {
+            Verdict::Verified => Status::True,
+            v if v.is_indeterminate() => Status::Unknown,
+            _ => Status::False,
+        };
+        (status, self.as_str())
+    }
+
+    /// `Verified` saying this verdict, with why.
+    pub fn judgement(self, message: impl Into<String>) -> Judgement {
+        let (status, reason) = self.condition();
+        Judgement::new(status, reason, message)
+    }
+}
+
 impl std::fmt::Display for Verdict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -141,6 +163,33 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", v.as_str()));
             assert_eq!(serde_json::from_str::<Verdict>(&json).unwrap(), v);
         }
+    }
+
+    #[test]
+    fn every_verdict_is_a_known_verified_reason() {
+        use crate::vocabulary::{is_known_reason, types};
+        for v in Verdict::ALL {
+            let (_, reason) = v.condition();
+            assert!(is_known_reason(types::VERIFIED, reason), "{reason}");
+        }
+    }
+
+    #[test]
+    fn a_registry_outage_is_unknown_never_false() {
+        use crate::vocabulary::reasons;
+        assert_eq!(
+            Verdict::RegistryUnavailable.condition(),
+            (Status::Unknown, reasons::REGISTRY_UNAVAILABLE)
+        );
+        assert_eq!(
+            Verdict::Unsigned.condition(),
+            (Status::False, reasons::UNSIGNED)
+        );
+        assert_eq!(
+            Verdict::NoPolicy.condition(),
+            (Status::False, reasons::NO_POLICY)
+        );
+        assert_eq!(Verdict::Verified.condition().0, Status::True);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use kube::Client;
 use crate::api::ProvenancePolicySpec;
 use crate::audit::decide::Secrets;
 use crate::audit::source::FluxSource;
-use crate::controller::Error;
+use crate::error::Error;
 
 use super::secret_cache::{SecretCache, SecretData};
 

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DynamicObject};
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -35,10 +34,11 @@ use crate::audit::attestations::attest;
 use crate::audit::decide::{combine, decide, Decision, TrustRootInput};
 use crate::audit::matching::matches;
 use crate::audit::source::{AuditTarget, FluxSource, SourceError};
+use crate::audit::status::{compute, AuditInput, Location, Outcome};
+use crate::cluster::{self, flux_resource, time};
 use crate::controller::metrics::Metrics;
-use crate::controller::status::{compute, condition, Location, Outcome};
-use crate::controller::{flux_resource, Error};
 use crate::engine::{evaluate, registry_verdict, Evaluation, TrustRoot, Verdict};
+use crate::error::Error;
 use crate::registry::{DockerConfig, ImageRef, RegistryClient};
 use crate::vocabulary::{self as vocab, reasons, types, Status};
 
@@ -142,23 +142,18 @@ impl Verifier<'_> {
             }
         };
         // Stamped after the verification, which may have taken a while.
-        let now = crate::controller::now();
+        let now = cluster::now();
         let mut status = compute(
-            source,
-            &decision,
-            &outcome,
-            &location,
             previous,
-            audit_generation,
-            &now,
+            &AuditInput {
+                source,
+                decision: &decision,
+                outcome: &outcome,
+                location: &location,
+                generation: audit_generation,
+                now: &now,
+            },
         );
-        if let Outcome::Evaluated { key, checked, .. } = &outcome {
-            // The full key (with the repository) and when the registry was really asked: a
-            // verdict from the in-memory cache is as old as its check, not as this audit.
-            status.verdict_cache = Some(key.clone());
-            status.last_verified_time = Some(checked.clone());
-            crate::audit::bounds::bound_cache_key(&mut status);
-        }
         self.sealer.seal(source, &mut status);
         Ok(Judged {
             decision,
@@ -304,7 +299,7 @@ impl Verifier<'_> {
                     Ok(d) => (r.name(), d),
                     Err(e) => {
                         return Ok(Found::Outcome(Outcome::Unknown {
-                            judgement: vocab::verified(registry_verdict(&e), e.to_string()),
+                            judgement: registry_verdict(&e).judgement(e.to_string()),
                             digest: None,
                         }))
                     }
@@ -316,7 +311,7 @@ impl Verifier<'_> {
             .map_err(|e| Error::Internal(format!("{image}@{digest}: {e}")))?;
         let key = cache_key(decision, &image_ref, &digest);
         let intervals = self.cache.intervals();
-        let now = crate::controller::now().0.as_second();
+        let now = cluster::now().0.as_second();
         match self.cache.lookup(&key, now) {
             Lookup::Fresh(entry) => {
                 self.cache_hit();
@@ -335,7 +330,7 @@ impl Verifier<'_> {
         }
         // One check per key at a time; whoever waited finds the verdict just checked.
         let _flight = self.cache.flight(&key).await;
-        let now = crate::controller::now().0.as_second();
+        let now = cluster::now().0.as_second();
         if let Lookup::Fresh(entry) = self.cache.lookup(&key, now) {
             self.cache_hit();
             return Ok(cached(entry, digest, key, now, intervals));
@@ -356,7 +351,7 @@ impl Verifier<'_> {
                 let verdict = registry_verdict(&e);
                 self.verification(verdict, started);
                 return Ok(Found::Outcome(Outcome::Unknown {
-                    judgement: vocab::verified(verdict, e.to_string()),
+                    judgement: verdict.judgement(e.to_string()),
                     digest: Some(digest),
                 }));
             }
@@ -371,7 +366,7 @@ impl Verifier<'_> {
                 Ok(t) => t,
                 Err(e) => {
                     return Ok(Found::Outcome(Outcome::Unknown {
-                        judgement: vocab::verified(Verdict::TrustRootError, e.to_string()),
+                        judgement: Verdict::TrustRootError.judgement(e.to_string()),
                         digest: Some(digest),
                     }))
                 }
@@ -386,7 +381,7 @@ impl Verifier<'_> {
         evaluation.attested = Some(Box::new(attest(&discovery, &digest, decision)));
         self.verification(evaluation.verdict, started);
         // Stamped when the registry answered.
-        let checked = crate::controller::now().0.as_second();
+        let checked = cluster::now().0.as_second();
         if evaluation.verdict.is_indeterminate() {
             // Never cached: retried on the reconcile's own backoff.
             return Ok(Found::Outcome(Outcome::Evaluated {
@@ -554,11 +549,6 @@ pub fn cache_key(decision: &Decision, image: &ImageRef, digest: &str) -> Verdict
     }
 }
 
-/// Unix seconds as an API time.
-fn time(secs: i64) -> Time {
-    Time(k8s_openapi::jiff::Timestamp::from_second(secs).unwrap_or_default())
-}
-
 /// When a previous (authenticated) status may stand in for a registry check: a definite
 /// verdict for the same `key` whose re-check is not due at `now`. Returns how long until it is.
 pub fn still_fresh(
@@ -567,7 +557,7 @@ pub fn still_fresh(
     now: i64,
     intervals: Intervals,
 ) -> Option<Duration> {
-    let c = condition(previous, types::VERIFIED)?;
+    let c = previous.condition(types::VERIFIED)?;
     if c.status == Status::Unknown.as_str() || previous.verdict_cache.as_ref() != Some(key) {
         return None;
     }

@@ -118,7 +118,7 @@ async fn an_unreadable_namespace_makes_the_verdict_unknown_never_a_smaller_polic
         .judge(&source, &policies, &Err(why), None, None)
         .await
         .unwrap();
-    let verified = condition(&judged.status, types::VERIFIED).unwrap();
+    let verified = judged.status.condition(types::VERIFIED).unwrap();
     assert_eq!(
         (verified.status.as_str(), verified.reason.as_str()),
         ("Unknown", reasons::INPUT_UNAVAILABLE),

@@ -1,10 +1,10 @@
-//! Issue 9 item 7: a status is read back only when the controller sealed it.
+//! A status is read back only when the controller sealed it: a tenant can write any status.
 
 use super::*;
 use crate::api::VerdictCacheKey;
 use crate::audit::decide::decide;
 use crate::audit::fixtures::{self, evaluation, keyless_signature, secrets, DIGEST};
-use crate::audit::status::{compute_status, AuditInput, Outcome};
+use crate::audit::status::{compute, AuditInput, Location, Outcome};
 use crate::engine::{SignatureFormat, Verdict};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
@@ -22,27 +22,26 @@ fn status(src: &FluxSource, verdict: Verdict) -> SourceAuditStatus {
         vec![keyless_signature(SignatureFormat::Bundle, verdict)],
     );
     let decision = decide(src, &[], &secrets());
-    let mut s = compute_status(
+    compute(
         None,
         &AuditInput {
             source: src,
-            url: Some(src.url.clone()),
-            digest_note: None,
             decision: &decision,
-            outcome: Outcome::Evaluated {
-                digest: DIGEST,
-                evaluation: &e,
+            outcome: &Outcome::Evaluated {
+                digest: DIGEST.into(),
+                evaluation: e,
+                key: VerdictCacheKey {
+                    registry: "registry.example".into(),
+                    repository: "apps/app".into(),
+                    ..decision.cache_key(DIGEST)
+                },
+                checked: now.clone(),
             },
+            location: &Location::default(),
             generation: Some(1),
             now: &now,
         },
-    );
-    s.verdict_cache = Some(VerdictCacheKey {
-        registry: "registry.example".into(),
-        repository: "apps/app".into(),
-        ..decision.cache_key(DIGEST)
-    });
-    s
+    )
 }
 
 fn sealed(src: &FluxSource, verdict: Verdict) -> SourceAuditStatus {
