@@ -20,9 +20,7 @@ use crate::api::{ProvenancePolicySpec, SourceAuditStatus, SourceKind};
 use crate::audit::source::FluxSource;
 use crate::cluster::{kube_client, source_resource};
 use crate::registry::{RegistryClient, RegistryOptions};
-use crate::verifier::limits::Limits;
-use crate::verifier::seal::Sealer;
-use crate::verifier::{needs_namespace_labels, VerdictCache, Verifier};
+use crate::verifier::{needs_namespace_labels, Verifier};
 use crate::vocabulary::types;
 
 /// Output formats.
@@ -268,22 +266,10 @@ async fn audit(args: &AuditArgs) -> Result<u8, String> {
     })
     .map_err(|e| e.to_string())?;
     // One run: every verdict is fresh, nothing is read back or sealed.
-    let (cache, limits, sealer) = (
-        VerdictCache::default(),
-        Limits::new(args.concurrency, args.registry_concurrency),
-        Sealer::none(),
-    );
-    let verifier = Verifier {
-        client: &client,
-        registry: &registry,
-        cache: &cache,
-        metrics: None,
-        limits: &limits,
-        sealer: &sealer,
-        namespaces: None,
-        clients: None,
-        secrets: None,
-    };
+    let verifier = Verifier::builder(client.clone(), registry)
+        .limits(args.concurrency, args.registry_concurrency)
+        .build();
+    let verifier = &verifier;
     let policies = &policies;
     let mut results: Vec<AuditResult> = futures::stream::iter(sources)
         .map(|(kind, obj)| async move { audit_one(verifier, policies, kind, &obj).await })
@@ -352,7 +338,7 @@ async fn list_sources(
 }
 
 async fn audit_one(
-    verifier: Verifier<'_>,
+    verifier: &Verifier,
     policies: &[(String, ProvenancePolicySpec)],
     kind: SourceKind,
     obj: &DynamicObject,

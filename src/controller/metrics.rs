@@ -12,11 +12,11 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use super::registry_labels::{code_label, RegistryLabelSet};
 use crate::registry::RequestRecord;
+use crate::verifier::metrics::VerifierMetrics;
 
 /// Identifies one audited source.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -45,11 +45,6 @@ struct InfoLabels {
     name: String,
     kind: String,
     signer: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ResultLabels {
-    result: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -123,10 +118,9 @@ pub struct Metrics {
     verify_required: Family<SourceLabels, Gauge>,
     ready_since: Family<SourceLabels, Gauge>,
     info: Family<InfoLabels, Gauge>,
-    verifications: Family<ResultLabels, Counter>,
-    duration: Histogram,
+    /// The verifier's metrics (registered in the same registry).
+    verifier: VerifierMetrics,
     registry_requests: Family<RegistryLabels, Counter>,
-    cache_hits: Counter,
     reconciles: Counter,
     reconcile_errors: Family<ErrorLabels, Counter>,
     /// The reason and signer labels currently exported per source, so a change replaces the
@@ -135,7 +129,7 @@ pub struct Metrics {
     /// The Attested reason currently exported per source (same purpose).
     current_attested: Mutex<HashMap<SourceLabels, String>>,
     /// The `registry` and `code` label values exported, and which source uses which registry.
-    registries: Mutex<RegistryLabelSet>,
+    registries: Mutex<RegistryLabelSet<SourceLabels>>,
 }
 
 impl Default for Metrics {
@@ -156,10 +150,8 @@ impl Metrics {
             verify_required: Family::default(),
             ready_since: Family::default(),
             info: Family::default(),
-            verifications: Family::default(),
-            duration: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
+            verifier: VerifierMetrics::register(&mut registry),
             registry_requests: Family::default(),
-            cache_hits: Counter::default(),
             reconciles: Counter::default(),
             reconcile_errors: Family::default(),
             current_reason: Mutex::default(),
@@ -203,24 +195,9 @@ impl Metrics {
             m.info.clone(),
         );
         registry.register(
-            "provenance_verifications",
-            "Signature verifications against the registry, by verdict",
-            m.verifications.clone(),
-        );
-        registry.register(
-            "provenance_verification_duration_seconds",
-            "Time to discover and judge one artifact's signatures",
-            m.duration.clone(),
-        );
-        registry.register(
             "provenance_registry_requests",
             "HTTP requests made to registries, by registry host (of a current source, else other) and status (common codes as is, others by class, error without a response)",
             m.registry_requests.clone(),
-        );
-        registry.register(
-            "provenance_verification_cache_hits",
-            "Audits answered from the verdict cache without asking the registry",
-            m.cache_hits.clone(),
         );
         registry.register(
             "provenance_reconciles",
@@ -386,7 +363,7 @@ impl Metrics {
         }
     }
 
-    fn registries_lock(&self) -> std::sync::MutexGuard<'_, RegistryLabelSet> {
+    fn registries_lock(&self) -> std::sync::MutexGuard<'_, RegistryLabelSet<SourceLabels>> {
         self.registries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -407,19 +384,9 @@ impl Metrics {
             .len()
     }
 
-    /// Counts one verification against the registry and how long it took.
-    pub fn verification(&self, result: &str, seconds: f64) {
-        self.verifications
-            .get_or_create(&ResultLabels {
-                result: result.to_string(),
-            })
-            .inc();
-        self.duration.observe(seconds);
-    }
-
-    /// Counts a verdict-cache hit.
-    pub fn cache_hit(&self) {
-        self.cache_hits.inc();
+    /// The verifier's metrics, for the [`crate::verifier::Verifier`] this controller runs.
+    pub fn verifier(&self) -> VerifierMetrics {
+        self.verifier.clone()
     }
 
     /// Counts a reconcile (an audit run to its end, or to its error).

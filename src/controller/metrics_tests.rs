@@ -180,8 +180,9 @@ fn flux_agrees_is_absent_when_flux_does_not_verify() {
 #[test]
 fn counters_carry_the_documented_names() {
     let m = Metrics::new();
-    m.verification("Verified", 0.1);
-    m.cache_hit();
+    m.verifier()
+        .verification(crate::engine::Verdict::Verified, 0.1);
+    m.verifier().cache_hit();
     m.reconcile_error("Kubernetes");
     m.registry_request(&RequestRecord {
         registry: "127.0.0.1:5000".into(),

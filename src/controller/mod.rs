@@ -29,17 +29,17 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DynamicObject, ListParams};
-use kube::core::PartialObjectMeta;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::Client;
 
 use crate::api::SourceKind;
 use crate::cluster::{kube_client, source_resource};
-use crate::registry::{RegistryClient, RegistryOptions};
-use crate::verifier::{limits, pipeline, VerdictCache};
+use crate::registry::{Observer, RegistryClient, RegistryOptions};
+use crate::verifier::schedule::Intervals;
+use crate::verifier::secret_cache::SecretCache;
+use crate::verifier::{Verifier, Watched};
 pub use state::Backoff;
 
 /// The field manager of every write, and the events' reporting controller.
@@ -85,8 +85,8 @@ pub struct RunOptions {
 pub struct Context {
     /// The Kubernetes client.
     pub client: Client,
-    /// The registry client for sources without their own credentials.
-    pub registry: RegistryClient,
+    /// Verifies one source (policies, registry, engine, status), writing nothing.
+    pub verifier: Verifier,
     /// Metrics.
     pub metrics: Arc<metrics::Metrics>,
     /// Who publishes the events (see [`Context::recorder`]).
@@ -98,25 +98,14 @@ pub struct Context {
     /// `SourceAudit` objects, as watched, in compact form ([`audit_store`]): an audit's previous
     /// status without a GET per reconcile.
     pub audit_store: Store<audit_store::StoredAudit>,
-    /// Namespaces' metadata, as watched, for `namespaceSelector` (a GET when the watch is not
-    /// allowed or has not listed them yet).
-    pub namespace_store: Store<PartialObjectMeta<Namespace>>,
     /// The version of each audit as last written or read (when the audit store may stand for it).
     pub written: state::Written,
-    /// Per-source registry clients, reused while their inputs are unchanged.
-    pub clients: crate::verifier::clients::ClientMemo,
     /// Secret data kept between audits while the Secret poller confirms it (TTL: the poll
-    /// interval or the resync, the shorter; zero when polling is off: every audit GETs).
-    pub secrets: crate::verifier::secret_cache::SecretCache,
-    /// Verdicts by (registry, repository, digest, policy fingerprint, trust-root fingerprint),
-    /// with their re-check schedule.
-    pub cache: VerdictCache,
+    /// interval or the resync, the shorter; zero when polling is off: every audit GETs); the
+    /// verifier reads through the same cache.
+    pub secrets: Arc<SecretCache>,
     /// Consecutive failures per source.
     pub backoff: Backoff,
-    /// Bounds the registry verifications running at once, globally and per registry.
-    pub limits: limits::Limits,
-    /// Seals the statuses written; only a sealed status is read back.
-    pub sealer: crate::verifier::seal::Sealer,
     /// The periodic re-audit interval.
     pub resync: Duration,
     /// `Some` under leader election: false once the lease is lost.
@@ -154,26 +143,11 @@ impl Context {
             })
     }
 
-    /// What verifying a source needs, borrowed from this context (see [`pipeline`]).
-    pub fn verifier(&self) -> pipeline::Verifier<'_> {
-        pipeline::Verifier {
-            client: &self.client,
-            registry: &self.registry,
-            cache: &self.cache,
-            metrics: Some(&self.metrics),
-            limits: &self.limits,
-            sealer: &self.sealer,
-            namespaces: Some(&self.namespace_store),
-            clients: Some(&self.clients),
-            secrets: Some(&self.secrets),
-        }
-    }
-
     /// A namespace's labels, only for counting a policy's `matchedSources` (no verdict depends
     /// on it): empty when the namespace is gone or its labels cannot be read. Verdicts use
-    /// [`pipeline::Verifier::namespace_labels`], which fails closed.
+    /// [`Verifier::namespace_labels`], which fails closed.
     pub async fn namespace_labels(&self, ns: &str) -> std::collections::BTreeMap<String, String> {
-        self.verifier()
+        self.verifier
             .namespace_labels(ns)
             .await
             .ok()
@@ -242,7 +216,8 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
     })
     .map_err(|e| e.to_string())?;
     let m = metrics.clone();
-    let registry = registry.with_observer(Arc::new(move |r| m.registry_request(r)));
+    let observer: Observer = Arc::new(move |r| m.registry_request(r));
+    let registry = registry.with_observer(observer.clone());
     let reporter = Reporter {
         controller: MANAGER.into(),
         instance: std::env::var("POD_NAME").ok(),
@@ -265,28 +240,34 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
     let (policy_store, policy_task, policy_changes) =
         watch::policies(client.clone(), changes.inputs.clone());
     let (feeds, audit_store, namespace_store) = watch::Feeds::new(policy_task, policy_changes);
+    // No longer than the resync either: a shorter resync re-read every Secret before.
+    let secrets = Arc::new(SecretCache::new(opts.secret_poll_interval.min(opts.resync)));
+    let verifier = Verifier::builder(client.clone(), registry)
+        .limits(opts.concurrency, opts.registry_concurrency)
+        .intervals(Intervals {
+            resync: opts.resync,
+            reverify: opts.reverify,
+        })
+        .sealer(sealer)
+        .controller(Watched {
+            namespaces: namespace_store,
+            secrets: secrets.clone(),
+            clients: Default::default(),
+            metrics: metrics.verifier(),
+            observer: Some(observer),
+        })
+        .build();
     let ctx = Arc::new(Context {
         client: client.clone(),
-        registry,
+        verifier,
         metrics,
         reporter,
         policy_store,
         parsed_policies: Default::default(),
         audit_store,
-        namespace_store,
         written: state::Written::default(),
-        clients: Default::default(),
-        // No longer than the resync either: a shorter resync re-read every Secret before.
-        secrets: crate::verifier::secret_cache::SecretCache::new(
-            opts.secret_poll_interval.min(opts.resync),
-        ),
-        cache: VerdictCache::new(crate::verifier::schedule::Intervals {
-            resync: opts.resync,
-            reverify: opts.reverify,
-        }),
+        secrets,
         backoff: Backoff::default(),
-        limits: limits::Limits::new(opts.concurrency, opts.registry_concurrency),
-        sealer,
         resync: opts.resync,
         leader: leader.as_ref().map(leader::Leadership::subscribe),
         shard,

@@ -92,7 +92,7 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
     if obj.metadata.deletion_timestamp.is_some() {
         return Ok(Audited::default());
     }
-    let verifier = ctx.verifier();
+    let verifier = &ctx.verifier;
     let policies = ctx.policies();
     let ns_labels = if needs_namespace_labels(&policies) {
         match verifier.namespace_labels(&source.namespace).await {
@@ -155,7 +155,7 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
         // it got now, or the next audit finds the status changed and writes it all again.
         if applied.metadata.generation != generation {
             restamp(&mut status, applied.metadata.generation);
-            ctx.sealer.seal(source, &mut status);
+            ctx.verifier.sealer().seal(source, &mut status);
         }
     }
     if prev_status.as_ref() != Some(&status) {

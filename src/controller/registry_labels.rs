@@ -13,8 +13,6 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use super::metrics::SourceLabels;
-
 /// Distinct registry hosts exported at once; more go to [`OTHER`].
 pub const MAX_REGISTRIES: usize = 64;
 /// The label value of a registry beyond the cap, and of an implausible host.
@@ -55,15 +53,25 @@ struct Exported {
     codes: BTreeSet<&'static str>,
 }
 
-/// Which registry hosts have series, with which codes, and which source uses which host.
-#[derive(Debug, Default)]
-pub struct RegistryLabelSet {
+/// Which registry hosts have series, with which codes, and which source `S` uses which host.
+#[derive(Debug)]
+pub struct RegistryLabelSet<S> {
     exported: HashMap<String, Exported>,
     other_codes: BTreeSet<&'static str>,
-    used_by: HashMap<SourceLabels, String>,
+    used_by: HashMap<S, String>,
 }
 
-impl RegistryLabelSet {
+impl<S> Default for RegistryLabelSet<S> {
+    fn default() -> Self {
+        Self {
+            exported: HashMap::new(),
+            other_codes: BTreeSet::new(),
+            used_by: HashMap::new(),
+        }
+    }
+}
+
+impl<S: std::hash::Hash + Eq + Clone> RegistryLabelSet<S> {
     /// The `registry` label for a request to `host` answered with `code`, recording it.
     pub fn label(&mut self, host: &str, code: &'static str, now: Instant) -> String {
         let plausible = !host.is_empty()
@@ -89,7 +97,7 @@ impl RegistryLabelSet {
     }
 
     /// Records the registry `source` uses now (`None`: none known, or the source is gone).
-    pub fn set_source(&mut self, source: &SourceLabels, host: Option<&str>) {
+    pub fn set_source(&mut self, source: &S, host: Option<&str>) {
         match host {
             Some(h) => {
                 self.used_by.insert(source.clone(), h.to_string());

@@ -1,4 +1,5 @@
 use super::*;
+use crate::controller::metrics::SourceLabels;
 
 fn source(name: &str) -> SourceLabels {
     SourceLabels {
@@ -34,7 +35,7 @@ fn every_status_a_registry_can_send_maps_to_a_small_fixed_set() {
 
 #[test]
 fn hosts_beyond_the_cap_and_implausible_ones_are_other() {
-    let mut set = RegistryLabelSet::default();
+    let mut set = RegistryLabelSet::<SourceLabels>::default();
     let now = Instant::now();
     for n in 0..1000 {
         let host = format!("r{n}.example.com");
@@ -46,7 +47,7 @@ fn hosts_beyond_the_cap_and_implausible_ones_are_other() {
         }
     }
     assert_eq!(set.hosts().len(), MAX_REGISTRIES);
-    let mut set = RegistryLabelSet::default();
+    let mut set = RegistryLabelSet::<SourceLabels>::default();
     assert_eq!(set.label(&"a".repeat(10_000), "200", now), OTHER);
     assert_eq!(set.label("evil\"}\n", "200", now), OTHER);
     assert_eq!(set.label("127.0.0.1:5000", "200", now), "127.0.0.1:5000");
@@ -54,7 +55,7 @@ fn hosts_beyond_the_cap_and_implausible_ones_are_other() {
 
 #[test]
 fn a_registry_no_source_uses_is_pruned_once_idle() {
-    let mut set = RegistryLabelSet::default();
+    let mut set = RegistryLabelSet::<SourceLabels>::default();
     let t0 = Instant::now();
     let idle = Duration::from_secs(600);
     set.label("used.example.com", "200", t0);

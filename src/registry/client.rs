@@ -88,7 +88,8 @@ pub struct RequestRecord {
     pub status: Option<u16>,
 }
 
-type Observer = Arc<dyn Fn(&RequestRecord) + Send + Sync>;
+/// Called with every HTTP exchange a client makes (metrics).
+pub type Observer = Arc<dyn Fn(&RequestRecord) + Send + Sync>;
 
 pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
@@ -158,7 +159,7 @@ impl RegistryClient {
 
     /// Calls `f` after every HTTP response or transport failure made through this client handle
     /// (and clones made from it afterwards).
-    pub fn with_observer(mut self, f: Arc<dyn Fn(&RequestRecord) + Send + Sync>) -> Self {
+    pub fn with_observer(mut self, f: Observer) -> Self {
         self.observer = Some(f);
         self
     }

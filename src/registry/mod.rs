@@ -46,7 +46,7 @@ mod testserver;
 #[cfg(test)]
 mod verdict_tests;
 
-pub use client::{RegistryClient, RegistryOptions, RequestRecord};
+pub use client::{Observer, RegistryClient, RegistryOptions, RequestRecord};
 pub use docker_config::DockerConfig;
 pub use error::RegistryError;
 pub use found::{

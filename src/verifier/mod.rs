@@ -1,6 +1,8 @@
 //! Per-source verification, shared by both front ends: the controller (`run`, which then writes
 //! the status, events and metrics) and `provenance-auditor audit` (which prints it).
 //!
+//! - [`mode`]: the [`Verifier`] both front ends build, one-shot or the controller's.
+//! - [`metrics`]: its metrics (verifications by verdict, their duration, cache hits).
 //! - [`pipeline`]: one source judged: policies → artifact → verdict cache or registry + engine
 //!   → the `SourceAudit` status, writing nothing.
 //! - [`cache`]: the verdict cache, keyed by (registry, repository, digest, policy fingerprint,
@@ -18,10 +20,13 @@ pub mod cache;
 pub mod clients;
 pub mod creds;
 pub mod limits;
+pub mod metrics;
+pub mod mode;
 pub mod pipeline;
 pub mod schedule;
 pub mod seal;
 pub mod secret_cache;
 
 pub use cache::VerdictCache;
-pub use pipeline::{needs_namespace_labels, Judged, NamespaceLabels, Verifier};
+pub use mode::{Mode, Verifier, VerifierBuilder, Watched};
+pub use pipeline::{needs_namespace_labels, Judged, NamespaceLabels};

@@ -4,8 +4,9 @@
 //!
 //! Shared by the controller (`reconcile`, which then applies the status, events and metrics)
 //! and by `provenance-auditor audit` (which prints it), so both reach the same verdicts by the
-//! same code. [`Verifier`] is the little it needs: a client, a registry client, the verdict
-//! cache, the concurrency limits, the status sealer and, in the controller, metrics.
+//! same code. [`Verifier`] ([`super::mode`]) is the little it needs: a client, a registry
+//! client, the verdict cache, the concurrency limits, the status sealer and, in the controller,
+//! what it watches and keeps.
 //!
 //! Fail closed on every input that decides which policies apply: when a namespace's labels are
 //! needed (a `namespaceSelector`) and cannot be read, the verdict is `Unknown/InputUnavailable`,
@@ -18,16 +19,13 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, DynamicObject};
-use kube::core::PartialObjectMeta;
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::Client;
+use kube::runtime::reflector::ObjectRef;
 
-use super::cache::{Entry, Lookup, VerdictCache};
-use super::clients::{ClientKey, ClientMemo};
+use super::cache::{Entry, Lookup};
+use super::clients::ClientKey;
 use super::creds::{fetch_secrets, read_secret, secrets_needed, HelmRepo};
-use super::limits::Limits;
+use super::mode::Verifier;
 use super::schedule::{self, Intervals};
-use super::seal::Sealer;
 use super::secret_cache::{SecretCache, SecretData};
 use crate::api::{ProvenancePolicySpec, SourceAuditStatus, SourceKind, VerdictCacheKey};
 use crate::audit::attestations::attest;
@@ -36,35 +34,10 @@ use crate::audit::matching::matches;
 use crate::audit::source::{AuditTarget, FluxSource, SourceError};
 use crate::audit::status::{compute, AuditInput, Location, Outcome};
 use crate::cluster::{self, flux_resource, time};
-use crate::controller::metrics::Metrics;
 use crate::engine::{evaluate, registry_verdict, Evaluation, TrustRoot, Verdict};
 use crate::error::Error;
 use crate::registry::{DockerConfig, ImageRef, RegistryClient};
 use crate::vocabulary::{self as vocab, reasons, types, Status};
-
-/// What verifying a source needs; borrowed from the controller's `Context` or owned by a command.
-#[derive(Clone, Copy)]
-pub struct Verifier<'a> {
-    /// The Kubernetes client (reads only).
-    pub client: &'a Client,
-    /// The registry client for sources without their own credentials.
-    pub registry: &'a RegistryClient,
-    /// Verdicts by (registry, repository, digest, policy fingerprint, trust-root fingerprint),
-    /// with their re-check schedule.
-    pub cache: &'a VerdictCache,
-    /// Metrics, when something serves them (the controller).
-    pub metrics: Option<&'a Arc<Metrics>>,
-    /// Bounds the registry verifications running at once, globally and per registry.
-    pub limits: &'a Limits,
-    /// Seals the statuses computed, and says which previous statuses may be read back.
-    pub sealer: &'a Sealer,
-    /// Namespaces' metadata as watched (the controller), read before a GET.
-    pub namespaces: Option<&'a Store<PartialObjectMeta<Namespace>>>,
-    /// Per-source registry clients kept while their inputs are unchanged (the controller).
-    pub clients: Option<&'a ClientMemo>,
-    /// Secret data kept while the Secret poller confirms it (the controller): a GET otherwise.
-    pub secrets: Option<&'a SecretCache>,
-}
 
 /// One source judged: what was decided, what the verification found, and the status.
 pub struct Judged {
@@ -89,7 +62,7 @@ pub fn needs_namespace_labels(policies: &[(String, ProvenancePolicySpec)]) -> bo
         .any(|(_, p)| p.match_.namespace_selector.is_some())
 }
 
-impl Verifier<'_> {
+impl Verifier {
     /// Judges `source` against `policies` (`(name, spec)`, all readable ones) given the labels
     /// of its namespace (read only when a policy has a `namespaceSelector`, see
     /// [`needs_namespace_labels`]); `previous` is the status the `SourceAudit` holds (the
@@ -176,8 +149,8 @@ impl Verifier<'_> {
             .map(|(n, p)| (n.as_str(), p))
             .collect();
         let secrets = fetch_secrets(
-            self.client,
-            self.secrets,
+            &self.client,
+            self.secret_cache(),
             &secrets_needed(source, &matching),
         )
         .await?;
@@ -193,7 +166,7 @@ impl Verifier<'_> {
     ) -> Result<Option<BTreeMap<String, String>>, String> {
         // The watched copy when the namespace watch has listed them: a GET per audit otherwise.
         // A namespace missing from the store may be new: the GET tells.
-        if let Some(store) = self.namespaces {
+        if let Some(store) = self.watched().map(|w| &w.namespaces) {
             if store
                 .wait_until_ready()
                 .now_or_never()
@@ -484,38 +457,41 @@ impl Verifier<'_> {
             opts.insecure_registries.push(host.to_string());
             key.add("insecure", host.as_bytes());
         }
+        let observer = self.watched().and_then(|w| w.observer.clone());
         let build = || {
             let client = RegistryClient::new(opts).map_err(|e| e.to_string())?;
-            Ok(match self.metrics {
-                Some(m) => {
-                    let m = m.clone();
-                    client.with_observer(Arc::new(move |r| m.registry_request(r)))
-                }
+            Ok(match observer {
+                Some(o) => client.with_observer(o),
                 None => client,
             })
         };
-        match self.clients {
-            Some(memo) => memo.get_or_build(key, build),
+        match self.watched() {
+            Some(w) => w.clients.get_or_build(key, build),
             None => build(),
         }
     }
 
     async fn secret_data(&self, ns: &str, name: &str) -> Result<Arc<SecretData>, String> {
-        read_secret(self.client, self.secrets, ns, name)
+        read_secret(&self.client, self.secret_cache(), ns, name)
             .await
             .map_err(|e| format!("reading Secret {ns}/{name}: {e}"))?
             .ok_or_else(|| format!("Secret {ns}/{name} not found"))
     }
 
+    fn secret_cache(&self) -> Option<&SecretCache> {
+        self.watched().map(|w| w.secrets.as_ref())
+    }
+
     fn cache_hit(&self) {
-        if let Some(m) = self.metrics {
-            m.cache_hit();
+        if let Some(w) = self.watched() {
+            w.metrics.cache_hit();
         }
     }
 
     fn verification(&self, verdict: Verdict, started: Instant) {
-        if let Some(m) = self.metrics {
-            m.verification(verdict.as_str(), started.elapsed().as_secs_f64());
+        if let Some(w) = self.watched() {
+            w.metrics
+                .verification(verdict, started.elapsed().as_secs_f64());
         }
     }
 }

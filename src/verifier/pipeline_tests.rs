@@ -1,11 +1,12 @@
 //! The pipeline against a stand-in Kubernetes API server (plain HTTP on loopback) whose answers
-//! each test chooses: issue 9 item 6, a failed namespace read never drops a policy.
+//! each test chooses: a failed namespace read never drops a policy.
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::*;
 use crate::audit::fixtures;
 use crate::registry::RegistryOptions;
+use kube::Client;
 
 /// Serves `answer(method, path) -> (status, json body)` until the test ends; returns its URL.
 async fn api_server(answer: fn(&str, &str) -> (u16, String)) -> String {
@@ -97,18 +98,7 @@ async fn an_unreadable_namespace_makes_the_verdict_unknown_never_a_smaller_polic
     let url = api_server(namespaces_forbidden).await;
     let client = client(&url).await;
     let registry = RegistryClient::new(RegistryOptions::default()).unwrap();
-    let (cache, limits, sealer) = (VerdictCache::default(), Limits::new(1, 1), Sealer::none());
-    let verifier = Verifier {
-        client: &client,
-        registry: &registry,
-        cache: &cache,
-        metrics: None,
-        limits: &limits,
-        sealer: &sealer,
-        namespaces: None,
-        clients: None,
-        secrets: None,
-    };
+    let verifier = Verifier::builder(client, registry).build();
     let source = fixtures::source(&fixtures::oci_repository());
     let policies = policies();
     assert!(needs_namespace_labels(&policies));
@@ -138,18 +128,7 @@ async fn a_namespace_that_does_not_exist_is_not_a_read_error() {
     let url = api_server(nothing_exists).await;
     let client = client(&url).await;
     let registry = RegistryClient::new(RegistryOptions::default()).unwrap();
-    let (cache, limits, sealer) = (VerdictCache::default(), Limits::new(1, 1), Sealer::none());
-    let verifier = Verifier {
-        client: &client,
-        registry: &registry,
-        cache: &cache,
-        metrics: None,
-        limits: &limits,
-        sealer: &sealer,
-        namespaces: None,
-        clients: None,
-        secrets: None,
-    };
+    let verifier = Verifier::builder(client, registry).build();
     assert_eq!(verifier.namespace_labels("gone").await, Ok(None));
 }
 
