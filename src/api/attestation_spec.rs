@@ -1,6 +1,5 @@
 //! `ProvenancePolicy.spec.attestations[]`: the attestations (SLSA provenance, SBOMs, …) the
-//! matched sources must carry, and `spec.verify.matchCertificate`, the certificate claims a
-//! keyless signer must carry.
+//! matched sources must carry.
 //!
 //! A requirement is met by one attestation of its `predicateType`, verified under its identity
 //! (`verify`, by default the policy's own), whose signer's certificate satisfies the short form
@@ -10,10 +9,9 @@
 //! ones.
 
 use kube::KubeSchema;
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::provenance_policy::PolicyVerify;
+use super::verify_spec::PolicyVerify;
 
 /// Longest CEL expression accepted (also enforced when the policy is compiled).
 pub const MAX_EXPRESSION: usize = 1024;
@@ -72,33 +70,4 @@ pub struct AttestationCondition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256))]
     pub message: Option<String>,
-}
-
-/// Certificate claims a keyless signer must carry (beside `matchOIDCIdentity`), like cosign's
-/// `--certificate-github-workflow-*` flags. Each regex must match the claim whole; an absent
-/// claim never matches. A key (`secretRef`) ignores them, as it ignores identities.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CertificateMatch {
-    /// Source repository URI (Fulcio `.12`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_repository: Option<String>,
-    /// Source ref (`.14`), e.g. `refs/tags/v.*`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_ref: Option<String>,
-    /// Source commit (`.13`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_digest: Option<String>,
-    /// Build signer URI (`.9`): the workflow that signed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signer_workflow: Option<String>,
-    /// Build config URI (`.18`): the calling workflow.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub build_config: Option<String>,
-    /// Build trigger (`.20`), e.g. `push`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trigger: Option<String>,
-    /// Runner environment (`.11`): `github-hosted` or `self-hosted`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runner_environment: Option<String>,
 }

@@ -5,7 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::source_audit::{SignerStatus, TlogStatus};
+use super::evidence_status::{SignerStatus, TlogStatus};
 
 /// One attestation found on the artifact.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

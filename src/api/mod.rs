@@ -4,22 +4,24 @@
 
 pub mod attestation_spec;
 pub mod attestation_status;
+pub mod evidence_status;
 pub mod lint_spec;
 pub mod provenance_policy;
 pub mod source_audit;
+pub mod verify_spec;
 
 use kube::CustomResourceExt;
 
-pub use attestation_spec::{AttestationCondition, AttestationRequirement, CertificateMatch};
+pub use attestation_spec::{AttestationCondition, AttestationRequirement};
 pub use lint_spec::LintSpec;
 pub use provenance_policy::{
-    NamespacedSecretRef, PolicyMatch, PolicyVerify, ProvenancePolicy, ProvenancePolicySpec,
-    ProvenancePolicyStatus, VerifyProvider,
+    PolicyMatch, ProvenancePolicy, ProvenancePolicySpec, ProvenancePolicyStatus,
 };
 pub use source_audit::{
     AuditedSource, OidcIdentity, SourceAudit, SourceAuditSpec, SourceAuditStatus, SourceKind,
     SourceReady, SourceRef, VerdictCacheKey,
 };
+pub use verify_spec::{CertificateMatch, NamespacedSecretRef, PolicyVerify, VerifyProvider};
 
 /// The API group.
 pub const GROUP: &str = "provenance.dev";

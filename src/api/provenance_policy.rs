@@ -5,13 +5,14 @@
 //! is how a cluster-wide baseline is written.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
-use kube::{CustomResource, KubeSchema};
+use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::attestation_spec::{AttestationRequirement, CertificateMatch};
+use super::attestation_spec::AttestationRequirement;
 use super::lint_spec::LintSpec;
-use super::source_audit::{OidcIdentity, SourceKind};
+use super::source_audit::SourceKind;
+use super::verify_spec::{NamespacedSecretRef, PolicyVerify};
 
 /// A signing requirement for the Flux sources it matches.
 // Each printcolumn repeats `type_`/`json_path`: not duplicates, separate columns.
@@ -96,82 +97,6 @@ pub struct PolicyMatch {
     /// Regex searched (unanchored, like Flux) in the source URL (`oci://…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url_regex: Option<String>,
-}
-
-/// The signing requirement, in Flux's `spec.verify` shape with namespaced Secret references.
-///
-/// It must name who may sign: a key Secret, or identities with non-empty regexes. With neither
-/// it would accept any certificate the trust root knows (an attacker's own CI workflow too), so
-/// the API server refuses it (these CEL rules); `decide::compile_policy` applies the same rule
-/// to one stored earlier (`Ready=False/PolicyInvalid`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
-#[x_kube(
-    validation = Rule::new(
-        "has(self.secretRef) || (has(self.matchOIDCIdentity) && size(self.matchOIDCIdentity) > 0)"
-    )
-    .message(
-        "verify must name a key (secretRef) or at least one identity (matchOIDCIdentity): \
-         with neither, any signer would be accepted"
-    ),
-    validation = Rule::new(
-        "!has(self.matchOIDCIdentity) || self.matchOIDCIdentity.all(i, size(i.issuer) > 0 && size(i.subject) > 0)"
-    )
-    .message(
-        "every matchOIDCIdentity entry needs a non-empty issuer and subject regex: \
-         an empty regex matches any signer"
-    )
-)]
-#[serde(rename_all = "camelCase")]
-pub struct PolicyVerify {
-    /// Only `cosign` is supported.
-    #[serde(default)]
-    pub provider: VerifyProvider,
-    /// A Secret whose `*.pub` entries are the accepted keys; when set, identities are ignored
-    /// (as in Flux).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_ref: Option<NamespacedSecretRef>,
-    /// Accepted keyless identities (any entry; issuer and subject both match, unanchored).
-    // maxItems bounds the CEL rule's cost: without it the API server refuses the CRD once this
-    // shape is nested in `attestations[]` (its cost estimate multiplies by the list's size).
-    #[serde(
-        default,
-        rename = "matchOIDCIdentity",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    #[schemars(length(max = 16))]
-    pub match_oidc_identity: Vec<OidcIdentity>,
-    /// A Secret with `trusted_root.json` for a private Sigstore; public-good when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trusted_root_secret_ref: Option<NamespacedSecretRef>,
-    /// Certificate claims a keyless signer must also carry (whole-value regexes), like cosign's
-    /// `--certificate-github-workflow-*` flags; unmet → `IdentityMismatch` naming the claim.
-    /// Flux cannot check them, so a policy with them is stricter than any `spec.verify`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub match_certificate: Option<CertificateMatch>,
-}
-
-/// The signature provider.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum VerifyProvider {
-    /// Sigstore cosign (bundles and legacy `.sig`).
-    #[default]
-    Cosign,
-}
-
-/// A Secret anywhere in the cluster (policies are cluster-scoped).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
-pub struct NamespacedSecretRef {
-    /// The Secret's namespace.
-    pub namespace: String,
-    /// The Secret's name.
-    pub name: String,
-}
-
-impl std::fmt::Display for NamespacedSecretRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.namespace, self.name)
-    }
 }
 
 /// Whether the policy can be applied, and how much it covers.

@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::attestation_status::AttestationStatus;
+pub use super::evidence_status::{SignerStatus, TlogStatus};
 
 /// The Flux source kinds the auditor understands (API `source.toolkit.fluxcd.io/v1`).
 #[derive(
@@ -279,24 +280,6 @@ pub struct SignatureStatus {
     pub message: String,
 }
 
-/// A signer's identity.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SignerStatus {
-    /// Certificate SAN (keyless).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-    /// OIDC issuer (keyless).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issuer: Option<String>,
-    /// `sha256:` fingerprint of the verifying key (key-signed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_fingerprint: Option<String>,
-    /// The bundle's public-key hint (key-signed bundles).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_hint: Option<String>,
-}
-
 /// Fulcio CI claims.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -334,17 +317,6 @@ pub struct CiClaimsStatus {
     /// Source repository visibility at signing: `public`, `private`, `internal` (`.22`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_repository_visibility: Option<String>,
-}
-
-/// A Rekor entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TlogStatus {
-    /// Log index (int64: the API server knows no unsigned format).
-    pub log_index: i64,
-    /// Integrated time, RFC 3339.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub integrated_time: Option<String>,
 }
 
 /// A suggested Flux `spec.verify` block.

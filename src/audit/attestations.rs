@@ -9,17 +9,14 @@
 
 use sha2::{Digest, Sha256};
 
-use std::collections::BTreeMap;
-
-use super::decide::{compile_policy_verify, Decision, Secrets, TrustRootInput};
-use crate::api::{AttestationRequirement, CertificateMatch, PolicyVerify};
+use super::compile::{compile_policy_verify, Secrets, TrustRootInput};
+use crate::api::{AttestationRequirement, PolicyVerify};
 use crate::engine::attest::cel::Condition;
-use crate::engine::attest::require::{self, Attested, Requirement};
-use crate::engine::attest::{self, AttestationEvidence};
+use crate::engine::attest::require::{self, Requirement};
+use crate::engine::attest::AttestationEvidence;
 use crate::engine::claims::{CertificateRule, Claim};
 use crate::engine::{Policy, TrustRoot};
-use crate::registry::Discovery;
-use crate::vocabulary::{reasons, Judgement, Status};
+use crate::vocabulary::Judgement;
 
 /// One requirement, ready to judge.
 #[derive(Debug, Clone)]
@@ -50,28 +47,6 @@ impl RequiredAttestation {
             self.requirement.fingerprint_text()
         )
     }
-}
-
-/// `matchCertificate` as a rule.
-pub fn certificate_rule(m: Option<&CertificateMatch>) -> Result<CertificateRule, String> {
-    let Some(m) = m else {
-        return Ok(CertificateRule::default());
-    };
-    let pairs = [
-        (Claim::SourceRepository, &m.source_repository),
-        (Claim::SourceRef, &m.source_ref),
-        (Claim::SourceDigest, &m.source_digest),
-        (Claim::SignerWorkflow, &m.signer_workflow),
-        (Claim::BuildConfig, &m.build_config),
-        (Claim::Trigger, &m.trigger),
-        (Claim::RunnerEnvironment, &m.runner_environment),
-    ];
-    CertificateRule::new(
-        pairs
-            .iter()
-            .filter_map(|(c, re)| re.as_deref().map(|re| (*c, re))),
-    )
-    .map_err(|e| format!("matchCertificate: {e}"))
 }
 
 /// Compiles `spec.attestations` of policy `name`, whose own `verify` compiled to `default`.
@@ -185,74 +160,6 @@ pub fn trust_root(input: &TrustRootInput) -> Result<TrustRoot, String> {
         TrustRootInput::Json { secret, json } => TrustRoot::from_json(secret, json),
     }
     .map_err(|e| e.to_string())
-}
-
-/// Verifies every attestation in `discovery` under each distinct identity the decision needs
-/// (each requirement's, and the first policy's own for reporting), once per identity, and
-/// judges `Attested`. Pure: the registry was asked already (attestations share the signatures'
-/// discovery, so they cost no request of their own).
-pub fn attest(discovery: &Discovery, digest: &str, decision: &Decision) -> Attested {
-    let required = decision.required_attestations();
-    let (default_policy, default_root) = match decision.to_evaluate().first() {
-        Some((_, p, r)) => ((*p).clone(), (*r).clone()),
-        None => (Policy::None, TrustRootInput::PublicGood),
-    };
-    let default_key = format!(
-        "{}\0{}",
-        default_policy.fingerprint(),
-        default_root.fingerprint()
-    );
-    let mut found: BTreeMap<String, Result<Vec<AttestationEvidence>, String>> = BTreeMap::new();
-    let identities = std::iter::once((default_key.clone(), &default_policy, &default_root)).chain(
-        required
-            .iter()
-            .map(|r| (r.identity_key(), &r.identity, &r.trust_root)),
-    );
-    for (key, policy, root) in identities {
-        if found.contains_key(&key) {
-            continue;
-        }
-        let evidence = trust_root(root).map(|t| attest::evaluate(discovery, digest, policy, &t));
-        found.insert(key, evidence);
-    }
-    let empty: &[AttestationEvidence] = &[];
-    let evidence_of = |key: &str| -> &[AttestationEvidence] {
-        found
-            .get(key)
-            .and_then(|r| r.as_ref().ok())
-            .map_or(empty, Vec::as_slice)
-    };
-    let judgement = match required
-        .iter()
-        .find_map(|r| found.get(&r.identity_key()).and_then(|e| e.as_ref().err()))
-    {
-        Some(e) => Judgement::new(Status::Unknown, reasons::TRUST_ROOT_ERROR, e.clone()),
-        None => judge(
-            &required,
-            |r| evidence_of(&r.identity_key()),
-            // Attestations' own completeness: the referrers and the `.att` tag.
-            discovery.attestations_incomplete_summary().as_deref(),
-        ),
-    };
-    // What the status reports for the i-th attestation: its evidence under the identity of the
-    // first requirement of its type (the verdict that matters), else under the policy's own.
-    let reported = evidence_of(&default_key);
-    let evidence = reported
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            required
-                .iter()
-                .find(|r| r.requirement.accepts_type(&e.predicate_type))
-                .and_then(|r| evidence_of(&r.identity_key()).get(i))
-                .unwrap_or(e)
-                .clone()
-        })
-        .collect();
-    Attested {
-        judgement,
-        evidence,
-    }
 }
 
 #[cfg(test)]

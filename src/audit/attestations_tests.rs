@@ -145,7 +145,7 @@ fn the_cache_key_covers_requirements_and_only_when_there_are_some() {
 /// judged end to end: policy YAML → requirements → `attest` → `Attested`.
 mod real_github_attestation {
     use super::*;
-    use crate::audit::attestations::attest;
+    use crate::audit::attested::attest;
     use crate::registry::{Discovery, FoundBundle, SignatureLocation};
     use crate::vocabulary::{reasons, Status};
 

@@ -1,55 +1,23 @@
 //! Which engine [`Policy`] values a source must satisfy, from the `ProvenancePolicy` objects
 //! that match it or, failing those, from its own `spec.verify`.
 //!
-//! Rules (issue 4): several matching policies must all be satisfied; none but a `spec.verify`
+//! Rules: several matching policies must all be satisfied; none but a `spec.verify`
 //! → re-verify what Flux claims, independently; neither → [`Policy::None`] (signatures are
 //! still discovered and reported; the verdict is `NoPolicy` or `Unsigned`). Secrets are an
 //! input (already fetched), never read here.
 
-use std::collections::BTreeMap;
-
 use sha2::{Digest, Sha256};
 
 use super::attestations::{self, RequiredAttestation};
+pub use super::compile::{compile_policy_verify, Secrets, TrustRootInput, TRUSTED_ROOT_KEY};
+use super::compile::{compile_verify, trust_root};
 use super::matching::validate_match;
 use super::source::FluxSource;
-use crate::api::{OidcIdentity, PolicyVerify, ProvenancePolicySpec, VerdictCacheKey};
-use crate::engine::{Evaluation, IdentityRule, Policy, PublicKey, Verdict};
-
-/// Secret data already fetched by the caller: `(namespace, name)` → key → bytes.
-pub type Secrets = BTreeMap<(String, String), BTreeMap<String, Vec<u8>>>;
+use crate::api::{ProvenancePolicySpec, VerdictCacheKey};
+use crate::engine::{Evaluation, Policy, Verdict};
 
 /// The name a source's own `spec.verify` is applied under.
 pub const SOURCE_VERIFY: &str = "spec.verify";
-/// The Secret key holding a private Sigstore's trust root (Flux's name).
-pub const TRUSTED_ROOT_KEY: &str = "trusted_root.json";
-
-/// Which trust root a policy verifies keyless signatures against.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TrustRootInput {
-    /// Sigstore public-good (embedded).
-    PublicGood,
-    /// A `trusted_root.json` from a Secret.
-    Json {
-        /// `namespace/name` of the Secret, for messages.
-        secret: String,
-        /// The file's bytes.
-        json: Vec<u8>,
-    },
-}
-
-impl TrustRootInput {
-    /// Same value as `engine::TrustRoot::fingerprint` (sha256 of the JSON), without parsing.
-    pub fn fingerprint(&self) -> String {
-        let json = match self {
-            TrustRootInput::PublicGood => {
-                sigstore_verify::trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT.as_bytes()
-            }
-            TrustRootInput::Json { json, .. } => json.as_slice(),
-        };
-        format!("sha256:{}", hex::encode(Sha256::digest(json)))
-    }
-}
 
 /// One policy to verify against.
 #[derive(Debug, Clone)]
@@ -190,73 +158,6 @@ pub fn compile_policy(
     })
 }
 
-/// A policy's `verify` (or an attestation requirement's): who may sign, with
-/// `matchCertificate` on every identity, and the trust root.
-pub fn compile_policy_verify(
-    verify: &PolicyVerify,
-    secrets: &Secrets,
-) -> Result<(Policy, TrustRootInput), String> {
-    let PolicyVerify {
-        secret_ref,
-        match_oidc_identity,
-        trusted_root_secret_ref,
-        match_certificate,
-        ..
-    } = verify;
-    accepts_someone(secret_ref.is_some(), match_oidc_identity)?;
-    let identities: Vec<(String, String)> = match_oidc_identity
-        .iter()
-        .map(|i| (i.issuer.clone(), i.subject.clone()))
-        .collect();
-    let key_secret = secret_ref
-        .as_ref()
-        .map(|r| (r.namespace.as_str(), r.name.as_str()));
-    let root_secret = trusted_root_secret_ref
-        .as_ref()
-        .map(|r| (r.namespace.as_str(), r.name.as_str()));
-    let claims = attestations::certificate_rule(match_certificate.as_ref())?;
-    let policy = match compile_verify(key_secret, &identities, secrets)? {
-        Policy::Keyless { identities } => Policy::Keyless {
-            identities: identities
-                .into_iter()
-                .map(|i| i.with_certificate(claims.clone()))
-                .collect(),
-        },
-        other => other,
-    };
-    Ok((policy, trust_root(root_secret, secrets)?))
-}
-
-/// A `ProvenancePolicy` must say who may sign: a key Secret, or at least one identity whose
-/// issuer and subject regexes are both non-empty. With neither it would compile to keyless with
-/// no identity, which accepts any certificate the trust root knows — an attacker's own CI
-/// workflow included. The CRD rejects such a policy at admission (`x-kubernetes-validations`);
-/// this is the same rule for one stored before the rule existed, or read from a file.
-///
-/// (A source's own `spec.verify` is not held to it: there "no identity" is Flux's any-signer
-/// mode, audited as such and reported weak by `Enforced`.)
-fn accepts_someone(has_key: bool, identities: &[OidcIdentity]) -> Result<(), String> {
-    if has_key {
-        return Ok(());
-    }
-    if identities.is_empty() {
-        return Err("verify names neither a key (secretRef) nor an identity \
-                    (matchOIDCIdentity): it would accept any signer"
-            .into());
-    }
-    if identities
-        .iter()
-        .any(|i| i.issuer.is_empty() || i.subject.is_empty())
-    {
-        return Err(
-            "a matchOIDCIdentity entry has an empty issuer or subject regex, which \
-                    matches any signer"
-                .into(),
-        );
-    }
-    Ok(())
-}
-
 fn compile_source_verify(source: &FluxSource, secrets: &Secrets) -> Result<AppliedPolicy, String> {
     let verify = source.verify.as_ref().ok_or("no spec.verify")?;
     if verify.provider != "cosign" {
@@ -280,60 +181,6 @@ fn compile_source_verify(source: &FluxSource, secrets: &Secrets) -> Result<Appli
         require_source_verify: false,
         attestations: vec![],
     })
-}
-
-/// Flux's rule: a key Secret wins and identities are then ignored; otherwise keyless.
-fn compile_verify(
-    key_secret: Option<(&str, &str)>,
-    identities: &[(String, String)],
-    secrets: &Secrets,
-) -> Result<Policy, String> {
-    if let Some(secret) = key_secret {
-        let data = secret_data(secret, secrets)?;
-        let keys = data
-            .iter()
-            .filter(|(k, _)| k.ends_with(".pub"))
-            .map(|(k, pem)| PublicKey::from_pem(k, pem).map_err(|e| e.to_string()))
-            .collect::<Result<Vec<_>, _>>()?;
-        if keys.is_empty() {
-            return Err(format!(
-                "Secret {}/{} has no *.pub entry",
-                secret.0, secret.1
-            ));
-        }
-        // Flux's key mode never consults the log; the audit judges by the same rule.
-        return Ok(Policy::Keys {
-            keys,
-            require_tlog: false,
-        });
-    }
-    let identities = identities
-        .iter()
-        .map(|(i, s)| IdentityRule::new(i, s).map_err(|e| e.to_string()))
-        .collect::<Result<_, _>>()?;
-    Ok(Policy::Keyless { identities })
-}
-
-fn trust_root(secret: Option<(&str, &str)>, secrets: &Secrets) -> Result<TrustRootInput, String> {
-    let Some(secret) = secret else {
-        return Ok(TrustRootInput::PublicGood);
-    };
-    let json = secret_data(secret, secrets)?
-        .get(TRUSTED_ROOT_KEY)
-        .ok_or_else(|| format!("Secret {}/{} has no {TRUSTED_ROOT_KEY}", secret.0, secret.1))?;
-    Ok(TrustRootInput::Json {
-        secret: format!("{}/{}", secret.0, secret.1),
-        json: json.clone(),
-    })
-}
-
-fn secret_data<'a>(
-    (ns, name): (&str, &str),
-    secrets: &'a Secrets,
-) -> Result<&'a BTreeMap<String, Vec<u8>>, String> {
-    secrets
-        .get(&(ns.to_string(), name.to_string()))
-        .ok_or_else(|| format!("Secret {ns}/{name} not found"))
 }
 
 /// The artifact-level result of several per-policy evaluations (all must be satisfied).

@@ -6,7 +6,9 @@
 //! the time is a parameter, so every decision is unit-tested from fixtures.
 
 pub mod attestations;
+pub mod attested;
 pub mod bounds;
+pub mod compile;
 pub mod confirm;
 pub mod decide;
 pub mod display;

@@ -141,14 +141,13 @@ mod tests {
         assert_eq!(a.source_ref.as_deref(), Some("refs/tags/.*"));
         assert!(a.deny_self_hosted_runners);
         // Compiled as the controller would, the block accepts the attestation it came from.
-        let rule =
-            crate::audit::attestations::certificate_rule(Some(&crate::api::CertificateMatch {
-                source_repository: a.source_repository.clone(),
-                source_ref: a.source_ref.clone(),
-                signer_workflow: a.signer_workflow.clone(),
-                ..Default::default()
-            }))
-            .unwrap();
+        let rule = crate::audit::compile::certificate_rule(Some(&crate::api::CertificateMatch {
+            source_repository: a.source_repository.clone(),
+            source_ref: a.source_ref.clone(),
+            signer_workflow: a.signer_workflow.clone(),
+            ..Default::default()
+        }))
+        .unwrap();
         assert_eq!(rule.check(evidence[1].certificate.as_ref()), Ok(()));
         let mut other = evidence[1].certificate.clone().unwrap();
         other.source_repository_uri = Some("https://github.com/org/repo-evil".into());

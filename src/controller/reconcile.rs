@@ -17,6 +17,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::metrics::{SourceGauges, SourceLabels};
+use super::state::backoff;
 use super::status_patch::merge_patch;
 use super::{Context, MANAGER};
 use crate::api::{SourceAudit, SourceAuditStatus};
@@ -70,11 +71,6 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
             Err(e)
         }
     }
-}
-
-/// Exponential backoff: 2 s, 4 s, … capped at 5 min.
-pub fn backoff(failures: u32) -> Duration {
-    Duration::from_secs(2u64.saturating_pow(failures.min(9))).min(Duration::from_secs(300))
 }
 
 /// What one audit asks of the next.

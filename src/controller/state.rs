@@ -63,6 +63,12 @@ impl Written {
     }
 }
 
+/// Exponential backoff after `failures` consecutive failures: 2 s, 4 s, … capped at 5 min.
+pub fn backoff(failures: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(2u64.saturating_pow(failures.min(9)))
+        .min(std::time::Duration::from_secs(300))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,7 +100,6 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        use super::super::reconcile::backoff;
         assert_eq!(backoff(1).as_secs(), 2);
         assert_eq!(backoff(2).as_secs(), 4);
         assert_eq!(backoff(30).as_secs(), 300);

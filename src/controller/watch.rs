@@ -23,8 +23,9 @@ use tokio::sync::watch as signal;
 
 use super::audit_store::StoredAudit;
 use super::policy_changes::PolicyGenerations;
-use super::reconcile::{backoff, reconcile};
+use super::reconcile::reconcile;
 use super::secret_poll::{self, Target};
+use super::state::backoff;
 use super::Context;
 use crate::api::{ProvenancePolicy, SourceAudit, SourceKind};
 use crate::cluster::source_resource;

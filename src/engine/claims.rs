@@ -13,8 +13,8 @@
 use regex::Regex;
 use sigstore_verify::crypto::CertificateInfo;
 
-use super::attest::CertificateClaims;
-use super::policy::PolicyError;
+use super::fulcio::CertificateClaims;
+use super::policy_error::PolicyError;
 
 /// The claims a rule may name. The names are the API's field names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -7,6 +7,7 @@
 use regex::Regex;
 
 use super::claims::CertificateRule;
+pub use super::policy_error::PolicyError;
 use sha2::{Digest, Sha256};
 use sigstore_verify::crypto::KeyAlgorithm;
 use sigstore_verify::types::DerPublicKey;
@@ -195,29 +196,6 @@ impl Policy {
 pub fn short_fp(fp: &str) -> &str {
     let hex = fp.strip_prefix("sha256:").unwrap_or(fp);
     hex.get(..12).unwrap_or(hex)
-}
-
-/// Why a policy could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum PolicyError {
-    /// A key that is not a PEM public key of a supported algorithm.
-    #[error("public key {name}: {detail}")]
-    Key {
-        /// The key's file or Secret entry name.
-        name: String,
-        /// What is wrong.
-        detail: String,
-    },
-    /// A regex that does not compile.
-    #[error("invalid {field} regex {regex:?}: {detail}")]
-    Regex {
-        /// `issuer` or `subject`.
-        field: &'static str,
-        /// The regex as given.
-        regex: String,
-        /// The compiler's message.
-        detail: String,
-    },
 }
 
 #[cfg(test)]

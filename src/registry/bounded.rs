@@ -9,7 +9,7 @@ pub(crate) const MESSAGE_CHARS: usize = 1000;
 
 /// `s` cut to [`ECHO_CHARS`] characters, with `…` when something was cut.
 pub(crate) fn truncate(s: &str) -> String {
-    cut(s, ECHO_CHARS)
+    cut_chars(s, ECHO_CHARS)
 }
 
 /// A whole message cut to [`MESSAGE_CHARS`]: for messages that embed text from a library error
@@ -18,10 +18,11 @@ pub(crate) fn cap(s: String) -> String {
     if s.len() <= MESSAGE_CHARS {
         return s;
     }
-    cut(&s, MESSAGE_CHARS)
+    cut_chars(&s, MESSAGE_CHARS)
 }
 
-fn cut(s: &str, chars: usize) -> String {
+/// `s` cut to `chars` characters, with `…` when something was cut.
+pub(crate) fn cut_chars(s: &str, chars: usize) -> String {
     let mut t: String = s.chars().take(chars).collect();
     if t.len() < s.len() {
         t.push('…');

@@ -23,9 +23,9 @@ use futures::{stream, StreamExt as _};
 use reqwest::{Method, StatusCode};
 use tokio::sync::OwnedMutexGuard;
 
-use super::attestation::is_attestation_bundle;
 use super::bounded::truncate;
 use super::budget::Budget;
+use super::bundle_kind::is_attestation_bundle;
 use super::client::RegistryClient;
 use super::error::RegistryError;
 use super::found::{

@@ -17,8 +17,10 @@ mod attestation;
 mod auth;
 pub(crate) mod bounded;
 mod budget;
+mod bundle_kind;
 mod challenge;
 mod client;
+mod client_auth;
 mod discovery;
 mod docker_config;
 mod error;
@@ -34,17 +36,13 @@ mod attestation_tests;
 #[cfg(test)]
 mod auth_tests;
 #[cfg(test)]
-mod fault_tests;
-#[cfg(test)]
 mod hostile_tests;
 #[cfg(test)]
 mod proptest_tests;
 #[cfg(test)]
 mod referrers_tests;
 #[cfg(test)]
-mod testserver;
-#[cfg(test)]
-mod verdict_tests;
+pub(crate) mod testserver;
 
 pub use client::{Observer, RegistryClient, RegistryOptions, RequestRecord};
 pub use docker_config::DockerConfig;
@@ -56,3 +54,9 @@ pub use found::{
 pub use legacy::simple_signing_payload;
 pub use manifest::is_sigstore_bundle_media_type;
 pub use reference::{ImageRef, RefError};
+
+/// The discovery's bounds, for the engine's tests that push a registry past them.
+#[cfg(test)]
+pub(crate) mod discovery_limits {
+    pub(crate) use super::discovery::{MAX_REFERRER_PAGES, MAX_SIGNATURES_PER_PLACE};
+}

@@ -15,10 +15,8 @@ use crate::audit::decide::Secrets;
 use crate::audit::source::FluxSource;
 use crate::error::Error;
 
+pub use super::secret_cache::SecretKey;
 use super::secret_cache::{SecretCache, SecretData};
-
-/// `(namespace, name)` of a Secret.
-pub type SecretKey = (String, String);
 
 /// What an OCI HelmRepository contributes to a HelmChart's audit.
 #[derive(Debug, Clone)]

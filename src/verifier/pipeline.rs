@@ -28,7 +28,7 @@ use super::mode::Verifier;
 use super::schedule::{self, Intervals};
 use super::secret_cache::{SecretCache, SecretData};
 use crate::api::{ProvenancePolicySpec, SourceAuditStatus, SourceKind, VerdictCacheKey};
-use crate::audit::attestations::attest;
+use crate::audit::attested::attest;
 use crate::audit::decide::{combine, decide, Decision, TrustRootInput};
 use crate::audit::matching::matches;
 use crate::audit::source::{AuditTarget, FluxSource, SourceError};

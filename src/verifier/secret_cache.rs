@@ -32,7 +32,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::creds::SecretKey;
+/// `(namespace, name)` of a Secret.
+pub type SecretKey = (String, String);
 
 /// A Secret's data, by key.
 pub type SecretData = BTreeMap<String, Vec<u8>>;

@@ -33,7 +33,7 @@ use super::candidate::Material;
 use super::evidence::{SignatureFormat, Signer};
 use super::judge::{self, Subject};
 use super::{Policy, TrustRoot, Verdict};
-use crate::registry::bounded::cap;
+use crate::registry::bounded::{cap, cut_chars};
 use crate::registry::{Discovery, SignatureLocation};
 use convert::{Converted, NotJudged};
 
@@ -133,7 +133,7 @@ fn judge_one(
         .statement
         .get("predicateType")
         .and_then(Value::as_str)
-        .map(|t| clip(t, predicate::MAX_FIELD))
+        .map(|t| cut_chars(t, predicate::MAX_FIELD))
         .unwrap_or_default();
     let Some(subject) = subject else {
         let mut e = unjudged(
@@ -248,15 +248,6 @@ fn describe_digests(digests: &[String]) -> String {
         [one] => one.clone(),
         [first, rest @ ..] => format!("{first} (and {} more)", rest.len()),
     }
-}
-
-/// `s` cut to `chars` characters, with `…` when something was cut.
-pub(crate) fn clip(s: &str, chars: usize) -> String {
-    let mut t: String = s.chars().take(chars).collect();
-    if t.len() < s.len() {
-        t.push('…');
-    }
-    t
 }
 
 #[cfg(test)]

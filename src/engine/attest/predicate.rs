@@ -8,6 +8,7 @@
 use serde_json::Value;
 
 use super::evidence::{Predicate, Provenance, Sbom, SbomFormat};
+use crate::registry::bounded::cut_chars;
 
 /// SLSA provenance v1.
 pub const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
@@ -49,7 +50,7 @@ fn text(v: &Value, path: &[&str]) -> Option<String> {
     }
     cur.as_str()
         .filter(|s| !s.is_empty())
-        .map(|s| crate::engine::attest::clip(s, MAX_FIELD))
+        .map(|s| cut_chars(s, MAX_FIELD))
 }
 
 /// A git dependency URI (`git+https://github.com/o/r@refs/tags/v1`) split into the repository
@@ -138,7 +139,7 @@ fn spdx(p: &Value) -> Sbom {
                 .filter_map(Value::as_str)
                 .find_map(|c| c.strip_prefix("Tool:"))
         })
-        .map(|t| crate::engine::attest::clip(t.trim(), MAX_FIELD));
+        .map(|t| cut_chars(t.trim(), MAX_FIELD));
     Sbom {
         format: SbomFormat::Spdx,
         version: text(p, &["spdxVersion"]),
@@ -157,7 +158,7 @@ fn cyclonedx(p: &Value) -> Sbom {
     let generator = first_tool.and_then(|t| {
         let name = text(t, &["name"])?;
         Some(match text(t, &["version"]) {
-            Some(v) => crate::engine::attest::clip(&format!("{name} {v}"), MAX_FIELD),
+            Some(v) => cut_chars(&format!("{name} {v}"), MAX_FIELD),
             None => name,
         })
     });

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use super::testserver::fixtures::*;
-use super::testserver::{Reply, TestServer};
-use super::*;
 use crate::engine::{verify_reference, Policy, TrustRoot, Verdict};
+use crate::registry::testserver::fixtures::*;
+use crate::registry::testserver::{Reply, TestServer};
+use crate::registry::*;
 
 async fn verdict(srv: &TestServer, reference: &str, timeout_secs: u64) -> Verdict {
     let client = client_with(RegistryOptions {

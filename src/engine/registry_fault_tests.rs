@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use sigstore_forge::{LeafSpec, PrivateSigstore, SignOptions};
 
-use super::testserver::fixtures::*;
-use super::testserver::{Reply, TestRequest, TestServer};
-use super::*;
 use crate::engine::{verify_reference, IdentityRule, Policy, TrustRoot, Verdict};
+use crate::registry::testserver::fixtures::*;
+use crate::registry::testserver::{Reply, TestRequest, TestServer};
+use crate::registry::*;
 
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 const WORKFLOW: &str = "https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main";
@@ -214,7 +214,7 @@ async fn paged_store(w: &World, pages: usize, bundle_on: Option<usize>) -> TestS
 async fn a_signature_past_the_last_referrers_page_is_indeterminate_never_unsigned() {
     let w = World::new();
     let c = client();
-    let pages = discovery::MAX_REFERRER_PAGES + 1;
+    let pages = discovery_limits::MAX_REFERRER_PAGES + 1;
     // The signature sits on the one page that is not read: on main, "Unsigned".
     let srv = paged_store(&w, pages, Some(pages - 1)).await;
     let d = within(c.discover(&srv.host, "app", &digest()))
@@ -230,7 +230,7 @@ async fn a_signature_past_the_last_referrers_page_is_indeterminate_never_unsigne
     assert_eq!(v, Verdict::RegistryUnavailable, "{msg}");
     assert!(msg.contains("incomplete"), "{msg}");
     // Within the page limit the same signature is found and verifies.
-    let srv = paged_store(&w, discovery::MAX_REFERRER_PAGES, Some(7)).await;
+    let srv = paged_store(&w, discovery_limits::MAX_REFERRER_PAGES, Some(7)).await;
     assert_eq!(w.verdict(&c, &srv).await.0, Verdict::Verified);
     // A list of 9 empty pages says nothing either: not "unsigned".
     let srv = paged_store(&w, pages, None).await;
@@ -270,7 +270,7 @@ async fn a_next_page_on_another_host_is_indeterminate_never_unsigned() {
 #[tokio::test]
 async fn objects_beyond_the_per_place_limit_leave_the_verdict_indeterminate() {
     let w = World::new();
-    let mut referrers: Vec<Referrer> = (0..discovery::MAX_SIGNATURES_PER_PLACE)
+    let mut referrers: Vec<Referrer> = (0..discovery_limits::MAX_SIGNATURES_PER_PLACE)
         .map(|i| Referrer::good(format!("{{\"broken\":{i}}}").as_bytes()))
         .collect();
     referrers.push(Referrer::good(&w.bundle(WORKFLOW)));

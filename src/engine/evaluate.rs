@@ -1,0 +1,120 @@
+//! One artifact judged, purely: every signature discovered judged against the policy, and the
+//! verdict aggregated with its evidence ([`Evaluation`]). The I/O around it is [`super::verify`].
+
+use sigstore_verify::types::Sha256Hash;
+
+use super::evidence::{SignatureEvidence, SignatureFormat, Signer};
+use super::flux_compat;
+use super::{attest, bundle, judge, legacy, verdict, Policy, TrustRoot, Verdict};
+use crate::registry::{Discovery, RegistryError};
+
+/// Judges every signature discovered for `digest` and aggregates the verdict. Pure.
+pub fn evaluate(
+    discovery: &Discovery,
+    digest: &str,
+    policy: &Policy,
+    trust: &TrustRoot,
+) -> Evaluation {
+    let hash = match digest
+        .strip_prefix("sha256:")
+        .and_then(|h| Sha256Hash::from_hex(h).ok())
+    {
+        Some(hash) => hash,
+        None => {
+            return Evaluation {
+                verdict: Verdict::DigestMismatch,
+                message: format!("{digest:?} is not a sha256 digest"),
+                signatures: vec![],
+                flux_compatibility: vec![],
+                attested: None,
+            }
+        }
+    };
+    let subject = judge::Subject { digest, hash };
+    let mut signatures = Vec::new();
+    let converted = discovery
+        .bundles
+        .iter()
+        .map(bundle::candidate)
+        .chain(discovery.legacy.iter().map(legacy::candidate));
+    for c in converted {
+        signatures.push(match c {
+            Ok(c) => judge::judge(&c, &subject, policy, trust),
+            Err(u) => SignatureEvidence {
+                location: u.location,
+                format: u.format,
+                signer: Signer::default(),
+                ci: None,
+                tlog: None,
+                verdict: Verdict::SignatureInvalid,
+                message: u.detail,
+            },
+        });
+    }
+    for m in &discovery.malformed {
+        let format = match m.location {
+            crate::registry::SignatureLocation::LegacyTag => SignatureFormat::Legacy,
+            _ => SignatureFormat::Bundle,
+        };
+        signatures.push(SignatureEvidence {
+            location: m.location,
+            format,
+            signer: Signer::default(),
+            ci: None,
+            tlog: None,
+            verdict: Verdict::SignatureInvalid,
+            message: m.detail.clone(),
+        });
+    }
+    let verdict = verdict::aggregate(signatures.iter().map(|s| s.verdict));
+    let message = match signatures
+        .iter()
+        .filter(|s| s.verdict == verdict)
+        .max_by_key(|s| s.format == SignatureFormat::Bundle)
+    {
+        None => "no cosign signature found (referrers, sha256-<hex> tag fallback, legacy .sig tag)"
+            .to_string(),
+        Some(best) => format!("{} signature: {}", best.format.as_str(), best.message),
+    };
+    // From a discovery cut short, only a verifying signature is conclusive: whatever was not
+    // read might be the one that verifies (see `Discovery::incomplete`).
+    let (verdict, message) = match discovery.incomplete_summary() {
+        Some(why) if verdict != Verdict::Verified => (
+            Verdict::RegistryUnavailable,
+            format!("signature discovery incomplete ({why}); among what was read: {message}"),
+        ),
+        _ => (verdict, message),
+    };
+    let flux_compatibility = flux_compat::notes(policy, &signatures);
+    Evaluation {
+        verdict,
+        message,
+        signatures,
+        flux_compatibility,
+        attested: None,
+    }
+}
+
+/// The pure result of judging an artifact's signatures.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// The artifact-level verdict.
+    pub verdict: Verdict,
+    /// Why, in words.
+    pub message: String,
+    /// Every signature found, with its own verdict.
+    pub signatures: Vec<SignatureEvidence>,
+    /// Where Flux would judge differently.
+    pub flux_compatibility: Vec<flux_compat::CompatNote>,
+    /// The attestations found and the `Attested` judgement, when they were judged (the
+    /// verifier sets it on the combined evaluation; it is cached with the verdict).
+    pub attested: Option<Box<attest::require::Attested>>,
+}
+
+/// The verdict a registry error means: never `Unsigned`.
+pub fn registry_verdict(e: &RegistryError) -> Verdict {
+    match e {
+        RegistryError::Authentication { .. } => Verdict::AuthenticationFailed,
+        _ => Verdict::RegistryUnavailable,
+    }
+}
