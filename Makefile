@@ -10,10 +10,11 @@ export PATH := $(PA_CACHE)/bin/kubectl-v1.36.3:$(PATH)
 
 -include mk/*.mk
 
-.PHONY: help tools tools-unit lint test test-unit test-alerts demo bench-verify bench-controller
+.PHONY: help tools tools-unit layering lint test test-unit test-alerts demo bench-verify bench-controller
 help:
 	@echo "make demo          run the auditor against a local stack"
-	@echo "make test          install what the tests need, then fmt, clippy, all tests and demo-check"
+	@echo "make test          install what the tests need, then fmt, clippy, layering, all tests and demo-check"
+	@echo "make layering      the import graph of src/: no circle, no arrow back up (docs/architecture.md)"
 	@echo "make fuzz          the hostile-input property tests, 50 times longer, in release"
 	@echo "make bench-verify  verify 100 signed artifacts, side by side with cosign"
 	@echo "make bench-controller  audit 1,000 sources on the local stack"
@@ -26,7 +27,11 @@ tools: ## Debian packages and Go-built tools, cached per machine
 tools-unit:
 	@hack/tools.sh apt cosign
 
-lint:
+# The import graph of src/: no circle, every arrow down the house (docs/architecture.md).
+layering:
+	@python3 hack/layering.py
+
+lint: layering
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@hack/check-self-contained.sh
