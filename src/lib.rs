@@ -6,6 +6,8 @@
 //! - [`verifier`]: one source's verification, shared by `run` and `audit`.
 //! - [`controller`]: the running Kubernetes controller (`provenance-auditor run`).
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod audit;
 pub mod cli;

@@ -228,7 +228,6 @@ pub struct SourceAuditStatus {
     pub seal: Option<String>,
 }
 
-/// The audited source's identity and location.
 impl SourceAudit {
     /// The `SourceAudit` name for a source: the kind keeps an OCIRepository and a HelmChart of
     /// the same name apart.
@@ -244,6 +243,7 @@ impl SourceAuditStatus {
     }
 }
 
+/// The audited source's identity and location.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditedSource {

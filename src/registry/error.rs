@@ -8,25 +8,50 @@ pub enum RegistryError {
     /// The registry could not be reached or did not answer usefully: connection error, reset or
     /// short body, timeout or stall, 5xx, 429, or a status the protocol does not allow there.
     #[error("registry {registry} unavailable: {detail}")]
-    Unavailable { registry: String, detail: String },
+    Unavailable {
+        /// The registry host.
+        registry: String,
+        /// What went wrong (bounded; never a credential).
+        detail: String,
+    },
     /// Credentials were missing or rejected (401/403 after the auth dance) or the token endpoint
     /// refused to issue a token.
     #[error("authentication to registry {registry} failed: {detail}")]
-    Authentication { registry: String, detail: String },
+    Authentication {
+        /// The registry host.
+        registry: String,
+        /// What went wrong (bounded; never a credential).
+        detail: String,
+    },
     /// The registry answered completely, but with content that cannot be trusted or used:
     /// unparseable listings (indexes, `.sig` manifests), content whose digest does not match the
     /// digest it was asked for or announced. Like `Unavailable`, it says nothing about the
     /// artifact: a registry serving wrong bytes is a broken or hostile store, not a bad signature.
     #[error("invalid response from registry {registry}: {detail}")]
-    InvalidResponse { registry: String, detail: String },
+    InvalidResponse {
+        /// The registry host.
+        registry: String,
+        /// What went wrong (bounded; never a credential).
+        detail: String,
+    },
     /// One of our own limits stopped a read: an object over the size limit, the discovery's byte
     /// budget, or its deadline. Says nothing about the artifact either.
     #[error("registry {registry}: {detail}")]
-    Limit { registry: String, detail: String },
+    Limit {
+        /// The registry host.
+        registry: String,
+        /// What went wrong (bounded; never a credential).
+        detail: String,
+    },
     /// The artifact itself does not exist (only used when resolving the artifact, never for
     /// signature places, where "absent" is a normal answer).
     #[error("{what} not found in registry {registry}")]
-    NotFound { registry: String, what: String },
+    NotFound {
+        /// The registry host.
+        registry: String,
+        /// What was looked for.
+        what: String,
+    },
     /// Bad options, a bad docker config, a bad CA bundle or a bad argument.
     #[error("registry configuration error: {0}")]
     Config(String),
