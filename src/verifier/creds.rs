@@ -18,6 +18,48 @@ use crate::error::Error;
 pub use super::secret_cache::SecretKey;
 use super::secret_cache::{SecretCache, SecretData};
 
+/// Why the credentials a source pulls with could not be put together: the audit is then
+/// `Verified=Unknown/AuthenticationFailed` with this message (it never names a credential).
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    /// The source's ServiceAccount could not be read.
+    #[error("reading ServiceAccount {account}: {source}")]
+    ServiceAccountUnreadable {
+        /// `namespace/name`.
+        account: String,
+        /// The API error.
+        source: kube::Error,
+    },
+    /// The source's ServiceAccount does not exist.
+    #[error("ServiceAccount {0} not found")]
+    ServiceAccountMissing(String),
+    /// A pull or CA Secret could not be read.
+    #[error("reading Secret {secret}: {source}")]
+    SecretUnreadable {
+        /// `namespace/name`.
+        secret: String,
+        /// The API error.
+        source: kube::Error,
+    },
+    /// A pull or CA Secret does not exist.
+    #[error("Secret {0} not found")]
+    SecretMissing(String),
+    /// A pull Secret holds neither Docker config layout.
+    #[error("Secret {0} has neither .dockerconfigjson nor .dockercfg")]
+    NotDockerConfig(String),
+    /// A pull Secret's Docker config does not parse.
+    #[error("Secret {secret}: {source}")]
+    BadDockerConfig {
+        /// `namespace/name`.
+        secret: String,
+        /// What is wrong with it.
+        source: crate::registry::RegistryError,
+    },
+    /// The registry client could not be built from them (e.g. a CA bundle that is not one).
+    #[error("{0}")]
+    Client(crate::registry::RegistryError),
+}
+
 /// What an OCI HelmRepository contributes to a HelmChart's audit.
 #[derive(Debug, Clone)]
 pub struct HelmRepo {

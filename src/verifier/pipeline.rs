@@ -23,7 +23,7 @@ use kube::runtime::reflector::ObjectRef;
 
 use super::cache::{Entry, Lookup};
 use super::clients::ClientKey;
-use super::creds::{fetch_secrets, read_secret, secrets_needed, HelmRepo};
+use super::creds::{fetch_secrets, read_secret, secrets_needed, CredentialError, HelmRepo};
 use super::mode::Verifier;
 use super::schedule::{self, Intervals};
 use super::secret_cache::{SecretCache, SecretData};
@@ -257,7 +257,7 @@ impl Verifier {
         };
         let client = match self.registry_client_for(source, helm.as_ref()).await {
             Ok(c) => c,
-            Err(e) => return Ok(unknown(reasons::AUTHENTICATION_FAILED, e)),
+            Err(e) => return Ok(unknown(reasons::AUTHENTICATION_FAILED, e.to_string())),
         };
         let (image, digest) = match target {
             AuditTarget::Digest { image, digest } => (image, digest),
@@ -379,12 +379,12 @@ impl Verifier {
 
     /// The registry client for a source, the way Flux pulls it: the shared one, or one with
     /// the source's (or its HelmRepository's) credentials, CA bundle and `insecure` flag.
-    /// `Err` is an `AuthenticationFailed` message.
+    /// An `Err` makes the verdict `AuthenticationFailed`.
     pub async fn registry_client_for(
         &self,
         source: &FluxSource,
         helm: Option<&HelmRepo>,
-    ) -> Result<RegistryClient, String> {
+    ) -> Result<RegistryClient, CredentialError> {
         let ns = &source.namespace;
         // A HelmChart pulls with its HelmRepository's settings.
         let (secret_ref, cert_ref, insecure, url) = match helm {
@@ -406,11 +406,15 @@ impl Verifier {
             pull.push(n.clone());
         }
         if let Some(sa) = &source.service_account_name {
+            let account = format!("{ns}/{sa}");
             let sa = Api::<ServiceAccount>::namespaced(self.client.clone(), ns)
                 .get_opt(sa)
                 .await
-                .map_err(|e| format!("reading ServiceAccount {ns}/{sa}: {e}"))?
-                .ok_or_else(|| format!("ServiceAccount {ns}/{sa} not found"))?;
+                .map_err(|source| CredentialError::ServiceAccountUnreadable {
+                    account: account.clone(),
+                    source,
+                })?
+                .ok_or(CredentialError::ServiceAccountMissing(account))?;
             pull.extend(
                 sa.image_pull_secrets
                     .unwrap_or_default()
@@ -431,16 +435,13 @@ impl Verifier {
             }
             // Each layout with its own parser: the legacy one read as the other would give
             // zero credentials without a word.
+            let secret = format!("{ns}/{name}");
             let config = match (data.get(".dockerconfigjson"), data.get(".dockercfg")) {
                 (Some(j), _) => DockerConfig::from_json(j),
                 (None, Some(c)) => DockerConfig::from_dockercfg(c),
-                (None, None) => {
-                    return Err(format!(
-                        "Secret {ns}/{name} has neither .dockerconfigjson nor .dockercfg"
-                    ))
-                }
+                (None, None) => return Err(CredentialError::NotDockerConfig(secret)),
             }
-            .map_err(|e| format!("Secret {ns}/{name}: {e}"))?;
+            .map_err(|source| CredentialError::BadDockerConfig { secret, source })?;
             opts.credentials.merge(config);
         }
         if let Some(name) = cert_ref {
@@ -459,7 +460,7 @@ impl Verifier {
         }
         let observer = self.watched().and_then(|w| w.observer.clone());
         let build = || {
-            let client = RegistryClient::new(opts).map_err(|e| e.to_string())?;
+            let client = RegistryClient::new(opts).map_err(CredentialError::Client)?;
             Ok(match observer {
                 Some(o) => client.with_observer(o),
                 None => client,
@@ -471,11 +472,15 @@ impl Verifier {
         }
     }
 
-    async fn secret_data(&self, ns: &str, name: &str) -> Result<Arc<SecretData>, String> {
+    async fn secret_data(&self, ns: &str, name: &str) -> Result<Arc<SecretData>, CredentialError> {
+        let secret = || format!("{ns}/{name}");
         read_secret(&self.client, self.secret_cache(), ns, name)
             .await
-            .map_err(|e| format!("reading Secret {ns}/{name}: {e}"))?
-            .ok_or_else(|| format!("Secret {ns}/{name} not found"))
+            .map_err(|source| CredentialError::SecretUnreadable {
+                secret: secret(),
+                source,
+            })?
+            .ok_or_else(|| CredentialError::SecretMissing(secret()))
     }
 
     fn secret_cache(&self) -> Option<&SecretCache> {
