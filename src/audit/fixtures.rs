@@ -111,6 +111,7 @@ pub fn keyless_signature(format: SignatureFormat, verdict: Verdict) -> Signature
         location: match format {
             SignatureFormat::Bundle => SignatureLocation::ReferrersApi,
             SignatureFormat::Legacy => SignatureLocation::LegacyTag,
+            SignatureFormat::HelmProv => SignatureLocation::HelmProv,
         },
         format,
         signer: Signer {

@@ -14,6 +14,7 @@ mod evaluate;
 pub mod evidence;
 pub mod flux_compat;
 pub mod fulcio;
+pub mod helm;
 pub mod judge;
 pub mod legacy;
 pub mod policy;
