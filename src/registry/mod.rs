@@ -25,6 +25,7 @@ mod discovery;
 mod docker_config;
 mod error;
 mod found;
+pub mod helm_http;
 mod http;
 mod legacy;
 mod manifest;
@@ -51,6 +52,7 @@ pub use found::{
     DiscoverOptions, Discovery, FoundBundle, FoundLegacy, FoundLegacyAttestation,
     MalformedSignature, SignatureLocation, Unread,
 };
+pub use helm_http::{ChartEntry, FetchedPackage, HelmRepoClient, HelmRepoOptions};
 pub use legacy::simple_signing_payload;
 pub use manifest::is_sigstore_bundle_media_type;
 pub use reference::{ImageRef, RefError};

@@ -14,9 +14,9 @@ use serde::Deserialize;
 
 use crate::registry::bounded;
 
-/// Largest `.prov` accepted. Real ones are a few KiB (the chart's metadata and one digest);
-/// a Chart.yaml with long annotations stays far below this.
-pub const MAX_PROV_BYTES: usize = 256 << 10;
+/// Largest `.prov` accepted (the registry's fetch limit). Real ones are a few KiB (the chart's
+/// metadata and one digest); a Chart.yaml with long annotations stays far below this.
+pub const MAX_PROV_BYTES: usize = crate::registry::helm_http::MAX_PROV_BYTES;
 
 /// Most signature packets read from one `.prov` (`helm package --sign` writes one).
 pub const MAX_SIGNATURES: usize = 8;
