@@ -223,7 +223,7 @@ fn parse_keys(name: &str, bytes: &[u8]) -> Result<Vec<SignedPublicKey>, KeyringE
                 .iter()
                 .enumerate()
                 .map(|(n, &start)| {
-                    t[start..starts.get(n + 1).copied().unwrap_or(t.len())].as_bytes()
+                    &t.as_bytes()[start..starts.get(n + 1).copied().unwrap_or(t.len())]
                 })
                 .collect()
         }
