@@ -65,6 +65,8 @@ impl Verifier {
             ));
         };
         let version = chart_version(revision, chart.has_values_files, source.generation);
+        // Flux repackaged the chart (merged values files) exactly when it marked the revision.
+        let repackaged = version != revision;
         let client = match self.helm_repo_client(source, repo).await {
             Ok(c) => c,
             Err(e) => return Ok(unknown(reasons::AUTHENTICATION_FAILED, e.to_string(), None)),
@@ -105,7 +107,7 @@ impl Verifier {
         }
         let _permits = self.limits.acquire(&key.registry).await;
         let started = Instant::now();
-        let fetched = fetch(&client, &chart.chart, &version, chart.has_values_files).await;
+        let fetched = fetch(&client, &chart.chart, &version, repackaged).await;
         let (package_url, prov, compared) = match fetched {
             Ok(f) => f,
             Err(e) => {

@@ -6,11 +6,14 @@
 //! - [`verify`]: the verdict for one package: each signature against the keyring, the body
 //!   against the package's SHA-256, name and version.
 //!
-//! Pure: the fetching (`index.yaml`, the package, the `.prov`) is the registry room's.
+//! - [`package`]: the CLI's one package URL: download, fetch the `.prov`, judge (the only
+//!   I/O here; the fetching itself is the registry room's `helm_http`).
 
 pub mod keyring;
+pub mod package;
 pub mod prov;
 pub mod verify;
 
 pub use keyring::{Keyring, KeyringError};
+pub use package::verify_package_url;
 pub use verify::{evaluate_prov, Package};
