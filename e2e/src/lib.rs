@@ -11,6 +11,7 @@ mod auditor;
 pub mod campaign;
 mod ctx;
 mod fixtures;
+pub mod helm_repo;
 pub mod install;
 mod object;
 pub mod podman;

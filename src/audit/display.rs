@@ -38,13 +38,15 @@ pub fn fill(status: &mut SourceAuditStatus) {
 
 /// A signer in at most [`MAX_SIGNER`] characters: `owner/repo/workflow.yml@ref` for a GitHub
 /// Actions workflow identity, `subject (issuer host)` for other keyless signers,
-/// `key sha256:<12 hex>` for a key.
+/// `key sha256:<12 hex>` for a key, `key openpgp:<12 hex> <user ID>` for an OpenPGP key.
 pub fn short_signer(s: &SignerStatus) -> String {
     let text = match (&s.subject, &s.issuer, &s.key_fingerprint, &s.key_hint) {
         (Some(subject), Some(issuer), _, _) => match github_workflow(subject, issuer) {
             Some(short) => short,
             None => with_issuer(subject, host(issuer)),
         },
+        // An OpenPGP signer (Helm provenance): its key and user ID.
+        (Some(subject), None, Some(fp), _) => format!("key {} {subject}", short_digest(fp)),
         (Some(subject), None, _, _) => with_issuer(subject, "no issuer"),
         (None, _, Some(fp), _) => format!("key {}", short_digest(fp)),
         (None, _, None, Some(hint)) => format!("key hint {hint}"),
