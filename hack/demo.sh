@@ -78,7 +78,7 @@ EOF
 # An HTTP Helm chart repository: one chart signed by helm with a gpg key (its .prov beside it),
 # served by a plain static file server.
 export GNUPGHOME=$work/gnupg HELM_CONFIG_HOME=$work/helm/config HELM_CACHE_HOME=$work/helm/cache HELM_DATA_HOME=$work/helm/data
-mkdir -p -m 700 "$GNUPGHOME" && mkdir -p "$work/charts" "$work/chart-src"
+mkdir -p "$GNUPGHOME" "$work/charts" "$work/chart-src" && chmod 700 "$GNUPGHOME"
 gpg=(gpg --batch --quiet --pinentry-mode loopback --passphrase '')
 "${gpg[@]}" --quick-gen-key 'Demo Chart Signer <charts@example.com>' ed25519 sign never
 "${gpg[@]}" --export-secret-keys >"$work/secring.gpg"
