@@ -132,6 +132,38 @@ async fn http_charts_get_helm_provenance_verdicts_that_helm_verify_agrees_with()
         );
         down.stop().await?;
 
+        // The signed chart's OCI twin: the same package pushed by helm to the stack's registry
+        // and signed with cosign; the HelmRepository names the mirror.
+        let pushed = helm
+            .run(
+                &repo,
+                &[
+                    "push",
+                    "signed-0.1.0.tgz",
+                    &format!("oci://{}/{}/charts", ctx.stack.registry(), ctx.ns),
+                    "--plain-http",
+                ],
+            )
+            .await?;
+        let twin_digest = pushed
+            .split_whitespace()
+            .find(|w| w.starts_with("sha256:"))
+            .map(str::to_string);
+        let (cosign_key, _) = ctx.keygen("twin").await?;
+        // helm prints the digest on stderr in some versions: resolve it from the registry then.
+        let twin_digest = match twin_digest {
+            Some(d) => d,
+            None => registry_digest(&ctx, "charts/signed", VERSION).await?,
+        };
+        ctx.sign(&cosign_key, "bundle", "charts/signed", &twin_digest).await?;
+        ctx.merge_patch(
+            "HelmRepository",
+            "charts",
+            json!({"metadata": {"annotations": {"provenance.dev/oci-mirror":
+                format!("oci://{}/{}/charts", ctx.stack.registry(), ctx.ns)}}}),
+        )
+        .await?;
+
         ctx.secret(
             "chart-signers",
             &[("signer.asc", &String::from_utf8(gpg.public_key(SIGNER, true).await?)?)],
@@ -171,6 +203,19 @@ async fn http_charts_get_helm_provenance_verdicts_that_helm_verify_agrees_with()
                     signer.contains(&signer_fpr) && signer.contains(SIGNER),
                     "signer {signer:?} does not name {signer_fpr} and {SIGNER}"
                 );
+                let twin = a["status"]["fluxCompatibility"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|n| n["code"] == "OciTwin")
+                    .and_then(|n| n["message"].as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                ensure!(
+                    twin.contains("same package") && twin.contains("1 cosign signature"),
+                    "no OciTwin note naming the signed OCI twin: {}",
+                    a["status"]
+                );
             }
             // Helm itself, pulling the same chart from the same repository with the same key.
             let repo_url = if chart == "downed" { &down.url } else { &server.url };
@@ -200,6 +245,25 @@ async fn http_charts_get_helm_provenance_verdicts_that_helm_verify_agrees_with()
         Ok(())
     })
     .await;
+}
+
+/// The manifest digest of `<registry>/<ns>/<repo>:<tag>`, from the registry.
+async fn registry_digest(ctx: &provenance_e2e::Ctx, repo: &str, tag: &str) -> Result<String> {
+    let url = format!(
+        "http://{}/v2/{}/{repo}/manifests/{tag}",
+        ctx.stack.registry(),
+        ctx.ns
+    );
+    let resp = reqwest::Client::new()
+        .head(&url)
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .await?;
+    resp.headers()
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .context("the registry sent no Docker-Content-Digest")
 }
 
 /// Packages `name` again, unsigned, into `dir` (the replacement of a signed package).

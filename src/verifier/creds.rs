@@ -82,6 +82,9 @@ pub struct HelmRepo {
     pub insecure: bool,
     /// `spec.passCredentials` (HTTP only): credentials also to chart URLs on other hosts.
     pub pass_credentials: bool,
+    /// The annotation `provenance.dev/oci-mirror` (HTTP only): where the same charts are
+    /// published in an OCI registry.
+    pub oci_mirror: Option<String>,
 }
 
 impl HelmRepo {
@@ -107,6 +110,12 @@ impl HelmRepo {
             cert_secret_ref: name("certSecretRef"),
             insecure: flag("insecure"),
             pass_credentials: flag("passCredentials"),
+            oci_mirror: obj
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(super::helm_twin::OCI_MIRROR_ANNOTATION))
+                .cloned(),
         })
     }
 }

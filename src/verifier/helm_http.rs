@@ -134,6 +134,12 @@ impl Verifier {
         };
         let checked = cluster::now().0.as_second();
         let mut evaluation = judge_prov(prov.as_deref(), &package, decision, checked);
+        if let Some(mirror) = &repo.oci_mirror {
+            let twin = self
+                .oci_twin(mirror, &chart.chart, &version, compared_digest)
+                .await;
+            evaluation.flux_compatibility.extend(twin);
+        }
         if let Some(d) = &compared {
             evaluation.message = format!(
                 "{}; Flux repackaged the chart to merge valuesFiles (its artifact is {digest}): \

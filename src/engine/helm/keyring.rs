@@ -14,15 +14,11 @@ use pgp::packet::{RevocationCode, Signature, SignatureType, SubpacketData};
 use pgp::types::{KeyDetails, Tag};
 use sha2::{Digest, Sha256};
 
-use super::prov::MAX_PROV_BYTES;
-
 /// Most certificates read from one keyring (a Secret entry or a `--keyring` file).
 pub const MAX_CERTIFICATES: usize = 64;
 
-/// Largest keyring accepted (a Secret holds at most 1 MiB).
+/// Largest keyring accepted (a Secret holds at most 1 MiB; a `--keyring` file may be larger).
 pub const MAX_KEYRING_BYTES: usize = 4 << 20;
-
-const _: () = assert!(MAX_KEYRING_BYTES > MAX_PROV_BYTES);
 
 /// Why a keyring cannot be used at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
