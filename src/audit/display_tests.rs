@@ -96,9 +96,14 @@ fn an_openpgp_signer_shows_its_short_fingerprint_and_user_id() {
         key_fingerprint: Some("openpgp:277ADEFE1ADA1311E173085ED20C80BEF12E95E8".into()),
         ..SignerStatus::default()
     };
+    assert_eq!(short_signer(&pgp), "key openpgp:277ADEFE1ADA Chart Signer");
+    let email_only = SignerStatus {
+        subject: Some("<signer@example.com>".into()),
+        ..pgp.clone()
+    };
     assert_eq!(
-        short_signer(&pgp),
-        "key openpgp:277ADEFE1ADA Chart Signer <signer@example.com>"
+        short_signer(&email_only),
+        "key openpgp:277ADEFE1ADA <signer@example.com>"
     );
     let unchecked = SignerStatus {
         subject: None,
