@@ -2,7 +2,9 @@
 //! claims of its certificate, its log entry, and its own verdict.
 
 use serde::Serialize;
-use sigstore_verify::crypto::{CertificateInfo, FulcioCiClaims};
+use sigstore_verify::crypto::CertificateInfo;
+
+use super::fulcio::CertificateClaims;
 
 use super::verdict::Verdict;
 use crate::registry::SignatureLocation;
@@ -73,7 +75,7 @@ impl Signer {
 }
 
 /// Fulcio CI claims (certificate extensions 1.3.6.1.4.1.57264.1.9+), when present. The full
-/// set (.8–.22) is [`super::attest::CertificateClaims`]; these are the ones a status shows.
+/// set (.8–.22) is [`CertificateClaims`]; these are the ones a status shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CiClaims {
@@ -113,8 +115,9 @@ pub struct CiClaims {
 }
 
 impl CiClaims {
-    /// The CI claims of a certificate, or `None` when it carries none.
-    pub fn from_fulcio(c: &FulcioCiClaims) -> Option<Self> {
+    /// The CI claims a status shows, from a certificate's claims ([`CertificateClaims`], read
+    /// once per certificate), or `None` when it carries none.
+    pub fn from_claims(c: &CertificateClaims) -> Option<Self> {
         let claims = Self {
             source_repository: c.source_repository_uri.clone(),
             source_repository_ref: c.source_repository_ref.clone(),

@@ -9,6 +9,7 @@ use sigstore_verify::types::{Artifact, Sha256Hash};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy, VerificationResult};
 
 use super::candidate::{Candidate, Material, SignedInput};
+use super::fulcio::CertificateClaims;
 use super::evidence::{CiClaims, SignatureEvidence, Signer};
 use super::policy::{short_fp, Policy, PublicKey};
 use super::trust::TrustRoot;
@@ -43,7 +44,7 @@ pub fn judge(
     };
     let ci = cert_info
         .as_ref()
-        .and_then(|i| CiClaims::from_fulcio(&i.ci_claims));
+        .and_then(|i| CiClaims::from_claims(&CertificateClaims::from_info(i)));
     let (verdict, message) = match (policy, &c.material) {
         (Policy::Keys { keys, require_tlog }, _) => {
             match key_check(c, subject, keys, *require_tlog, trust) {
