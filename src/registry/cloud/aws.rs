@@ -20,10 +20,12 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use super::endpoints::{CloudEndpoints, Endpoint};
+use super::error::{CloudError, Provider};
 use super::host::EcrHost;
 use super::http::{form, read_token_file, sensitive, CloudHttp};
+use super::identity::{CloudEnv, RegistryToken};
 use super::sigv4::{sign, AwsCredentials, ToSign};
-use super::{xml, CloudEnv, CloudError, Provider, RegistryToken};
+use super::xml;
 
 const P: Provider = Provider::Aws;
 const ECR_TARGET: &str = "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken";
@@ -289,7 +291,7 @@ fn epoch_seconds(v: &serde_json::Value) -> Option<SystemTime> {
         serde_json::Value::String(s) => s.parse().ok()?,
         _ => return None,
     };
-    (secs.is_finite() && secs >= 0.0 && secs < 1e11)
+    (secs.is_finite() && (0.0..1e11).contains(&secs))
         .then(|| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs))
 }
 

@@ -19,9 +19,10 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use super::endpoints::{CloudEndpoints, Endpoint};
+use super::error::{CloudError, Provider};
 use super::host::AzureCloud;
 use super::http::{form, oauth_error_code, read_token_file, CloudHttp};
-use super::{CloudEnv, CloudError, Provider, RegistryToken};
+use super::identity::{CloudEnv, RegistryToken};
 
 const P: Provider = Provider::Azure;
 /// ACR's user for a refresh token.

@@ -7,7 +7,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{CloudError, RegistryToken};
+use super::error::CloudError;
+use super::identity::RegistryToken;
 
 /// Above this many keys (registries) the cache starts over.
 const MAX_KEYS: usize = 256;
@@ -136,7 +137,7 @@ mod tests {
         let err = cache
             .get_or_fetch("c", || async {
                 Err(CloudError::NoIdentity {
-                    provider: super::super::Provider::Gcp,
+                    provider: super::super::error::Provider::Gcp,
                     detail: "x".into(),
                 })
             })

@@ -19,8 +19,9 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 
 use super::endpoints::{CloudEndpoints, Endpoint};
+use super::error::{CloudError, Provider};
 use super::http::{form, oauth_error_code, read_token_file, sensitive, CloudHttp};
-use super::{CloudEnv, CloudError, Provider, RegistryToken};
+use super::identity::{CloudEnv, RegistryToken};
 
 const P: Provider = Provider::Gcp;
 const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";

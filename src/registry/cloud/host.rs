@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use super::{CloudError, Provider};
+use super::error::{CloudError, Provider};
 
 /// A registry host of one cloud, with what its credentials are issued for.
 #[derive(Debug, Clone, PartialEq, Eq)]

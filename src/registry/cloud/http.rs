@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::{redirect, Method, RequestBuilder, Url};
 
 use super::super::http::is_loopback_host;
-use super::{CloudError, Provider};
+use super::error::{CloudError, Provider};
 
 /// Token endpoint answers are small; anything bigger is not one.
 const MAX_BODY: usize = 256 << 10;

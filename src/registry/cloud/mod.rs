@@ -22,142 +22,27 @@ pub mod aws;
 pub mod azure;
 mod cache;
 pub mod endpoints;
+mod error;
 pub mod gcp;
 pub mod host;
 mod http;
+mod identity;
 mod sigv4;
 mod xml;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
 
 use super::docker_config::DockerConfig;
 pub use endpoints::CloudEndpoints;
+pub use error::{CloudError, Provider};
 pub use host::CloudRegistry;
-
-/// A cloud whose registry identity Flux's `spec.provider` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Provider {
-    /// Amazon ECR.
-    Aws,
-    /// Azure Container Registry.
-    Azure,
-    /// Google Artifact Registry / Container Registry.
-    Gcp,
-}
-
-impl Provider {
-    /// `aws`, `azure`, `gcp` → the provider; `generic` (or anything else) → `None`.
-    pub fn from_flux(s: &str) -> Option<Provider> {
-        match s {
-            "aws" => Some(Provider::Aws),
-            "azure" => Some(Provider::Azure),
-            "gcp" => Some(Provider::Gcp),
-            _ => None,
-        }
-    }
-
-    /// Flux's name of it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Aws => "aws",
-            Provider::Azure => "azure",
-            Provider::Gcp => "gcp",
-        }
-    }
-}
-
-impl fmt::Display for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Why no registry credential could be had from the cloud identity. Never names a token or a
-/// credential, never quotes a cloud endpoint's answer beyond a bounded error code.
-#[derive(Debug, thiserror::Error)]
-pub enum CloudError {
-    /// The registry host is not one of the provider's registries: no credential is sent to it.
-    #[error("provider {provider}: {host} is not a {provider} registry host, so no {provider} credentials are sent to it")]
-    NotProviderRegistry {
-        /// The provider.
-        provider: Provider,
-        /// The host (bounded, DNS characters only).
-        host: String,
-    },
-    /// A case the provider supports that this auditor does not.
-    #[error("provider {provider}: {what} is not supported")]
-    Unsupported {
-        /// The provider.
-        provider: Provider,
-        /// What.
-        what: String,
-    },
-    /// The controller has no identity of this cloud (the environment names none).
-    #[error("provider {provider}: no {provider} identity for the controller: {detail}")]
-    NoIdentity {
-        /// The provider.
-        provider: Provider,
-        /// What is missing.
-        detail: String,
-    },
-    /// A token or credentials file could not be read.
-    #[error("provider {provider}: reading the {what} {path}: {source}")]
-    File {
-        /// The provider.
-        provider: Provider,
-        /// Which file.
-        what: &'static str,
-        /// Its path (the controller's own configuration).
-        path: String,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// A cloud endpoint could not be reached or timed out.
-    #[error("provider {provider}: {service} unreachable: {detail}")]
-    Unreachable {
-        /// The provider.
-        provider: Provider,
-        /// `STS`, `ECR`, `metadata server`, …
-        service: &'static str,
-        /// What failed (no credential).
-        detail: String,
-    },
-    /// A cloud endpoint refused: its HTTP status and, when it gave one, its error code.
-    #[error("provider {provider}: {service} refused the request (HTTP {status}{})", code.as_deref().map(|c| format!(", {c}")).unwrap_or_default())]
-    Refused {
-        /// The provider.
-        provider: Provider,
-        /// The service.
-        service: &'static str,
-        /// The HTTP status.
-        status: u16,
-        /// The error code it named (`AccessDenied`, `invalid_grant`, …), bounded.
-        code: Option<String>,
-    },
-    /// A cloud endpoint answered 2xx with something that is not what the protocol says.
-    #[error("provider {provider}: {service} answered with {detail}")]
-    BadResponse {
-        /// The provider.
-        provider: Provider,
-        /// The service.
-        service: &'static str,
-        /// What is wrong (never the body).
-        detail: String,
-    },
-    /// The controller's own configuration is unusable (an endpoints file, a credentials file).
-    #[error("provider {provider}: {detail}")]
-    Config {
-        /// The provider.
-        provider: Provider,
-        /// What is wrong.
-        detail: String,
-    },
-}
+pub use identity::CloudEnv;
+use identity::RegistryToken;
 
 /// A registry credential obtained from the cloud identity, scoped to one host.
 #[derive(Clone)]
@@ -196,72 +81,6 @@ impl fmt::Debug for CloudLogin {
             .field("host", &self.host)
             .field("username", &self.username)
             .finish_non_exhaustive()
-    }
-}
-
-/// A username and password for a registry, and until when they may be used.
-#[derive(Clone)]
-pub(crate) struct RegistryToken {
-    pub(crate) username: String,
-    pub(crate) password: String,
-    /// When the cloud says it expires (`None`: unknown, used once, never cached).
-    pub(crate) expires: Option<SystemTime>,
-}
-
-/// Where the controller's cloud identity comes from: the process environment, read once at
-/// start (what EKS, GKE and AKS inject into the controller's pod), never a source's.
-#[derive(Clone, Default)]
-pub struct CloudEnv {
-    vars: std::collections::BTreeMap<String, String>,
-}
-
-/// The variables read (so nothing else of the environment is kept).
-const ENV_VARS: &[&str] = &[
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_SESSION_NAME",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-    "GOOGLE_APPLICATION_CREDENTIALS",
-    "AZURE_CLIENT_ID",
-    "AZURE_TENANT_ID",
-    "AZURE_FEDERATED_TOKEN_FILE",
-];
-
-impl CloudEnv {
-    /// The cloud identity variables of this process.
-    pub fn from_process() -> Self {
-        Self::from_pairs(
-            ENV_VARS
-                .iter()
-                .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v))),
-        )
-    }
-
-    /// From explicit pairs (tests); only the known variables are kept.
-    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
-        CloudEnv {
-            vars: pairs
-                .into_iter()
-                .filter(|(k, v)| ENV_VARS.contains(&k.as_str()) && !v.is_empty())
-                .collect(),
-        }
-    }
-
-    pub(crate) fn get(&self, k: &str) -> Option<&str> {
-        self.vars.get(k).map(String::as_str)
-    }
-}
-
-impl fmt::Debug for CloudEnv {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Names only: AWS_SECRET_ACCESS_KEY is one of them.
-        f.debug_struct("CloudEnv")
-            .field("set", &self.vars.keys().collect::<Vec<_>>())
-            .finish()
     }
 }
 
