@@ -9,6 +9,7 @@ pub mod apiserver;
 pub mod attest;
 mod auditor;
 pub mod campaign;
+pub mod cloud;
 mod ctx;
 mod fixtures;
 pub mod install;

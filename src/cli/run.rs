@@ -67,6 +67,10 @@ pub struct RunArgs {
     /// with a hash of its selector and namespaces, so shards never share a Lease).
     #[arg(long, value_name = "NAME")]
     pub leader_election_id: Option<String>,
+    /// Test only: replace the cloud endpoints (STS, ECR, metadata server, Entra ID, …) with
+    /// emulators on loopback; every URL in the file must be a loopback address (docs/cloud.md).
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub cloud_endpoints_file: Option<PathBuf>,
 }
 
 /// Runs the controller until SIGTERM/SIGINT.
@@ -87,6 +91,7 @@ pub async fn run(args: RunArgs) -> u8 {
         watch_label_selector: args.watch_label_selector,
         watch_namespaces: args.watch_namespaces,
         leader_election_id: args.leader_election_id,
+        cloud_endpoints_file: args.cloud_endpoints_file,
     };
     match crate::controller::run(opts).await {
         Ok(()) => EXIT_VERIFIED,

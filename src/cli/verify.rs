@@ -10,6 +10,7 @@ use crate::engine::attest::require::Requirement;
 use crate::engine::{
     verify_reference_with, ArtifactReport, IdentityRule, Policy, PublicKey, TrustRoot, Verdict,
 };
+use crate::registry::cloud::{CloudCredentials, Provider};
 use crate::registry::{DockerConfig, ImageRef, RegistryClient, RegistryOptions};
 
 /// Output formats.
@@ -75,9 +76,39 @@ pub struct VerifyArgs {
     /// `predicate`, `subject`, `certificate`); repeat for several (all must hold).
     #[arg(long = "attestation-condition", value_name = "EXPR")]
     pub attestation_conditions: Vec<String>,
+    /// Registry credentials from this machine's cloud identity, as Flux's `spec.provider`
+    /// gets them (IRSA, EKS Pod Identity or AWS keys in the environment; the GCE/GKE metadata
+    /// server or GOOGLE_APPLICATION_CREDENTIALS workload identity federation; Azure workload
+    /// identity), for every reference on that cloud's registry (other hosts are refused).
+    #[arg(long, value_enum, value_name = "CLOUD")]
+    pub provider: Option<CloudProvider>,
+    /// Test only: replace the cloud endpoints with emulators on loopback (docs/cloud.md).
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub cloud_endpoints_file: Option<PathBuf>,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: Output,
+}
+
+/// The clouds of `--provider`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CloudProvider {
+    /// Amazon ECR.
+    Aws,
+    /// Azure Container Registry.
+    Azure,
+    /// Google Artifact Registry and Container Registry.
+    Gcp,
+}
+
+impl From<CloudProvider> for Provider {
+    fn from(p: CloudProvider) -> Provider {
+        match p {
+            CloudProvider::Aws => Provider::Aws,
+            CloudProvider::Azure => Provider::Azure,
+            CloudProvider::Gcp => Provider::Gcp,
+        }
+    }
 }
 
 /// The JSON document `verify -o json` prints.
@@ -91,7 +122,7 @@ struct VerifyOutput<'a> {
 
 /// Runs `verify`; returns the exit code.
 pub async fn run(args: VerifyArgs) -> u8 {
-    let prepared = match prepare(&args) {
+    let prepared = match prepare(&args).await {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
@@ -195,7 +226,7 @@ type Prepared = (
     Vec<Requirement>,
 );
 
-fn prepare(args: &VerifyArgs) -> Result<Prepared, String> {
+async fn prepare(args: &VerifyArgs) -> Result<Prepared, String> {
     let images = args
         .refs
         .iter()
@@ -214,11 +245,27 @@ fn prepare(args: &VerifyArgs) -> Result<Prepared, String> {
         timeout: args.timeout,
         ..RegistryOptions::default()
     };
+    // The cloud's credentials first: asked for by name, they win over a Docker config's.
+    if let Some(p) = args.provider {
+        let cloud =
+            CloudCredentials::from_process(args.cloud_endpoints_file.as_ref(), args.timeout)?;
+        for image in &images {
+            if opts.credentials.hosts().any(|h| h == image.registry) {
+                continue;
+            }
+            let login = cloud
+                .login(p.into(), &image.registry)
+                .await
+                .map_err(|e| format!("{image}: {e}"))?;
+            opts.credentials.merge(login.docker_config());
+        }
+    }
     if let Some(path) = docker_config_path(args) {
         let bytes =
             std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        opts.credentials =
-            DockerConfig::from_json(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        opts.credentials.merge(
+            DockerConfig::from_json(&bytes).map_err(|e| format!("{}: {e}", path.display()))?,
+        );
     }
     if let Some(path) = &args.registry_ca {
         opts.extra_ca_pem =

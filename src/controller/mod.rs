@@ -79,6 +79,8 @@ pub struct RunOptions {
     pub watch_namespaces: Vec<String>,
     /// The Lease name; `None` derives it from the shard ([`shard::Shard::lease_name`]).
     pub leader_election_id: Option<String>,
+    /// Test only: cloud endpoints replaced by emulators on loopback.
+    pub cloud_endpoints_file: Option<std::path::PathBuf>,
 }
 
 /// What every reconcile shares.
@@ -249,6 +251,11 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
             reverify: opts.reverify,
         })
         .sealer(sealer)
+        // `spec.provider` sources with the controller's own cloud identity (its pod's).
+        .cloud(crate::registry::cloud::CloudCredentials::from_process(
+            opts.cloud_endpoints_file.as_ref(),
+            opts.registry_timeout,
+        )?)
         .controller(Watched {
             namespaces: namespace_store,
             secrets: secrets.clone(),

@@ -21,6 +21,7 @@ mod bundle_kind;
 mod challenge;
 mod client;
 mod client_auth;
+pub mod cloud;
 mod discovery;
 mod docker_config;
 mod error;

@@ -55,6 +55,18 @@ pub enum CredentialError {
         /// What is wrong with it.
         source: crate::registry::RegistryError,
     },
+    /// No registry credential from the cloud identity (`spec.provider`).
+    #[error("{0}")]
+    Cloud(#[from] crate::registry::cloud::CloudError),
+    /// `spec.serviceAccountName` with a cloud provider: Flux's object-level workload identity,
+    /// which would need the controller to create ServiceAccount tokens.
+    #[error("spec.serviceAccountName {account} with provider {provider} (object-level workload identity) is not supported: the auditor uses its own cloud identity only, and would need to create ServiceAccount tokens for this")]
+    ObjectLevelIdentity {
+        /// `namespace/name`.
+        account: String,
+        /// The provider.
+        provider: crate::registry::cloud::Provider,
+    },
     /// The registry client could not be built from them (e.g. a CA bundle that is not one).
     #[error("{0}")]
     Client(crate::registry::RegistryError),
@@ -71,6 +83,8 @@ pub struct HelmRepo {
     pub cert_secret_ref: Option<String>,
     /// `spec.insecure`.
     pub insecure: bool,
+    /// `spec.provider` (`generic` when absent).
+    pub provider: String,
 }
 
 impl HelmRepo {
@@ -90,6 +104,11 @@ impl HelmRepo {
             secret_ref: name("secretRef"),
             cert_secret_ref: name("certSecretRef"),
             insecure: spec.get("insecure").and_then(|v| v.as_bool()) == Some(true),
+            provider: spec
+                .get("provider")
+                .and_then(|v| v.as_str())
+                .unwrap_or("generic")
+                .to_string(),
         })
     }
 }

@@ -36,6 +36,7 @@ use crate::audit::status::{compute, AuditInput, Location, Outcome};
 use crate::cluster::{self, flux_resource, time};
 use crate::engine::{evaluate, registry_verdict, Evaluation, TrustRoot, Verdict};
 use crate::error::Error;
+use crate::registry::cloud::{CloudLogin, Provider};
 use crate::registry::{DockerConfig, ImageRef, RegistryClient};
 use crate::vocabulary::{self as vocab, reasons, types, Status};
 
@@ -237,12 +238,6 @@ impl Verifier {
         if let Some(msg) = decision.invalid_message() {
             return Ok(unknown(reasons::POLICY_INVALID, msg));
         }
-        if matches!(source.provider.as_str(), "aws" | "azure" | "gcp") {
-            return Ok(unknown(
-                reasons::AUTHENTICATION_FAILED,
-                format!("provider {} is not supported yet", source.provider),
-            ));
-        }
         let helm = self.helm_repository(source).await?;
         if source.kind == SourceKind::HelmChart && helm.is_none() {
             return Ok(unknown(
@@ -387,20 +382,27 @@ impl Verifier {
     ) -> Result<RegistryClient, CredentialError> {
         let ns = &source.namespace;
         // A HelmChart pulls with its HelmRepository's settings.
-        let (secret_ref, cert_ref, insecure, url) = match helm {
+        let (secret_ref, cert_ref, insecure, url, provider) = match helm {
             Some(h) => (
                 &h.secret_ref,
                 &h.cert_secret_ref,
                 h.insecure,
                 h.url.as_str(),
+                h.provider.as_str(),
             ),
             None => (
                 &source.secret_ref,
                 &source.cert_secret_ref,
                 source.insecure,
                 source.url.as_str(),
+                source.provider.as_str(),
             ),
         };
+        let host = url
+            .trim_start_matches("oci://")
+            .split('/')
+            .next()
+            .unwrap_or_default();
         let mut pull = vec![];
         if let Some(n) = secret_ref {
             pull.push(n.clone());
@@ -422,7 +424,8 @@ impl Verifier {
                     .map(|r| r.name),
             );
         }
-        if pull.is_empty() && cert_ref.is_none() && !insecure {
+        let cloud = self.cloud_login(source, provider, host, &pull).await?;
+        if pull.is_empty() && cert_ref.is_none() && !insecure && cloud.is_none() {
             return Ok(self.registry.clone());
         }
         // The shared client's timeout and limits (`--registry-timeout`), this source's credentials.
@@ -449,12 +452,11 @@ impl Verifier {
             opts.extra_ca_pem = data.get("ca.crt").cloned();
             key.add("ca", opts.extra_ca_pem.as_deref().unwrap_or_default());
         }
+        if let Some(login) = &cloud {
+            opts.credentials.merge(login.docker_config());
+            key.add("cloud", &login.digest());
+        }
         if insecure {
-            let host = url
-                .trim_start_matches("oci://")
-                .split('/')
-                .next()
-                .unwrap_or_default();
             opts.insecure_registries.push(host.to_string());
             key.add("insecure", host.as_bytes());
         }
@@ -470,6 +472,32 @@ impl Verifier {
             Some(w) => w.clients.get_or_build(key, build),
             None => build(),
         }
+    }
+
+    /// The registry credential of `spec.provider` (`aws`, `azure`, `gcp`) for `host`, the way
+    /// source-controller uses it: only when no pull Secret gives credentials (`pull` is
+    /// empty); with `spec.serviceAccountName` that is Flux's object-level workload identity,
+    /// which is refused. `None` for `generic`.
+    async fn cloud_login(
+        &self,
+        source: &FluxSource,
+        provider: &str,
+        host: &str,
+        pull: &[String],
+    ) -> Result<Option<CloudLogin>, CredentialError> {
+        let Some(provider) = Provider::from_flux(provider) else {
+            return Ok(None);
+        };
+        if !pull.is_empty() {
+            return Ok(None);
+        }
+        if let Some(sa) = &source.service_account_name {
+            return Err(CredentialError::ObjectLevelIdentity {
+                account: format!("{}/{sa}", source.namespace),
+                provider,
+            });
+        }
+        Ok(Some(self.cloud.login(provider, host).await?))
     }
 
     async fn secret_data(&self, ns: &str, name: &str) -> Result<Arc<SecretData>, CredentialError> {
