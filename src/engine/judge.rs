@@ -9,8 +9,8 @@ use sigstore_verify::types::{Artifact, Sha256Hash};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy, VerificationResult};
 
 use super::candidate::{Candidate, Material, SignedInput};
-use super::fulcio::CertificateClaims;
 use super::evidence::{CiClaims, SignatureEvidence, Signer};
+use super::fulcio::CertificateClaims;
 use super::policy::{short_fp, Policy, PublicKey};
 use super::trust::TrustRoot;
 use super::verdict::Verdict;
