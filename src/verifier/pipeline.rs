@@ -21,7 +21,7 @@ use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, DynamicObject};
 use kube::runtime::reflector::ObjectRef;
 
-use super::cache::{Entry, Lookup};
+use super::cache::{definite, Entry, Lookup};
 use super::clients::ClientKey;
 use super::creds::{fetch_secrets, read_secret, secrets_needed, CredentialError, HelmRepo};
 use super::mode::Verifier;
@@ -51,6 +51,23 @@ pub struct Judged {
     /// When the verdict must be checked against the registry again (a definite verdict): the
     /// controller audits the source again no later than this.
     pub recheck_in: Option<Duration>,
+    /// The result is indeterminate and worth retrying soon (on the caller's backoff): a verdict
+    /// that could not be told, or a definite signature verdict whose `Attested` could not.
+    pub retry: bool,
+}
+
+/// Whether `outcome` could not tell and may tell on a retry: not a source that is not ready or
+/// a policy that is invalid (only a change makes those tell), but a registry or input fault,
+/// of either half of the verdict.
+pub fn worth_retrying(outcome: &Outcome) -> bool {
+    match outcome {
+        Outcome::Unknown { judgement, .. } => {
+            judgement.reason != reasons::ARTIFACT_NOT_READY
+                && judgement.reason != reasons::POLICY_INVALID
+        }
+        Outcome::Evaluated { evaluation, .. } => !definite(evaluation),
+        Outcome::Unchanged => false,
+    }
 }
 
 /// A namespace's labels, or why they could not be read.
@@ -130,6 +147,7 @@ impl Verifier {
         );
         self.sealer.seal(source, &mut status);
         Ok(Judged {
+            retry: worth_retrying(&outcome),
             decision,
             outcome,
             status,
@@ -350,8 +368,11 @@ impl Verifier {
         self.verification(evaluation.verdict, started);
         // Stamped when the registry answered.
         let checked = cluster::now().0.as_second();
-        if evaluation.verdict.is_indeterminate() {
-            // Never cached: retried on the reconcile's own backoff.
+        if !definite(&evaluation) {
+            // Either half indeterminate (an `Attested=Unknown` too: one 503 on the `.att` tag):
+            // never cached, and what the key held is dropped; retried on the reconcile's own
+            // backoff.
+            self.cache.forget(&key);
             return Ok(Found::Outcome(Outcome::Evaluated {
                 digest,
                 evaluation,
@@ -558,24 +579,37 @@ pub fn cache_key(decision: &Decision, image: &ImageRef, digest: &str) -> Verdict
     }
 }
 
-/// When a previous (authenticated) status may stand in for a registry check: a definite
-/// verdict for the same `key` whose re-check is not due at `now`. Returns how long until it is.
+/// When a previous (authenticated) status may stand in for a registry check: a definite result
+/// (`Verified` and `Attested` both known) for the same `key` whose re-check is not due at `now`.
+/// Returns how long until it is. A status without an `Attested` condition (an older one) is
+/// not definite.
 pub fn still_fresh(
     previous: &SourceAuditStatus,
     key: &VerdictCacheKey,
     now: i64,
     intervals: Intervals,
 ) -> Option<Duration> {
-    let c = previous.condition(types::VERIFIED)?;
-    if c.status == Status::Unknown.as_str() || previous.verdict_cache.as_ref() != Some(key) {
+    let verified = previous.condition(types::VERIFIED)?;
+    let attested = previous.condition(types::ATTESTED)?;
+    let unknown = Status::Unknown.as_str();
+    if verified.status == unknown
+        || attested.status == unknown
+        || previous.verdict_cache.as_ref() != Some(key)
+    {
         return None;
     }
     let checked = previous.last_verified_time.as_ref()?.0.as_second();
-    // The verdict has held (at least) since its condition last changed.
-    let since = c.last_transition_time.0.as_second().min(checked);
-    let verified = c.status == Status::True.as_str();
-    (!schedule::is_due(verified, since, checked, now, intervals))
-        .then(|| schedule::due_in(verified, since, checked, now, intervals))
+    // The result has held (at least) since the later of its two conditions last changed.
+    let since = verified
+        .last_transition_time
+        .0
+        .as_second()
+        .max(attested.last_transition_time.0.as_second())
+        .min(checked);
+    let holds =
+        verified.status == Status::True.as_str() && attested.status == Status::True.as_str();
+    (!schedule::is_due(holds, since, checked, now, intervals))
+        .then(|| schedule::due_in(holds, since, checked, now, intervals))
 }
 
 #[cfg(test)]
