@@ -19,6 +19,7 @@
 use super::cel::{self, Condition, Inputs};
 use super::AttestationEvidence;
 use crate::engine::claims::CertificateRule;
+use crate::engine::fingerprint::fields_text;
 use crate::engine::Verdict;
 use crate::vocabulary::{reasons, Judgement, Status};
 
@@ -97,14 +98,15 @@ impl Requirement {
                 .is_some_and(|rest| rest.starts_with('/'))
     }
 
-    /// Everything the judgement depends on, as stable text (for the verdict-cache key).
+    /// Everything the judgement depends on, as stable text (for the verdict-cache key), every
+    /// field length-prefixed.
     pub fn fingerprint_text(&self) -> String {
-        let mut s = format!("{}\0{}", self.predicate_type, self.certificate.describe());
-        for c in &self.conditions {
-            s.push('\0');
-            s.push_str(&c.expression);
-        }
-        s
+        let certificate = self.certificate.describe();
+        fields_text(
+            [self.predicate_type.as_str(), certificate.as_str()]
+                .into_iter()
+                .chain(self.conditions.iter().map(|c| c.expression.as_str())),
+        )
     }
 
     /// Judges this requirement against the evidence found under its identity.
