@@ -34,6 +34,7 @@ use crate::audit::matching::matches;
 use crate::audit::source::{AuditTarget, FluxSource, SourceError};
 use crate::audit::status::{compute, AuditInput, Location, Outcome};
 use crate::cluster::{self, flux_resource, time};
+use crate::engine::attest::cel::off_the_async_workers;
 use crate::engine::{evaluate, registry_verdict, Evaluation, TrustRoot, Verdict};
 use crate::error::Error;
 use crate::registry::cloud::{CloudLogin, Provider};
@@ -364,7 +365,11 @@ impl Verifier {
         }
         let mut evaluation: Evaluation = combine(evaluations);
         // Attestations come from the same discovery: no registry request of their own.
-        evaluation.attested = Some(Box::new(attest(&discovery, &digest, decision)));
+        // Attestation signatures and CEL conditions (which wait for their evaluator thread, up
+        // to its deadline) run off the async workers.
+        evaluation.attested = Some(Box::new(off_the_async_workers(|| {
+            attest(&discovery, &digest, decision)
+        })));
         self.verification(evaluation.verdict, started);
         // Stamped when the registry answered.
         let checked = cluster::now().0.as_second();

@@ -15,6 +15,7 @@
 
 pub mod built_from;
 pub mod cel;
+mod cel_cost;
 mod convert;
 pub mod evidence;
 mod intoto;
@@ -190,7 +191,7 @@ fn judge_one(
         predicate,
         verdict,
         message: cap(message),
-        statement: trusted.then_some(c.statement),
+        statement: trusted.then(|| std::sync::Arc::new(c.statement)),
     }
 }
 

@@ -16,7 +16,7 @@
 //! Every requirement must be met; across requirements a definite failure outranks a
 //! could-not-tell (it is a fact about the artifact whatever the others say), like signatures.
 
-use super::cel::{self, Condition, Inputs};
+use super::cel::{self, Condition};
 use super::AttestationEvidence;
 use crate::engine::claims::CertificateRule;
 use crate::engine::fingerprint::fields_text;
@@ -67,6 +67,8 @@ pub struct Requirement {
     pub certificate: CertificateRule,
     /// The CEL conditions (all must hold).
     pub conditions: Vec<Condition>,
+    /// How long the conditions of one attestation may take ([`cel::DEADLINE`]).
+    pub deadline: std::time::Duration,
 }
 
 impl Requirement {
@@ -82,6 +84,7 @@ impl Requirement {
             predicate_type: canonical_type(predicate_type).to_string(),
             certificate,
             conditions,
+            deadline: cel::DEADLINE,
         }
     }
 
@@ -198,25 +201,30 @@ impl Requirement {
             // A verified attestation whose statement was not kept: nothing to evaluate on.
             return Check::Error("the statement is not available to evaluate conditions".into());
         };
-        let inputs = Inputs {
-            statement,
-            certificate: e.certificate.as_ref(),
+        let outcome = cel::evaluate_all(
+            &self.conditions,
+            statement.clone(),
+            e.certificate.clone(),
+            self.deadline,
+        );
+        let quoted = |i: usize| {
+            self.conditions
+                .get(i)
+                .map_or_else(String::new, |c| cel::quote(&c.expression))
         };
-        for c in &self.conditions {
-            match c.evaluate(&inputs) {
-                cel::Outcome::Holds => {}
-                cel::Outcome::Fails => {
-                    return Check::Fails(format!("condition failed: {}", c.describe()))
-                }
-                cel::Outcome::Error(why) => {
-                    return Check::Error(format!(
-                        "condition {} could not be evaluated: {why}",
-                        cel::quote(&c.expression)
-                    ))
-                }
-            }
+        match outcome {
+            cel::AllOutcome::Hold => Check::Holds,
+            cel::AllOutcome::Fails(i) => Check::Fails(format!(
+                "condition failed: {}",
+                self.conditions
+                    .get(i)
+                    .map_or_else(String::new, Condition::describe)
+            )),
+            cel::AllOutcome::Error(i, why) => Check::Error(format!(
+                "condition {} could not be evaluated: {why}",
+                quoted(i)
+            )),
         }
-        Check::Holds
     }
 }
 
