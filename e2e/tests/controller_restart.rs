@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use anyhow::{ensure, Context as _, Result};
+use anyhow::ensure;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use provenance_e2e::{
     free_port, has_cond, provenance, revision, run, sigterm, spawn_private, wait_ready, OwnRegistry,
