@@ -4,8 +4,9 @@
 //!
 //! 1. the entry's SET verifies with a Rekor key of the trust root valid at its integrated time
 //!    (the signed-entry timestamp authenticates the body and the time);
-//! 2. the entry describes this attestation: its `publicKey` is the leaf certificate and its
-//!    `payloadHash` is the SHA-256 of the statement;
+//! 2. the entry describes this attestation: its `publicKey` is the leaf certificate, its
+//!    `payloadHash` is the SHA-256 of the statement and its `hash` the SHA-256 of the envelope
+//!    (the layer's bytes, as cosign logged them);
 //! 3. the leaf chains to a Fulcio CA of the trust root valid at that time, with the code-signing
 //!    EKU, and was valid then (as cosign does: expired certificates verify at the log's time);
 //! 4. the DSSE signature (over the PAE) verifies with the leaf's key.
@@ -50,6 +51,8 @@ struct Spec {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Content {
+    #[serde(default)]
+    hash: Option<Hash>,
     payload_hash: Hash,
 }
 
@@ -77,6 +80,7 @@ pub(crate) fn verify(
     chain_pem: Option<&str>,
     rekor: Option<&RekorBundle>,
     payload: &[u8],
+    envelope: &[u8],
     trust: &TrustRoot,
 ) -> Result<(), Fail> {
     let rekor = rekor.ok_or_else(|| untrusted("Rekor bundle annotation does not parse"))?;
@@ -159,6 +163,15 @@ pub(crate) fn verify(
         return Err(invalid(
             "the Rekor entry is about another statement (payload hash differs)",
         ));
+    }
+    match &body.spec.content.hash {
+        Some(h) if h.algorithm == "sha256" && h.value == hex::encode(Sha256::digest(envelope)) => {}
+        Some(_) => {
+            return Err(invalid(
+                "the Rekor entry is about another envelope (envelope hash differs)",
+            ))
+        }
+        None => return Err(invalid("the Rekor entry carries no envelope hash")),
     }
     let logged = B64
         .decode(body.spec.public_key.trim())

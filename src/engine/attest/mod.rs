@@ -168,9 +168,18 @@ fn judge_one(
             (v, m, signer, c.candidate.tlog.clone())
         }
         _ => {
-            let e = judge::judge(&c.candidate, subject, policy, trust);
+            let e = judge_signatures(&c, subject, policy, trust);
             (e.verdict, e.message, e.signer, e.tlog)
         }
+    };
+    let message = match policy {
+        Policy::Keys { .. } => message,
+        _ if c.signatures > 1 => format!(
+            "{message} (the envelope has {} signatures; keyless, only the first, the one its \
+             certificate is for, is checked)",
+            c.signatures
+        ),
+        _ => message,
     };
     // Signed content is only read once its signature holds (NoPolicy: valid under the trust
     // root, but no identity was given to check it against).
@@ -195,6 +204,46 @@ fn judge_one(
     }
 }
 
+/// A key policy tries every signature of the envelope (bounded by
+/// [`convert::MAX_DSSE_SIGNATURES`]) against every key: `[another key's signature, the policy
+/// key's signature]` verifies. The first one that verifies decides; when none does, the first
+/// signature's verdict stands, saying how many were tried. Any other policy judges the first.
+fn judge_signatures(
+    c: &Converted,
+    subject: &Subject<'_>,
+    policy: &Policy,
+    trust: &TrustRoot,
+) -> crate::engine::SignatureEvidence {
+    let first = judge::judge(&c.candidate, subject, policy, trust);
+    if first.verdict == Verdict::Verified || !matches!(policy, Policy::Keys { .. }) {
+        return first;
+    }
+    if let Some(verified) = c
+        .others
+        .iter()
+        .map(|o| judge::judge(o, subject, policy, trust))
+        .find(|e| e.verdict == Verdict::Verified)
+    {
+        return verified;
+    }
+    if c.signatures < 2 {
+        return first;
+    }
+    let tried = c.signatures.min(convert::MAX_DSSE_SIGNATURES);
+    let mut e = first;
+    e.message = format!(
+        "{} (none of the envelope's {} signatures verifies with the policy's keys{})",
+        e.message,
+        c.signatures,
+        if tried < c.signatures {
+            format!("; the first {tried} were tried")
+        } else {
+            String::new()
+        }
+    );
+    e
+}
+
 /// The manual `intoto` 0.0.1 path: cryptography and log, then the subject, then the identity.
 #[allow(clippy::too_many_arguments)]
 fn intoto_verdict(
@@ -214,6 +263,7 @@ fn intoto_verdict(
         chain_pem,
         c.intoto.as_ref(),
         &c.payload,
+        &c.envelope,
         trust,
     ) {
         return e;
@@ -254,3 +304,7 @@ fn describe_digests(digests: &[String]) -> String {
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "multisig_tests.rs"]
+mod multisig_tests;
