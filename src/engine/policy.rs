@@ -165,6 +165,17 @@ impl Policy {
         f.finish()
     }
 
+    /// Whether the policy says who must have signed: keys, or at least one keyless identity.
+    /// `Keyless` with no identity accepts any signer of the trust root (Flux's `spec.verify`
+    /// without `matchOIDCIdentity`): what such a signature says proves nothing about who made it.
+    pub fn names_a_signer(&self) -> bool {
+        match self {
+            Policy::None => false,
+            Policy::Keys { keys, .. } => !keys.is_empty(),
+            Policy::Keyless { identities } => !identities.is_empty(),
+        }
+    }
+
     /// A short description for messages.
     pub fn describe(&self) -> String {
         match self {
