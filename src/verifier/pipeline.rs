@@ -25,21 +25,20 @@ use super::cache::{definite, Entry, Lookup};
 use super::clients::ClientKey;
 use super::creds::{fetch_secrets, read_secret, secrets_needed, CredentialError, HelmRepo};
 use super::mode::Verifier;
-use super::schedule::{self, Intervals};
+pub use super::outcome::{cache_key, evaluate_discovery, still_fresh, worth_retrying};
+use super::schedule::Intervals;
 use super::secret_cache::{SecretCache, SecretData};
 use crate::api::{ProvenancePolicySpec, SourceAuditStatus, SourceKind, VerdictCacheKey};
-use crate::audit::attested::attest;
-use crate::audit::decide::{combine, decide, Decision, TrustRootInput};
+use crate::audit::decide::{decide, Decision};
 use crate::audit::matching::matches;
 use crate::audit::source::{AuditTarget, FluxSource, SourceError};
 use crate::audit::status::{compute, AuditInput, Location, Outcome};
 use crate::cluster::{self, flux_resource, time};
-use crate::engine::attest::cel::off_the_async_workers;
-use crate::engine::{evaluate, registry_verdict, Evaluation, TrustRoot, Verdict};
+use crate::engine::{registry_verdict, Verdict};
 use crate::error::Error;
 use crate::registry::cloud::{CloudLogin, Provider};
 use crate::registry::{DockerConfig, ImageRef, RegistryClient};
-use crate::vocabulary::{self as vocab, reasons, types, Status};
+use crate::vocabulary::{self as vocab, reasons};
 
 /// One source judged: what was decided, what the verification found, and the status.
 pub struct Judged {
@@ -55,20 +54,6 @@ pub struct Judged {
     /// The result is indeterminate and worth retrying soon (on the caller's backoff): a verdict
     /// that could not be told, or a definite signature verdict whose `Attested` could not.
     pub retry: bool,
-}
-
-/// Whether `outcome` could not tell and may tell on a retry: not a source that is not ready or
-/// a policy that is invalid (only a change makes those tell), but a registry or input fault,
-/// of either half of the verdict.
-pub fn worth_retrying(outcome: &Outcome) -> bool {
-    match outcome {
-        Outcome::Unknown { judgement, .. } => {
-            judgement.reason != reasons::ARTIFACT_NOT_READY
-                && judgement.reason != reasons::POLICY_INVALID
-        }
-        Outcome::Evaluated { evaluation, .. } => !definite(evaluation),
-        Outcome::Unchanged => false,
-    }
 }
 
 /// A namespace's labels, or why they could not be read.
@@ -343,33 +328,15 @@ impl Verifier {
                 }));
             }
         };
-        let mut evaluations = vec![];
-        for (name, policy, root) in decision.to_evaluate() {
-            let trust = match root {
-                TrustRootInput::PublicGood => TrustRoot::public_good(),
-                TrustRootInput::Json { secret, json } => TrustRoot::from_json(secret, json),
-            };
-            let trust = match trust {
-                Ok(t) => t,
-                Err(e) => {
-                    return Ok(Found::Outcome(Outcome::Unknown {
-                        judgement: Verdict::TrustRootError.judgement(e.to_string()),
-                        digest: Some(digest),
-                    }))
-                }
-            };
-            evaluations.push((
-                name.to_string(),
-                evaluate(&discovery, &digest, policy, &trust),
-            ));
-        }
-        let mut evaluation: Evaluation = combine(evaluations);
-        // Attestations come from the same discovery: no registry request of their own.
-        // Attestation signatures and CEL conditions (which wait for their evaluator thread, up
-        // to its deadline) run off the async workers.
-        evaluation.attested = Some(Box::new(off_the_async_workers(|| {
-            attest(&discovery, &digest, decision)
-        })));
+        let evaluation = match evaluate_discovery(&discovery, &digest, decision) {
+            Ok(e) => e,
+            Err(judgement) => {
+                return Ok(Found::Outcome(Outcome::Unknown {
+                    judgement,
+                    digest: Some(digest),
+                }))
+            }
+        };
         self.verification(evaluation.verdict, started);
         // Stamped when the registry answered.
         let checked = cluster::now().0.as_second();
@@ -573,48 +540,6 @@ fn cached(entry: Entry, digest: String, key: VerdictCacheKey, now: i64, iv: Inte
         },
         due,
     )
-}
-
-/// The verdict-cache key of `digest` in `image`'s repository under `decision`.
-pub fn cache_key(decision: &Decision, image: &ImageRef, digest: &str) -> VerdictCacheKey {
-    VerdictCacheKey {
-        registry: image.registry.clone(),
-        repository: image.repository.clone(),
-        ..decision.cache_key(digest)
-    }
-}
-
-/// When a previous (authenticated) status may stand in for a registry check: a definite result
-/// (`Verified` and `Attested` both known) for the same `key` whose re-check is not due at `now`.
-/// Returns how long until it is. A status without an `Attested` condition (an older one) is
-/// not definite.
-pub fn still_fresh(
-    previous: &SourceAuditStatus,
-    key: &VerdictCacheKey,
-    now: i64,
-    intervals: Intervals,
-) -> Option<Duration> {
-    let verified = previous.condition(types::VERIFIED)?;
-    let attested = previous.condition(types::ATTESTED)?;
-    let unknown = Status::Unknown.as_str();
-    if verified.status == unknown
-        || attested.status == unknown
-        || previous.verdict_cache.as_ref() != Some(key)
-    {
-        return None;
-    }
-    let checked = previous.last_verified_time.as_ref()?.0.as_second();
-    // The result has held (at least) since the later of its two conditions last changed.
-    let since = verified
-        .last_transition_time
-        .0
-        .as_second()
-        .max(attested.last_transition_time.0.as_second())
-        .min(checked);
-    let holds =
-        verified.status == Status::True.as_str() && attested.status == Status::True.as_str();
-    (!schedule::is_due(holds, since, checked, now, intervals))
-        .then(|| schedule::due_in(holds, since, checked, now, intervals))
 }
 
 #[cfg(test)]

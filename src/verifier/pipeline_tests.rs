@@ -7,6 +7,7 @@ use super::*;
 use crate::api::SourceAuditStatus;
 use crate::audit::fixtures;
 use crate::registry::RegistryOptions;
+use crate::vocabulary::types;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Client;
 

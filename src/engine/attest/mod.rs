@@ -306,5 +306,13 @@ fn describe_digests(digests: &[String]) -> String {
 mod tests;
 
 #[cfg(test)]
+#[path = "test_keys.rs"]
+pub(crate) mod test_keys;
+
+#[cfg(test)]
 #[path = "multisig_tests.rs"]
 mod multisig_tests;
+
+#[cfg(test)]
+#[path = "peer_tests.rs"]
+mod peer_tests;

@@ -2,53 +2,15 @@
 //! (bounded) is tried against every key, so `[another key's, the policy key's]` verifies; no
 //! signature ever verifies what it does not sign; keyless says only the first is checked.
 
-use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::json;
 
+use super::test_keys::{statement, Key, DIGEST};
 use super::*;
 use crate::engine::bundle::IN_TOTO_PAYLOAD_TYPE;
 use crate::engine::policy::{IdentityRule, PublicKey};
 use crate::registry::FoundLegacyAttestation;
-
-const DIGEST: &str = "sha256:5b146084201148bf151871fa779767f013c47706d031106af0d727fb5b88f5ac";
-
-struct Key(EcdsaKeyPair);
-
-impl Key {
-    fn new() -> Self {
-        Self(EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap())
-    }
-
-    fn public(&self, name: &str) -> PublicKey {
-        let der = self.0.public_key().as_der().unwrap();
-        let pem = format!(
-            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-            B64.encode(der.as_ref())
-        );
-        PublicKey::from_pem(name, pem.as_bytes()).unwrap()
-    }
-
-    /// A DSSE signature of `payload` (base64), as cosign makes it.
-    fn sign(&self, payload: &[u8]) -> String {
-        let pae = sigstore_verify::types::pae(IN_TOTO_PAYLOAD_TYPE, payload);
-        B64.encode(self.0.sign(&SystemRandom::new(), &pae).unwrap().as_ref())
-    }
-}
-
-fn statement(digest: &str) -> Vec<u8> {
-    json!({
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": "app", "digest": {"sha256": digest.trim_start_matches("sha256:")}}],
-        "predicateType": "https://slsa.dev/provenance/v1",
-        "predicate": {"buildDefinition": {"buildType": "test"}},
-    })
-    .to_string()
-    .into_bytes()
-}
 
 /// A legacy `.att` layer: `payload` under `signatures` (base64 DSSE signatures).
 fn layer(payload: &[u8], signatures: &[String]) -> FoundLegacyAttestation {

@@ -102,13 +102,19 @@ impl Requirement {
     }
 
     /// Everything the judgement depends on, as stable text (for the verdict-cache key), every
-    /// field length-prefixed.
+    /// field length-prefixed: the conditions' messages too, since they are part of what the
+    /// judgement says.
     pub fn fingerprint_text(&self) -> String {
         let certificate = self.certificate.describe();
         fields_text(
             [self.predicate_type.as_str(), certificate.as_str()]
                 .into_iter()
-                .chain(self.conditions.iter().map(|c| c.expression.as_str())),
+                .chain(self.conditions.iter().flat_map(|c| {
+                    [
+                        c.expression.as_str(),
+                        c.message.as_deref().unwrap_or_default(),
+                    ]
+                })),
         )
     }
 
