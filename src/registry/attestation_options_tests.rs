@@ -9,23 +9,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
+use super::attestation_tests::{att_path, blob_path, DSSE, WITH_ATT};
 use super::http::v2_url;
 use super::testserver::fixtures::*;
 use super::testserver::{Reply, TestRequest, TestServer};
 use super::*;
-
-const DSSE: &str = "application/vnd.dsse.envelope.v1+json";
-const WITH_ATT: DiscoverOptions = DiscoverOptions {
-    legacy_attestations: true,
-};
-
-fn att_path() -> String {
-    format!("/v2/app/manifests/sha256-{HEX}.att")
-}
-
-fn blob_path(d: &str) -> String {
-    format!("/v2/app/blobs/{d}")
-}
 
 fn manifest_path(d: &str) -> String {
     format!("/v2/app/manifests/{d}")

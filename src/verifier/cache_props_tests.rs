@@ -13,8 +13,8 @@ use crate::audit::fixtures;
 use crate::audit::source::FluxSource;
 use crate::audit::status::{compute, AuditInput, Location};
 use crate::cluster::time;
-use crate::engine::attest::test_keys::{statement, statement_of, Key, DIGEST};
-use crate::registry::{FoundLegacy, FoundLegacyAttestation};
+use crate::engine::attest::test_keys::{att_layer, statement, statement_of, Key, DIGEST};
+use crate::registry::FoundLegacy;
 use crate::verifier::cache::{Lookup, VerdictCache};
 use crate::verifier::schedule::Intervals;
 
@@ -59,22 +59,7 @@ impl Registry {
         } else {
             &self.theirs
         };
-        let layer = |payload: Vec<u8>, key: &Key| {
-            let envelope = serde_json::json!({
-                "payloadType": crate::engine::bundle::IN_TOTO_PAYLOAD_TYPE,
-                "payload": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &payload),
-                "signatures": [{"keyid": "", "sig": key.sign(&payload)}],
-            });
-            FoundLegacyAttestation {
-                layer_digest: "sha256:00".into(),
-                envelope: envelope.to_string().into_bytes(),
-                certificate_pem: None,
-                chain_pem: None,
-                rekor_bundle_json: None,
-                rfc3161_timestamp_json: None,
-                predicate_type_hint: None,
-            }
-        };
+        let layer = |payload: Vec<u8>, key: &Key| att_layer(&payload, &[key.sign(&payload)], None);
         let mut legacy_attestations = vec![];
         if atts & 1 != 0 {
             legacy_attestations.push(layer(statement(DIGEST), &self.ours));

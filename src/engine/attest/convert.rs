@@ -169,7 +169,7 @@ pub(crate) fn legacy(found: &FoundLegacyAttestation) -> Result<Converted, NotJud
     };
     let is_intoto = matches!(log_kind(found), Some((k, v)) if k == "intoto" && v == "0.0.1");
     let intoto: Option<RekorBundle> = is_intoto
-        .then(|| found.rekor_bundle_json.as_deref())
+        .then_some(found.rekor_bundle_json.as_deref())
         .flatten()
         .and_then(|a| serde_json::from_str(a).ok());
     let claims = Claims {

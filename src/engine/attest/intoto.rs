@@ -25,8 +25,8 @@ use sha2::{Digest, Sha256};
 use sigstore_verify::crypto::{verify_signature, CertificateInfo, SigningScheme};
 use sigstore_verify::types::{DerCertificate, SignatureBytes};
 
-use crate::engine::candidate::Candidate;
-use crate::engine::legacy::{first_pem_block, RekorBundle};
+use super::convert::Converted;
+use crate::engine::legacy::first_pem_block;
 use crate::engine::{TrustRoot, Verdict};
 use crate::registry::bounded::truncate;
 
@@ -74,16 +74,22 @@ fn untrusted(why: impl Into<String>) -> Fail {
 
 /// Verifies a keyless `intoto` 0.0.1 attestation; the leaf's certificate info on success.
 pub(crate) fn verify(
-    c: &Candidate,
+    converted: &Converted,
     leaf: &DerCertificate,
     info: &CertificateInfo,
     chain_pem: Option<&str>,
-    rekor: Option<&RekorBundle>,
-    payload: &[u8],
-    envelope: &[u8],
     trust: &TrustRoot,
 ) -> Result<(), Fail> {
-    let rekor = rekor.ok_or_else(|| untrusted("Rekor bundle annotation does not parse"))?;
+    let Converted {
+        candidate: c,
+        intoto: rekor,
+        payload,
+        envelope,
+        ..
+    } = converted;
+    let rekor = rekor
+        .as_ref()
+        .ok_or_else(|| untrusted("Rekor bundle annotation does not parse"))?;
     let time = rekor.payload.integrated_time;
     // 1. The SET, with a key of a log the root names, valid at the integrated time.
     let log_id =

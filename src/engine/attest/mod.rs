@@ -256,16 +256,7 @@ fn intoto_verdict(
     trust: &TrustRoot,
     signer: &Signer,
 ) -> (Verdict, String) {
-    if let Err(e) = intoto::verify(
-        &c.candidate,
-        leaf,
-        info,
-        chain_pem,
-        c.intoto.as_ref(),
-        &c.payload,
-        &c.envelope,
-        trust,
-    ) {
+    if let Err(e) = intoto::verify(c, leaf, info, chain_pem, trust) {
         return e;
     }
     if !c

@@ -4,30 +4,14 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use serde_json::json;
 
-use super::test_keys::{statement, Key, DIGEST};
+use super::test_keys::{att_layer, statement, Key, DIGEST};
 use super::*;
-use crate::engine::bundle::IN_TOTO_PAYLOAD_TYPE;
 use crate::engine::policy::{IdentityRule, PublicKey};
 use crate::registry::FoundLegacyAttestation;
 
-/// A legacy `.att` layer: `payload` under `signatures` (base64 DSSE signatures).
 fn layer(payload: &[u8], signatures: &[String]) -> FoundLegacyAttestation {
-    let envelope = json!({
-        "payloadType": IN_TOTO_PAYLOAD_TYPE,
-        "payload": B64.encode(payload),
-        "signatures": signatures.iter().map(|s| json!({"keyid": "", "sig": s})).collect::<Vec<_>>(),
-    });
-    FoundLegacyAttestation {
-        layer_digest: "sha256:00".into(),
-        envelope: envelope.to_string().into_bytes(),
-        certificate_pem: None,
-        chain_pem: None,
-        rekor_bundle_json: None,
-        rfc3161_timestamp_json: None,
-        predicate_type_hint: None,
-    }
+    att_layer(payload, signatures, None)
 }
 
 fn judged(layer: FoundLegacyAttestation, policy: &Policy) -> AttestationEvidence {

@@ -7,12 +7,12 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use sigstore_forge::{LeafSpec, PrivateSigstore, SignOptions};
 
-use super::test_keys::{statement, statement_of, Key, DIGEST};
+use super::test_keys::{att_layer, statement, statement_of, Key, DIGEST};
 use super::*;
 use crate::engine::attest::require::{self, Requirement};
 use crate::engine::claims::CertificateRule;
 use crate::engine::policy::IdentityRule;
-use crate::registry::{FoundBundle, FoundLegacy, FoundLegacyAttestation};
+use crate::registry::{FoundBundle, FoundLegacy};
 use crate::vocabulary::Status;
 
 const GITHUB: &str = "https://token.actions.githubusercontent.com";
@@ -157,23 +157,6 @@ fn referrer(bytes: Vec<u8>) -> FoundBundle {
     }
 }
 
-fn att_layer(payload: &[u8], sig: &str, certificate_pem: Option<String>) -> FoundLegacyAttestation {
-    let envelope = json!({
-        "payloadType": crate::engine::bundle::IN_TOTO_PAYLOAD_TYPE,
-        "payload": B64.encode(payload),
-        "signatures": [{"keyid": "", "sig": sig}],
-    });
-    FoundLegacyAttestation {
-        layer_digest: "sha256:00".into(),
-        envelope: envelope.to_string().into_bytes(),
-        certificate_pem,
-        chain_pem: None,
-        rekor_bundle_json: None,
-        rfc3161_timestamp_json: None,
-        predicate_type_hint: None,
-    }
-}
-
 /// cosign GHSA-fx35-mq7g-6g98: a bare public key where a certificate is expected (a legacy
 /// bundle's `cert`) was used as the verifier, skipping chain and identity, even over `--key`.
 /// Here: every path that carries a certificate, with the attacker's bare key in it and a
@@ -262,7 +245,7 @@ fn ghsa_fx35_mq7g_6g98_a_bare_key_in_a_certificate_field_is_never_the_verifier()
             Discovery {
                 legacy_attestations: vec![att_layer(
                     &payload,
-                    &w.attacker.sign(&payload),
+                    &[w.attacker.sign(&payload)],
                     Some(w.attacker.pem()),
                 )],
                 ..Discovery::default()

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::engine::bundle::IN_TOTO_PAYLOAD_TYPE;
 use crate::engine::policy::PublicKey;
+use crate::registry::FoundLegacyAttestation;
 
 /// The artifact digest the tests audit.
 pub const DIGEST: &str = "sha256:5b146084201148bf151871fa779767f013c47706d031106af0d727fb5b88f5ac";
@@ -67,4 +68,27 @@ pub fn statement_of(digest: &str, predicate_type: &str) -> Vec<u8> {
 /// SLSA provenance v1 about `digest`.
 pub fn statement(digest: &str) -> Vec<u8> {
     statement_of(digest, "https://slsa.dev/provenance/v1")
+}
+
+/// A legacy `.att` layer: `payload` under `signatures` (base64 DSSE signatures), with the
+/// certificate annotation given.
+pub fn att_layer(
+    payload: &[u8],
+    signatures: &[String],
+    certificate_pem: Option<String>,
+) -> FoundLegacyAttestation {
+    let envelope = json!({
+        "payloadType": IN_TOTO_PAYLOAD_TYPE,
+        "payload": B64.encode(payload),
+        "signatures": signatures.iter().map(|s| json!({"keyid": "", "sig": s})).collect::<Vec<_>>(),
+    });
+    FoundLegacyAttestation {
+        layer_digest: "sha256:00".into(),
+        envelope: envelope.to_string().into_bytes(),
+        certificate_pem,
+        chain_pem: None,
+        rekor_bundle_json: None,
+        rfc3161_timestamp_json: None,
+        predicate_type_hint: None,
+    }
 }
