@@ -14,6 +14,7 @@ use super::compile::{compile_verify, trust_root};
 use super::matching::validate_match;
 use super::source::FluxSource;
 use crate::api::{ProvenancePolicySpec, VerdictCacheKey};
+use crate::engine::fingerprint::fields_text;
 use crate::engine::{Evaluation, Policy, Verdict};
 
 /// The name a source's own `spec.verify` is applied under.
@@ -79,16 +80,17 @@ impl Decision {
     /// The verdict-cache key for `digest`: changes whenever a key, identity or root does.
     pub fn cache_key(&self, digest: &str) -> VerdictCacheKey {
         let (mut policies, mut roots) = (Sha256::new(), Sha256::new());
+        // Every field length-prefixed: no name or fingerprint can pass for another.
         for (name, policy, root) in self.to_evaluate() {
-            policies.update(format!("{name}\0{}\n", policy.fingerprint()));
-            roots.update(format!("{name}\0{}\n", root.fingerprint()));
+            policies.update(fields_text([name, &policy.fingerprint()]));
+            roots.update(fields_text([name, &root.fingerprint()]));
         }
-        // Only when there are some: the keys of policies without attestations are unchanged,
-        // and a changed requirement is a new key (judged again), an unchanged one is not.
+        // Only when there are some: a changed requirement is a new key (judged again), an
+        // unchanged one is not.
         for p in &self.policies {
             let fp = attestations::fingerprint(&p.attestations);
             if !fp.is_empty() {
-                policies.update(format!("{}\0attestations\0{fp}\n", p.name));
+                policies.update(fields_text([p.name.as_str(), "attestations", &fp]));
             }
         }
         VerdictCacheKey {

@@ -16,6 +16,7 @@ pub fn oci_repository() -> Value {
         "kind": "OCIRepository",
         "metadata": {
             "name": "podinfo", "namespace": "apps", "generation": 2,
+            "uid": "3f1c0b8e-0000-4000-8000-000000000001",
             "labels": {"team": "web", "tier": "frontend"}
         },
         "spec": {

@@ -17,6 +17,9 @@ pub struct FluxSource {
     pub namespace: String,
     /// Name.
     pub name: String,
+    /// `metadata.uid`: which object of that name (a source deleted and recreated under the
+    /// same name is another one).
+    pub uid: Option<String>,
     /// `metadata.generation`.
     pub generation: Option<i64>,
     /// `metadata.labels`.
@@ -210,6 +213,7 @@ impl FluxSource {
             kind,
             namespace: req_str(obj, &["metadata", "namespace"], "metadata.namespace")?,
             name: req_str(obj, &["metadata", "name"], "metadata.name")?,
+            uid: opt_str(obj, &["metadata", "uid"], "metadata.uid")?,
             generation,
             labels,
             url,

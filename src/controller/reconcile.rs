@@ -23,7 +23,6 @@ use super::{Context, MANAGER};
 use crate::api::{SourceAudit, SourceAuditStatus};
 use crate::audit::decide::Decision;
 use crate::audit::source::FluxSource;
-use crate::audit::status::Outcome;
 use crate::error::Error;
 use crate::verifier::{needs_namespace_labels, Judged};
 use crate::vocabulary::{self as vocab, reasons, types, Status};
@@ -108,9 +107,10 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
     let generation = previous.as_ref().and_then(|a| a.metadata.generation);
     let Judged {
         decision,
-        outcome,
+        outcome: _,
         status,
         recheck_in,
+        retry,
     } = verifier
         .judge(
             source,
@@ -120,8 +120,6 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
             generation,
         )
         .await?;
-    let retry = matches!(&outcome, Outcome::Unknown { judgement, .. }
-        if judgement.reason != reasons::ARTIFACT_NOT_READY && judgement.reason != reasons::POLICY_INVALID);
     if !ctx.is_leader() {
         return Ok(Audited::default());
     }

@@ -12,6 +12,7 @@ pub mod candidate;
 pub mod claims;
 mod evaluate;
 pub mod evidence;
+pub mod fingerprint;
 pub mod flux_compat;
 pub mod fulcio;
 pub mod judge;

@@ -33,6 +33,8 @@ mod next_link;
 mod reference;
 
 #[cfg(test)]
+mod attestation_options_tests;
+#[cfg(test)]
 mod attestation_tests;
 #[cfg(test)]
 mod auth_tests;

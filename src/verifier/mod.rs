@@ -22,6 +22,7 @@ pub mod creds;
 pub mod limits;
 pub mod metrics;
 pub mod mode;
+pub mod outcome;
 pub mod pipeline;
 pub mod schedule;
 pub mod seal;

@@ -21,24 +21,24 @@ use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, DynamicObject};
 use kube::runtime::reflector::ObjectRef;
 
-use super::cache::{Entry, Lookup};
+use super::cache::{definite, Entry, Lookup};
 use super::clients::ClientKey;
 use super::creds::{fetch_secrets, read_secret, secrets_needed, CredentialError, HelmRepo};
 use super::mode::Verifier;
-use super::schedule::{self, Intervals};
+pub use super::outcome::{cache_key, evaluate_discovery, still_fresh, worth_retrying};
+use super::schedule::Intervals;
 use super::secret_cache::{SecretCache, SecretData};
 use crate::api::{ProvenancePolicySpec, SourceAuditStatus, SourceKind, VerdictCacheKey};
-use crate::audit::attested::attest;
-use crate::audit::decide::{combine, decide, Decision, TrustRootInput};
+use crate::audit::decide::{decide, Decision};
 use crate::audit::matching::matches;
 use crate::audit::source::{AuditTarget, FluxSource, SourceError};
 use crate::audit::status::{compute, AuditInput, Location, Outcome};
 use crate::cluster::{self, flux_resource, time};
-use crate::engine::{evaluate, registry_verdict, Evaluation, TrustRoot, Verdict};
+use crate::engine::{registry_verdict, Verdict};
 use crate::error::Error;
 use crate::registry::cloud::{CloudLogin, Provider};
 use crate::registry::{DockerConfig, ImageRef, RegistryClient};
-use crate::vocabulary::{self as vocab, reasons, types, Status};
+use crate::vocabulary::{self as vocab, reasons};
 
 /// One source judged: what was decided, what the verification found, and the status.
 pub struct Judged {
@@ -51,6 +51,9 @@ pub struct Judged {
     /// When the verdict must be checked against the registry again (a definite verdict): the
     /// controller audits the source again no later than this.
     pub recheck_in: Option<Duration>,
+    /// The result is indeterminate and worth retrying soon (on the caller's backoff): a verdict
+    /// that could not be told, or a definite signature verdict whose `Attested` could not.
+    pub retry: bool,
 }
 
 /// A namespace's labels, or why they could not be read.
@@ -130,6 +133,7 @@ impl Verifier {
         );
         self.sealer.seal(source, &mut status);
         Ok(Judged {
+            retry: worth_retrying(&outcome),
             decision,
             outcome,
             status,
@@ -324,34 +328,23 @@ impl Verifier {
                 }));
             }
         };
-        let mut evaluations = vec![];
-        for (name, policy, root) in decision.to_evaluate() {
-            let trust = match root {
-                TrustRootInput::PublicGood => TrustRoot::public_good(),
-                TrustRootInput::Json { secret, json } => TrustRoot::from_json(secret, json),
-            };
-            let trust = match trust {
-                Ok(t) => t,
-                Err(e) => {
-                    return Ok(Found::Outcome(Outcome::Unknown {
-                        judgement: Verdict::TrustRootError.judgement(e.to_string()),
-                        digest: Some(digest),
-                    }))
-                }
-            };
-            evaluations.push((
-                name.to_string(),
-                evaluate(&discovery, &digest, policy, &trust),
-            ));
-        }
-        let mut evaluation: Evaluation = combine(evaluations);
-        // Attestations come from the same discovery: no registry request of their own.
-        evaluation.attested = Some(Box::new(attest(&discovery, &digest, decision)));
+        let evaluation = match evaluate_discovery(&discovery, &digest, decision) {
+            Ok(e) => e,
+            Err(judgement) => {
+                return Ok(Found::Outcome(Outcome::Unknown {
+                    judgement,
+                    digest: Some(digest),
+                }))
+            }
+        };
         self.verification(evaluation.verdict, started);
         // Stamped when the registry answered.
         let checked = cluster::now().0.as_second();
-        if evaluation.verdict.is_indeterminate() {
-            // Never cached: retried on the reconcile's own backoff.
+        if !definite(&evaluation) {
+            // Either half indeterminate (an `Attested=Unknown` too: one 503 on the `.att` tag):
+            // never cached, and what the key held is dropped; retried on the reconcile's own
+            // backoff.
+            self.cache.forget(&key);
             return Ok(Found::Outcome(Outcome::Evaluated {
                 digest,
                 evaluation,
@@ -547,35 +540,6 @@ fn cached(entry: Entry, digest: String, key: VerdictCacheKey, now: i64, iv: Inte
         },
         due,
     )
-}
-
-/// The verdict-cache key of `digest` in `image`'s repository under `decision`.
-pub fn cache_key(decision: &Decision, image: &ImageRef, digest: &str) -> VerdictCacheKey {
-    VerdictCacheKey {
-        registry: image.registry.clone(),
-        repository: image.repository.clone(),
-        ..decision.cache_key(digest)
-    }
-}
-
-/// When a previous (authenticated) status may stand in for a registry check: a definite
-/// verdict for the same `key` whose re-check is not due at `now`. Returns how long until it is.
-pub fn still_fresh(
-    previous: &SourceAuditStatus,
-    key: &VerdictCacheKey,
-    now: i64,
-    intervals: Intervals,
-) -> Option<Duration> {
-    let c = previous.condition(types::VERIFIED)?;
-    if c.status == Status::Unknown.as_str() || previous.verdict_cache.as_ref() != Some(key) {
-        return None;
-    }
-    let checked = previous.last_verified_time.as_ref()?.0.as_second();
-    // The verdict has held (at least) since its condition last changed.
-    let since = c.last_transition_time.0.as_second().min(checked);
-    let verified = c.status == Status::True.as_str();
-    (!schedule::is_due(verified, since, checked, now, intervals))
-        .then(|| schedule::due_in(verified, since, checked, now, intervals))
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The rules, one file per idea; [`check`] runs them all over what was discovered.
 
+pub mod claims;
 pub mod drift;
 pub mod identity;
 pub mod insecure;
@@ -87,6 +88,7 @@ pub fn check(
             }
         }
     }
+    out.extend(claims::check(policies));
     out.extend(drift::check(&discovered.sources));
     out.extend(insecure::check(&discovered.sources, objects));
     out.sort();
