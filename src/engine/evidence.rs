@@ -7,7 +7,7 @@ use sigstore_verify::crypto::{CertificateInfo, FulcioCiClaims};
 use super::verdict::Verdict;
 use crate::registry::SignatureLocation;
 
-/// The two cosign signature formats.
+/// The signature formats: cosign's two, and the Notary Project's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SignatureFormat {
@@ -15,6 +15,22 @@ pub enum SignatureFormat {
     Bundle,
     /// The legacy cosign format: a layer of the `sha256-<hex>.sig` tag with annotations.
     Legacy,
+    /// A Notary Project signature (JWS or COSE envelope), as `notation sign` writes.
+    Notation,
+}
+
+impl SignatureFormat {
+    /// Whether a signature of this format can satisfy `policy`: a Notation trust policy only
+    /// a Notation signature, keys and identities only a cosign one, no policy any.
+    pub fn answers(self, policy: &super::Policy) -> bool {
+        match policy {
+            super::Policy::None => true,
+            super::Policy::Notation(_) => self == SignatureFormat::Notation,
+            super::Policy::Keys { .. } | super::Policy::Keyless { .. } => {
+                self != SignatureFormat::Notation
+            }
+        }
+    }
 }
 
 impl SignatureFormat {
@@ -23,6 +39,7 @@ impl SignatureFormat {
         match self {
             SignatureFormat::Bundle => "bundle",
             SignatureFormat::Legacy => "legacy",
+            SignatureFormat::Notation => "notation",
         }
     }
 }
@@ -64,6 +81,8 @@ impl Signer {
             &self.key_hint,
         ) {
             (Some(s), Some(i), _, _) => format!("{s} (issuer {i})"),
+            // A Notation signer: its certificate subject, as a trusted identity is written.
+            (Some(s), None, _, _) if s.starts_with("x509.subject:") => s.clone(),
             (Some(s), None, _, _) => format!("{s} (no issuer)"),
             (None, _, Some(fp), _) => format!("key {fp}"),
             (None, _, None, Some(h)) => format!("key with hint {h}"),

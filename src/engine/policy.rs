@@ -131,6 +131,9 @@ pub enum Policy {
         /// The accepted identities (OR). Empty accepts any signer (Flux legacy-path semantics).
         identities: Vec<IdentityRule>,
     },
+    /// A Notary Project signature satisfying a trust policy with its trust store (Flux
+    /// `provider: notation`).
+    Notation(Box<super::notation::NotationPolicy>),
 }
 
 impl Policy {
@@ -151,6 +154,10 @@ impl Policy {
                     h.update(b"\0");
                     h.update(fp.as_bytes());
                 }
+            }
+            Policy::Notation(p) => {
+                h.update(b"notation\0");
+                h.update(p.fingerprint.as_bytes());
             }
             Policy::Keyless { identities } => {
                 h.update(b"keyless");
@@ -181,6 +188,7 @@ impl Policy {
                     .collect();
                 format!("key {}", names.join(" or "))
             }
+            Policy::Notation(p) => format!("Notation trust policy of {}", p.source),
             Policy::Keyless { identities } if identities.is_empty() => {
                 "keyless, any identity".into()
             }
