@@ -59,7 +59,9 @@ pub fn compile_policy_verify(
     } = verify;
     if verify.provider == crate::api::VerifyProvider::Notation {
         let secret = super::compile_notation::require_secret(
-            secret_ref.as_ref().map(|r| (r.namespace.as_str(), r.name.as_str())),
+            secret_ref
+                .as_ref()
+                .map(|r| (r.namespace.as_str(), r.name.as_str())),
         )?;
         let policy = super::compile_notation::notation_policy(secret, secrets)?;
         return Ok((policy, TrustRootInput::PublicGood));

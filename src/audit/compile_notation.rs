@@ -24,7 +24,9 @@ pub fn notation_policy((ns, name): (&str, &str), secrets: &Secrets) -> Result<Po
 pub fn require_secret<'a>(
     secret: Option<(&'a str, &'a str)>,
 ) -> Result<(&'a str, &'a str), String> {
-    secret.ok_or_else(|| "provider notation needs a secretRef (trustpolicy.json and certificates)".into())
+    secret.ok_or_else(|| {
+        "provider notation needs a secretRef (trustpolicy.json and certificates)".into()
+    })
 }
 
 /// A source's own `spec.verify` with `provider: notation` (its Secret in its namespace).

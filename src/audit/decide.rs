@@ -143,7 +143,9 @@ pub fn compile_policy(
     validate_match(&spec.match_)?;
     let (policy, trust_root) = compile_policy_verify(&spec.verify, secrets)?;
     if matches!(policy, Policy::Notation(_)) && !spec.attestations.is_empty() {
-        return Err("attestations are cosign-signed: a provider notation policy cannot require them".into());
+        return Err(
+            "attestations are cosign-signed: a provider notation policy cannot require them".into(),
+        );
     }
     let attestations = attestations::compile(
         name,

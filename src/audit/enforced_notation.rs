@@ -49,7 +49,9 @@ pub fn enforced(source: &FluxSource, decision: &Decision) -> Judgement {
         let why = match &required.policy {
             Policy::None => continue,
             Policy::Notation(want) => at_least_as_strict(statement, have, want, &scope).err(),
-            _ => Some("the policy requires a cosign signature, the source verifies Notation".into()),
+            _ => {
+                Some("the policy requires a cosign signature, the source verifies Notation".into())
+            }
         };
         if let Some(why) = why {
             return vocab::verify_weaker(format!(

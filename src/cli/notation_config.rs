@@ -16,7 +16,10 @@ pub fn load(dir: &Path) -> Result<Policy, String> {
     let read = |p: &Path| -> Result<Vec<u8>, String> {
         let meta = std::fs::metadata(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
         if meta.len() > MAX_FILE_BYTES {
-            return Err(format!("{} is larger than {MAX_FILE_BYTES} bytes", p.display()));
+            return Err(format!(
+                "{} is larger than {MAX_FILE_BYTES} bytes",
+                p.display()
+            ));
         }
         std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
     };
@@ -26,14 +29,21 @@ pub fn load(dir: &Path) -> Result<Policy, String> {
         std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     for entry in entries {
         let path = entry.map_err(|e| e.to_string())?.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string)
+        else {
             continue;
         };
         if !(name.ends_with(".crt") || name.ends_with(".pem")) || !path.is_file() {
             continue;
         }
         if files.len() == MAX_FILES {
-            return Err(format!("{} has more than {MAX_FILES} certificate files", dir.display()));
+            return Err(format!(
+                "{} has more than {MAX_FILES} certificate files",
+                dir.display()
+            ));
         }
         files.push((name, read(&path)?));
     }

@@ -72,7 +72,13 @@ pub fn evaluate(
             media_type: &n.media_type,
             envelope: &n.envelope,
         };
-        signatures.push(notation::judge(&sig, digest, &n.scope, notation_policy, now));
+        signatures.push(notation::judge(
+            &sig,
+            digest,
+            &n.scope,
+            notation_policy,
+            now,
+        ));
     }
     for m in &discovery.malformed {
         let format = match m.location {
@@ -108,8 +114,9 @@ pub fn evaluate(
             m
         }
         None => {
-            let mut m = "no cosign signature found (referrers, sha256-<hex> tag fallback, legacy .sig tag)"
-                .to_string();
+            let mut m =
+                "no cosign signature found (referrers, sha256-<hex> tag fallback, legacy .sig tag)"
+                    .to_string();
             let others = signatures.len();
             if others > 0 {
                 m.push_str(&format!(

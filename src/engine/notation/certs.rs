@@ -110,7 +110,9 @@ impl Cert {
     pub fn has_revocation_endpoints(&self) -> bool {
         self.extension(rfc5280::ID_CE_CRL_DISTRIBUTION_POINTS)
             .is_some()
-            || self.extension(rfc5280::ID_PE_AUTHORITY_INFO_ACCESS).is_some()
+            || self
+                .extension(rfc5280::ID_PE_AUTHORITY_INFO_ACCESS)
+                .is_some()
     }
 
     /// The subject's attributes by their short names (`C`, `ST`, `O`, `CN`, …), as the
@@ -136,8 +138,8 @@ impl Cert {
         let spki = &self.parsed.tbs_certificate.subject_public_key_info;
         let alg = spki.algorithm.oid;
         if alg == rfc5912::RSA_ENCRYPTION {
-            let bits = rsa_modulus_bits(self.public_key_bits())
-                .ok_or("RSA public key does not parse")?;
+            let bits =
+                rsa_modulus_bits(self.public_key_bits()).ok_or("RSA public key does not parse")?;
             return match bits {
                 2048 | 3072 | 4096 => Ok(KeySpec::Rsa(bits)),
                 b => Err(format!(
@@ -269,15 +271,9 @@ impl Cert {
             _ => 0,
         };
         let algorithm: &'static dyn VerificationAlgorithm = match (oid, ec_bits) {
-            (o, 0) if o == rfc5912::SHA_256_WITH_RSA_ENCRYPTION => {
-                &sig::RSA_PKCS1_2048_8192_SHA256
-            }
-            (o, 0) if o == rfc5912::SHA_384_WITH_RSA_ENCRYPTION => {
-                &sig::RSA_PKCS1_2048_8192_SHA384
-            }
-            (o, 0) if o == rfc5912::SHA_512_WITH_RSA_ENCRYPTION => {
-                &sig::RSA_PKCS1_2048_8192_SHA512
-            }
+            (o, 0) if o == rfc5912::SHA_256_WITH_RSA_ENCRYPTION => &sig::RSA_PKCS1_2048_8192_SHA256,
+            (o, 0) if o == rfc5912::SHA_384_WITH_RSA_ENCRYPTION => &sig::RSA_PKCS1_2048_8192_SHA384,
+            (o, 0) if o == rfc5912::SHA_512_WITH_RSA_ENCRYPTION => &sig::RSA_PKCS1_2048_8192_SHA512,
             (o, 256) if o == rfc5912::ECDSA_WITH_SHA_256 => &sig::ECDSA_P256_SHA256_ASN1,
             (o, 256) if o == rfc5912::ECDSA_WITH_SHA_384 => &sig::ECDSA_P256_SHA384_ASN1,
             (o, 384) if o == rfc5912::ECDSA_WITH_SHA_256 => &sig::ECDSA_P384_SHA256_ASN1,

@@ -4,7 +4,9 @@
 //! countersignature. The signature covers the `Sig_structure` of RFC 9052 with no external data.
 
 use coset::cbor::value::Value;
-use coset::{iana, CborSerializable as _, CoseSign1, Label, RegisteredLabel, TaggedCborSerializable as _};
+use coset::{
+    iana, CborSerializable as _, CoseSign1, Label, RegisteredLabel, TaggedCborSerializable as _,
+};
 
 use super::envelope::{
     chain_of, invalid, Envelope, EnvelopeError, Protected, AUTHENTIC_SIGNING_TIME, EXPIRY,

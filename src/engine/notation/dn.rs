@@ -41,9 +41,13 @@ pub fn parse_dn(s: &str) -> Result<Dn, String> {
                 super::short(s)
             ));
         }
-        let (k, v) = rdn
-            .split_once('=')
-            .ok_or_else(|| format!("{:?}: RDN {:?} has no '='", super::short(s), super::short(&rdn)))?;
+        let (k, v) = rdn.split_once('=').ok_or_else(|| {
+            format!(
+                "{:?}: RDN {:?} has no '='",
+                super::short(s),
+                super::short(&rdn)
+            )
+        })?;
         let mut key = k.trim().to_string();
         if key == "S" {
             key = "ST".into();
@@ -53,7 +57,10 @@ pub fn parse_dn(s: &str) -> Result<Dn, String> {
             return Err(format!("{:?}: an empty attribute", super::short(s)));
         }
         if out.insert(key.clone(), value).is_some() {
-            return Err(format!("{:?}: attribute {key} appears twice", super::short(s)));
+            return Err(format!(
+                "{:?}: attribute {key} appears twice",
+                super::short(s)
+            ));
         }
     }
     for m in ["C", "ST", "O"] {
@@ -137,8 +144,12 @@ mod tests {
     #[test]
     fn mandatory_duplicate_and_multi_valued_are_refused() {
         assert!(parse_dn("CN=x, O=y").unwrap_err().contains("no C"));
-        assert!(parse_dn("C=US, ST=WA, O=a, O=b").unwrap_err().contains("twice"));
-        assert!(parse_dn("C=US+ST=WA, O=a").unwrap_err().contains("multi-valued"));
+        assert!(parse_dn("C=US, ST=WA, O=a, O=b")
+            .unwrap_err()
+            .contains("twice"));
+        assert!(parse_dn("C=US+ST=WA, O=a")
+            .unwrap_err()
+            .contains("multi-valued"));
         assert!(parse_dn("C=US, ST=WA, O").is_err());
         assert!(parse_dn(&"C=US,".repeat(2000)).is_err());
     }

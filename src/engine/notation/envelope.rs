@@ -198,10 +198,7 @@ impl Protected {
             return Err(EnvelopeError::Unsupported(if c == VERIFICATION_PLUGIN {
                 "the signature requires a verification plugin, which is not supported".into()
             } else {
-                format!(
-                    "critical attribute {:?} is not understood",
-                    super::short(c)
-                )
+                format!("critical attribute {:?} is not understood", super::short(c))
             }));
         }
         Ok((scheme, time))
@@ -252,9 +249,8 @@ fn parse_jws(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
     let protected_raw = b64url("protected header", &env.protected)?;
     let payload = b64url("payload", &env.payload)?;
     let signature = b64url("signature", &env.signature)?;
-    let header: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(&protected_raw)
-            .map_err(|e| invalid(format!("JWS protected header does not parse: {e}")))?;
+    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&protected_raw)
+        .map_err(|e| invalid(format!("JWS protected header does not parse: {e}")))?;
     let text = |k: &str| header.get(k).and_then(|v| v.as_str()).map(str::to_string);
     let time = |k: &str| -> Result<Option<i64>, EnvelopeError> {
         match header.get(k) {

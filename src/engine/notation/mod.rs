@@ -67,7 +67,8 @@ impl NotationPolicy {
             if !(name.ends_with(".crt") || name.ends_with(".pem")) {
                 continue;
             }
-            let certs = Cert::from_pem_or_der(bytes).map_err(|e| format!("{source}: {name}: {e}"))?;
+            let certs =
+                Cert::from_pem_or_der(bytes).map_err(|e| format!("{source}: {name}: {e}"))?;
             ders.extend(certs.iter().map(|c| c.der.clone()));
             certificates.extend(certs);
         }

@@ -97,7 +97,10 @@ impl Level {
 
     /// What this level does with `check`.
     pub fn action(&self, check: Check) -> Action {
-        self.enforcement.get(&check).copied().unwrap_or(Action::Enforce)
+        self.enforcement
+            .get(&check)
+            .copied()
+            .unwrap_or(Action::Enforce)
     }
 
     /// True for `skip`: nothing is verified.
@@ -249,8 +252,12 @@ fn statement(raw: RawStatement) -> Result<Statement, String> {
     if sv.level.is_empty() {
         return Err(bad("signatureVerification has no level".into()));
     }
-    let mut level = Level::base(&sv.level)
-        .ok_or_else(|| bad(format!("level {:?} is not supported", super::short(&sv.level))))?;
+    let mut level = Level::base(&sv.level).ok_or_else(|| {
+        bad(format!(
+            "level {:?} is not supported",
+            super::short(&sv.level)
+        ))
+    })?;
     if !sv.r#override.is_empty() {
         if level.is_skip() {
             return Err(bad("level skip cannot be overridden".into()));
@@ -295,9 +302,12 @@ fn statement(raw: RawStatement) -> Result<Statement, String> {
     }
     let mut store_types = vec![];
     for s in &stores {
-        let (kind, store_name) = s
-            .split_once(':')
-            .ok_or_else(|| bad(format!("trust store {:?} is not TYPE:NAME", super::short(s))))?;
+        let (kind, store_name) = s.split_once(':').ok_or_else(|| {
+            bad(format!(
+                "trust store {:?} is not TYPE:NAME",
+                super::short(s)
+            ))
+        })?;
         if !matches!(kind, "ca" | "signingAuthority" | "tsa") {
             return Err(bad(format!("trust store type {:?}", super::short(kind))));
         }
@@ -306,20 +316,28 @@ fn statement(raw: RawStatement) -> Result<Statement, String> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
         if !valid_name {
-            return Err(bad(format!("trust store name {:?}", super::short(store_name))));
+            return Err(bad(format!(
+                "trust store name {:?}",
+                super::short(store_name)
+            )));
         }
         store_types.push(kind.to_string());
     }
     let identities = if identities.iter().any(|i| i == "*") {
         if identities.len() > 1 {
-            return Err(bad("the wildcard identity cannot be mixed with others".into()));
+            return Err(bad(
+                "the wildcard identity cannot be mixed with others".into()
+            ));
         }
         Identities::Any
     } else {
         let mut subjects = vec![];
         for i in &identities {
             let (prefix, value) = i.split_once(':').ok_or_else(|| {
-                bad(format!("trusted identity {:?} has no prefix", super::short(i)))
+                bad(format!(
+                    "trusted identity {:?} has no prefix",
+                    super::short(i)
+                ))
             })?;
             // Other prefixes are a plugin's business; notation-go ignores them here.
             if prefix == "x509.subject" {

@@ -106,7 +106,9 @@ fn judged(
     };
     let env = envelope::parse(sig.media_type, sig.envelope).map_err(|e| match e {
         EnvelopeError::Invalid(m) => (Verdict::SignatureInvalid, m),
-        EnvelopeError::Unsupported(m) => (Verdict::TrustRootError, format!("cannot be checked: {m}")),
+        EnvelopeError::Unsupported(m) => {
+            (Verdict::TrustRootError, format!("cannot be checked: {m}"))
+        }
     })?;
     let leaf = &env.chain[0];
     signer.subject = Some(format!("x509.subject: {}", leaf.subject()));
@@ -155,7 +157,10 @@ fn judged(
         },
     };
     outcome.check(Check::Expiry, expiry(&env, now))?;
-    outcome.check(Check::AuthenticTimestamp, authentic_time(&env, statement, now))?;
+    outcome.check(
+        Check::AuthenticTimestamp,
+        authentic_time(&env, statement, now),
+    )?;
     if statement.level.action(Check::Revocation) != Action::Skip {
         outcome.check(Check::Revocation, revocation(&env))?;
     }
@@ -191,12 +196,20 @@ struct Outcome<'a> {
 }
 
 impl Outcome<'_> {
-    fn check(&mut self, check: Check, r: Result<(), (Verdict, String)>) -> Result<(), (Verdict, String)> {
+    fn check(
+        &mut self,
+        check: Check,
+        r: Result<(), (Verdict, String)>,
+    ) -> Result<(), (Verdict, String)> {
         let Err((verdict, m)) = r else { return Ok(()) };
         match self.statement.level.action(check) {
             Action::Enforce => Err((
                 verdict,
-                format!("{m} ({} is enforced at level {})", check.as_str(), self.statement.level.name),
+                format!(
+                    "{m} ({} is enforced at level {})",
+                    check.as_str(),
+                    self.statement.level.name
+                ),
             )),
             Action::Log => {
                 self.logged.push(format!("{}: {m}", check.as_str()));
@@ -260,12 +273,18 @@ fn authenticity(
     if subjects.is_empty() {
         return Err((
             Verdict::IdentityMismatch,
-            format!("statement {:?} has no x509.subject trusted identity", statement.name),
+            format!(
+                "statement {:?} has no x509.subject trusted identity",
+                statement.name
+            ),
         ));
     }
-    let attrs = env.chain[0]
-        .subject_attributes()
-        .map_err(|e| (Verdict::IdentityMismatch, format!("signing certificate: {e}")))?;
+    let attrs = env.chain[0].subject_attributes().map_err(|e| {
+        (
+            Verdict::IdentityMismatch,
+            format!("signing certificate: {e}"),
+        )
+    })?;
     if subjects.iter().any(|(_, dn)| dn.matches_subject(&attrs)) {
         return Ok(());
     }
