@@ -12,6 +12,7 @@ pub mod campaign;
 mod ctx;
 mod fixtures;
 pub mod install;
+pub mod notation;
 mod object;
 pub mod podman;
 pub mod prometheus;
