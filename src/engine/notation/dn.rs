@@ -79,16 +79,13 @@ fn split_unescaped(s: &str, seps: &[char]) -> Vec<String> {
     let mut parts = vec![String::new()];
     let mut escaped = false;
     for c in s.chars() {
-        if escaped {
-            parts.last_mut().map(|p| p.push(c));
-            escaped = false;
-        } else if c == '\\' {
-            parts.last_mut().map(|p| p.push(c));
-            escaped = true;
-        } else if seps.contains(&c) {
+        if !escaped && seps.contains(&c) {
             parts.push(String::new());
-        } else {
-            parts.last_mut().map(|p| p.push(c));
+            continue;
+        }
+        escaped = !escaped && c == '\\';
+        if let Some(p) = parts.last_mut() {
+            p.push(c);
         }
     }
     parts

@@ -143,10 +143,6 @@ fn judged(
         ));
     };
     let mut logged = vec![];
-    let mut outcome = Outcome {
-        statement,
-        logged: &mut logged,
-    };
     // Authenticity: logged failures are remembered, since Flux never calls them verified.
     let authentic = authenticity(&env, statement, policy);
     let authenticity_logged = match authentic {
@@ -156,15 +152,20 @@ fn judged(
             Action::Log | Action::Skip => Some(e),
         },
     };
-    outcome.check(Check::Expiry, expiry(&env, now))?;
-    outcome.check(
-        Check::AuthenticTimestamp,
-        authentic_time(&env, statement, now),
-    )?;
-    if statement.level.action(Check::Revocation) != Action::Skip {
-        outcome.check(Check::Revocation, revocation(&env))?;
+    {
+        let mut outcome = Outcome {
+            statement,
+            logged: &mut logged,
+        };
+        outcome.check(Check::Expiry, expiry(&env, now))?;
+        outcome.check(
+            Check::AuthenticTimestamp,
+            authentic_time(&env, statement, now),
+        )?;
+        if statement.level.action(Check::Revocation) != Action::Skip {
+            outcome.check(Check::Revocation, revocation(&env))?;
+        }
     }
-    drop(outcome);
     about("")?;
     let notes = if logged.is_empty() {
         String::new()
