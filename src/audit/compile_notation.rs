@@ -2,9 +2,14 @@
 //! trust policy and trust-store certificates from one Secret, in Flux's layout —
 //! `trustpolicy.json` and every key ending `.crt` or `.pem` (at least one).
 
-use super::compile::Secrets;
+use std::collections::BTreeMap;
+
 use crate::engine::notation::{NotationPolicy, TRUST_POLICY_KEY};
 use crate::engine::Policy;
+
+/// Secret data already fetched, as `super::compile::Secrets` (the same type, named here so
+/// that `compile` can call this file without a circle of imports).
+type Secrets = BTreeMap<(String, String), BTreeMap<String, Vec<u8>>>;
 
 /// The Notation policy of Secret `(namespace, name)`.
 pub fn notation_policy((ns, name): (&str, &str), secrets: &Secrets) -> Result<Policy, String> {
@@ -26,22 +31,6 @@ pub fn require_secret<'a>(
 ) -> Result<(&'a str, &'a str), String> {
     secret.ok_or_else(|| {
         "provider notation needs a secretRef (trustpolicy.json and certificates)".into()
-    })
-}
-
-/// A source's own `spec.verify` with `provider: notation` (its Secret in its namespace).
-pub(super) fn source_verify(
-    namespace: &str,
-    secret: Option<&str>,
-    secrets: &Secrets,
-) -> Result<super::decide::AppliedPolicy, String> {
-    let secret = require_secret(secret.map(|n| (namespace, n)))?;
-    Ok(super::decide::AppliedPolicy {
-        name: super::decide::SOURCE_VERIFY.to_string(),
-        policy: notation_policy(secret, secrets)?,
-        trust_root: super::compile::TrustRootInput::PublicGood,
-        require_source_verify: false,
-        attestations: vec![],
     })
 }
 

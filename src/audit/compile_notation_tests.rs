@@ -1,5 +1,4 @@
 use super::*;
-use std::collections::BTreeMap;
 
 fn secrets(entries: &[(&str, &[u8])]) -> Secrets {
     let data: BTreeMap<String, Vec<u8>> = entries

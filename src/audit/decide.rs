@@ -167,7 +167,15 @@ fn compile_source_verify(source: &FluxSource, secrets: &Secrets) -> Result<Appli
     let verify = source.verify.as_ref().ok_or("no spec.verify")?;
     let ns = source.namespace.as_str();
     if verify.provider == "notation" {
-        return super::compile_notation::source_verify(ns, verify.secret_ref.as_deref(), secrets);
+        let secret = verify.secret_ref.as_deref().map(|n| (ns, n));
+        let secret = super::compile_notation::require_secret(secret)?;
+        return Ok(AppliedPolicy {
+            name: SOURCE_VERIFY.to_string(),
+            policy: super::compile_notation::notation_policy(secret, secrets)?,
+            trust_root: TrustRootInput::PublicGood,
+            require_source_verify: false,
+            attestations: vec![],
+        });
     }
     if verify.provider != "cosign" {
         return Err(format!(

@@ -96,7 +96,7 @@ pub fn evaluate(
             message: m.detail.clone(),
         });
     }
-    let deciding = || signatures.iter().filter(|s| s.format.answers(policy));
+    let deciding = || signatures.iter().filter(|s| answers(s.format, policy));
     let verdict = verdict::aggregate(deciding().map(|s| s.verdict));
     let message = match deciding()
         .filter(|s| s.verdict == verdict)
@@ -143,6 +143,16 @@ pub fn evaluate(
         signatures,
         flux_compatibility,
         attested: None,
+    }
+}
+
+/// Whether a signature of `format` can satisfy `policy`: a Notation trust policy only a
+/// Notation signature, keys and identities only a cosign one, no policy any.
+fn answers(format: SignatureFormat, policy: &Policy) -> bool {
+    match policy {
+        Policy::None => true,
+        Policy::Notation(_) => format == SignatureFormat::Notation,
+        Policy::Keys { .. } | Policy::Keyless { .. } => format != SignatureFormat::Notation,
     }
 }
 

@@ -20,20 +20,6 @@ pub enum SignatureFormat {
 }
 
 impl SignatureFormat {
-    /// Whether a signature of this format can satisfy `policy`: a Notation trust policy only
-    /// a Notation signature, keys and identities only a cosign one, no policy any.
-    pub fn answers(self, policy: &super::Policy) -> bool {
-        match policy {
-            super::Policy::None => true,
-            super::Policy::Notation(_) => self == SignatureFormat::Notation,
-            super::Policy::Keys { .. } | super::Policy::Keyless { .. } => {
-                self != SignatureFormat::Notation
-            }
-        }
-    }
-}
-
-impl SignatureFormat {
     /// The format's name, as in JSON (`bundle`, `legacy`).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -33,19 +33,22 @@ pub fn parse_dn(s: &str) -> Result<Dn, String> {
     let mut out = BTreeMap::new();
     for rdn in split_unescaped(s, &[',', ';']) {
         if rdn.trim().is_empty() {
-            return Err(format!("{:?}: an empty RDN", super::short(s)));
+            return Err(format!(
+                "{:?}: an empty RDN",
+                crate::registry::bounded::truncate(s)
+            ));
         }
         if split_unescaped(&rdn, &['+']).len() > 1 {
             return Err(format!(
                 "{:?}: multi-valued RDNs are not supported",
-                super::short(s)
+                crate::registry::bounded::truncate(s)
             ));
         }
         let (k, v) = rdn.split_once('=').ok_or_else(|| {
             format!(
                 "{:?}: RDN {:?} has no '='",
-                super::short(s),
-                super::short(&rdn)
+                crate::registry::bounded::truncate(s),
+                crate::registry::bounded::truncate(&rdn)
             )
         })?;
         let mut key = k.trim().to_string();
@@ -54,12 +57,15 @@ pub fn parse_dn(s: &str) -> Result<Dn, String> {
         }
         let value = unescape(v.trim())?;
         if key.is_empty() || value.is_empty() {
-            return Err(format!("{:?}: an empty attribute", super::short(s)));
+            return Err(format!(
+                "{:?}: an empty attribute",
+                crate::registry::bounded::truncate(s)
+            ));
         }
         if out.insert(key.clone(), value).is_some() {
             return Err(format!(
                 "{:?}: attribute {key} appears twice",
-                super::short(s)
+                crate::registry::bounded::truncate(s)
             ));
         }
     }
@@ -67,7 +73,7 @@ pub fn parse_dn(s: &str) -> Result<Dn, String> {
         if !out.contains_key(m) {
             return Err(format!(
                 "{:?} has no {m}: a trusted identity needs C, ST (or S) and O",
-                super::short(s)
+                crate::registry::bounded::truncate(s)
             ));
         }
     }

@@ -89,32 +89,6 @@ pub struct Envelope {
     pub timestamp: Option<Vec<u8>>,
 }
 
-/// Parses an envelope of `media_type`.
-pub fn parse(media_type: &str, bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
-    if bytes.len() > MAX_ENVELOPE_BYTES {
-        return Err(invalid(format!(
-            "the envelope is {} bytes (at most {MAX_ENVELOPE_BYTES})",
-            bytes.len()
-        )));
-    }
-    let env = match media_type {
-        JWS_MEDIA_TYPE => parse_jws(bytes)?,
-        COSE_MEDIA_TYPE => super::cose::parse(bytes)?,
-        other => {
-            return Err(invalid(format!(
-                "envelope media type {:?} is not a Notary Project envelope",
-                super::short(other)
-            )))
-        }
-    };
-    if let Some(expiry) = env.expiry {
-        if expiry <= env.signing_time {
-            return Err(invalid("the expiry is not after the signing time"));
-        }
-    }
-    Ok(env)
-}
-
 /// The signed attributes both formats share, checked by one rule.
 pub(super) struct Protected {
     pub algorithm: &'static str,
@@ -163,7 +137,7 @@ impl Protected {
             Some(other) => {
                 return Err(invalid(format!(
                     "signing scheme {:?} is not supported",
-                    super::short(other)
+                    crate::registry::bounded::truncate(other)
                 )))
             }
             None => return Err(invalid(format!("{SIGNING_SCHEME} is missing"))),
@@ -190,7 +164,7 @@ impl Protected {
             if !self.extended.contains(c) {
                 return Err(invalid(format!(
                     "{:?} is marked critical but not present",
-                    super::short(c)
+                    crate::registry::bounded::truncate(c)
                 )));
             }
             // A critical attribute is one a verifier must understand; the only extended one
@@ -198,7 +172,10 @@ impl Protected {
             return Err(EnvelopeError::Unsupported(if c == VERIFICATION_PLUGIN {
                 "the signature requires a verification plugin, which is not supported".into()
             } else {
-                format!("critical attribute {:?} is not understood", super::short(c))
+                format!(
+                    "critical attribute {:?} is not understood",
+                    crate::registry::bounded::truncate(c)
+                )
             }));
         }
         Ok((scheme, time))
@@ -238,7 +215,7 @@ struct JwsUnprotected {
     timestamp: Option<String>,
 }
 
-fn parse_jws(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
+pub(super) fn parse_jws(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
     let env: JwsEnvelope = serde_json::from_slice(bytes)
         .map_err(|e| invalid(format!("JWS envelope does not parse: {e}")))?;
     let b64url = |what: &str, s: &str| {

@@ -21,7 +21,7 @@ fn digest() -> String {
 
 /// Unix time of the JWS signature's signing time (the certificate was made a moment before).
 fn signed_at() -> i64 {
-    let env = envelope::parse(envelope::JWS_MEDIA_TYPE, &data("jws.sig")).unwrap();
+    let env = read::parse(envelope::JWS_MEDIA_TYPE, &data("jws.sig")).unwrap();
     env.signing_time
 }
 

@@ -186,7 +186,7 @@ impl TrustPolicy {
         if doc.version != "1.0" {
             return Err(format!(
                 "trust policy version {:?} is not supported (1.0)",
-                super::short(&doc.version)
+                crate::registry::bounded::truncate(&doc.version)
             ));
         }
         if doc.trust_policies.is_empty() {
@@ -197,7 +197,7 @@ impl TrustPolicy {
             if statements.iter().any(|s| s.name == raw.name) {
                 return Err(format!(
                     "two trust policy statements are named {:?}",
-                    super::short(&raw.name)
+                    crate::registry::bounded::truncate(&raw.name)
                 ));
             }
             statements.push(statement(raw)?);
@@ -220,7 +220,7 @@ impl TrustPolicy {
                 if !seen.insert(scope.clone()) {
                     return Err(format!(
                         "registry scope {:?} is in more than one statement",
-                        super::short(scope)
+                        crate::registry::bounded::truncate(scope)
                     ));
                 }
             }
@@ -247,7 +247,12 @@ fn statement(raw: RawStatement) -> Result<Statement, String> {
     if name.is_empty() {
         return Err("a trust policy statement has no name".into());
     }
-    let bad = |m: String| format!("trust policy statement {:?}: {m}", super::short(&name));
+    let bad = |m: String| {
+        format!(
+            "trust policy statement {:?}: {m}",
+            crate::registry::bounded::truncate(&name)
+        )
+    };
     let sv = raw.signature_verification;
     if sv.level.is_empty() {
         return Err(bad("signatureVerification has no level".into()));
@@ -255,7 +260,7 @@ fn statement(raw: RawStatement) -> Result<Statement, String> {
     let mut level = Level::base(&sv.level).ok_or_else(|| {
         bad(format!(
             "level {:?} is not supported",
-            super::short(&sv.level)
+            crate::registry::bounded::truncate(&sv.level)
         ))
     })?;
     if !sv.r#override.is_empty() {
@@ -264,13 +269,22 @@ fn statement(raw: RawStatement) -> Result<Statement, String> {
         }
         level.name = "custom".into();
         for (k, v) in &sv.r#override {
-            let check = Check::from_name(k)
-                .ok_or_else(|| bad(format!("override of unknown check {:?}", super::short(k))))?;
+            let check = Check::from_name(k).ok_or_else(|| {
+                bad(format!(
+                    "override of unknown check {:?}",
+                    crate::registry::bounded::truncate(k)
+                ))
+            })?;
             let action = match v.as_str() {
                 "enforce" => Action::Enforce,
                 "log" => Action::Log,
                 "skip" => Action::Skip,
-                other => return Err(bad(format!("override action {:?}", super::short(other)))),
+                other => {
+                    return Err(bad(format!(
+                        "override action {:?}",
+                        crate::registry::bounded::truncate(other)
+                    )))
+                }
             };
             if check == Check::Integrity {
                 return Err(bad("integrity cannot be overridden".into()));
@@ -287,7 +301,7 @@ fn statement(raw: RawStatement) -> Result<Statement, String> {
         other => {
             return Err(bad(format!(
                 "verifyTimestamp {:?} (always or afterCertExpiry)",
-                super::short(other)
+                crate::registry::bounded::truncate(other)
             )))
         }
     };
@@ -305,11 +319,14 @@ fn statement(raw: RawStatement) -> Result<Statement, String> {
         let (kind, store_name) = s.split_once(':').ok_or_else(|| {
             bad(format!(
                 "trust store {:?} is not TYPE:NAME",
-                super::short(s)
+                crate::registry::bounded::truncate(s)
             ))
         })?;
         if !matches!(kind, "ca" | "signingAuthority" | "tsa") {
-            return Err(bad(format!("trust store type {:?}", super::short(kind))));
+            return Err(bad(format!(
+                "trust store type {:?}",
+                crate::registry::bounded::truncate(kind)
+            )));
         }
         let valid_name = !store_name.is_empty()
             && store_name
@@ -318,7 +335,7 @@ fn statement(raw: RawStatement) -> Result<Statement, String> {
         if !valid_name {
             return Err(bad(format!(
                 "trust store name {:?}",
-                super::short(store_name)
+                crate::registry::bounded::truncate(store_name)
             )));
         }
         store_types.push(kind.to_string());
@@ -336,7 +353,7 @@ fn statement(raw: RawStatement) -> Result<Statement, String> {
             let (prefix, value) = i.split_once(':').ok_or_else(|| {
                 bad(format!(
                     "trusted identity {:?} has no prefix",
-                    super::short(i)
+                    crate::registry::bounded::truncate(i)
                 ))
             })?;
             // Other prefixes are a plugin's business; notation-go ignores them here.
@@ -369,7 +386,7 @@ fn validate_scope(scope: &str) -> Result<(), String> {
     let bad = || {
         format!(
             "registry scope {:?} is not a repository (domain/repository)",
-            super::short(scope)
+            crate::registry::bounded::truncate(scope)
         )
     };
     let (domain, repo) = scope.split_once('/').ok_or_else(bad)?;

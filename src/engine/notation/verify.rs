@@ -15,9 +15,10 @@
 
 use serde::Deserialize;
 
+use super::certs;
 use super::envelope::{self, EnvelopeError, SigningScheme};
+use super::store::NotationPolicy;
 use super::trust_policy::{Action, Check, Identities, Statement};
-use super::{certs, NotationPolicy};
 use crate::engine::evidence::{SignatureEvidence, SignatureFormat, Signer};
 use crate::engine::Verdict;
 use crate::registry::SignatureLocation;
@@ -104,7 +105,7 @@ fn judged(
             Some(s) => Some(s),
         },
     };
-    let env = envelope::parse(sig.media_type, sig.envelope).map_err(|e| match e {
+    let env = super::read::parse(sig.media_type, sig.envelope).map_err(|e| match e {
         EnvelopeError::Invalid(m) => (Verdict::SignatureInvalid, m),
         EnvelopeError::Unsupported(m) => {
             (Verdict::TrustRootError, format!("cannot be checked: {m}"))
@@ -125,7 +126,7 @@ fn judged(
                 Verdict::DigestMismatch,
                 format!(
                     "the signature is about {}, not {digest}{verdict_if_ok}",
-                    super::short(&payload.target_artifact.digest)
+                    crate::registry::bounded::truncate(&payload.target_artifact.digest)
                 ),
             ));
         }
