@@ -4,8 +4,9 @@
 # Go-built tools are cached by version under $PA_CACHE/bin/<tool>-<version>/ (outside the
 # repository, never committed), Debian packages are installed with apt when missing.
 # Usage: hack/tools.sh TOOL...   (prints nothing on a warm cache; progress on a cold one)
-# Tools: apt containers cosign helm kubectl controlplane source-controller source-controller-crds
-#        prometheus-operator-crds actionlint moto, and `test` (all of them: what `make test` needs).
+# Tools: apt containers cosign notation helm kubectl controlplane source-controller
+#        source-controller-crds prometheus-operator-crds actionlint moto, and `test` (all of them: what
+#        `make test` needs).
 # `hack/tools.sh path TOOL` prints the path of one installed tool; `hack/tools.sh check TOOL...`
 # fails, saying how to install it, when one is missing (tests check, they never install).
 # Safe when several processes install at once: one lock per tool, and each install is built in
@@ -17,6 +18,8 @@ PA_CACHE=${PA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/provenance-auditor}
 BIN=$PA_CACHE/bin
 
 COSIGN_VERSION=v3.1.2
+# Signs the Notary Project test artifacts (the same notation-go source-controller verifies with).
+NOTATION_VERSION=v1.3.2
 HELM_VERSION=v3.22.0
 K8S_VERSION=v1.36.3
 SOURCE_CONTROLLER_VERSION=v1.9.1
@@ -200,6 +203,7 @@ container_tools() {
 tool_path() {
   case $1 in
     cosign) echo "$BIN/cosign-$COSIGN_VERSION/cosign" ;;
+    notation) echo "$BIN/notation-$NOTATION_VERSION/notation" ;;
     helm) echo "$BIN/helm-$HELM_VERSION/helm" ;;
     actionlint) echo "$BIN/actionlint-$ACTIONLINT_VERSION/actionlint" ;;
     moto) echo "$BIN/moto-$MOTO_VERSION/bin/python" ;;
@@ -232,6 +236,8 @@ install_tool() {
     apt) apt_tools ;;
     containers) container_tools ;;
     cosign) go_install cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v3/cmd/cosign ;;
+    # From a wrapper module: `go install …@version` reads the version list, which the proxy refuses.
+    notation) go_build_wrapper notation "$NOTATION_VERSION" notation "" "" github.com/notaryproject/notation/cmd/notation ;;
     helm) go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
     actionlint) go_install actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint ;;
     # `$(hack/tools.sh path moto) -m moto.server`: the AWS emulator of the cloud identity tests.
@@ -264,7 +270,7 @@ install_tool() {
         "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
         example/prometheus-operator-crd '*.yaml' ;;
     # Everything `make test` uses, installed before any test runs.
-    test) for t in apt containers cosign helm actionlint moto kubectl controlplane source-controller prometheus-operator-crds; do install_tool $t; done ;;
+    test) for t in apt containers cosign notation helm actionlint moto kubectl controlplane source-controller prometheus-operator-crds; do install_tool $t; done ;;
     all) install_tool test ;;
     *) echo "unknown tool $1" >&2; return 2 ;;
   esac

@@ -13,6 +13,7 @@ pub mod cloud;
 mod ctx;
 mod fixtures;
 pub mod install;
+pub mod notation;
 mod object;
 pub mod podman;
 pub mod prometheus;

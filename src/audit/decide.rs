@@ -144,6 +144,11 @@ pub fn compile_policy(
 ) -> Result<AppliedPolicy, String> {
     validate_match(&spec.match_)?;
     let (policy, trust_root) = compile_policy_verify(&spec.verify, secrets)?;
+    if matches!(policy, Policy::Notation(_)) && !spec.attestations.is_empty() {
+        return Err(
+            "attestations are cosign-signed: a provider notation policy cannot require them".into(),
+        );
+    }
     let attestations = attestations::compile(
         name,
         &spec.attestations,
@@ -162,13 +167,24 @@ pub fn compile_policy(
 
 fn compile_source_verify(source: &FluxSource, secrets: &Secrets) -> Result<AppliedPolicy, String> {
     let verify = source.verify.as_ref().ok_or("no spec.verify")?;
+    let ns = source.namespace.as_str();
+    if verify.provider == "notation" {
+        let secret = verify.secret_ref.as_deref().map(|n| (ns, n));
+        let secret = super::compile_notation::require_secret(secret)?;
+        return Ok(AppliedPolicy {
+            name: SOURCE_VERIFY.to_string(),
+            policy: super::compile_notation::notation_policy(secret, secrets)?,
+            trust_root: TrustRootInput::PublicGood,
+            require_source_verify: false,
+            attestations: vec![],
+        });
+    }
     if verify.provider != "cosign" {
         return Err(format!(
-            "provider {:?} is not audited (only cosign)",
+            "provider {:?} is not audited (only cosign and notation)",
             verify.provider
         ));
     }
-    let ns = source.namespace.as_str();
     Ok(AppliedPolicy {
         name: SOURCE_VERIFY.to_string(),
         policy: compile_verify(

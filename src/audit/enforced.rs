@@ -38,9 +38,13 @@ pub fn enforced_given_formats(
             }
         ));
     };
+    // Notation: its own comparison (trust policy and trust store), in enforced_notation.rs.
+    if verify.provider == "notation" {
+        return super::enforced_notation::enforced(source, decision);
+    }
     if verify.provider != "cosign" {
         return vocab::enforced(format!(
-            "Flux verifies with {}; the audit checks cosign signatures only",
+            "Flux verifies with {}; the audit checks cosign and Notation signatures only",
             verify.provider
         ));
     }
@@ -140,6 +144,9 @@ fn at_least_as_strict(
                 return Err("Flux trusts a different Sigstore root".into());
             }
             Ok(())
+        }
+        (Policy::Notation(_), Some(_)) => {
+            Err("the policy requires a Notation signature, the source verifies cosign".into())
         }
         (Policy::Keys { .. }, Some(_)) => {
             Err("the policy requires keys, the source is keyless".into())

@@ -18,6 +18,7 @@ pub fn signature(s: &SignatureEvidence) -> SignatureStatus {
         format: match s.format {
             SignatureFormat::Bundle => "bundle",
             SignatureFormat::Legacy => "legacy",
+            SignatureFormat::Notation => "notation",
         }
         .into(),
         location: s.location.to_string(),

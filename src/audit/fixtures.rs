@@ -110,7 +110,7 @@ pub fn source(v: &Value) -> FluxSource {
 pub fn keyless_signature(format: SignatureFormat, verdict: Verdict) -> SignatureEvidence {
     SignatureEvidence {
         location: match format {
-            SignatureFormat::Bundle => SignatureLocation::ReferrersApi,
+            SignatureFormat::Bundle | SignatureFormat::Notation => SignatureLocation::ReferrersApi,
             SignatureFormat::Legacy => SignatureLocation::LegacyTag,
         },
         format,

@@ -48,6 +48,14 @@ pub struct VerifyArgs {
         conflicts_with = "keys"
     )]
     pub issuer_regexps: Vec<String>,
+    /// Verify Notary Project signatures: a directory with `trustpolicy.json` and the trust
+    /// store's certificates (`*.crt`, `*.pem`), the layout of the Secret Flux reads.
+    #[arg(
+        long = "notation-config",
+        value_name = "DIR",
+        conflicts_with_all = ["keys", "identity_regexps", "issuer_regexps"]
+    )]
+    pub notation_config: Option<PathBuf>,
     /// A `trusted_root.json` (private Sigstore) instead of the embedded public-good root.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
@@ -276,6 +284,9 @@ async fn prepare(args: &VerifyArgs) -> Result<Prepared, String> {
 }
 
 fn policy(args: &VerifyArgs) -> Result<Policy, String> {
+    if let Some(dir) = &args.notation_config {
+        return super::notation_config::load(dir);
+    }
     if !args.keys.is_empty() {
         let keys = args
             .keys

@@ -9,7 +9,7 @@ use super::fulcio::CertificateClaims;
 use super::verdict::Verdict;
 use crate::registry::SignatureLocation;
 
-/// The two cosign signature formats.
+/// The signature formats: cosign's two, and the Notary Project's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SignatureFormat {
@@ -17,6 +17,8 @@ pub enum SignatureFormat {
     Bundle,
     /// The legacy cosign format: a layer of the `sha256-<hex>.sig` tag with annotations.
     Legacy,
+    /// A Notary Project signature (JWS or COSE envelope), as `notation sign` writes.
+    Notation,
 }
 
 impl SignatureFormat {
@@ -25,6 +27,7 @@ impl SignatureFormat {
         match self {
             SignatureFormat::Bundle => "bundle",
             SignatureFormat::Legacy => "legacy",
+            SignatureFormat::Notation => "notation",
         }
     }
 }
@@ -66,6 +69,8 @@ impl Signer {
             &self.key_hint,
         ) {
             (Some(s), Some(i), _, _) => format!("{s} (issuer {i})"),
+            // A Notation signer: its certificate subject, as a trusted identity is written.
+            (Some(s), None, _, _) if s.starts_with("x509.subject:") => s.clone(),
             (Some(s), None, _, _) => format!("{s} (no issuer)"),
             (None, _, Some(fp), _) => format!("key {fp}"),
             (None, _, None, Some(h)) => format!("key with hint {h}"),

@@ -192,7 +192,7 @@ pub(crate) fn identity_verdict_of(
                 ),
             }
         }
-        Policy::Keyless { .. } | Policy::Keys { .. } => (
+        Policy::Keyless { .. } | Policy::Keys { .. } | Policy::Notation(_) => (
             Verdict::IdentityMismatch,
             format!(
                 "valid signature by {}, which the policy ({}) does not accept",

@@ -17,6 +17,7 @@ pub mod flux_compat;
 pub mod fulcio;
 pub mod judge;
 pub mod legacy;
+pub mod notation;
 pub mod policy;
 mod policy_error;
 pub mod regex_memo;

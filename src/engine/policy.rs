@@ -132,6 +132,9 @@ pub enum Policy {
         /// The accepted identities (OR). Empty accepts any signer (Flux legacy-path semantics).
         identities: Vec<IdentityRule>,
     },
+    /// A Notary Project signature satisfying a trust policy with its trust store (Flux
+    /// `provider: notation`).
+    Notation(Box<super::notation::NotationPolicy>),
 }
 
 impl Policy {
@@ -150,6 +153,10 @@ impl Policy {
                 for fp in fps {
                     f.field(fp);
                 }
+            }
+            Policy::Notation(p) => {
+                f.field("notation");
+                f.field(&p.fingerprint);
             }
             Policy::Keyless { identities } => {
                 f.field("keyless");
@@ -173,6 +180,8 @@ impl Policy {
             Policy::None => false,
             Policy::Keys { keys, .. } => !keys.is_empty(),
             Policy::Keyless { identities } => !identities.is_empty(),
+            // A trust policy accepts only signers its trust store's CAs issued.
+            Policy::Notation(_) => true,
         }
     }
 
@@ -187,6 +196,7 @@ impl Policy {
                     .collect();
                 format!("key {}", names.join(" or "))
             }
+            Policy::Notation(p) => format!("Notation trust policy of {}", p.source),
             Policy::Keyless { identities } if identities.is_empty() => {
                 "keyless, any identity".into()
             }

@@ -30,6 +30,7 @@ mod http;
 mod legacy;
 mod manifest;
 mod next_link;
+mod notation;
 mod reference;
 
 #[cfg(test)]
@@ -51,11 +52,13 @@ pub use client::{Observer, RegistryClient, RegistryOptions, RequestRecord};
 pub use docker_config::DockerConfig;
 pub use error::RegistryError;
 pub use found::{
-    DiscoverOptions, Discovery, FoundBundle, FoundLegacy, FoundLegacyAttestation,
+    DiscoverOptions, Discovery, FoundBundle, FoundLegacy, FoundLegacyAttestation, FoundNotation,
     MalformedSignature, SignatureLocation, Unread,
 };
 pub use legacy::simple_signing_payload;
 pub use manifest::is_sigstore_bundle_media_type;
+pub use notation::{NOTARY_ENVELOPES, NOTARY_SIGNATURE, NOTATION_MALFORMED};
+pub(crate) use reference::is_repository;
 pub use reference::{ImageRef, RefError};
 
 /// The discovery's bounds, for the engine's tests that push a registry past them.
