@@ -16,10 +16,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::DynamicObject;
 use kube::runtime::events::{Event, EventType};
 use kube::Resource;
 
+use super::notify::{FluxEvent, MAX_MESSAGE};
+use super::text::truncate;
 use super::Context;
 use crate::api::SourceAuditStatus;
 use crate::audit::source::FluxSource;
@@ -262,7 +266,7 @@ pub async fn announce(
         secondary: None,
     };
     if let Err(e) = ctx.recorder().publish(&ev, &reference).await {
-        if super::reconcile::namespace_terminating(&e) {
+        if super::api_errors::namespace_terminating(&e) {
             tracing::debug!(source = %key, error = %e, "no event: the namespace is being deleted");
         } else {
             tracing::warn!(source = %key, error = %e, "publishing an event on the source");
@@ -273,7 +277,7 @@ pub async fn announce(
     }
     ctx.metrics.integrations.source_event("published");
     if let Some(n) = &ctx.notifier {
-        n.send(super::notify::flux_event(
+        n.send(flux_event(
             reference,
             &event,
             crate::cluster::now(),
@@ -282,13 +286,40 @@ pub async fn announce(
     }
 }
 
-/// `s` cut to at most `max` bytes, on a character boundary.
-pub fn truncate(s: &str, max: usize) -> String {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
+/// The Flux event for a verdict change of the source `source` (its object reference).
+pub fn flux_event(
+    source: ObjectReference,
+    event: &SourceEvent,
+    timestamp: Time,
+    instance: Option<String>,
+) -> FluxEvent {
+    // notification-controller keeps the metadata of the involved object's group only.
+    let group = source
+        .api_version
+        .as_deref()
+        .and_then(|v| v.split_once('/'))
+        .map_or("source.toolkit.fluxcd.io", |(g, _)| g)
+        .to_string();
+    let metadata = event
+        .metadata
+        .iter()
+        .map(|(k, v)| {
+            // `<group>/digest` is dropped by notification-controller (it is the artifact's
+            // tarball digest in Flux's own events): ours is the audited manifest digest.
+            let k = if *k == "digest" { "auditedDigest" } else { k };
+            (format!("{group}/{k}"), v.clone())
+        })
+        .collect();
+    FluxEvent {
+        involved_object: source,
+        severity: if event.error { "error" } else { "info" },
+        timestamp,
+        message: truncate(&event.message, MAX_MESSAGE),
+        reason: event.reason.clone(),
+        metadata,
+        reporting_controller: super::MANAGER.to_string(),
+        reporting_instance: instance,
     }
-    s[..end].to_string()
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use serde_json::json;
 
 use super::*;
@@ -215,4 +216,81 @@ fn a_forgotten_source_starts_from_its_previous_status_again() {
         gate.admit("a", None, &e, t),
         Admit::Publish { .. }
     ));
+}
+
+fn source_ref() -> ObjectReference {
+    ObjectReference {
+        api_version: Some("source.toolkit.fluxcd.io/v1".into()),
+        kind: Some("OCIRepository".into()),
+        name: Some("unsigned".into()),
+        namespace: Some("demo".into()),
+        uid: Some("0b7a6c3e-1111-2222-3333-444455556666".into()),
+        ..Default::default()
+    }
+}
+
+fn change(error: bool) -> SourceEvent {
+    SourceEvent {
+        warning: true,
+        error,
+        reason: "ProvenanceUnsigned".into(),
+        message: "Unsigned for sha256:685b: no signature".into(),
+        metadata: [
+            ("revision", "v1@sha256:685b".to_string()),
+            ("digest", "sha256:685b".to_string()),
+            ("verdict", "Unsigned".to_string()),
+        ]
+        .into_iter()
+        .collect(),
+    }
+}
+
+#[test]
+fn the_body_is_fluxs_event_with_group_prefixed_metadata() {
+    let e = flux_event(
+        source_ref(),
+        &change(true),
+        crate::cluster::time(1_764_000_000),
+        Some("pod-1".into()),
+    );
+    let v = serde_json::to_value(&e).unwrap();
+    // The fields of github.com/fluxcd/pkg/apis/event/v1beta1.Event, and no others.
+    let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "involvedObject",
+            "message",
+            "metadata",
+            "reason",
+            "reportingController",
+            "reportingInstance",
+            "severity",
+            "timestamp"
+        ]
+    );
+    assert_eq!(v["severity"], "error");
+    assert_eq!(v["reportingController"], "provenance-auditor");
+    assert_eq!(v["involvedObject"]["kind"], "OCIRepository");
+    assert_eq!(
+        v["involvedObject"]["uid"],
+        "0b7a6c3e-1111-2222-3333-444455556666"
+    );
+    assert_eq!(v["timestamp"], "2025-11-24T16:00:00Z");
+    assert_eq!(
+        v["metadata"],
+        json!({
+            "source.toolkit.fluxcd.io/revision": "v1@sha256:685b",
+            // Not `<group>/digest`: notification-controller drops that key.
+            "source.toolkit.fluxcd.io/auditedDigest": "sha256:685b",
+            "source.toolkit.fluxcd.io/verdict": "Unsigned",
+        })
+    );
+    let outage = flux_event(source_ref(), &change(false), crate::cluster::time(0), None);
+    assert_eq!(outage.severity, "info");
+    assert!(serde_json::to_value(&outage)
+        .unwrap()
+        .get("reportingInstance")
+        .is_none());
 }

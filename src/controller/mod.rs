@@ -7,6 +7,7 @@
 //! malformed object is reported and skipped, never a stopped watch. Policies are watched the
 //! same way for the same reason.
 
+pub mod api_errors;
 pub mod audit_store;
 pub mod changes;
 pub mod flux_events;
@@ -26,6 +27,7 @@ pub mod secret_poll;
 pub mod shard;
 pub mod state;
 pub mod status_patch;
+pub mod text;
 mod watch;
 
 use std::net::SocketAddr;

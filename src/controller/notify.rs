@@ -25,7 +25,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use super::flux_events::{truncate, SourceEvent};
 use super::integration_metrics::IntegrationMetrics;
 
 /// How many notifications may wait to be posted.
@@ -64,42 +63,6 @@ pub struct FluxEvent {
     /// The pod, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reporting_instance: Option<String>,
-}
-
-/// The Flux event for a verdict change of the source `source` (its object reference).
-pub fn flux_event(
-    source: ObjectReference,
-    event: &SourceEvent,
-    timestamp: Time,
-    instance: Option<String>,
-) -> FluxEvent {
-    // notification-controller keeps the metadata of the involved object's group only.
-    let group = source
-        .api_version
-        .as_deref()
-        .and_then(|v| v.split_once('/'))
-        .map_or("source.toolkit.fluxcd.io", |(g, _)| g)
-        .to_string();
-    let metadata = event
-        .metadata
-        .iter()
-        .map(|(k, v)| {
-            // `<group>/digest` is dropped by notification-controller (it is the artifact's
-            // tarball digest in Flux's own events): ours is the audited manifest digest.
-            let k = if *k == "digest" { "auditedDigest" } else { k };
-            (format!("{group}/{k}"), v.clone())
-        })
-        .collect();
-    FluxEvent {
-        involved_object: source,
-        severity: if event.error { "error" } else { "info" },
-        timestamp,
-        message: truncate(&event.message, MAX_MESSAGE),
-        reason: event.reason.clone(),
-        metadata,
-        reporting_controller: super::MANAGER.to_string(),
-        reporting_instance: instance,
-    }
 }
 
 /// The endpoint, as given: `http(s)://host[:port]/path`. `Err` says why not (without echoing

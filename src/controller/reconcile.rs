@@ -16,11 +16,12 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
-use super::flux_events::truncate;
+use super::api_errors::namespace_terminating;
 use super::metrics::{SourceGauges, SourceLabels};
 use super::reports::results::{self as report_results, Subject};
 use super::state::backoff;
 use super::status_patch::merge_patch;
+use super::text::truncate;
 use super::{Context, MANAGER};
 use crate::api::{SourceAudit, SourceAuditStatus};
 use crate::audit::decide::Decision;
@@ -386,21 +387,6 @@ async fn publish_events(
         } else {
             tracing::warn!(audit, error = %e, "publishing an event");
         }
-    }
-}
-
-/// The API server refuses new objects in a namespace being deleted (403 with the
-/// `NamespaceTerminating` cause): expected while a namespace goes, not worth a warning.
-pub(crate) fn namespace_terminating(e: &kube::Error) -> bool {
-    match e {
-        kube::Error::Api(s) => {
-            s.code == 403
-                && (s.message.contains("because it is being terminated")
-                    || s.details.as_ref().is_some_and(|d| {
-                        d.causes.iter().any(|c| c.reason == "NamespaceTerminating")
-                    }))
-        }
-        _ => false,
     }
 }
 

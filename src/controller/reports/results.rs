@@ -235,7 +235,7 @@ pub fn results(
                 result,
                 severity,
                 scored: true,
-                message: crate::controller::flux_events::truncate(message, MAX_MESSAGE),
+                message: crate::controller::text::truncate(message, MAX_MESSAGE),
                 resources: [subject.resource()],
                 properties: properties.clone(),
                 timestamp,
@@ -258,7 +258,7 @@ pub fn failed(subject: &Subject, why: &str) -> Vec<ReportResult> {
             result: Outcome::Error,
             severity,
             scored: true,
-            message: crate::controller::flux_events::truncate(why, MAX_MESSAGE),
+            message: crate::controller::text::truncate(why, MAX_MESSAGE),
             resources: [subject.resource()],
             properties: BTreeMap::new(),
             timestamp: None,
@@ -341,7 +341,7 @@ fn policy_names(status: &SourceAuditStatus) -> String {
     if status.policies.is_empty() {
         return "none".into();
     }
-    crate::controller::flux_events::truncate(&status.policies.join(","), MAX_POLICY)
+    crate::controller::text::truncate(&status.policies.join(","), MAX_POLICY)
 }
 
 fn issuer(status: &SourceAuditStatus) -> Option<&str> {
@@ -353,9 +353,6 @@ fn issuer(status: &SourceAuditStatus) -> Option<&str> {
 
 fn put(map: &mut BTreeMap<&'static str, String>, key: &'static str, value: Option<&str>) {
     if let Some(v) = value.filter(|v| !v.is_empty()) {
-        map.insert(
-            key,
-            crate::controller::flux_events::truncate(v, MAX_PROPERTY),
-        );
+        map.insert(key, crate::controller::text::truncate(v, MAX_PROPERTY));
     }
 }

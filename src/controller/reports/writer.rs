@@ -117,7 +117,7 @@ pub async fn run(
                 }
             };
             if let Err(e) = result {
-                if crate::controller::reconcile::namespace_terminating(&e) {
+                if crate::controller::api_errors::namespace_terminating(&e) {
                     known.remove(&ns);
                     continue;
                 }
