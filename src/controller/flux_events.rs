@@ -9,8 +9,8 @@
 //! first verdict when that is `Verified` (a new, verified source is not news; at 10,000 sources
 //! it would be 10,000 writes). [`Gate`] deduplicates against what was last announced (or, after a
 //! restart, against the previous status) and rate-limits: a change the limit holds back is
-//! announced by a later audit of the source (its re-check or resync), never lost while the
-//! verdict stands.
+//! announced by a later audit of the source (its re-check or resync) of the same process (a
+//! restart reads the new verdict from the status and so forgets it).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
