@@ -22,7 +22,7 @@ COSIGN_VERSION=v3.1.2
 NOTATION_VERSION=v1.3.2
 HELM_VERSION=v3.22.0
 K8S_VERSION=v1.36.3
-SOURCE_CONTROLLER_VERSION=v1.9.1
+SOURCE_CONTROLLER_VERSION=v1.9.6
 # The newest release the Go module proxy serves in full (v0.86+ answer 403 there).
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
 # Lints .github/workflows (make lint).

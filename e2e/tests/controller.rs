@@ -126,7 +126,7 @@ async fn unsigned_source_with_policy_is_unsigned_with_metric_zero_and_warning() 
             let evs = ctx.events_for("app").await?;
             let warned = evs.iter().any(|e| {
                 e.type_.as_deref() == Some("Warning")
-                    && e.reason.as_deref() == Some("Unsigned")
+                    && e.reason.as_deref() == Some("ProvenanceUnsigned")
                     && e.involved_object.kind.as_deref() == Some("OCIRepository")
             });
             if warned {
@@ -134,7 +134,7 @@ async fn unsigned_source_with_policy_is_unsigned_with_metric_zero_and_warning() 
             }
             ensure!(
                 std::time::Instant::now() < deadline,
-                "no Warning/Unsigned event on the source: {evs:#?}"
+                "no Warning/ProvenanceUnsigned event on the source: {evs:#?}"
             );
             tokio::time::sleep(provenance_e2e::POLL).await;
         }

@@ -22,7 +22,7 @@ pub enum SourceKind {
     /// `OCIRepository`: Flux records the digest it fetched.
     #[serde(rename = "OCIRepository")]
     OciRepository,
-    /// `HelmChart` from an OCI `HelmRepository`: Flux verifies and pulls by tag.
+    /// `HelmChart` from an OCI `HelmRepository`: Flux records the chart version, not the digest.
     HelmChart,
 }
 

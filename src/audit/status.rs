@@ -76,7 +76,7 @@ pub struct AuditInput<'a> {
 
 /// The note for a chart's digest, which Flux does not record.
 pub fn helm_digest_note(reference: &str) -> String {
-    format!("resolved by the auditor from {reference}; Flux verifies by tag")
+    format!("resolved by the auditor from {reference}; Flux resolves the tag itself and records only the version")
 }
 
 /// The condition of type `type_` saying `judgement`, its `lastTransitionTime` set to `now`
