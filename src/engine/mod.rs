@@ -18,6 +18,7 @@ pub mod judge;
 pub mod legacy;
 pub mod policy;
 mod policy_error;
+pub mod regex_inclusion;
 pub mod regex_memo;
 pub mod report;
 pub mod suggest;

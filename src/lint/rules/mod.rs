@@ -4,7 +4,6 @@ pub mod drift;
 pub mod identity;
 pub mod insecure;
 pub mod policy;
-pub mod re2;
 pub mod regex;
 pub mod variants;
 

@@ -1,7 +1,9 @@
-//! Whether a regex means the same to Flux (Go `regexp`, RE2 syntax) and to this auditor
-//! (Rust `regex`): the controller re-verifies with Rust what source-controller enforces with Go,
-//! so a regex only one of them accepts — or that they read differently — is a defect either way.
+//! Go RE2 syntax (what Flux compiles with `regexp`) next to Rust `regex` syntax (what this
+//! auditor compiles): [`check`] finds where the two disagree, [`to_rust`] writes a Go regex as
+//! the Rust regex that accepts exactly the same strings, or says why it cannot.
 //!
+//! The controller re-verifies with Rust what source-controller enforces with Go, so a regex only
+//! one of them accepts — or that they read differently — is a defect either way ([`check`]).
 //! Rust's parser is the base; its AST is then searched for what Go refuses or reads otherwise
 //! (Go `regexp/syntax`, Perl flags, as `regexp.Compile` uses):
 //! - class set operations `[a&&b]`, `[a--b]`, `[a~~b]` and nested classes `[a[b]]`: Go has
@@ -19,6 +21,10 @@
 //!
 //! And the reverse: Rust refuses `\Q…\E` and octal escapes (`\012`), which Go accepts. Both
 //! refuse look-around and backreferences.
+//!
+//! [`to_rust`] also carries what both accept with different meanings: Go's `\d`, `\w`, `\s`
+//! and `\b` are ASCII-only, Rust's are Unicode-aware; and a `{` that does not start a valid
+//! repeat is a literal in Go.
 
 use regex_syntax::ast::{
     self, parse::Parser, visit, AssertionKind, Ast, ClassSetItem, ClassUnicodeKind, Flag,
@@ -250,6 +256,214 @@ impl GoDifferences {
     }
 }
 
+/// Why a Go regex has no faithful Rust form here.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Untranslatable(pub String);
+
+/// The Rust regex that accepts exactly the strings Go's `regexp` accepts for `go` (same
+/// search semantics), or why there is none we can vouch for.
+///
+/// Go-only syntax is rewritten (`\Q…\E` quoting, octal escapes, a `{` that is no repeat), and
+/// so is what both read differently (Go's ASCII `\d`, `\w`, `\s`, `\b`); anything [`check`]
+/// reports as an error is refused, since Go would read it otherwise or not at all.
+pub fn to_rust(go: &str) -> Result<String, Untranslatable> {
+    let lexed = prelex(go)?;
+    let ast = Parser::new()
+        .parse(&lexed)
+        .map_err(|e| Untranslatable(format!("not a valid regex: {}", e.kind())))?;
+    let problems = visit(&ast, GoDifferences::default()).unwrap_or_default();
+    if let Some(p) = problems.iter().find(|p| p.error) {
+        return Err(Untranslatable(p.message.clone()));
+    }
+    let mut rewrites = visit(&ast, AsciiPerl::default()).unwrap_or_default();
+    rewrites.sort_by_key(|r| std::cmp::Reverse(r.0));
+    let mut out = lexed;
+    for (start, end, text) in rewrites {
+        out.replace_range(start..end, &text);
+    }
+    regex_syntax::Parser::new()
+        .parse(&out)
+        .map_err(|e| Untranslatable(format!("not a valid regex: {e}")))?;
+    Ok(out)
+}
+
+/// Rewrites the Go-only lexical forms into Rust syntax: `\Q…\E`, octal escapes, and a `{` that
+/// does not start a valid repeat (a literal in Go).
+fn prelex(go: &str) -> Result<String, Untranslatable> {
+    let chars: Vec<char> = go.chars().collect();
+    let mut out = String::with_capacity(go.len());
+    // Inside a bracketed class: where its items start (a `]` there is a literal).
+    let mut class: Option<usize> = None;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' {
+            let Some(&n) = chars.get(i + 1) else {
+                return Err(Untranslatable("trailing backslash".into()));
+            };
+            if n == 'Q' {
+                if class.is_some() {
+                    return Err(Untranslatable(
+                        "Go refuses `\\Q` inside a character class".into(),
+                    ));
+                }
+                let rest: String = chars[i + 2..].iter().collect();
+                let (quoted, used) = match rest.find("\\E") {
+                    Some(end) => (&rest[..end], end + 2),
+                    None => (rest.as_str(), rest.len()),
+                };
+                out.push_str(&regex_syntax::escape(quoted));
+                i += 2 + rest[..used].chars().count();
+                continue;
+            }
+            if let Some((value, len)) = go_octal(&chars[i + 1..]) {
+                out.push_str(&format!("\\x{{{value:X}}}"));
+                i += 1 + len;
+                continue;
+            }
+            out.push(c);
+            out.push(n);
+            i += 2;
+            continue;
+        }
+        match class {
+            Some(start) => {
+                if c == '[' && chars.get(i + 1) == Some(&':') {
+                    // A POSIX class `[:alpha:]` inside the class: copied whole.
+                    if let Some(len) = find(&chars[i + 2..], &[':', ']']) {
+                        out.extend(&chars[i..i + 2 + len + 2]);
+                        i += 2 + len + 2;
+                        continue;
+                    }
+                }
+                if c == ']' && i > start {
+                    class = None;
+                }
+                out.push(c);
+                i += 1;
+            }
+            None => {
+                if c == '[' {
+                    out.push('[');
+                    i += 1;
+                    if chars.get(i) == Some(&'^') {
+                        out.push('^');
+                        i += 1;
+                    }
+                    class = Some(i);
+                    continue;
+                }
+                if c == '{' && !is_go_repeat(&chars[i..]) {
+                    out.push_str("\\{");
+                } else {
+                    out.push(c);
+                }
+                i += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn find(hay: &[char], needle: &[char]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Go's octal escape after a backslash: `\0`, `\0NN`, or `\NNN` with a non-zero first digit and
+/// at least two digits (a lone `\1` is a backreference, which Go refuses). `(value, length)`.
+fn go_octal(after: &[char]) -> Option<(u32, usize)> {
+    let digit = |i: usize| after.get(i).and_then(|c| c.to_digit(8));
+    let first = digit(0)?;
+    if first != 0 && digit(1).is_none() {
+        return None;
+    }
+    let mut value = first;
+    let mut len = 1;
+    while len < 3 {
+        match digit(len) {
+            Some(d) => {
+                value = value * 8 + d;
+                len += 1;
+            }
+            None => break,
+        }
+    }
+    Some((value, len))
+}
+
+/// Whether `{…}` at the start of `s` is a repeat Go accepts: `{n}`, `{n,}` or `{n,m}`.
+fn is_go_repeat(s: &[char]) -> bool {
+    let text: String = s.iter().take(24).collect();
+    let Some(body) = text.strip_prefix('{').and_then(|t| t.split_once('}')) else {
+        return false;
+    };
+    let (min, max) = body.0.split_once(',').unwrap_or((body.0, "0"));
+    !min.is_empty()
+        && min.bytes().all(|b| b.is_ascii_digit())
+        && max.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Go's Perl classes and word boundaries are ASCII-only: `(start, end, Rust text)` rewrites.
+#[derive(Default)]
+struct AsciiPerl {
+    rewrites: Vec<(usize, usize, String)>,
+}
+
+fn perl_set(kind: &ast::ClassPerlKind) -> &'static str {
+    match kind {
+        ast::ClassPerlKind::Digit => "0-9",
+        ast::ClassPerlKind::Space => r"\t\n\x0C\r ",
+        ast::ClassPerlKind::Word => "0-9A-Za-z_",
+    }
+}
+
+impl ast::Visitor for AsciiPerl {
+    type Output = Vec<(usize, usize, String)>;
+    type Err = ();
+
+    fn finish(self) -> Result<Self::Output, ()> {
+        Ok(self.rewrites)
+    }
+
+    fn visit_pre(&mut self, ast: &Ast) -> Result<(), ()> {
+        let (span, text) = match ast {
+            Ast::ClassPerl(p) => (
+                p.span,
+                format!(
+                    "[{}{}]",
+                    if p.negated { "^" } else { "" },
+                    perl_set(&p.kind)
+                ),
+            ),
+            Ast::Assertion(a) if a.kind == AssertionKind::WordBoundary => {
+                (a.span, r"(?-u:\b)".into())
+            }
+            Ast::Assertion(a) if a.kind == AssertionKind::NotWordBoundary => {
+                (a.span, r"(?-u:\B)".into())
+            }
+            _ => return Ok(()),
+        };
+        self.rewrites
+            .push((span.start.offset, span.end.offset, text));
+        Ok(())
+    }
+
+    fn visit_class_set_item_pre(&mut self, item: &ClassSetItem) -> Result<(), ()> {
+        if let ClassSetItem::Perl(p) = item {
+            // Inside a class a negated set needs a nested class (Rust syntax).
+            let text = if p.negated {
+                format!("[^{}]", perl_set(&p.kind))
+            } else {
+                perl_set(&p.kind).to_string()
+            };
+            self.rewrites
+                .push((p.span.start.offset, p.span.end.offset, text));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,5 +530,45 @@ mod tests {
         let w = check(r"(?<ref>x)\p{Letter}");
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w.iter().all(|p| !p.error));
+    }
+
+    #[test]
+    fn go_only_syntax_is_written_as_the_rust_regex_with_the_same_meaning() {
+        for (go, rust) in [
+            (r"\Qa.b\E+", r"a\.b+"),
+            (r"x\Qa)$", r"xa\)\$"),
+            (r"a\012b\0", r"a\x{A}b\x{0}"),
+            (r"[\101-\132]", r"[\x{41}-\x{5A}]"),
+            (r"a{,3}b{2}c{1,}", r"a\{,3}b{2}c{1,}"),
+            (r"^{$", r"^\{$"),
+            (
+                r"\d\D\w\W\s\S",
+                r"[0-9][^0-9][0-9A-Za-z_][^0-9A-Za-z_][\t\n\x0C\r ][^\t\n\x0C\r ]",
+            ),
+            (r"[\d_][^\D]", r"[0-9_][^[^0-9]]"),
+            (r"\bx\B", r"(?-u:\b)x(?-u:\B)"),
+            (r"[[:alpha:]{]", r"[[:alpha:]{]"),
+            (r"[]a]", r"[]a]"),
+        ] {
+            assert_eq!(to_rust(go).as_deref(), Ok(rust), "{go}");
+        }
+        let ascii_digit = regex::Regex::new(&to_rust(r"^\d$").unwrap()).unwrap();
+        assert!(ascii_digit.is_match("7") && !ascii_digit.is_match("٣"));
+    }
+
+    #[test]
+    fn what_go_reads_otherwise_or_refuses_is_not_translated() {
+        for go in [
+            r"[a&&b]",
+            r"a**",
+            r"\1",
+            r"[\Qa\E]",
+            r"(?x)a",
+            r"a(?=b)",
+            r"\",
+            r"\p{sc=Greek}",
+        ] {
+            assert!(to_rust(go).is_err(), "{go}: {:?}", to_rust(go));
+        }
     }
 }
