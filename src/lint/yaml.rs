@@ -237,12 +237,16 @@ mod tests {
 
     #[test]
     fn yaml_1_1_scalars_mean_what_the_api_server_reads() {
-        let d = &parse_documents(
-            "a: on\nb: yes\nc: y\nd: Off\ne: NO\nf: 'on'\ng: 0755\nh: true\n",
-        )
-        .unwrap()[0];
+        let d = &parse_documents("a: on\nb: yes\nc: y\nd: Off\ne: NO\nf: 'on'\ng: 0755\nh: true\n")
+            .unwrap()[0];
         let v = &d.value;
-        for (k, want) in [("a", true), ("b", true), ("c", true), ("d", false), ("e", false)] {
+        for (k, want) in [
+            ("a", true),
+            ("b", true),
+            ("c", true),
+            ("d", false),
+            ("e", false),
+        ] {
             assert_eq!(v[k], Value::Bool(want), "{k}: {v}");
         }
         assert_eq!(v["f"], "on", "a quoted scalar stays a string");
