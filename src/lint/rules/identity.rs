@@ -69,6 +69,9 @@ pub fn alternation(res: &[&str]) -> String {
             unique.push(r);
         }
     }
+    if let [only] = unique[..] {
+        return only.to_string();
+    }
     let anchored = unique.iter().all(|r| {
         r.starts_with('^')
             && r.ends_with('$')
@@ -115,6 +118,7 @@ mod tests {
             assert!(!re.is_match(s), "{s}");
         }
         assert_eq!(alternation(&["a", "^b$"]), "(?:a)|(?:^b$)");
+        assert_eq!(alternation(&["^a$", "^a$"]), "^a$", "one regex is itself");
         // `^a|b$` is not anchored on both sides: stripping would change it.
         assert_eq!(alternation(&["^a|b$", "^c$"]), "(?:^a|b$)|(?:^c$)");
     }

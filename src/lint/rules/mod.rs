@@ -5,6 +5,7 @@ pub mod identity;
 pub mod insecure;
 pub mod policy;
 pub mod regex;
+pub mod suggest;
 pub mod variants;
 
 use super::discover::Discovered;
