@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use super::super::discover::Declared;
+use super::super::discover::{Declared, Transport};
 use super::super::finding::{rules, Finding};
 use super::suggest::{narrowing_fix, suggested_verify};
 use crate::api::ProvenancePolicySpec;
@@ -54,9 +54,14 @@ pub fn covering<'a>(
         .filter_map(|p| {
             let facts_known = d.namespace_known()
                 && (labels.is_some() || p.spec.match_.namespace_selector.is_none());
+            // `matches` assumes a chart with an unknown repository URL is covered.
+            let url_assumed = (p.spec.match_.url_regex.is_some() && d.source.match_url().is_none())
+                .then_some("the chart's HelmRepository is not in the inputs; its URL is assumed to match the policy's urlRegex");
             if facts_known {
-                return matches(&p.spec, &d.source, labels.unwrap_or(&empty))
-                    .then_some(Covering { policy: p, assumed: None });
+                return matches(&p.spec, &d.source, labels.unwrap_or(&empty)).then_some(Covering {
+                    policy: p,
+                    assumed: url_assumed,
+                });
             }
             let mut spec = p.spec.clone();
             let assumed = if !d.namespace_known() {
@@ -99,17 +104,24 @@ pub fn check(d: &Declared, covering: &[Covering], secrets: &Secrets) -> Vec<Find
 }
 
 fn check_requiring(d: &Declared, requiring: &[&LoadedPolicy], secrets: &Secrets) -> Vec<Finding> {
-    if requiring.is_empty() {
+    if requiring.is_empty() || d.transport == Transport::Http {
+        // An HTTP chart cannot carry a working spec.verify at all: `http-chart` says so.
         return vec![];
     }
     let names: Vec<&str> = requiring.iter().map(|p| p.name.as_str()).collect();
-    let Some(verify) = &d.source.verify else {
+    let Some(verify) = d
+        .source
+        .verify
+        .as_ref()
+        .filter(|_| d.blank_verify().is_none())
+    else {
         return vec![Finding::error(
             rules::VERIFY_MISSING,
             d.at(""),
             d.display(),
             format!(
-                "no spec.verify{}, but policy {} requires one (requireSourceVerify): Flux applies whatever is pushed to {}",
+                "{}{}, but policy {} requires one (requireSourceVerify): Flux applies whatever is pushed to {}",
+                d.blank_verify().unwrap_or("no spec.verify"),
                 d.via.as_ref().map(|v| format!(" (declared through {v})")).unwrap_or_default(),
                 names.join(", "),
                 if d.url.is_empty() { "its repository" } else { &d.url }

@@ -150,7 +150,6 @@ mod tests {
             quote(subject)
         );
         discover(&parse_text("f.yaml", &text).unwrap())
-            .unwrap()
             .sources
             .remove(0)
     }
