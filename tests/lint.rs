@@ -13,6 +13,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
+#[path = "lint/realrepos.rs"]
+mod realrepos;
+
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lint")
 }

@@ -4,6 +4,9 @@
 //! kustomization overrides an inner one. A FluxInstance whose namespace comes from its
 //! kustomization is in that namespace.
 //!
+//! Then Flux's own: a Flux `Kustomization`'s `spec.targetNamespace` sets the namespace of every
+//! namespaced object its `spec.path` builds, over what kustomize made it.
+//!
 //! A file two kustomizations put in different namespaces (a base of two overlays) keeps what it
 //! says: it is both, and lint cannot be each at once.
 
@@ -12,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::input::Object;
-use super::tree::{join, kustomization_entries, norm, Tree};
+use super::tree::{join, kustomization_entries, norm, Tree, FLUX_KUSTOMIZE_GROUP};
 
 /// What the kustomizations make a file's namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +47,36 @@ pub fn apply_namespaces(objects: &mut [Object], tree: &Tree) {
         let mut stack = BTreeSet::new();
         walk(objects, tree, dir, None, &mut stack, &mut assigned);
     }
+    set(objects, tree, assigned);
+    // Flux's targetNamespace, after kustomize's.
+    let mut targeted: BTreeMap<String, Assigned> = BTreeMap::new();
+    for o in objects.iter() {
+        let target = o
+            .value
+            .pointer("/spec/targetNamespace")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty() && !n.contains("${"));
+        let path = o.value.pointer("/spec/path").and_then(Value::as_str);
+        let (Some(ns), Some(path)) = (target, path) else {
+            continue;
+        };
+        if o.group() != FLUX_KUSTOMIZE_GROUP || o.kind() != "Kustomization" || path.contains("${") {
+            continue;
+        }
+        let mut files = BTreeSet::new();
+        tree.build(objects, &join(&o.root, path.trim_start_matches("./")), &mut files);
+        for f in files {
+            let a = Assigned::One(Some(ns.to_string()));
+            let slot = targeted.entry(f).or_insert_with(|| a.clone());
+            if *slot != a {
+                *slot = Assigned::Ambiguous;
+            }
+        }
+    }
+    set(objects, tree, targeted);
+}
+
+fn set(objects: &mut [Object], tree: &Tree, assigned: BTreeMap<String, Assigned>) {
     for (file, a) in assigned {
         let Assigned::One(Some(ns)) = a else {
             continue;
@@ -148,5 +181,20 @@ mod tests {
             "prod and stage disagree: as written"
         );
         assert_eq!(ns("n"), None, "a Namespace is cluster-scoped");
+    }
+
+    #[test]
+    fn a_flux_target_namespace_sets_what_its_path_builds() {
+        let mut objects = vec![];
+        for (f, t) in [
+            ("apps/ks.yaml", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./apps/app\n  targetNamespace: media\n"),
+            ("apps/app/kustomization.yaml", "namespace: other\nresources: [oci.yaml]\n"),
+            ("apps/app/oci.yaml", "kind: OCIRepository\nmetadata: {name: a}\n"),
+        ] {
+            objects.extend(parse_text(f, t).unwrap());
+        }
+        let tree = Tree::new(&objects);
+        apply_namespaces(&mut objects, &tree);
+        assert_eq!(objects[2].namespace(), Some("media"), "Flux's targetNamespace wins");
     }
 }
