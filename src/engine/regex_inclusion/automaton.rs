@@ -12,7 +12,7 @@ use regex_automata::util::primitives::StateID;
 use regex_automata::util::{start, syntax};
 use regex_automata::{Anchored, MatchKind};
 
-use super::Undecided;
+use super::undecided::Undecided;
 
 /// A compiled regex.
 pub(super) struct Dfa {

@@ -18,6 +18,7 @@
 mod automaton;
 pub mod go;
 mod product;
+mod undecided;
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -25,6 +26,7 @@ use std::sync::{LazyLock, Mutex};
 
 use automaton::Dfa;
 use product::{Budget, Product, Role};
+pub use undecided::Undecided;
 
 /// How a regex's text is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,23 +64,6 @@ pub struct Witness {
     pub subject: String,
     /// Which source entry accepts it.
     pub entry: usize,
-}
-
-/// Why a decision could not be made.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Undecided {
-    /// A size or work bound was hit.
-    #[error("could not decide: {0}")]
-    Bound(String),
-    /// A regex cannot be read faithfully (Go and Rust disagree on it, or the automaton cannot
-    /// represent it, e.g. a Unicode `\b`).
-    #[error("could not decide: regex {pattern:?}: {why}")]
-    Unsupported {
-        /// The regex.
-        pattern: String,
-        /// Why.
-        why: String,
-    },
 }
 
 /// The answer.

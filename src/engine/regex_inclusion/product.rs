@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::automaton::Dfa;
-use super::Undecided;
+use super::undecided::Undecided;
 
 /// What a regex must do with the strings searched for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
