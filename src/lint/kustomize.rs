@@ -64,7 +64,11 @@ pub fn apply_namespaces(objects: &mut [Object], tree: &Tree) {
             continue;
         }
         let mut files = BTreeSet::new();
-        tree.build(objects, &join(&o.root, path.trim_start_matches("./")), &mut files);
+        tree.build(
+            objects,
+            &join(&o.root, path.trim_start_matches("./")),
+            &mut files,
+        );
         for f in files {
             let a = Assigned::One(Some(ns.to_string()));
             let slot = targeted.entry(f).or_insert_with(|| a.clone());
@@ -195,6 +199,10 @@ mod tests {
         }
         let tree = Tree::new(&objects);
         apply_namespaces(&mut objects, &tree);
-        assert_eq!(objects[2].namespace(), Some("media"), "Flux's targetNamespace wins");
+        assert_eq!(
+            objects[2].namespace(),
+            Some("media"),
+            "Flux's targetNamespace wins"
+        );
     }
 }

@@ -115,7 +115,10 @@ fn the_sources_of_each_real_repository_are_all_found() {
     // verified; the kube-state-metrics values merely mention HelmRepository and Bucket.
     let home = inventory("bjw-s-labs+home-ops");
     assert_eq!(home.by_kind, kinds(&[("OCIRepository", 79)]));
-    assert_eq!((home.templated, home.http_charts, home.unverified), (0, 0, 79));
+    assert_eq!(
+        (home.templated, home.http_charts, home.unverified),
+        (0, 0, 79)
+    );
     assert!(home.files > 500, "{} files", home.files);
     // d1-fleet: its sources are inside ResourceSets, one per cluster (three FluxInstances).
     let d1 = inventory("controlplaneio-fluxcd+d1-fleet");
