@@ -11,64 +11,28 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, ensure, Result};
+use provenance_e2e::attest::{escape, exactly, GITHUB_ISSUER};
 use provenance_e2e::prometheus::{result, rules_with_short_for, Prometheus};
 use provenance_e2e::{condition, has_cond, repo_root, revision, run, Ctx, AUDIT, FLUX};
 use serde_json::{json, Value};
-use sigstore_forge::{push, LeafSpec, PrivateSigstore, SignOptions};
+use sigstore_forge::predicates::Build;
 
-const ISSUER: &str = "https://token.actions.githubusercontent.com";
-const SIGNER: &str =
-    "https://github.com/example/infra/.github/workflows/publish.yml@refs/heads/main";
 /// What the policy accepts: any workflow of any repository of `example`, from main.
 const BROAD: &str = r"^https://github\.com/example/[A-Za-z0-9_-]+/\.github/workflows/[A-Za-z0-9_-]+\.ya?ml@refs/heads/main$";
 /// Every `for:` of the test copy of the rules.
 const HOLD: &str = "5s";
 
-/// `s` with every regex metacharacter escaped.
-fn escape(s: &str) -> String {
-    let mut re = String::new();
-    for c in s.chars() {
-        if ".+*?()[]{}|^$\\".contains(c) {
-            re.push('\\');
-        }
-        re.push(c);
-    }
-    re
+/// The workflow run that signs: `example/infra`'s release workflow on main.
+fn build() -> Build {
+    Build::github("https://github.com/example/infra", "refs/heads/main")
 }
 
-/// An anchored, escaped regex for exactly `s` (what a careful user writes).
-fn exactly(s: &str) -> String {
-    format!("^{}$", escape(s))
-}
-
-/// A private Sigstore whose `trusted_root.json` is in Secret `trusted-root`.
-async fn private_sigstore(ctx: &Ctx) -> Result<std::path::PathBuf> {
-    let dir = ctx.path("sigstore");
-    let d = dir.clone();
-    tokio::task::spawn_blocking(move || PrivateSigstore::generate("e2e")?.save(&d))
-        .await?
-        .map_err(|e| anyhow!("creating the private Sigstore: {e}"))?;
-    let root = std::fs::read_to_string(dir.join("trusted_root.json"))?;
-    ctx.secret("trusted-root", &[("trusted_root.json", &root)])
-        .await?;
-    Ok(dir)
-}
-
-/// Pushes `repo:v1` signed keyless by [`SIGNER`] (a cosign v3 bundle); returns its digest.
+/// Pushes `repo:v1` signed keyless by [`build`]'s workflow (a cosign v3 bundle); its digest.
 async fn signed_artifact(ctx: &Ctx, sigstore: &std::path::Path, repo: &str) -> Result<String> {
     let digest = ctx
         .push_artifact(repo, "v1", &ctx.artifact_dir(repo, repo)?)
         .await?;
-    let (dir, d) = (sigstore.to_path_buf(), digest.clone());
-    let image = format!("{}/{}/{repo}", ctx.stack.registry(), ctx.ns);
-    tokio::task::spawn_blocking(move || -> sigstore_forge::Result<String> {
-        let forge = PrivateSigstore::load(&dir)?;
-        let leaf = forge.issue_leaf(&LeafSpec::uri(SIGNER, ISSUER))?;
-        let bundle = forge.sign_bundle(&leaf, &d, &SignOptions::default())?;
-        push::attach_bundle(&image, &d, &bundle)
-    })
-    .await?
-    .map_err(|e| anyhow!("signing keyless: {e}"))?;
+    ctx.sign_keyless(sigstore, repo, &digest, &build()).await?;
     Ok(digest)
 }
 
@@ -77,7 +41,7 @@ fn keyless_source(ctx: &Ctx, repo: &str, subject: &str) -> Value {
     let mut spec = ctx.oci_spec(repo, None);
     spec["verify"] = json!({
         "provider": "cosign",
-        "matchOIDCIdentity": [{"issuer": exactly(ISSUER), "subject": subject}],
+        "matchOIDCIdentity": [{"issuer": exactly(GITHUB_ISSUER), "subject": subject}],
         "trustedRootSecretRef": {"name": "trusted-root"},
     });
     spec
@@ -95,7 +59,8 @@ async fn alert_for(prom: &Prometheus, ns: &str, name: &str, source: &str) -> Res
 async fn a_narrower_verify_under_a_broader_policy_is_enforced_and_raises_no_alert() {
     run("enforced-narrower", |ctx| async move {
         let metrics_url = ctx.auditor().await?;
-        let sigstore = private_sigstore(&ctx).await?;
+        let sigstore = ctx.private_sigstore().await?;
+        let signer = build().workflow_identity();
         let policy = format!("{}-broad", ctx.ns);
         ctx.policy(
             &policy,
@@ -104,7 +69,7 @@ async fn a_narrower_verify_under_a_broader_policy_is_enforced_and_raises_no_aler
                 "requireSourceVerify": true,
                 "verify": {
                     "provider": "cosign",
-                    "matchOIDCIdentity": [{"issuer": exactly(ISSUER), "subject": BROAD}],
+                    "matchOIDCIdentity": [{"issuer": exactly(GITHUB_ISSUER), "subject": BROAD}],
                     "trustedRootSecretRef": {"namespace": ctx.ns, "name": "trusted-root"},
                 },
             }),
@@ -116,11 +81,11 @@ async fn a_narrower_verify_under_a_broader_policy_is_enforced_and_raises_no_aler
         ctx.apply(
             "OCIRepository",
             "narrow",
-            keyless_source(&ctx, "narrow", &exactly(SIGNER)),
+            keyless_source(&ctx, "narrow", &exactly(&signer)),
         )
         .await?;
         // The same identity without anchors: Flux matches it anywhere in the subject.
-        let unanchored = escape(SIGNER);
+        let unanchored = escape(&signer);
         ctx.apply(
             "OCIRepository",
             "loose",
@@ -177,9 +142,9 @@ async fn a_narrower_verify_under_a_broader_policy_is_enforced_and_raises_no_aler
             .nth(1)
             .and_then(|r| r.split('"').next())
             .ok_or_else(|| anyhow!("no witness identity in {why:?}"))?;
-        // The source's regex is SIGNER as literal text, found anywhere; BROAD is anchored at
+        // The source's regex is the signer as literal text, found anywhere; BROAD is anchored at
         // both ends on this prefix and suffix.
-        let accepted = witness.contains(SIGNER);
+        let accepted = witness.contains(&signer);
         let refused = !witness.starts_with("https://github.com/example/")
             || !witness.ends_with("@refs/heads/main");
         ensure!(
@@ -242,22 +207,9 @@ async fn a_policy_scoped_by_the_chart_registry_url_covers_the_chart() {
         ctx.auditor().await?;
         let (key, pubkey) = ctx.keygen("signer").await?;
         ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
-        let chart = ctx.path("chart");
-        std::fs::create_dir_all(chart.join("templates"))?;
-        std::fs::write(
-            chart.join("Chart.yaml"),
-            "apiVersion: v2\nname: e2e-chart\nversion: 0.1.0\ndescription: e2e chart\ntype: application\n",
-        )?;
-        std::fs::write(
-            chart.join("templates/configmap.yaml"),
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n",
-        )?;
         let registry = ctx.stack.registry();
-        let repo = format!("{registry}/{}/charts", ctx.ns);
-        let digest = ctx
-            .script("push-helm-chart.sh", &[&repo, chart.to_str().unwrap_or_default()])
-            .await?;
-        ctx.sign(&key, "bundle", "charts/e2e-chart", &digest).await?;
+        let charts = format!("{}-charts", ctx.ns);
+        let other = format!("{}-other", ctx.ns);
         let scoped = |path: &str| {
             json!({
                 "match": {
@@ -268,28 +220,9 @@ async fn a_policy_scoped_by_the_chart_registry_url_covers_the_chart() {
                 "verify": {"provider": "cosign", "secretRef": {"namespace": ctx.ns, "name": "cosign-pub"}},
             })
         };
-        let charts = format!("{}-charts", ctx.ns);
-        let other = format!("{}-other", ctx.ns);
         ctx.policy(&charts, scoped("charts")).await?;
         ctx.policy(&other, scoped("other")).await?;
-        ctx.apply(
-            "HelmRepository",
-            "charts",
-            json!({"type": "oci", "url": format!("oci://{repo}"), "interval": "10m", "insecure": true}),
-        )
-        .await?;
-        ctx.apply(
-            "HelmChart",
-            "chart",
-            json!({
-                "chart": "e2e-chart", "version": "0.1.0", "interval": "10m",
-                "sourceRef": {"kind": "HelmRepository", "name": "charts"},
-                "verify": {"provider": "cosign", "secretRef": {"name": "cosign-pub"}},
-            }),
-        )
-        .await?;
-        ctx.wait_for("HelmChart", "chart", FLUX, "an artifact", |o| revision(o).is_some())
-            .await?;
+        let digest = ctx.flux_chart(&key, "cosign-pub").await?;
         let a = ctx
             .wait_audit("helmchart-chart", AUDIT, "Verified under the charts policy", |a| {
                 a.is_some_and(|a| {

@@ -176,6 +176,20 @@ pub fn parse_text(file: &str, text: &str) -> Result<Vec<Object>, InputError> {
     Ok(objects)
 }
 
+/// The objects of several files, `(path, text)`, each found under directory argument `root`
+/// (for tests of what spans files).
+#[cfg(test)]
+pub fn parse_files(root: &str, files: &[(&str, &str)]) -> Vec<Object> {
+    let mut out = vec![];
+    for (f, t) in files {
+        out.extend(parse_text(f, t).unwrap().into_iter().map(|mut o| {
+            o.root = root.into();
+            o
+        }));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

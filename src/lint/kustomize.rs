@@ -148,12 +148,13 @@ fn namespaced(o: &Object) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::input::parse_text;
+    use crate::lint::input::parse_files;
 
     #[test]
     fn the_outermost_kustomization_namespace_wins_and_conflicts_keep_the_file() {
-        let mut objects = vec![];
-        for (f, t) in [
+        let mut objects = parse_files(
+        "",
+        &[
             ("c/prod/kustomization.yaml", "namespace: prod\nresources: [../../base, flux.yaml]\n"),
             ("c/prod/flux.yaml", "apiVersion: fluxcd.controlplane.io/v1\nkind: FluxInstance\nmetadata: {name: flux}\n"),
             ("c/stage/kustomization.yaml", "namespace: stage\nresources: [../../base]\n"),
@@ -161,9 +162,8 @@ mod tests {
             ("base/a.yaml", "kind: OCIRepository\nmetadata: {name: a, namespace: x}\n"),
             ("solo/kustomization.yaml", "namespace: solo\nresources: [s.yaml]\n"),
             ("solo/s.yaml", "kind: OCIRepository\nmetadata: {name: s, namespace: x}\n---\nkind: Namespace\nmetadata: {name: n}\n"),
-        ] {
-            objects.extend(parse_text(f, t).unwrap());
-        }
+        ],
+    );
         let tree = Tree::new(&objects);
         apply_namespaces(&mut objects, &tree);
         let ns = |name: &str| {
@@ -189,14 +189,14 @@ mod tests {
 
     #[test]
     fn a_flux_target_namespace_sets_what_its_path_builds() {
-        let mut objects = vec![];
-        for (f, t) in [
+        let mut objects = parse_files(
+        "",
+        &[
             ("apps/ks.yaml", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./apps/app\n  targetNamespace: media\n"),
             ("apps/app/kustomization.yaml", "namespace: other\nresources: [oci.yaml]\n"),
             ("apps/app/oci.yaml", "kind: OCIRepository\nmetadata: {name: a}\n"),
-        ] {
-            objects.extend(parse_text(f, t).unwrap());
-        }
+        ],
+    );
         let tree = Tree::new(&objects);
         apply_namespaces(&mut objects, &tree);
         assert_eq!(

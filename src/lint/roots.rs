@@ -263,22 +263,15 @@ fn members(objects: &[Object], tree: &Tree, root: &Root) -> BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::input::parse_text;
+    use crate::lint::input::parse_files;
 
     fn objects(files: &[(&str, &str)]) -> Vec<Object> {
-        let mut out = vec![];
-        for (f, t) in files {
-            out.extend(
-                parse_text(&format!("repo/{f}"), t)
-                    .unwrap()
-                    .into_iter()
-                    .map(|mut o| {
-                        o.root = "repo".into();
-                        o
-                    }),
-            );
-        }
-        out
+        let files: Vec<(String, &str)> = files
+            .iter()
+            .map(|(f, t)| (format!("repo/{f}"), *t))
+            .collect();
+        let refs: Vec<(&str, &str)> = files.iter().map(|(f, t)| (f.as_str(), *t)).collect();
+        parse_files("repo", &refs)
     }
 
     const INSTANCE: &str = "apiVersion: fluxcd.controlplane.io/v1\nkind: FluxInstance\nmetadata: {name: flux, namespace: flux-system}\nspec:\n  sync: {kind: GitRepository, url: x, ref: main, path: PATH}\n";

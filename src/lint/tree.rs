@@ -163,7 +163,7 @@ pub fn norm(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::input::parse_text;
+    use crate::lint::input::parse_files;
 
     #[test]
     fn paths_are_normalized_lexically() {
@@ -177,21 +177,21 @@ mod tests {
 
     #[test]
     fn a_directory_builds_its_kustomization_or_everything_below_it() {
-        let mut objects = vec![];
-        for (f, t) in [
-            ("r/app/kustomization.yaml", "resources: [a.yaml, ../base]\n"),
-            ("r/app/a.yaml", "kind: A\n"),
-            ("r/app/unlisted.yaml", "kind: U\n"),
-            ("r/base/kustomization.yaml", "resources: [b.yaml]\n"),
-            ("r/base/b.yaml", "kind: B\n"),
-            ("r/plain/x.yaml", "kind: X\n"),
-            ("r/plain/deep/y.yaml", "kind: Y\n"),
-            ("r/plain/sub/kustomization.yaml", "resources: [z.yaml]\n"),
-            ("r/plain/sub/z.yaml", "kind: Z\n"),
-            ("r/plain/sub/not.yaml", "kind: N\n"),
-        ] {
-            objects.extend(parse_text(f, t).unwrap());
-        }
+        let objects = parse_files(
+            "",
+            &[
+                ("r/app/kustomization.yaml", "resources: [a.yaml, ../base]\n"),
+                ("r/app/a.yaml", "kind: A\n"),
+                ("r/app/unlisted.yaml", "kind: U\n"),
+                ("r/base/kustomization.yaml", "resources: [b.yaml]\n"),
+                ("r/base/b.yaml", "kind: B\n"),
+                ("r/plain/x.yaml", "kind: X\n"),
+                ("r/plain/deep/y.yaml", "kind: Y\n"),
+                ("r/plain/sub/kustomization.yaml", "resources: [z.yaml]\n"),
+                ("r/plain/sub/z.yaml", "kind: Z\n"),
+                ("r/plain/sub/not.yaml", "kind: N\n"),
+            ],
+        );
         let t = Tree::new(&objects);
         let built = |d: &str| {
             let mut out = BTreeSet::new();
