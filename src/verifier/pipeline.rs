@@ -144,13 +144,15 @@ impl Verifier {
         policies: &[(String, ProvenancePolicySpec)],
         ns_labels: &BTreeMap<String, String>,
     ) -> Result<Decision, Error> {
-        // A chart's urlRegex is matched against its HelmRepository's URL (see match_url).
+        // A chart's urlRegex is matched against its HelmRepository's URL (see match_url), read
+        // only when a policy has a urlRegex.
+        let url_regex = policies.iter().any(|(_, p)| p.match_.url_regex.is_some());
         let source = &match source
             .chart
             .as_ref()
             .filter(|c| c.source_kind == "HelmRepository")
         {
-            Some(c) if c.repository_url.is_none() => {
+            Some(c) if url_regex && c.repository_url.is_none() => {
                 let ar = flux_resource("HelmRepository");
                 let api: Api<DynamicObject> =
                     Api::namespaced_with(self.client.clone(), &source.namespace, &ar);
