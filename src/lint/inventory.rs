@@ -104,15 +104,28 @@ fn policy_for(publisher: &str) -> String {
     let identity = if host == "ghcr.io" {
         format!(
             "      - issuer: '^https://token\\.actions\\.githubusercontent\\.com$'\n        subject: '^https://github\\.com/{}/<repository>/\\.github/workflows/<workflow>\\.ya?ml@refs/tags/v[0-9]+\\.[0-9]+\\.[0-9]+$'",
-            regex_syntax::escape(owner)
+            escape(owner)
         )
     } else {
         "      - issuer: '<issuer regex>'\n        subject: '<subject regex>'".into()
     };
     format!(
         "apiVersion: provenance.dev/v1alpha1\nkind: ProvenancePolicy\nmetadata:\n  name: {name}\nspec:\n  match:\n    kinds: [OCIRepository, HelmChart]\n    urlRegex: '^oci://{}/'\n  requireSourceVerify: true\n  verify:\n    matchOIDCIdentity:\n{identity}",
-        regex_syntax::escape(publisher)
+        escape(publisher)
     )
+}
+
+/// `s` with the characters Go and Rust regexes both treat as operators escaped (and no others,
+/// so that the policy reads as written).
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if r".+*?()[]{}|^$\".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -133,5 +146,7 @@ mod tests {
         let re = regex::Regex::new(spec["spec"]["match"]["urlRegex"].as_str().unwrap()).unwrap();
         assert!(re.is_match("oci://ghcr.io/bjw-s-labs/helm/app-template"));
         assert!(!re.is_match("oci://ghcr.io/bjw-s-labs-evil/x"));
+        assert!(!re.is_match("oci://ghcrxio/bjw-s-labs/x"), "the dot is escaped");
+        assert!(p.contains(r"urlRegex: '^oci://ghcr\.io/bjw-s-labs/'"), "{p}");
     }
 }
