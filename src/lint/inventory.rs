@@ -146,7 +146,13 @@ mod tests {
         let re = regex::Regex::new(spec["spec"]["match"]["urlRegex"].as_str().unwrap()).unwrap();
         assert!(re.is_match("oci://ghcr.io/bjw-s-labs/helm/app-template"));
         assert!(!re.is_match("oci://ghcr.io/bjw-s-labs-evil/x"));
-        assert!(!re.is_match("oci://ghcrxio/bjw-s-labs/x"), "the dot is escaped");
-        assert!(p.contains(r"urlRegex: '^oci://ghcr\.io/bjw-s-labs/'"), "{p}");
+        assert!(
+            !re.is_match("oci://ghcrxio/bjw-s-labs/x"),
+            "the dot is escaped"
+        );
+        assert!(
+            p.contains(r"urlRegex: '^oci://ghcr\.io/bjw-s-labs/'"),
+            "{p}"
+        );
     }
 }
