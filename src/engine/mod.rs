@@ -20,6 +20,7 @@ pub mod legacy;
 pub mod notation;
 pub mod policy;
 mod policy_error;
+pub mod regex_inclusion;
 pub mod regex_memo;
 pub mod report;
 pub mod suggest;

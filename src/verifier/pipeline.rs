@@ -148,6 +148,24 @@ impl Verifier {
         policies: &[(String, ProvenancePolicySpec)],
         ns_labels: &BTreeMap<String, String>,
     ) -> Result<Decision, Error> {
+        // A chart's urlRegex is matched against its HelmRepository's URL (see match_url), read
+        // only when a policy has a urlRegex.
+        let url_regex = policies.iter().any(|(_, p)| p.match_.url_regex.is_some());
+        let source = &match source
+            .chart
+            .as_ref()
+            .filter(|c| c.source_kind == "HelmRepository")
+        {
+            Some(c) if url_regex && c.repository_url.is_none() => {
+                let ar = flux_resource("HelmRepository");
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(self.client.clone(), &source.namespace, &ar);
+                let repo = api.get_opt(&c.source_name).await?;
+                let url = repo.and_then(|r| crate::audit::source::helm_repository_url(&r.data));
+                source.clone().with_chart_repository(url)
+            }
+            _ => source.clone(),
+        };
         let matching: Vec<(&str, &ProvenancePolicySpec)> = policies
             .iter()
             .filter(|(_, p)| matches(p, source, ns_labels))
