@@ -5,9 +5,12 @@
 # installs the CRDs and three ProvenancePolicies, pushes four artifacts as Flux OCIRepositories
 # (signed with a cosign key, signed keyless by a private Sigstore, unsigned, signed keyless by
 # the wrong workflow), serves one Helm chart signed with `helm package --sign` (a gpg key) from
-# a plain HTTP chart repository as a Flux HelmChart, runs the controller with the ServiceAccount config/rbac grants, and a real
+# a plain HTTP chart repository as a Flux HelmChart, runs the controller with the ServiceAccount
+# config/rbac grants (with OpenReports on, and Flux notifications posted to a receiver it
+# starts), and a real
 # Prometheus with config/prometheus/rules.yaml scraping it. Prints `kubectl get sourceaudits -A`,
-# the alerts and the metrics, and leaves everything running; `make stack-down` stops it all.
+# the alerts, the metrics, the events on the sources, the notifications received and the
+# namespace's Report, and leaves everything running; `make stack-down` stops it all.
 # Everything listens on 127.0.0.1.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -162,9 +165,17 @@ say "6/7 the controller (as ServiceAccount provenance-system/provenance-auditor)
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 stop_component demo-controller
 stop_component demo-prometheus
+stop_component demo-receiver
 METRICS_PORT=$(port)
+# What a Flux Alert's generic webhook Provider would be sent: verdict changes in Flux's event
+# format, here received on 127.0.0.1 (docs/notifications.md).
+RECEIVER_PORT=$(port)
+NOTIFICATIONS=$work/notifications.jsonl
+: >"$NOTIFICATIONS"
+start demo-receiver /usr/bin/python3 "$ROOT/hack/stack/flux-event-receiver.py" "$RECEIVER_PORT" "$NOTIFICATIONS"
 start demo-controller RUST_LOG=info "$PA" run --kubeconfig "$KUBECONFIG_AUDITOR" \
-  --metrics-addr "127.0.0.1:$METRICS_PORT" --resync-interval 5m
+  --metrics-addr "127.0.0.1:$METRICS_PORT" --resync-interval 5m \
+  --flux-notification-url "http://127.0.0.1:$RECEIVER_PORT/" --reports openreports
 PROM_PORT=$(port)
 mkdir -p "$work/prometheus"
 cat >"$work/prometheus/prometheus.yml" <<EOF
@@ -221,6 +232,33 @@ echo
 echo "\$ curl -s $DEMO_METRICS/metrics | grep '^provenance_source_verified'"
 curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" | grep "^provenance_source_verified{namespace=\"$NS\"" | sed 's/^/  /'
 
+# The two definite findings reach Flux's notification format; the verified sources send none.
+notified() {
+  [ "$(jq -s '[.[] | select(.severity == "error") | .involvedObject.name] | unique | length' "$NOTIFICATIONS")" -ge 2 ]
+}
+wait_for 60 "the Flux notifications of unsigned and wrong-identity" notified
+echo
+echo "\$ kubectl -n $NS events --for OCIRepository/wrong-identity   (events on the Flux source, docs/notifications.md)"
+"${K[@]}" -n "$NS" events --for OCIRepository/wrong-identity | grep -E 'REASON|Provenance' | cut -c1-160 | sed 's/^/  /'
+echo
+echo "Flux notifications received on 127.0.0.1:$RECEIVER_PORT (what an Alert's Provider is sent):"
+jq -r '[.severity, .reason, "\(.involvedObject.kind)/\(.involvedObject.name)", .message] | @tsv' "$NOTIFICATIONS" |
+  awk -F'\t' 'BEGIN {printf "  %-8s %-28s %-30s %s\n", "SEVERITY", "REASON", "SOURCE", "MESSAGE"}
+               {printf "  %-8s %-28s %-30s %.70s\n", $1, $2, $3, $4}'
+reported() {
+  "${K[@]}" -n "$NS" get reports.openreports.io provenance-auditor -o json |
+    jq -e '[.results[] | select(.rule == "signature" or .rule == "identity")] | length >= 8'
+}
+wait_for 60 "the demo namespace's OpenReports Report" reported
+echo
+echo "\$ kubectl -n $NS get reports.openreports.io   (OpenReports, for Policy Reporter)"
+"${K[@]}" -n "$NS" get reports.openreports.io | sed 's/^/  /'
+echo "  signature and identity results:"
+"${K[@]}" -n "$NS" get reports.openreports.io provenance-auditor -o json |
+  jq -r '.results[] | select(.rule == "signature" or .rule == "identity")
+    | [.resources[0].kind + "/" + .resources[0].name, .rule, .result, .message] | @tsv' | sort |
+  awk -F'\t' '{printf "  %-30s %-10s %-5s %.80s\n", $1, $2, $3, $4}'
+
 echo
 echo "\$ kubectl get ocirepositories,provenancepolicies -o yaml | provenance-auditor lint -   (docs/lint.md)"
 { "${K[@]}" -n "$NS" get ocirepositories -o yaml; echo ---
@@ -236,6 +274,7 @@ cat <<EOF
 
 Still running, on 127.0.0.1 only:
   controller metrics  $DEMO_METRICS/metrics   (log: $LOGS/demo-controller.log)
+  Flux event receiver http://127.0.0.1:$RECEIVER_PORT/   (notifications: $NOTIFICATIONS)
   Prometheus          $DEMO_PROMETHEUS/alerts
   chart repository    http://127.0.0.1:$CHARTS_PORT/index.yaml
   kubectl             kubectl --kubeconfig $KUBECONFIG_ADMIN get sourceaudits -A

@@ -4,8 +4,9 @@
 # Go-built tools are cached by version under $PA_CACHE/bin/<tool>-<version>/ (outside the
 # repository, never committed), Debian packages are installed with apt when missing.
 # Usage: hack/tools.sh TOOL...   (prints nothing on a warm cache; progress on a cold one)
-# Tools: apt containers cosign helm kubectl controlplane source-controller source-controller-crds
-#        prometheus-operator-crds actionlint, and `test` (all of them: what `make test` needs).
+# Tools: apt containers cosign notation helm kubectl controlplane source-controller
+#        source-controller-crds prometheus-operator-crds actionlint moto, and `test` (all of them: what
+#        `make test` needs).
 # `hack/tools.sh path TOOL` prints the path of one installed tool; `hack/tools.sh check TOOL...`
 # fails, saying how to install it, when one is missing (tests check, they never install).
 # Safe when several processes install at once: one lock per tool, and each install is built in
@@ -17,13 +18,18 @@ PA_CACHE=${PA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/provenance-auditor}
 BIN=$PA_CACHE/bin
 
 COSIGN_VERSION=v3.1.2
+# Signs the Notary Project test artifacts (the same notation-go source-controller verifies with).
+NOTATION_VERSION=v1.3.2
 HELM_VERSION=v3.22.0
 K8S_VERSION=v1.36.3
-SOURCE_CONTROLLER_VERSION=v1.9.1
+SOURCE_CONTROLLER_VERSION=v1.9.6
 # The newest release the Go module proxy serves in full (v0.86+ answer 403 there).
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
 # Lints .github/workflows (make lint).
 ACTIONLINT_VERSION=v1.7.12
+# AWS emulator (STS, ECR) for the cloud identity tests, from PyPI; its dependencies are pinned in
+# hack/tools/moto/requirements.txt.
+MOTO_VERSION=5.2.6
 
 export GOFLAGS=${GOFLAGS:-} CGO_ENABLED=0 GOTOOLCHAIN=local
 
@@ -122,6 +128,27 @@ module_files_locked() {
   place "$tmp" "$dir"
 }
 
+# python_venv NAME VERSION REQUIREMENTS: a Python virtualenv with exactly the pinned packages of
+# REQUIREMENTS (no resolution: --no-deps), run as `$BIN/NAME-VERSION/bin/python -m MODULE` (a
+# venv's scripts hard-code the directory they were installed in; `python -m` survives the rename).
+python_venv() {
+  [ -f "$BIN/$1-$2/.done" ] && return 0
+  locked "$1-$2" python_venv_locked "$@"
+}
+python_venv_locked() {
+  local name=$1 version=$2 req=$3 dir=$BIN/$1-$2
+  [ -f "$dir/.done" ] && return 0
+  grep -q "^$name==$version\$" "$req" || { log "$req does not pin $name==$version"; return 1; }
+  log "installing $name $version from PyPI into a virtualenv (once per machine)…"
+  local tmp; tmp=$(fresh_dir "$name-$version")
+  python3 -m venv "$tmp"
+  "$tmp/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$req"
+  touch "$tmp/.done"
+  place "$tmp" "$dir"
+  "$dir/bin/python" -c "import $name" || { log "$name does not import after the install"; return 1; }
+  log "installed $dir"
+}
+
 # apt_install PACKAGE...: Debian packages, one apt-get at a time: ours wait on our lock, and
 # apt-get itself waits (up to 10 minutes) for dpkg's lock if something else holds it.
 apt_install() { locked apt apt_install_locked "$@"; }
@@ -178,8 +205,10 @@ container_tools() {
 tool_path() {
   case $1 in
     cosign) echo "$BIN/cosign-$COSIGN_VERSION/cosign" ;;
+    notation) echo "$BIN/notation-$NOTATION_VERSION/notation" ;;
     helm) echo "$BIN/helm-$HELM_VERSION/helm" ;;
     actionlint) echo "$BIN/actionlint-$ACTIONLINT_VERSION/actionlint" ;;
+    moto) echo "$BIN/moto-$MOTO_VERSION/bin/python" ;;
     kubectl) echo "$BIN/kubectl-$K8S_VERSION/kubectl" ;;
     kube-apiserver|kube-controller-manager|etcd) echo "$BIN/controlplane-$K8S_VERSION/$1" ;;
     source-controller) echo "$BIN/source-controller-$SOURCE_CONTROLLER_VERSION/source-controller" ;;
@@ -199,6 +228,7 @@ installed() {
     kubectl) [ -f "$BIN/kubectl-$K8S_VERSION/.done" ] ;;
     source-controller) [ -f "$BIN/source-controller-$SOURCE_CONTROLLER_VERSION/.done" ] && installed source-controller-crds ;;
     source-controller-crds|prometheus-operator-crds) [ -f "$(tool_path "$1")/.done" ] ;;
+    moto) [ -f "$BIN/moto-$MOTO_VERSION/.done" ] ;;
     *) [ -x "$(tool_path "$1")" ] ;;
   esac
 }
@@ -208,8 +238,12 @@ install_tool() {
     apt) apt_tools ;;
     containers) container_tools ;;
     cosign) go_install cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v3/cmd/cosign ;;
+    # From a wrapper module: `go install …@version` reads the version list, which the proxy refuses.
+    notation) go_build_wrapper notation "$NOTATION_VERSION" notation "" "" github.com/notaryproject/notation/cmd/notation ;;
     helm) go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
     actionlint) go_install actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint ;;
+    # `$(hack/tools.sh path moto) -m moto.server`: the AWS emulator of the cloud identity tests.
+    moto) python_venv moto "$MOTO_VERSION" "$ROOT/hack/tools/moto/requirements.txt" ;;
     # kubectl at the control plane's version, from the same wrapper module: the stack, the
     # install test (`kubectl apply -k`) and the demo (`kubectl get sourceaudits -A`) use it, and a
     # new machine has none.
@@ -238,7 +272,7 @@ install_tool() {
         "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
         example/prometheus-operator-crd '*.yaml' ;;
     # Everything `make test` uses, installed before any test runs.
-    test) for t in apt containers cosign helm actionlint kubectl controlplane source-controller prometheus-operator-crds; do install_tool $t; done ;;
+    test) for t in apt containers cosign notation helm actionlint moto kubectl controlplane source-controller prometheus-operator-crds; do install_tool $t; done ;;
     all) install_tool test ;;
     *) echo "unknown tool $1" >&2; return 2 ;;
   esac

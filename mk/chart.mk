@@ -11,7 +11,12 @@ CRATE_VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head
 CHART_COPIES := \
   config/prometheus/rules.yaml:$(CHART)/files/prometheus-rules.yaml \
   config/grafana/provenance-auditor.json:$(CHART)/files/grafana-dashboard.json \
-  config/rbac/cluster_role.yaml:$(CHART)/files/cluster-role.yaml
+  config/rbac/cluster_role.yaml:$(CHART)/files/cluster-role.yaml \
+  config/reports/cluster_role.yaml:$(CHART)/files/reports-cluster-role.yaml \
+  config/thirdparty/openreports/openreports.io_reports.yaml:$(CHART)/files/thirdparty/openreports.io_reports.yaml \
+  config/thirdparty/openreports/openreports.io_clusterreports.yaml:$(CHART)/files/thirdparty/openreports.io_clusterreports.yaml \
+  config/thirdparty/wgpolicyk8s/wgpolicyk8s.io_policyreports.yaml:$(CHART)/files/thirdparty/wgpolicyk8s.io_policyreports.yaml \
+  config/thirdparty/wgpolicyk8s/wgpolicyk8s.io_clusterpolicyreports.yaml:$(CHART)/files/thirdparty/wgpolicyk8s.io_clusterpolicyreports.yaml
 # The kustomize component's PrometheusRule: rules.yaml's groups, runbooks made absolute.
 PROMETHEUS_RULE := config/prometheus/prometheus_rule.yaml
 RUNBOOK_BASE := https://github.com/provenance-dev/provenance-auditor/blob/v$(CRATE_VERSION)/docs/alerts.md
@@ -62,6 +67,19 @@ chart-check: crds-check ## helm lint (strict) and render; fail on drift of copie
 	  --set 'sharding.labelSelector=!sharding.fluxcd.io/key' --set 'sharding.namespaces={a,b}' >"$$tmp/shard.yaml" && \
 	for arg in '"--watch-label-selector=!sharding.fluxcd.io/key"' '"--watch-namespaces=a,b"' '--leader-election-id=shard1-provenance-auditor'; do \
 	  grep -qF -- "- $$arg" "$$tmp/shard.yaml" || { echo "chart-check: a shard's Deployment lacks $$arg" >&2; exit 1; }; done; \
+	$(HELM) template pa $(CHART) -n provenance-system --kube-version $(CHART_KUBE_VERSION) \
+	  --set reports.format=openreports --set reports.installCRDs=true \
+	  --set fluxNotifications.url=http://notification-controller.flux-system.svc.cluster.local./ \
+	  --set networkPolicy.enabled=true >"$$tmp/reports.yaml" && \
+	for want in 'name: reports.openreports.io' 'name: clusterreports.openreports.io' 'helm.sh/resource-policy: keep' \
+	  'name: pa-provenance-auditor-reports' '- openreports.io' '- --reports=openreports' \
+	  '- "--flux-notification-url=http://notification-controller.flux-system.svc.cluster.local./"' 'app: notification-controller'; do \
+	  grep -qF -- "$$want" "$$tmp/reports.yaml" || { echo "chart-check: reports and notifications on: no '$$want'" >&2; exit 1; }; done; \
+	! grep -qF -- 'wgpolicyk8s.io' "$$tmp/reports.yaml" || { echo "chart-check: openreports grants or installs wgpolicyk8s.io" >&2; exit 1; }; \
+	! grep -qF -- 'app: notification-controller' "$$tmp/all.yaml" || { echo "chart-check: notification egress without fluxNotifications.url" >&2; exit 1; }; \
+	$(HELM) lint --strict $(CHART) --set reports.format=policyreport --set reports.installCRDs=true >/dev/null && \
+	if $(HELM) template pa $(CHART) --kube-version $(CHART_KUBE_VERSION) --set reports.format=kyverno >/dev/null 2>&1; then \
+	  echo "chart-check: reports.format=kyverno must be refused" >&2; exit 1; fi; \
 	if $(HELM) template pa $(CHART) --kube-version $(CHART_KUBE_VERSION) --set leaderElection.enabled=false >/dev/null 2>&1; then \
 	  echo "chart-check: two replicas without leader election must be refused" >&2; exit 1; fi; \
 	echo "chart-check: $(CHART) lints clean and renders with default values and with every optional feature"

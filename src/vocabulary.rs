@@ -94,6 +94,19 @@ pub mod reasons {
     pub const PROGRESSING: &str = "Progressing";
 }
 
+/// The reason of an event recorded on the Flux source itself (and of the Flux notification
+/// posted with it): `Provenance` and the condition reason that decided it, e.g.
+/// `ProvenanceVerified`, `ProvenanceUnsigned`, `ProvenanceIdentityMismatch`,
+/// `ProvenanceAttestationMissing`. Prefixed so that `kubectl describe` and `flux events` tell
+/// the auditor's events apart from source-controller's own; `None` for a reason outside
+/// [`REASONS`] (the set stays bounded).
+pub fn source_event_reason(type_: &str, reason: &str) -> Option<String> {
+    is_known_reason(type_, reason).then(|| format!("{SOURCE_EVENT_PREFIX}{reason}"))
+}
+
+/// The prefix of [`source_event_reason`].
+pub const SOURCE_EVENT_PREFIX: &str = "Provenance";
+
 /// Every reason, per condition type, in a stable order: the bounded label set for metrics.
 pub const REASONS: [(&str, &[&str]); 5] = [
     (
@@ -267,6 +280,22 @@ mod tests {
             }
         }
         assert!(!is_known_reason(types::READY, "connection refused"));
+    }
+
+    #[test]
+    fn source_event_reasons_are_prefixed_and_bounded() {
+        assert_eq!(
+            source_event_reason(types::VERIFIED, reasons::IDENTITY_MISMATCH).as_deref(),
+            Some("ProvenanceIdentityMismatch")
+        );
+        assert_eq!(
+            source_event_reason(types::ATTESTED, reasons::ATTESTATION_MISSING).as_deref(),
+            Some("ProvenanceAttestationMissing")
+        );
+        assert_eq!(
+            source_event_reason(types::VERIFIED, "connection refused"),
+            None
+        );
     }
 
     #[test]

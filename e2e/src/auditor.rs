@@ -178,6 +178,17 @@ pub fn spawn_private_resync(
         .context("starting provenance-auditor")
 }
 
+/// Stops a private controller with SIGTERM (its graceful shutdown) and waits up to 20 s for it.
+pub async fn sigterm(child: &mut tokio::process::Child) -> Result<std::process::ExitStatus> {
+    let pid = child.id().context("controller already gone")?;
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()?
+        .success();
+    ensure!(ok, "kill -TERM {pid} failed");
+    Ok(tokio::time::timeout(Duration::from_secs(20), child.wait()).await??)
+}
+
 /// Installs the CRDs and starts the shared controller once; returns its metrics URL and log.
 pub fn ensure_auditor(stack: &Stack) -> Result<(String, PathBuf)> {
     ensure_auditor_with(stack, &[])

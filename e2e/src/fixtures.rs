@@ -59,6 +59,53 @@ impl Ctx {
         Ok(digest)
     }
 
+    /// Pushes chart `e2e-chart` 0.1.0 with helm to `<registry>/<ns>/charts`, signs it (cosign,
+    /// bundle format) with `sign_with`, applies an OCI HelmRepository `charts` and a HelmChart
+    /// `chart` verified with the key in Secret `verify_secret`, and waits until Flux has an
+    /// artifact; returns the chart's digest.
+    pub async fn flux_chart(&self, sign_with: &Path, verify_secret: &str) -> Result<String> {
+        let chart = self.path("chart-e2e-chart");
+        std::fs::create_dir_all(chart.join("templates"))?;
+        std::fs::write(
+            chart.join("Chart.yaml"),
+            "apiVersion: v2\nname: e2e-chart\nversion: 0.1.0\ndescription: e2e chart\ntype: application\n",
+        )?;
+        std::fs::write(
+            chart.join("templates/configmap.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n",
+        )?;
+        let repo = format!("{}/{}/charts", self.stack.registry(), self.ns);
+        let digest = self
+            .script(
+                "push-helm-chart.sh",
+                &[&repo, chart.to_str().unwrap_or_default()],
+            )
+            .await?;
+        self.sign(sign_with, "bundle", "charts/e2e-chart", &digest)
+            .await?;
+        self.apply(
+            "HelmRepository",
+            "charts",
+            json!({"type": "oci", "url": format!("oci://{repo}"), "interval": "10m", "insecure": true}),
+        )
+        .await?;
+        self.apply(
+            "HelmChart",
+            "chart",
+            json!({
+                "chart": "e2e-chart", "version": "0.1.0", "interval": "10m",
+                "sourceRef": {"kind": "HelmRepository", "name": "charts"},
+                "verify": {"provider": "cosign", "secretRef": {"name": verify_secret}},
+            }),
+        )
+        .await?;
+        self.wait_for("HelmChart", "chart", FLUX, "an artifact", |o| {
+            revision(o).is_some()
+        })
+        .await?;
+        Ok(digest)
+    }
+
     /// A `ProvenancePolicy` spec covering exactly this test's namespace, requiring the key in
     /// Secret `secret` of that namespace.
     pub fn key_policy(&self, secret: &str) -> Value {

@@ -126,7 +126,7 @@ async fn unsigned_source_with_policy_is_unsigned_with_metric_zero_and_warning() 
             let evs = ctx.events_for("app").await?;
             let warned = evs.iter().any(|e| {
                 e.type_.as_deref() == Some("Warning")
-                    && e.reason.as_deref() == Some("Unsigned")
+                    && e.reason.as_deref() == Some("ProvenanceUnsigned")
                     && e.involved_object.kind.as_deref() == Some("OCIRepository")
             });
             if warned {
@@ -134,7 +134,7 @@ async fn unsigned_source_with_policy_is_unsigned_with_metric_zero_and_warning() 
             }
             ensure!(
                 std::time::Instant::now() < deadline,
-                "no Warning/Unsigned event on the source: {evs:#?}"
+                "no Warning/ProvenanceUnsigned event on the source: {evs:#?}"
             );
             tokio::time::sleep(provenance_e2e::POLL).await;
         }
@@ -328,39 +328,7 @@ async fn oci_helm_chart_is_audited_by_the_digest_its_tag_resolves_to() {
         ctx.auditor().await?;
         let (key, pubkey) = ctx.keygen("signer").await?;
         ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
-        let chart = ctx.path("chart");
-        std::fs::create_dir_all(chart.join("templates"))?;
-        std::fs::write(
-            chart.join("Chart.yaml"),
-            "apiVersion: v2\nname: e2e-chart\nversion: 0.1.0\ndescription: e2e chart\ntype: application\n",
-        )?;
-        std::fs::write(
-            chart.join("templates/configmap.yaml"),
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n",
-        )?;
-        let repo = format!("{}/{}/charts", ctx.stack.registry(), ctx.ns);
-        let digest = ctx
-            .script("push-helm-chart.sh", &[&repo, chart.to_str().unwrap_or_default()])
-            .await?;
-        ctx.sign(&key, "bundle", "charts/e2e-chart", &digest).await?;
-        ctx.apply(
-            "HelmRepository",
-            "charts",
-            json!({"type": "oci", "url": format!("oci://{repo}"), "interval": "10m", "insecure": true}),
-        )
-        .await?;
-        ctx.apply(
-            "HelmChart",
-            "chart",
-            json!({
-                "chart": "e2e-chart", "version": "0.1.0", "interval": "10m",
-                "sourceRef": {"kind": "HelmRepository", "name": "charts"},
-                "verify": {"provider": "cosign", "secretRef": {"name": "cosign-pub"}},
-            }),
-        )
-        .await?;
-        ctx.wait_for("HelmChart", "chart", FLUX, "an artifact", |o| revision(o).is_some())
-            .await?;
+        let digest = ctx.flux_chart(&key, "cosign-pub").await?;
         let a = ctx
             .wait_audit("helmchart-chart", AUDIT, "Verified", |a| {
                 verified(a, "True", "Verified")

@@ -8,25 +8,15 @@
 
 use std::time::Duration;
 
-use anyhow::{ensure, Context as _, Result};
+use anyhow::ensure;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use provenance_e2e::{
-    free_port, has_cond, provenance, revision, run, spawn_private, wait_ready, OwnRegistry,
+    free_port, has_cond, provenance, revision, run, sigterm, spawn_private, wait_ready, OwnRegistry,
 };
 use serde_json::json;
 
 const FLUX: Duration = Duration::from_secs(90);
 const AUDIT: Duration = Duration::from_secs(30);
-
-async fn sigterm(child: &mut tokio::process::Child) -> Result<std::process::ExitStatus> {
-    let pid = child.id().context("controller already gone")?;
-    let ok = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()?
-        .success();
-    ensure!(ok, "kill -TERM {pid} failed");
-    Ok(tokio::time::timeout(Duration::from_secs(20), child.wait()).await??)
-}
 
 #[tokio::test]
 async fn restarted_controller_asks_the_registry_nothing_for_unchanged_sources() {

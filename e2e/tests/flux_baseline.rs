@@ -1,4 +1,5 @@
-//! Flux baseline: what real source-controller v1.9.1 does with signed and unsigned sources.
+//! Flux baseline: what real source-controller v1.9.6 (the stack's; first observed on v1.9.1)
+//! does with signed and unsigned sources.
 //! These tests document reality (see docs/flux-behaviour.md); the auditor is measured against it.
 //!
 //! Needs the local stack: `make test-e2e` (or `make stack-up` then `cargo test -p provenance-e2e`).
@@ -482,10 +483,12 @@ fn write_chart(ctx: &Ctx, name: &str, version: &str) -> Result<std::path::PathBu
     Ok(dir)
 }
 
-/// Scenario 7: a HelmChart from an OCI HelmRepository with spec.verify is verified by tag and its
-/// revision is the chart version (no digest); a wrong key fails it.
+/// Scenario 7: a HelmChart from an OCI HelmRepository with spec.verify is verified, and its
+/// revision is the chart version (no digest in the status); a wrong key fails it. Since
+/// source-controller v1.9.4 the tag is resolved to a digest once, and that digest is what is
+/// verified and downloaded: the failure names it.
 #[tokio::test]
-async fn oci_helm_chart_is_verified_by_tag_and_revision_is_the_version() {
+async fn oci_helm_chart_is_verified_by_its_resolved_digest_and_revision_is_the_version() {
     run("helmchart-oci", |ctx| async move {
         let (key, pubkey) = ctx.keygen("a").await?;
         let (_key_b, pub_b) = ctx.keygen("b").await?;
@@ -533,8 +536,12 @@ async fn oci_helm_chart_is_verified_by_tag_and_revision_is_the_version() {
             })
             .await?;
         let sv = condition(&obj, "SourceVerified").unwrap();
-        // Verified by tag: the message names the tag, never a digest.
-        ensure!(sv.message.contains("/charts/e2e-chart:0.1.0"), "SourceVerified message: {}", sv.message);
+        // Verified by the digest the tag resolved to (pinned for the download too), not the tag.
+        ensure!(
+            sv.message.contains(&format!("/charts/e2e-chart@{digest}")) && !sv.message.contains("e2e-chart:0.1.0"),
+            "SourceVerified message: {}",
+            sv.message
+        );
         ensure!(obj.pointer("/status/artifact").is_none(), "artifact stored despite wrong key: {}", status_summary(&obj));
         eprintln!("[e2e] helmchart wrong key: {}", status_summary(&obj));
         Ok(())

@@ -1,4 +1,5 @@
-//! Further facts about source-controller v1.9.1 the auditor must match (docs/flux-behaviour.md):
+//! Further facts about source-controller v1.9.6 (the stack's; first observed on v1.9.1) the
+//! auditor must match (docs/flux-behaviour.md):
 //! digest refs, several keys in the Secret, and the bundle-before-legacy lookup order.
 
 use std::time::Duration;

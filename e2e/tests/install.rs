@@ -374,11 +374,12 @@ async fn chart_rbac_is_enough_to_audit_and_no_broader() {
                 // Events are written with the chart's rights too.
                 let deadline = std::time::Instant::now() + AUDIT;
                 while !ctx.events_for("unsigned").await?.iter().any(|e| {
-                    e.type_.as_deref() == Some("Warning") && e.reason.as_deref() == Some("Unsigned")
+                    e.type_.as_deref() == Some("Warning")
+                        && e.reason.as_deref() == Some("ProvenanceUnsigned")
                 }) {
                     ensure!(
                         std::time::Instant::now() < deadline,
-                        "no Warning/Unsigned event on OCIRepository unsigned"
+                        "no Warning/ProvenanceUnsigned event on OCIRepository unsigned"
                     );
                     tokio::time::sleep(provenance_e2e::POLL).await;
                 }

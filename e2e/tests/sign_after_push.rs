@@ -86,7 +86,7 @@ async fn an_artifact_signed_after_its_audit_turns_verified_within_the_backoff() 
         ensure!(
             verified["status"]["seal"]
                 .as_str()
-                .is_some_and(|s| s.starts_with("hmac-sha256:v1:")),
+                .is_some_and(|s| s.starts_with("hmac-sha256:v2:")),
             "the controller seals what it writes: {}",
             verified["status"]
         );

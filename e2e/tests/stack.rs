@@ -67,7 +67,7 @@ async fn env_records_every_endpoint() {
 }
 
 /// auditor.kubeconfig is the provenance-system/provenance-auditor ServiceAccount with exactly
-/// the read access config/rbac grants.
+/// the read access config/rbac grants (the stack also binds config/reports: its report kinds).
 #[tokio::test]
 async fn auditor_identity_has_only_config_rbac_rights() {
     run("auditor-rbac", |ctx| async move {

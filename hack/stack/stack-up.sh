@@ -225,15 +225,22 @@ start registry "$REGISTRY_BIN" serve "$STACK_DIR/registry/config.yml"
 start registry-auth "$REGISTRY_BIN" serve "$STACK_DIR/registry-auth/config.yml"
 
 # --- CRDs, namespaces, RBAC, auditor kubeconfig (while the registries start) -----------------
-slog "applying source-controller v1.9.1 CRDs and config/rbac"
-"${KUBECTL[@]}" apply --server-side --force-conflicts -f "$CRD_DIR" >"$LOGS/kubectl.log" 2>&1 ||
+slog "applying source-controller $(basename "$CRD_DIR" | sed 's/^source-controller-crds-//') CRDs, the report CRDs (config/thirdparty) and config/rbac"
+# The policy report kinds of both formats (`run --reports=…`), as a cluster with Kyverno or
+# Policy Reporter has them (the CRD files only: the directories also hold a kustomization).
+crd_files=(-f "$CRD_DIR")
+for f in "$ROOT"/config/thirdparty/*/*_*.yaml; do crd_files+=(-f "$f"); done
+"${KUBECTL[@]}" apply --server-side --force-conflicts "${crd_files[@]}" >"$LOGS/kubectl.log" 2>&1 ||
   { cat "$LOGS/kubectl.log" >&2; fail kube-apiserver "applying CRDs failed"; }
-"${KUBECTL[@]}" wait --for=condition=Established --timeout=60s -f "$CRD_DIR" >>"$LOGS/kubectl.log" 2>&1 ||
+"${KUBECTL[@]}" wait --for=condition=Established --timeout=60s "${crd_files[@]}" >>"$LOGS/kubectl.log" 2>&1 ||
   { cat "$LOGS/kubectl.log" >&2; fail kube-apiserver "CRDs not Established"; }
 "${KUBECTL[@]}" create namespace "$SOURCE_CONTROLLER_NAMESPACE" >>"$LOGS/kubectl.log" 2>&1 ||
   { cat "$LOGS/kubectl.log" >&2; fail kube-apiserver "creating namespace failed"; }
 "${KUBECTL[@]}" apply -k "$ROOT/config/rbac" >>"$LOGS/kubectl.log" 2>&1 ||
   { cat "$LOGS/kubectl.log" >&2; fail kube-apiserver "applying config/rbac failed"; }
+# And what `run --reports=…` needs on top (config/reports: its own report kinds only).
+"${KUBECTL[@]}" apply -k "$ROOT/config/reports" >>"$LOGS/kubectl.log" 2>&1 ||
+  { cat "$LOGS/kubectl.log" >&2; fail kube-apiserver "applying config/reports failed"; }
 AUDITOR_TOKEN=$("${KUBECTL[@]}" -n provenance-system create token provenance-auditor --duration=24h 2>>"$LOGS/kubectl.log") ||
   { cat "$LOGS/kubectl.log" >&2; fail kube-apiserver "TokenRequest for provenance-system/provenance-auditor failed"; }
 cat >"$STACK_DIR/auditor.kubeconfig" <<EOF

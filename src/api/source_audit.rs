@@ -22,7 +22,7 @@ pub enum SourceKind {
     /// `OCIRepository`: Flux records the digest it fetched.
     #[serde(rename = "OCIRepository")]
     OciRepository,
-    /// `HelmChart` from an OCI `HelmRepository`: Flux verifies and pulls by tag.
+    /// `HelmChart` from an OCI `HelmRepository`: Flux records the chart version, not the digest.
     HelmChart,
 }
 
@@ -222,7 +222,7 @@ pub struct SourceAuditStatus {
     /// re-check is not due yet means no registry request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict_cache: Option<VerdictCacheKey>,
-    /// `hmac-sha256:v1:<hex>`: the controller's HMAC over the rest of this status, keyed by a
+    /// `hmac-sha256:v2:<hex>`: the controller's HMAC over the rest of this status, keyed by a
     /// Secret in its own namespace. A status whose seal does not verify is not read back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seal: Option<String>,

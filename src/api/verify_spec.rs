@@ -24,6 +24,13 @@ use super::source_audit::OidcIdentity;
          (matchOIDCIdentity): with none, any signer would be accepted"
     ),
     validation = Rule::new(
+        "!has(self.provider) || self.provider != 'notation' || has(self.secretRef)"
+    )
+    .message(
+        "provider notation needs a secretRef: a Secret with trustpolicy.json and the trust \
+         store's certificates (*.crt, *.pem)"
+    ),
+    validation = Rule::new(
         "!has(self.matchOIDCIdentity) || self.matchOIDCIdentity.all(i, size(i.issuer) > 0 && size(i.subject) > 0)"
     )
     .message(
@@ -33,11 +40,12 @@ use super::source_audit::OidcIdentity;
 )]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyVerify {
-    /// Only `cosign` is supported.
+    /// `cosign` (default) or `notation`.
     #[serde(default)]
     pub provider: VerifyProvider,
-    /// A Secret whose `*.pub` entries are the accepted keys; when set, identities are ignored
-    /// (as in Flux).
+    /// cosign: a Secret whose `*.pub` entries are the accepted keys; when set, identities are
+    /// ignored (as in Flux). notation: a Secret with `trustpolicy.json` and the trust store's
+    /// certificates (`*.crt`, `*.pem`), Flux's layout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<NamespacedSecretRef>,
     /// Accepted keyless identities (any entry; issuer and subject both match, unanchored).
@@ -84,6 +92,8 @@ pub enum VerifyProvider {
     /// Sigstore cosign (bundles and legacy `.sig`).
     #[default]
     Cosign,
+    /// Notary Project signatures (`notation sign`), judged by a trust policy.
+    Notation,
 }
 
 /// A Secret anywhere in the cluster (policies are cluster-scoped).

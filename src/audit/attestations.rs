@@ -15,6 +15,7 @@ use crate::engine::attest::cel::Condition;
 use crate::engine::attest::require::{self, Requirement};
 use crate::engine::attest::AttestationEvidence;
 use crate::engine::claims::{CertificateRule, Claim};
+use crate::engine::fingerprint::fields_text;
 use crate::engine::{Policy, TrustRoot};
 use crate::vocabulary::Judgement;
 
@@ -32,20 +33,12 @@ pub struct RequiredAttestation {
 impl RequiredAttestation {
     /// Requirements verified under equal keys share one `attest::evaluate`.
     pub fn identity_key(&self) -> String {
-        format!(
-            "{}\0{}",
-            self.identity.fingerprint(),
-            self.trust_root.fingerprint()
-        )
+        fields_text([self.identity.fingerprint(), self.trust_root.fingerprint()])
     }
 
-    /// Everything the judgement depends on (for the verdict-cache key).
+    /// Everything the judgement depends on (for the verdict-cache key), length-prefixed.
     pub fn fingerprint_text(&self) -> String {
-        format!(
-            "{}\0{}",
-            self.identity_key(),
-            self.requirement.fingerprint_text()
-        )
+        fields_text([self.identity_key(), self.requirement.fingerprint_text()])
     }
 }
 
@@ -128,8 +121,7 @@ pub fn fingerprint<'a>(requirements: impl IntoIterator<Item = &'a RequiredAttest
     let mut any = false;
     for r in requirements {
         any = true;
-        h.update(r.fingerprint_text().as_bytes());
-        h.update(b"\n");
+        h.update(fields_text([r.fingerprint_text()]).as_bytes());
     }
     if any {
         format!("sha256:{}", hex::encode(h.finalize()))

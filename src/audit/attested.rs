@@ -8,6 +8,7 @@ use super::compile::TrustRootInput;
 use super::decide::Decision;
 use crate::engine::attest::require::Attested;
 use crate::engine::attest::{self, AttestationEvidence};
+use crate::engine::fingerprint::fields_text;
 use crate::engine::Policy;
 use crate::registry::Discovery;
 use crate::vocabulary::{reasons, Judgement, Status};
@@ -22,11 +23,7 @@ pub fn attest(discovery: &Discovery, digest: &str, decision: &Decision) -> Attes
         Some((_, p, r)) => ((*p).clone(), (*r).clone()),
         None => (Policy::None, TrustRootInput::PublicGood),
     };
-    let default_key = format!(
-        "{}\0{}",
-        default_policy.fingerprint(),
-        default_root.fingerprint()
-    );
+    let default_key = fields_text([default_policy.fingerprint(), default_root.fingerprint()]);
     let mut found: BTreeMap<String, Result<Vec<AttestationEvidence>, String>> = BTreeMap::new();
     let identities = std::iter::once((default_key.clone(), &default_policy, &default_root)).chain(
         required

@@ -59,6 +59,15 @@ pub fn compile_policy_verify(
         openpgp,
         ..
     } = verify;
+    if verify.provider == crate::api::VerifyProvider::Notation {
+        let secret = super::compile_notation::require_secret(
+            secret_ref
+                .as_ref()
+                .map(|r| (r.namespace.as_str(), r.name.as_str())),
+        )?;
+        let policy = super::compile_notation::notation_policy(secret, secrets)?;
+        return Ok((policy, TrustRootInput::PublicGood));
+    }
     accepts_someone(
         secret_ref.is_some() || openpgp.is_some(),
         match_oidc_identity,

@@ -14,6 +14,7 @@ pub use super::compile::{compile_policy_verify, Secrets, TrustRootInput, TRUSTED
 use super::matching::validate_match;
 use super::source::FluxSource;
 use crate::api::{ProvenancePolicySpec, VerdictCacheKey};
+use crate::engine::fingerprint::fields_text;
 use crate::engine::helm::Keyring;
 use crate::engine::{Evaluation, Policy, Verdict};
 
@@ -97,16 +98,17 @@ impl Decision {
     /// The verdict-cache key for `digest`: changes whenever a key, identity or root does.
     pub fn cache_key(&self, digest: &str) -> VerdictCacheKey {
         let (mut policies, mut roots) = (Sha256::new(), Sha256::new());
+        // Every field length-prefixed: no name or fingerprint can pass for another.
         for (name, policy, root) in self.to_evaluate() {
-            policies.update(format!("{name}\0{}\n", policy.fingerprint()));
-            roots.update(format!("{name}\0{}\n", root.fingerprint()));
+            policies.update(fields_text([name, &policy.fingerprint()]));
+            roots.update(fields_text([name, &root.fingerprint()]));
         }
-        // Only when there are some: the keys of policies without attestations are unchanged,
-        // and a changed requirement is a new key (judged again), an unchanged one is not.
+        // Only when there are some: a changed requirement is a new key (judged again), an
+        // unchanged one is not.
         for p in &self.policies {
             let fp = attestations::fingerprint(&p.attestations);
             if !fp.is_empty() {
-                policies.update(format!("{}\0attestations\0{fp}\n", p.name));
+                policies.update(fields_text([p.name.as_str(), "attestations", &fp]));
             }
             // Likewise only when present: the keyring's bytes (a new key, a revocation or a new
             // expiry in the Secret is a new key, judged again).
@@ -165,6 +167,11 @@ pub fn compile_policy(
 ) -> Result<AppliedPolicy, String> {
     validate_match(&spec.match_)?;
     let (policy, trust_root) = compile_policy_verify(&spec.verify, secrets)?;
+    if matches!(policy, Policy::Notation(_)) && !spec.attestations.is_empty() {
+        return Err(
+            "attestations are cosign-signed: a provider notation policy cannot require them".into(),
+        );
+    }
     let attestations = attestations::compile(
         name,
         &spec.attestations,
@@ -184,13 +191,25 @@ pub fn compile_policy(
 
 fn compile_source_verify(source: &FluxSource, secrets: &Secrets) -> Result<AppliedPolicy, String> {
     let verify = source.verify.as_ref().ok_or("no spec.verify")?;
+    let ns = source.namespace.as_str();
+    if verify.provider == "notation" {
+        let secret = verify.secret_ref.as_deref().map(|n| (ns, n));
+        let secret = super::compile_notation::require_secret(secret)?;
+        return Ok(AppliedPolicy {
+            name: SOURCE_VERIFY.to_string(),
+            policy: super::compile_notation::notation_policy(secret, secrets)?,
+            trust_root: TrustRootInput::PublicGood,
+            require_source_verify: false,
+            attestations: vec![],
+            openpgp: None,
+        });
+    }
     if verify.provider != "cosign" {
         return Err(format!(
-            "provider {:?} is not audited (only cosign)",
+            "provider {:?} is not audited (only cosign and notation)",
             verify.provider
         ));
     }
-    let ns = source.namespace.as_str();
     Ok(AppliedPolicy {
         name: SOURCE_VERIFY.to_string(),
         policy: compile_verify(

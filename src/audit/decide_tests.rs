@@ -86,11 +86,12 @@ fn missing_secret_or_bad_regex_makes_the_policy_invalid() {
 }
 
 #[test]
-fn a_notation_source_is_not_audited_as_cosign() {
+fn a_notation_source_is_audited_with_its_trust_policy_secret() {
     let mut v = fixtures::oci_repository();
     v["spec"]["verify"]["provider"] = "notation".into();
+    // Its Secret holds cosign keys, not Flux's Notation layout: unusable, and said so.
     let d = decide(&fixtures::source(&v), &[], &secrets());
-    assert!(d.invalid_message().unwrap().contains("notation"));
+    assert!(d.invalid_message().unwrap().contains("trustpolicy.json"));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 use super::decide::{AppliedPolicy, Decision};
 use super::source::FluxSource;
+use crate::engine::regex_inclusion::{self, Dialect, Identities, Inclusion};
 use crate::engine::{Policy, SignatureEvidence, SignatureFormat};
 use crate::vocabulary::{self as vocab, reasons, Judgement, Status};
 
@@ -49,9 +50,29 @@ pub fn enforced_given_formats(
             }
         ));
     };
+    if verify.provider.trim().is_empty() {
+        // The API server refuses a blank provider (the CRD's enum), so Flux verifies nothing.
+        return vocab::verify_missing(
+            "spec.verify.provider is blank: the API server refuses the object, and Flux \
+             verifies nothing",
+        );
+    }
+    if verify
+        .secret_ref
+        .as_deref()
+        .is_some_and(|n| n.trim().is_empty())
+    {
+        return vocab::verify_missing(
+            "spec.verify.secretRef.name is blank: it names no key, so Flux verifies nothing",
+        );
+    }
+    // Notation: its own comparison (trust policy and trust store), in enforced_notation.rs.
+    if verify.provider == "notation" {
+        return super::enforced_notation::enforced(source, decision);
+    }
     if verify.provider != "cosign" {
         return vocab::enforced(format!(
-            "Flux verifies with {}; the audit checks cosign signatures only",
+            "Flux verifies with {}; the audit checks cosign and Notation signatures only",
             verify.provider
         ));
     }
@@ -92,16 +113,41 @@ pub fn enforced_given_formats(
         Some(Err(e)) => return vocab::verify_weaker(format!("spec.verify cannot work: {e}")),
         None => None,
     };
+    let mut undecided = None;
     for required in decision.policies.iter().filter(|p| p.require_source_verify) {
         let ours = source_policy.map(|p| &p.policy);
-        if let Err(why) = at_least_as_strict(ours, source_policy, required) {
-            return vocab::verify_weaker(format!(
-                "policy {} requires spec.verify at least as strict: {why}",
-                required.name
-            ));
+        match at_least_as_strict(ours, source_policy, required) {
+            Strictness::AtLeast => {}
+            Strictness::Weaker(why) => {
+                return vocab::verify_weaker(format!(
+                    "policy {} requires spec.verify at least as strict: {why}",
+                    required.name
+                ))
+            }
+            Strictness::Undecided(why) => {
+                undecided.get_or_insert(format!(
+                    "whether spec.verify is at least as strict as policy {} requires: {why}",
+                    required.name
+                ));
+            }
         }
     }
-    vocab::enforced("Flux verifies this source's signature itself")
+    match undecided {
+        // Not shown to be enforced, and not shown weaker: Unknown, never a verdict.
+        Some(why) => Judgement::new(Status::Unknown, reasons::VERIFY_WEAKER, why),
+        None => vocab::enforced("Flux verifies this source's signature itself"),
+    }
+}
+
+/// How a source's `spec.verify` compares with a policy it must be at least as strict as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Strictness {
+    /// Everything Flux accepts, the policy accepts.
+    AtLeast,
+    /// Flux accepts something the policy refuses (said how).
+    Weaker(String),
+    /// Not decidable within the bounds (said why).
+    Undecided(String),
 }
 
 /// Whether the source's `spec.verify` (compiled) is at least as strict as `required`:
@@ -109,54 +155,85 @@ pub fn enforced_given_formats(
 ///
 /// - keys: Flux must use keys, and every key in its Secret must be one of the policy's keys
 ///   (a subset, compared by fingerprint);
-/// - keyless: Flux must be keyless with at least one identity, each identical (same issuer and
-///   subject regex text) to one of the policy's — containment of one regex in another cannot be
-///   decided in general, so textual equality is the safe approximation — and trust the same root.
-fn at_least_as_strict(
+/// - keyless: Flux must be keyless with at least one identity, and every identity its regexes
+///   accept (read as Go reads them, matched anywhere as Flux's `MatchString` does) must be
+///   accepted by the policy's identities ([`regex_inclusion`]: decided on automata, with a
+///   concrete identity when not), and it must trust the same root.
+pub fn at_least_as_strict(
     source: Option<&Policy>,
     source_policy: Option<&AppliedPolicy>,
     required: &AppliedPolicy,
-) -> Result<(), String> {
+) -> Strictness {
+    let weaker = |why: String| Strictness::Weaker(why);
     match (&required.policy, source) {
-        (Policy::None, _) => Ok(()),
-        (_, None) => Err("the source has none".into()),
+        (Policy::None, _) => Strictness::AtLeast,
+        (_, None) => weaker("the source has none".into()),
         (Policy::Keys { keys: want, .. }, Some(Policy::Keys { keys: have, .. })) => {
             match have
                 .iter()
                 .find(|k| !want.iter().any(|w| w.fingerprint == k.fingerprint))
             {
-                Some(extra) => Err(format!(
+                Some(extra) => weaker(format!(
                     "Flux also accepts key {} ({})",
                     extra.name, extra.fingerprint
                 )),
-                None => Ok(()),
+                None => Strictness::AtLeast,
             }
         }
         (Policy::Keyless { identities: want }, Some(Policy::Keyless { identities: have })) => {
             if have.is_empty() {
-                return Err("the source's spec.verify accepts any identity".into());
+                return weaker("the source's spec.verify accepts any identity".into());
             }
+            let flux: Vec<(&str, &str)> = have
+                .iter()
+                .map(|h| (h.issuer.as_str(), h.subject.as_str()))
+                .collect();
             // A policy identity with matchCertificate claims is stricter than any Flux identity
-            // (Flux cannot check those claims): equal regexes are then not the same rule.
-            let same = |a: &crate::engine::IdentityRule, b: &crate::engine::IdentityRule| {
-                a.issuer.as_str() == b.issuer.as_str()
-                    && a.subject.as_str() == b.subject.as_str()
-                    && a.certificate == b.certificate
-            };
-            if let Some(extra) = have.iter().find(|h| !want.iter().any(|w| same(h, w))) {
-                return Err(format!("Flux also accepts {extra}"));
+            // (Flux cannot check those claims): it covers nothing Flux accepts.
+            let policy: Vec<(&str, &str)> = want
+                .iter()
+                .filter(|w| w.certificate.is_empty())
+                .map(|w| (w.issuer.as_str(), w.subject.as_str()))
+                .collect();
+            let answer = regex_inclusion::identities_included_memo(
+                Identities {
+                    entries: &flux,
+                    dialect: Dialect::Go,
+                },
+                Identities {
+                    entries: &policy,
+                    dialect: Dialect::Rust,
+                },
+            );
+            match answer {
+                Inclusion::Included => {}
+                Inclusion::NotIncluded(w) => {
+                    let claims = if policy.len() < want.len() {
+                        " (policy identities with matchCertificate claims cover nothing Flux checks)"
+                    } else {
+                        ""
+                    };
+                    return weaker(format!(
+                        "Flux also accepts issuer {:?} with subject {:?} (its identity issuer=~{:?} subject=~{:?}), which the policy refuses{claims}",
+                        w.issuer, w.subject, flux[w.entry].0, flux[w.entry].1
+                    ));
+                }
+                Inclusion::Undecided(why) => return Strictness::Undecided(why.to_string()),
             }
             let root = source_policy.map(|p| p.trust_root.fingerprint());
             if root.as_deref() != Some(required.trust_root.fingerprint().as_str()) {
-                return Err("Flux trusts a different Sigstore root".into());
+                return weaker("Flux trusts a different Sigstore root".into());
             }
-            Ok(())
+            Strictness::AtLeast
+        }
+        (Policy::Notation(_), Some(_)) => {
+            weaker("the policy requires a Notation signature, the source verifies cosign".into())
         }
         (Policy::Keys { .. }, Some(_)) => {
-            Err("the policy requires keys, the source is keyless".into())
+            weaker("the policy requires keys, the source is keyless".into())
         }
         (Policy::Keyless { .. }, Some(_)) => {
-            Err("the policy requires keyless identities, the source uses keys".into())
+            weaker("the policy requires keyless identities, the source uses keys".into())
         }
     }
 }

@@ -202,3 +202,118 @@ fn an_empty_identity_regex_is_weak() {
         assert!(j.message.contains("empty"), "{}", j.message);
     }
 }
+
+fn requiring(issuer: &str, subject: &str) -> crate::api::ProvenancePolicySpec {
+    policy(&format!(
+        "{{requireSourceVerify: true, verify: {{matchOIDCIdentity: [{{issuer: '{issuer}', subject: '{subject}'}}]}}}}"
+    ))
+}
+
+/// A strictly narrower identity under a broader policy is enforced: what the regexes accept is
+/// compared, not their text.
+#[test]
+fn a_narrower_identity_than_the_policy_is_enforced() {
+    let p = requiring(
+        ID.0,
+        r"^https://github\.com/org/[A-Za-z0-9_-]+/\.github/workflows/[A-Za-z0-9_-]+\.ya?ml@[0-9a-f]{40}$",
+    );
+    let pinned = fixtures::oci_repository_keyless(&[(
+        ID.0,
+        r"^https://github\.com/org/actions/\.github/workflows/publish-app\.yaml@[0-9a-f]{40}$",
+    )]);
+    let j = judge(&pinned, &[("broad", &p)], &[]);
+    assert_eq!(
+        (j.status, j.reason),
+        (Status::True, reasons::ENFORCED),
+        "{}",
+        j.message
+    );
+    // Two entries both inside the policy, read together, are still inside it.
+    let two = fixtures::oci_repository_keyless(&[
+        (
+            ID.0,
+            r"^https://github\.com/org/a/\.github/workflows/x\.yml@[0-9a-f]{40}$",
+        ),
+        (
+            ID.0,
+            r"^https://github\.com/org/b/\.github/workflows/y\.yaml@[0-9a-f]{40}$",
+        ),
+    ]);
+    let legacy = [keyless_signature(
+        SignatureFormat::Legacy,
+        Verdict::Verified,
+    )];
+    assert_eq!(
+        judge(&two, &[("broad", &p)], &legacy).reason,
+        reasons::ENFORCED
+    );
+}
+
+/// A weaker identity is reported with an identity Flux accepts and the policy refuses.
+#[test]
+fn a_weaker_identity_names_what_flux_also_accepts() {
+    let p = requiring(
+        ID.0,
+        r"^https://github\.com/org/repo/\.github/workflows/r\.yml@refs/tags/v1$",
+    );
+    // Unanchored: text before and after passes too.
+    let loose = fixtures::oci_repository_keyless(&[(
+        ID.0,
+        r"https://github\.com/org/repo/\.github/workflows/r\.yml@refs/tags/v1",
+    )]);
+    let j = judge(&loose, &[("p", &p)], &[]);
+    assert_eq!(
+        (j.status, j.reason),
+        (Status::False, reasons::VERIFY_WEAKER)
+    );
+    let subject = j
+        .message
+        .split("with subject \"")
+        .nth(1)
+        .and_then(|r| r.split('"').next());
+    let subject = subject.unwrap_or_else(|| panic!("no witness in {}", j.message));
+    let re = |r: &str| regex::Regex::new(r).unwrap();
+    assert!(
+        re(r"https://github\.com/org/repo/\.github/workflows/r\.yml@refs/tags/v1")
+            .is_match(subject)
+    );
+    assert!(
+        !re(r"^https://github\.com/org/repo/\.github/workflows/r\.yml@refs/tags/v1$")
+            .is_match(subject)
+    );
+}
+
+/// A policy identity with certificate claims covers nothing Flux checks.
+#[test]
+fn a_policy_identity_with_certificate_claims_is_stricter_than_flux() {
+    let p = policy(&format!(
+        "{{requireSourceVerify: true, verify: {{matchOIDCIdentity: [{{issuer: '{}', subject: '{}'}}], matchCertificate: {{runnerEnvironment: github-hosted}}}}}}",
+        ID.0, ID.1
+    ));
+    let same = fixtures::oci_repository_keyless(&[ID]);
+    let j = judge(&same, &[("p", &p)], &[]);
+    assert_eq!(j.reason, reasons::VERIFY_WEAKER, "{}", j.message);
+    assert!(j.message.contains("matchCertificate"), "{}", j.message);
+}
+
+/// What cannot be decided is Unknown, never weaker and never enforced.
+#[test]
+fn an_undecidable_comparison_is_unknown() {
+    // Rust's `\b` is Unicode-aware and has no DFA.
+    let p = requiring(ID.0, r"\borg\b");
+    let v = fixtures::oci_repository_keyless(&[(ID.0, "^org$")]);
+    let j = judge(&v, &[("p", &p)], &[]);
+    assert_eq!(j.status, Status::Unknown, "{}", j.message);
+    assert!(j.message.contains("could not decide"), "{}", j.message);
+}
+
+/// A blank provider or key Secret name is no verification at all.
+#[test]
+fn a_blank_provider_or_secret_name_verifies_nothing() {
+    let mut v = fixtures::oci_repository();
+    v["spec"]["verify"]["provider"] = "".into();
+    assert_eq!(judge(&v, &[], &[]).reason, reasons::VERIFY_MISSING);
+    let mut v = fixtures::oci_repository();
+    v["spec"]["verify"]["secretRef"]["name"] = " ".into();
+    assert_eq!(judge(&v, &[], &[]).reason, reasons::VERIFY_MISSING);
+}

@@ -16,6 +16,7 @@ pub fn oci_repository() -> Value {
         "kind": "OCIRepository",
         "metadata": {
             "name": "podinfo", "namespace": "apps", "generation": 2,
+            "uid": "3f1c0b8e-0000-4000-8000-000000000001",
             "labels": {"team": "web", "tier": "frontend"}
         },
         "spec": {
@@ -109,7 +110,7 @@ pub fn source(v: &Value) -> FluxSource {
 pub fn keyless_signature(format: SignatureFormat, verdict: Verdict) -> SignatureEvidence {
     SignatureEvidence {
         location: match format {
-            SignatureFormat::Bundle => SignatureLocation::ReferrersApi,
+            SignatureFormat::Bundle | SignatureFormat::Notation => SignatureLocation::ReferrersApi,
             SignatureFormat::Legacy => SignatureLocation::LegacyTag,
             SignatureFormat::HelmProv => SignatureLocation::HelmProv,
         },

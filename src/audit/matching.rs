@@ -1,6 +1,10 @@
 //! Which `ProvenancePolicy` covers which source: every non-empty field of `spec.match` must
 //! match (AND); within a list any entry may match (OR). Empty fields match everything.
 //!
+//! `urlRegex` is searched (unanchored, like Flux's regexes) in [`FluxSource::match_url`]: an
+//! OCIRepository's URL, a HelmChart's `oci://<repository>/<chart>` (or its HTTP repository's
+//! URL). A HelmChart whose HelmRepository has not been read is assumed covered.
+//!
 //! A match field that cannot be evaluated (bad regex, bad selector operator) matches nothing:
 //! we cannot tell which sources the policy was meant for, and the policy's own status says it
 //! is invalid ([`validate_match`]).
@@ -28,18 +32,11 @@ pub fn matches(
         && selector_matches(m.selector.as_ref(), &source.labels)
         && match &m.url_regex {
             None => true,
-            Some(re) => crate::engine::regex_memo::compile(re)
-                .is_ok_and(|re| re.is_match(&source_url(source))),
+            Some(re) => crate::engine::regex_memo::compile(re).is_ok_and(|re| {
+                // A chart whose repository URL is unknown may be covered: fail closed.
+                source.match_url().is_none_or(|url| re.is_match(&url))
+            }),
         }
-}
-
-/// The URL `urlRegex` is searched in: `spec.url` for an OCIRepository; for a HelmChart, which
-/// has none of its own, `<chart>` so that `/podinfo$`-style regexes still work.
-fn source_url(source: &FluxSource) -> String {
-    match &source.chart {
-        Some(chart) if source.url.is_empty() => chart.chart.clone(),
-        _ => source.url.clone(),
-    }
 }
 
 fn selector_matches(selector: Option<&LabelSelector>, labels: &BTreeMap<String, String>) -> bool {
@@ -210,6 +207,64 @@ mod tests {
             &policy(m("^registry.example/")),
             &podinfo(),
             &labels(&[])
+        ));
+    }
+
+    fn chart(repository: Option<&str>) -> FluxSource {
+        fixtures::source(&fixtures::helm_chart()).with_chart_repository(repository.map(Into::into))
+    }
+
+    #[test]
+    fn url_regex_matches_a_chart_by_its_repository_and_name() {
+        let m = |re: &str| {
+            policy(PolicyMatch {
+                url_regex: Some(re.into()),
+                ..PolicyMatch::default()
+            })
+        };
+        let oci = chart(Some("oci://ghcr.io/org/charts/"));
+        assert_eq!(
+            oci.match_url().as_deref(),
+            Some("oci://ghcr.io/org/charts/podinfo")
+        );
+        assert!(matches(
+            &m(r"^oci://ghcr\.io/org/charts/"),
+            &oci,
+            &labels(&[])
+        ));
+        assert!(matches(&m(r"/podinfo$"), &oci, &labels(&[])));
+        assert!(!matches(&m(r"^oci://ghcr\.io/other/"), &oci, &labels(&[])));
+        let http = chart(Some("https://charts.example.com/stable"));
+        assert!(matches(
+            &m(r"^https://charts\.example\.com/"),
+            &http,
+            &labels(&[])
+        ));
+        assert!(!matches(&m(r"^oci://"), &http, &labels(&[])));
+        // Not read yet: assumed covered, never silently left out.
+        assert!(matches(
+            &m(r"^oci://ghcr\.io/other/"),
+            &chart(None),
+            &labels(&[])
+        ));
+    }
+
+    /// The shipped sample policy covers the charts of its registry.
+    #[test]
+    fn the_sample_policy_covers_charts_of_its_registry() {
+        let text = include_str!("../../config/samples/github-actions-policy.yaml");
+        let doc: serde_json::Value = serde_saphyr::from_str(text).unwrap();
+        let spec: ProvenancePolicySpec = serde_json::from_value(doc["spec"].clone()).unwrap();
+        let ns = labels(&[("provenance.dev/audit", "enforced")]);
+        assert!(matches(
+            &spec,
+            &chart(Some("oci://ghcr.io/example-org/charts")),
+            &ns
+        ));
+        assert!(!matches(
+            &spec,
+            &chart(Some("oci://ghcr.io/someone-else/charts")),
+            &ns
         ));
     }
 

@@ -17,6 +17,9 @@ pub struct FluxSource {
     pub namespace: String,
     /// Name.
     pub name: String,
+    /// `metadata.uid`: which object of that name (a source deleted and recreated under the
+    /// same name is another one).
+    pub uid: Option<String>,
     /// `metadata.generation`.
     pub generation: Option<i64>,
     /// `metadata.labels`.
@@ -74,6 +77,9 @@ pub struct ChartSpec {
     pub source_name: String,
     /// Whether values files are merged (Flux then appends `+<generation>` to the revision).
     pub has_values_files: bool,
+    /// `spec.url` of the HelmRepository, when the caller has read it (the chart itself does not
+    /// say): what a policy's `urlRegex` matches ([`FluxSource::match_url`]).
+    pub repository_url: Option<String>,
 }
 
 /// `spec.verify` as the source declares it (Secrets by name, in the source's namespace).
@@ -203,6 +209,7 @@ impl FluxSource {
                     .get("valuesFiles")
                     .and_then(Value::as_array)
                     .is_some_and(|a| !a.is_empty()),
+                repository_url: None,
             }),
         };
         let url = match kind {
@@ -213,6 +220,7 @@ impl FluxSource {
             kind,
             namespace: req_str(obj, &["metadata", "namespace"], "metadata.namespace")?,
             name: req_str(obj, &["metadata", "name"], "metadata.name")?,
+            uid: opt_str(obj, &["metadata", "uid"], "metadata.uid")?,
             generation,
             labels,
             url,
@@ -259,6 +267,30 @@ impl FluxSource {
         Self::from_value(&v)
     }
 
+    /// The same source, a HelmChart knowing its HelmRepository's `spec.url`.
+    pub fn with_chart_repository(mut self, url: Option<String>) -> Self {
+        if let Some(chart) = &mut self.chart {
+            chart.repository_url = url;
+        }
+        self
+    }
+
+    /// The URL a policy's `urlRegex` is matched against: an OCIRepository's `spec.url`; a
+    /// HelmChart's `oci://<repository host/path>/<chart>` from an OCI HelmRepository, or the
+    /// HelmRepository's URL as written for an HTTP one. `None` when the chart's repository URL
+    /// is not known.
+    pub fn match_url(&self) -> Option<String> {
+        let Some(chart) = &self.chart else {
+            return Some(self.url.clone());
+        };
+        let repo = chart.repository_url.as_deref()?;
+        Some(if repo.starts_with("oci://") {
+            format!("{}/{}", repo.trim_end_matches('/'), chart.chart)
+        } else {
+            repo.to_string()
+        })
+    }
+
     /// `kind/namespace/name`, for messages and logs.
     pub fn display(&self) -> String {
         format!("{}/{}/{}", self.kind, self.namespace, self.name)
@@ -302,6 +334,14 @@ impl FluxSource {
             }
         }
     }
+}
+
+/// `spec.url` of a HelmRepository object (OCI or HTTP), if it has one.
+pub fn helm_repository_url(obj: &Value) -> Option<String> {
+    obj.pointer("/spec/url")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
 }
 
 fn strip_oci<'a>(url: &'a str, field: &'static str) -> Result<&'a str, SourceError> {

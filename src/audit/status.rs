@@ -78,7 +78,7 @@ pub struct AuditInput<'a> {
 
 /// The note for a chart's digest, which Flux does not record.
 pub fn helm_digest_note(reference: &str) -> String {
-    format!("resolved by the auditor from {reference}; Flux verifies by tag")
+    format!("resolved by the auditor from {reference}; Flux resolves the tag itself and records only the version")
 }
 
 /// The condition of type `type_` saying `judgement`, its `lastTransitionTime` set to `now`
@@ -194,7 +194,14 @@ fn compute_judged(
                 Some(a) => {
                     (status.attestations, status.attestations_omitted) =
                         evidence::listed_attestations(&a.evidence);
-                    status.built_from = first_built_from(&a.evidence);
+                    // Only from attestations verified under an identity: under a source's own
+                    // any-signer `spec.verify` anyone could have written the provenance.
+                    let named = input
+                        .decision
+                        .to_evaluate()
+                        .first()
+                        .is_some_and(|(_, p, _)| p.names_a_signer());
+                    status.built_from = named.then(|| first_built_from(&a.evidence)).flatten();
                     a.judgement.clone()
                 }
                 None => not_judged(input.decision),

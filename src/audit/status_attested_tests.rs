@@ -251,3 +251,40 @@ fn a_source_of_a_policy_with_invalid_cel_is_attested_unknown_policy_invalid() {
     }
     assert!(cond(&s, "Attested").message.contains("predicate.x =="));
 }
+
+#[test]
+fn built_from_stays_empty_when_an_any_signer_spec_verify_decided() {
+    let e = verified_with(Some(judged(
+        Status::True,
+        reasons::ATTESTATION_NOT_REQUIRED,
+        vec![provenance(Verdict::Verified)],
+    )));
+    let built_from = |source: serde_json::Value| {
+        let src = fixtures::source(&source);
+        let decision = decide(&src, &[], &secrets());
+        super::compute(
+            None,
+            &AuditInput {
+                source: &src,
+                decision: &decision,
+                outcome: &for_decision(evaluated(&e), &decision, &now()),
+                location: &Location::default(),
+                generation: Some(1),
+                now: &now(),
+            },
+        )
+        .built_from
+    };
+    // `spec.verify` without `matchOIDCIdentity`: any signer of the trust root, so anyone's
+    // provenance would be "verified".
+    assert_eq!(built_from(fixtures::oci_repository_keyless(&[])), None);
+    // The same provenance under an identity the source names.
+    assert_eq!(
+        built_from(fixtures::oci_repository_keyless(&[(
+            "^https://token\\.actions\\.githubusercontent\\.com$",
+            "^https://github\\.com/org/repo/",
+        )]))
+        .as_deref(),
+        Some("github.com/org/repo@0123abcd")
+    );
+}

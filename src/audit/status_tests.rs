@@ -178,7 +178,7 @@ fn helm_chart_digest_carries_the_tag_note() {
     let note = helm_digest_note("ghcr.io/org/charts/podinfo:6.0.3");
     assert_eq!(
         note,
-        "resolved by the auditor from ghcr.io/org/charts/podinfo:6.0.3; Flux verifies by tag"
+        "resolved by the auditor from ghcr.io/org/charts/podinfo:6.0.3; Flux resolves the tag itself and records only the version"
     );
 }
 

@@ -19,6 +19,7 @@ use super::{policies, table, EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_VERIFIED};
 use crate::api::{ProvenancePolicySpec, SourceAuditStatus, SourceKind};
 use crate::audit::source::FluxSource;
 use crate::cluster::{kube_client, source_resource};
+use crate::registry::cloud::CloudCredentials;
 use crate::registry::{RegistryClient, RegistryOptions};
 use crate::verifier::{needs_namespace_labels, Verifier};
 use crate::vocabulary::types;
@@ -268,6 +269,8 @@ async fn audit(args: &AuditArgs) -> Result<u8, String> {
     // One run: every verdict is fresh, nothing is read back or sealed.
     let verifier = Verifier::builder(client.clone(), registry)
         .limits(args.concurrency, args.registry_concurrency)
+        // `spec.provider` sources with this machine's own cloud identity, as the controller.
+        .cloud(CloudCredentials::from_process(None, args.registry_timeout)?)
         .build();
     let verifier = &verifier;
     let policies = &policies;

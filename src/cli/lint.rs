@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::lint::input::read_inputs;
 use crate::lint::output::{render, Format};
+use crate::lint::read::{read_inputs, Limits};
 use crate::registry::{DockerConfig, RegistryClient, RegistryOptions};
 
 /// Arguments of `lint`.
@@ -39,9 +39,16 @@ pub struct LintArgs {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
     pub output: Format,
+    /// Bytes one input file may have (larger files are not read: exit 2).
+    #[arg(long, default_value_t = Limits::default().file_bytes, value_name = "BYTES")]
+    pub max_file_bytes: u64,
+    /// Bytes all input files together may have.
+    #[arg(long, default_value_t = Limits::default().total_bytes, value_name = "BYTES")]
+    pub max_total_bytes: u64,
 }
 
-/// Runs `lint`: 0 no error findings, 1 error findings, 2 an input could not be read or parsed.
+/// Runs `lint`: 0 no error findings, 1 error findings, 2 an input could not be read or parsed
+/// (the findings of the other inputs are still printed).
 pub async fn run(args: LintArgs) -> u8 {
     let client = if args.live {
         match client(&args) {
@@ -54,24 +61,22 @@ pub async fn run(args: LintArgs) -> u8 {
     } else {
         None
     };
-    let objects = read_inputs(&args.paths).and_then(|o| Ok((o, read_inputs(&args.policies)?)));
-    let report = match objects {
-        Ok((objects, policies)) => crate::lint::lint(&objects, &policies, client.as_ref()).await,
-        Err(e) => Err(e),
+    let limits = Limits {
+        file_bytes: args.max_file_bytes,
+        total_bytes: args.max_total_bytes,
+        ..Limits::default()
     };
-    match report {
-        Err(e) => {
-            eprintln!("error: {e}");
-            super::EXIT_ERROR
-        }
-        Ok(report) => {
-            print!("{}", render(&report, args.output));
-            if report.has_errors() {
-                super::EXIT_NOT_VERIFIED
-            } else {
-                super::EXIT_VERIFIED
-            }
-        }
+    let inputs = read_inputs(&args.paths, &limits);
+    let policies = read_inputs(&args.policies, &limits);
+    let report = crate::lint::lint(inputs, policies, client.as_ref()).await;
+    print!("{}", render(&report, args.output));
+    if report.incomplete() {
+        // An input we could not read may hold what decides: never "clean", never just "failed".
+        super::EXIT_ERROR
+    } else if report.has_errors() {
+        super::EXIT_NOT_VERIFIED
+    } else {
+        super::EXIT_VERIFIED
     }
 }
 

@@ -9,6 +9,7 @@ pub mod confirm;
 pub mod crds;
 pub mod duration;
 pub mod lint;
+pub mod notation_config;
 pub mod policies;
 pub mod run;
 pub mod table;

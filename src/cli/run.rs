@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::duration::parse_duration;
 use super::{EXIT_ERROR, EXIT_VERIFIED};
-use crate::controller::RunOptions;
+use crate::controller::{ReportFormat, RunOptions};
 
 /// Flags of `run`.
 #[derive(Debug, Args)]
@@ -67,10 +67,30 @@ pub struct RunArgs {
     /// with a hash of its selector and namespaces, so shards never share a Lease).
     #[arg(long, value_name = "NAME")]
     pub leader_election_id: Option<String>,
+    /// Test only: replace the cloud endpoints (STS, ECR, metadata server, Entra ID, …) with
+    /// emulators on loopback; every URL in the file must be a loopback address (docs/cloud.md).
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub cloud_endpoints_file: Option<PathBuf>,
+    /// Post every verdict change to Flux's notification-controller at this URL (its event
+    /// endpoint, e.g. http://notification-controller.flux-system.svc.cluster.local./), as a
+    /// Flux event about the source, for existing Alerts to forward (docs/notifications.md).
+    #[arg(long, value_name = "URL")]
+    pub flux_notification_url: Option<String>,
+    /// Write policy reports for dashboards such as Policy Reporter: one per namespace,
+    /// openreports (openreports.io Report), policyreport (wgpolicyk8s.io PolicyReport) or none.
+    #[arg(long, default_value = "none", value_parser = ["openreports", "policyreport", "none"])]
+    pub reports: String,
 }
 
 /// Runs the controller until SIGTERM/SIGINT.
 pub async fn run(args: RunArgs) -> u8 {
+    let reports = match ReportFormat::parse(&args.reports) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("provenance-auditor run: {e}");
+            return EXIT_ERROR;
+        }
+    };
     let opts = RunOptions {
         kubeconfig: args.kubeconfig,
         resync: args.resync_interval,
@@ -87,6 +107,9 @@ pub async fn run(args: RunArgs) -> u8 {
         watch_label_selector: args.watch_label_selector,
         watch_namespaces: args.watch_namespaces,
         leader_election_id: args.leader_election_id,
+        cloud_endpoints_file: args.cloud_endpoints_file,
+        flux_notification_url: args.flux_notification_url,
+        reports,
     };
     match crate::controller::run(opts).await {
         Ok(()) => EXIT_VERIFIED,

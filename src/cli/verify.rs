@@ -13,6 +13,7 @@ use crate::engine::helm::{verify_package_url, Keyring};
 use crate::engine::{
     verify_reference_with, ArtifactReport, IdentityRule, Policy, PublicKey, TrustRoot, Verdict,
 };
+use crate::registry::cloud::{CloudCredentials, Provider};
 use crate::registry::{DockerConfig, HelmRepoOptions, ImageRef, RegistryClient, RegistryOptions};
 
 /// Output formats.
@@ -55,6 +56,14 @@ pub struct VerifyArgs {
         conflicts_with = "keys"
     )]
     pub issuer_regexps: Vec<String>,
+    /// Verify Notary Project signatures: a directory with `trustpolicy.json` and the trust
+    /// store's certificates (`*.crt`, `*.pem`), the layout of the Secret Flux reads.
+    #[arg(
+        long = "notation-config",
+        value_name = "DIR",
+        conflicts_with_all = ["keys", "identity_regexps", "issuer_regexps"]
+    )]
+    pub notation_config: Option<PathBuf>,
     /// A `trusted_root.json` (private Sigstore) instead of the embedded public-good root.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
@@ -83,9 +92,39 @@ pub struct VerifyArgs {
     /// `predicate`, `subject`, `certificate`); repeat for several (all must hold).
     #[arg(long = "attestation-condition", value_name = "EXPR")]
     pub attestation_conditions: Vec<String>,
+    /// Registry credentials from this machine's cloud identity, as Flux's `spec.provider`
+    /// gets them (IRSA, EKS Pod Identity or AWS keys in the environment; the GCE/GKE metadata
+    /// server or GOOGLE_APPLICATION_CREDENTIALS workload identity federation; Azure workload
+    /// identity), for every reference on that cloud's registry (other hosts are refused).
+    #[arg(long, value_enum, value_name = "CLOUD")]
+    pub provider: Option<CloudProvider>,
+    /// Test only: replace the cloud endpoints with emulators on loopback (docs/cloud.md).
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub cloud_endpoints_file: Option<PathBuf>,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: Output,
+}
+
+/// The clouds of `--provider`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CloudProvider {
+    /// Amazon ECR.
+    Aws,
+    /// Azure Container Registry.
+    Azure,
+    /// Google Artifact Registry and Container Registry.
+    Gcp,
+}
+
+impl From<CloudProvider> for Provider {
+    fn from(p: CloudProvider) -> Provider {
+        match p {
+            CloudProvider::Aws => Provider::Aws,
+            CloudProvider::Azure => Provider::Azure,
+            CloudProvider::Gcp => Provider::Gcp,
+        }
+    }
 }
 
 /// The JSON document `verify -o json` prints.
@@ -99,7 +138,7 @@ struct VerifyOutput<'a> {
 
 /// Runs `verify`; returns the exit code.
 pub async fn run(args: VerifyArgs) -> u8 {
-    let prepared = match prepare(&args) {
+    let prepared = match prepare(&args).await {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
@@ -240,7 +279,7 @@ fn read(path: &PathBuf) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
-fn prepare(args: &VerifyArgs) -> Result<Prepared, String> {
+async fn prepare(args: &VerifyArgs) -> Result<Prepared, String> {
     let targets = args
         .refs
         .iter()
@@ -266,10 +305,29 @@ fn prepare(args: &VerifyArgs) -> Result<Prepared, String> {
         timeout: args.timeout,
         ..RegistryOptions::default()
     };
+    // The cloud's credentials first: asked for by name, they win over a Docker config's.
+    if let Some(p) = args.provider {
+        let cloud =
+            CloudCredentials::from_process(args.cloud_endpoints_file.as_ref(), args.timeout)?;
+        for image in targets.iter().filter_map(|t| match t {
+            Target::Image(i) => Some(i),
+            Target::Package(_) => None,
+        }) {
+            if opts.credentials.hosts().any(|h| h == image.registry) {
+                continue;
+            }
+            let login = cloud
+                .login(p.into(), &image.registry)
+                .await
+                .map_err(|e| format!("{image}: {e}"))?;
+            opts.credentials.merge(login.docker_config());
+        }
+    }
     if let Some(path) = docker_config_path(args) {
         let bytes = read(&path)?;
-        opts.credentials =
-            DockerConfig::from_json(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        opts.credentials.merge(
+            DockerConfig::from_json(&bytes).map_err(|e| format!("{}: {e}", path.display()))?,
+        );
     }
     if let Some(path) = &args.registry_ca {
         opts.extra_ca_pem = Some(read(path)?);
@@ -302,6 +360,9 @@ fn prepare(args: &VerifyArgs) -> Result<Prepared, String> {
 }
 
 fn policy(args: &VerifyArgs) -> Result<Policy, String> {
+    if let Some(dir) = &args.notation_config {
+        return super::notation_config::load(dir);
+    }
     if !args.keys.is_empty() {
         let keys = args
             .keys

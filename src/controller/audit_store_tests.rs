@@ -41,7 +41,7 @@ fn a_status() -> Value {
         "observedGeneration": 3,
         "conditions": [{"type": "Verified", "status": "True", "reason": "Verified", "message": "ok",
                         "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": 3}],
-        "seal": "hmac-sha256:v1:00",
+        "seal": "hmac-sha256:v2:00",
     })
 }
 

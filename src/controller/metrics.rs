@@ -14,6 +14,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+use super::integration_metrics::IntegrationMetrics;
 use super::registry_labels::{code_label, RegistryLabelSet};
 use crate::registry::RequestRecord;
 use crate::verifier::metrics::VerifierMetrics;
@@ -120,6 +121,8 @@ pub struct Metrics {
     info: Family<InfoLabels, Gauge>,
     /// The verifier's metrics (registered in the same registry).
     verifier: VerifierMetrics,
+    /// Events on Flux sources, Flux notifications, policy reports (same registry).
+    pub integrations: IntegrationMetrics,
     registry_requests: Family<RegistryLabels, Counter>,
     reconciles: Counter,
     reconcile_errors: Family<ErrorLabels, Counter>,
@@ -151,6 +154,7 @@ impl Metrics {
             ready_since: Family::default(),
             info: Family::default(),
             verifier: VerifierMetrics::register(&mut registry),
+            integrations: IntegrationMetrics::register(&mut registry),
             registry_requests: Family::default(),
             reconciles: Counter::default(),
             reconcile_errors: Family::default(),

@@ -7,21 +7,27 @@
 //! malformed object is reported and skipped, never a stopped watch. Policies are watched the
 //! same way for the same reason.
 
+pub mod api_errors;
 pub mod audit_store;
 pub mod changes;
+pub mod flux_events;
 pub mod http;
+pub mod integration_metrics;
 pub mod label_selector;
 pub mod leader;
 pub mod metrics;
+pub mod notify;
 pub mod parsed_policies;
 pub mod policy;
 pub mod policy_changes;
 pub mod reconcile;
 pub mod registry_labels;
+pub mod reports;
 pub mod secret_poll;
 pub mod shard;
 pub mod state;
 pub mod status_patch;
+pub mod text;
 mod watch;
 
 use std::net::SocketAddr;
@@ -40,6 +46,7 @@ use crate::registry::{Observer, RegistryClient, RegistryOptions};
 use crate::verifier::schedule::Intervals;
 use crate::verifier::secret_cache::SecretCache;
 use crate::verifier::{Verifier, Watched};
+pub use reports::Format as ReportFormat;
 pub use state::Backoff;
 
 /// The field manager of every write, and the events' reporting controller.
@@ -79,6 +86,12 @@ pub struct RunOptions {
     pub watch_namespaces: Vec<String>,
     /// The Lease name; `None` derives it from the shard ([`shard::Shard::lease_name`]).
     pub leader_election_id: Option<String>,
+    /// Test only: cloud endpoints replaced by emulators on loopback.
+    pub cloud_endpoints_file: Option<std::path::PathBuf>,
+    /// Flux notification-controller's event endpoint, to post verdict changes to ([`notify`]).
+    pub flux_notification_url: Option<String>,
+    /// The policy reports to write ([`reports`]); `None`: none.
+    pub reports: Option<reports::Format>,
 }
 
 /// What every reconcile shares.
@@ -114,6 +127,12 @@ pub struct Context {
     pub shard: shard::Shard,
     /// Bumped by the watches: periodic jobs run only after a change.
     pub changes: changes::Changes,
+    /// Which verdict changes are announced on the Flux sources ([`flux_events`]).
+    pub source_events: flux_events::Gate,
+    /// Posts the same changes to Flux's notification-controller, when configured.
+    pub notifier: Option<notify::Notifier>,
+    /// The policy reports, when written ([`reports`]).
+    pub reports: Option<Arc<reports::Reports>>,
 }
 
 impl Context {
@@ -161,6 +180,11 @@ impl Context {
 pub async fn run(opts: RunOptions) -> Result<(), String> {
     let shard = shard::Shard::new(opts.watch_label_selector.as_deref(), &opts.watch_namespaces)?;
     tracing::info!(shard = %shard.describe(), "auditing the sources of");
+    let notification_url = opts
+        .flux_notification_url
+        .as_deref()
+        .map(notify::parse_url)
+        .transpose()?;
     let client = kube_client(opts.kubeconfig.as_deref())
         .await
         .map_err(|e| e.to_string())?;
@@ -236,6 +260,19 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
             crate::verifier::seal::Sealer::none()
         }
     };
+    let notifier = match notification_url {
+        Some(url) => {
+            tracing::info!(endpoint = %notify::describe(&url), "posting verdict changes to Flux's notification-controller");
+            let (n, worker) = notify::Notifier::new(url, metrics.integrations.clone())?;
+            tokio::spawn(worker);
+            Some(n)
+        }
+        None => None,
+    };
+    // Per shard, like the Lease: two shards auditing one namespace write two reports.
+    let reports = opts
+        .reports
+        .map(|f| Arc::new(reports::Reports::new(f, shard.lease_name(MANAGER))));
     let changes = changes::Changes::default();
     let (policy_store, policy_task, policy_changes) =
         watch::policies(client.clone(), changes.inputs.clone());
@@ -249,6 +286,11 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
             reverify: opts.reverify,
         })
         .sealer(sealer)
+        // `spec.provider` sources with the controller's own cloud identity (its pod's).
+        .cloud(crate::registry::cloud::CloudCredentials::from_process(
+            opts.cloud_endpoints_file.as_ref(),
+            opts.registry_timeout,
+        )?)
         .controller(Watched {
             namespaces: namespace_store,
             secrets: secrets.clone(),
@@ -272,6 +314,9 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
         leader: leader.as_ref().map(leader::Leadership::subscribe),
         shard,
         changes,
+        source_events: flux_events::Gate::default(),
+        notifier,
+        reports,
     });
     tracing::info!("starting watches");
     let mut kinds = vec![SourceKind::OciRepository];

@@ -16,14 +16,16 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+use super::api_errors::namespace_terminating;
 use super::metrics::{SourceGauges, SourceLabels};
+use super::reports::results::{self as report_results, Subject};
 use super::state::backoff;
 use super::status_patch::merge_patch;
+use super::text::truncate;
 use super::{Context, MANAGER};
 use crate::api::{SourceAudit, SourceAuditStatus};
 use crate::audit::decide::Decision;
 use crate::audit::source::FluxSource;
-use crate::audit::status::Outcome;
 use crate::error::Error;
 use crate::verifier::{needs_namespace_labels, Judged};
 use crate::vocabulary::{self as vocab, reasons, types, Status};
@@ -46,6 +48,12 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
             // A malformed object is reported and left alone until it changes.
             tracing::warn!(object = %obj.name_any(), error = %e, "cannot read Flux source");
             ctx.metrics.reconcile_error("MalformedSource");
+            if let (Some(r), Some(s)) = (&ctx.reports, subject_of(&obj)) {
+                r.record(
+                    &s,
+                    report_results::failed(&s, "the Flux source cannot be read"),
+                );
+            }
             return Ok(Action::await_change());
         }
     };
@@ -68,6 +76,11 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
             ctx.metrics.withhold_source(&labels(&source));
             ctx.metrics.reconcile_error(e.category());
             ctx.backoff.record(&key, true);
+            if let Some(r) = &ctx.reports {
+                let s = subject(&obj, &source);
+                let why = format!("the audit failed ({}); retrying", e.category());
+                r.record(&s, report_results::failed(&s, &why));
+            }
             Err(e)
         }
     }
@@ -86,6 +99,7 @@ struct Audited {
 async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Result<Audited, Error> {
     // A source on its way out gets no new audit; the sweep removes the old one once it is gone.
     if obj.metadata.deletion_timestamp.is_some() {
+        forget_report(ctx, source);
         return Ok(Audited::default());
     }
     let verifier = &ctx.verifier;
@@ -94,7 +108,10 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
         match verifier.namespace_labels(&source.namespace).await {
             Ok(Some(labels)) => Ok(labels),
             // The namespace is gone, so the source is going with it: nothing to audit.
-            Ok(None) => return Ok(Audited::default()),
+            Ok(None) => {
+                forget_report(ctx, source);
+                return Ok(Audited::default());
+            }
             Err(why) => Err(why),
         }
     } else {
@@ -108,9 +125,10 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
     let generation = previous.as_ref().and_then(|a| a.metadata.generation);
     let Judged {
         decision,
-        outcome,
+        outcome: _,
         status,
         recheck_in,
+        retry,
     } = verifier
         .judge(
             source,
@@ -120,8 +138,6 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
             generation,
         )
         .await?;
-    let retry = matches!(&outcome, Outcome::Unknown { judgement, .. }
-        if judgement.reason != reasons::ARTIFACT_NOT_READY && judgement.reason != reasons::POLICY_INVALID);
     if !ctx.is_leader() {
         return Ok(Audited::default());
     }
@@ -185,6 +201,13 @@ async fn audit(obj: &DynamicObject, source: &FluxSource, ctx: &Context) -> Resul
         }
     }
     publish_events(ctx, obj, source, &name, prev_status.as_ref(), &status).await;
+    if let Some(r) = &ctx.reports {
+        let subject = subject(obj, source);
+        r.record(
+            &subject,
+            report_results::results(&subject, &status, &decision),
+        );
+    }
     ctx.metrics
         .set_source(&labels(source), &gauges(&status, &decision));
     Ok(Audited { retry, recheck_in })
@@ -311,8 +334,9 @@ fn restamp(status: &mut SourceAuditStatus, generation: Option<i64>) {
     }
 }
 
-/// An event when the `Verified` reason changes (not on every resync): on the audit, and a
-/// Warning on the source when the new verdict is not `Verified`.
+/// Events: on the audit when the `Verified` reason changes (not on every resync), and on the
+/// Flux source itself (and as a Flux notification) when the verdict changes
+/// ([`super::flux_events`]).
 async fn publish_events(
     ctx: &Context,
     obj: &DynamicObject,
@@ -321,6 +345,7 @@ async fn publish_events(
     previous: Option<&SourceAuditStatus>,
     status: &SourceAuditStatus,
 ) {
+    super::flux_events::announce(ctx, obj, source, previous, status).await;
     let Some(now) = status.condition(types::VERIFIED) else {
         return;
     };
@@ -354,47 +379,44 @@ async fn publish_events(
     );
     let mut audit_ref = audit_ref.object_ref(&());
     audit_ref.namespace = Some(source.namespace.clone());
-    let recorder = ctx.recorder();
-    if let Err(e) = recorder.publish(&ev, &audit_ref).await {
+    if let Err(e) = ctx.recorder().publish(&ev, &audit_ref).await {
         if namespace_terminating(&e) {
             tracing::debug!(audit, error = %e, "no event: the namespace is being deleted");
         } else {
             tracing::warn!(audit, error = %e, "publishing an event");
         }
     }
-    if failed {
-        let ar = crate::cluster::source_resource(source.kind);
-        if let Err(e) = recorder.publish(&ev, &obj.object_ref(&ar)).await {
-            if namespace_terminating(&e) {
-                tracing::debug!(source = %source.display(), error = %e, "no event: the namespace is being deleted");
-            } else {
-                tracing::warn!(source = %source.display(), error = %e, "publishing an event");
-            }
-        }
+}
+
+/// The source a report result is about.
+fn subject(obj: &DynamicObject, source: &FluxSource) -> Subject {
+    Subject {
+        kind: source.kind,
+        namespace: source.namespace.clone(),
+        name: source.name.clone(),
+        uid: obj.uid().unwrap_or_default(),
     }
 }
 
-/// The API server refuses new objects in a namespace being deleted (403 with the
-/// `NamespaceTerminating` cause): expected while a namespace goes, not worth a warning.
-fn namespace_terminating(e: &kube::Error) -> bool {
-    match e {
-        kube::Error::Api(s) => {
-            s.code == 403
-                && (s.message.contains("because it is being terminated")
-                    || s.details.as_ref().is_some_and(|d| {
-                        d.causes.iter().any(|c| c.reason == "NamespaceTerminating")
-                    }))
-        }
-        _ => false,
-    }
+/// The same for a source that does not parse (its kind and name from the watch).
+fn subject_of(obj: &DynamicObject) -> Option<Subject> {
+    let kind = match obj.types.as_ref()?.kind.as_str() {
+        "OCIRepository" => crate::api::SourceKind::OciRepository,
+        "HelmChart" => crate::api::SourceKind::HelmChart,
+        _ => return None,
+    };
+    Some(Subject {
+        kind,
+        namespace: obj.namespace()?,
+        name: obj.name_any(),
+        uid: obj.uid().unwrap_or_default(),
+    })
 }
 
-fn truncate(s: &str, max: usize) -> String {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
+fn forget_report(ctx: &Context, source: &FluxSource) {
+    if let Some(r) = &ctx.reports {
+        r.forget(source.kind, &source.namespace, &source.name);
     }
-    s[..end].to_string()
 }
 
 /// The metric labels of a source.

@@ -317,6 +317,15 @@ pub async fn run_controllers(
             }
         })
     };
+    let report_writer = ctx.reports.clone().map(|reports| {
+        tokio::spawn(super::reports::writer::run(
+            ctx.clone(),
+            reports,
+            stores.clone(),
+            ready.clone(),
+            stop.clone(),
+        ))
+    });
     let readiness = {
         let (stores, policies) = (stores.clone(), ctx.policy_store.clone());
         async move {
@@ -333,6 +342,9 @@ pub async fn run_controllers(
         let _ = r.await;
     }
     sweeper.abort();
+    if let Some(w) = report_writer {
+        w.abort();
+    }
     audit_task.abort();
     namespace_task.abort();
     poller.abort();
@@ -492,7 +504,14 @@ async fn sweep(
                 ctx.metrics.remove_source(&m);
                 ctx.backoff
                     .forget(&format!("{}/{}/{}", m.kind, m.namespace, m.name));
+                ctx.source_events
+                    .forget(&format!("{}/{}/{}", m.kind, m.namespace, m.name));
             }
+        }
+        if let Some(r) = &ctx.reports {
+            r.retain(|k, ns, n| {
+                live.contains(&(k.as_str().to_string(), ns.to_string(), n.to_string()))
+            });
         }
         for a in audits.state() {
             if !ctx.shard.owns_namespace(&a.namespace().unwrap_or_default()) {

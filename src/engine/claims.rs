@@ -4,13 +4,17 @@
 //! (`sourceRepository`, `sourceRef`, `signerWorkflow`, `denySelfHostedRunners`, like
 //! `gh attestation verify`).
 //!
-//! Each regex must match the claim's WHOLE value (it is anchored for you: `^(?:re)$`), unlike the
+//! Each regex must match the claim's WHOLE value (it is anchored for you), unlike the
 //! unanchored `matchOIDCIdentity` regexes Flux compatibility imposes: these are new fields, and
-//! `github.com/org/repo` must not also accept `github.com/org/repo-evil`. A claim the
+//! `github.com/org/repo` must not also accept `github.com/org/repo-evil`. The anchors go around
+//! the *parsed* expression, never around its text: `^(?:{re})$` with
+//! `re = https://github\.com/org/repo)|(.*` would be `^(?:…repo)|(.*)$`, which accepts any
+//! repository. A regex that is not a whole expression on its own does not compile at all. A claim the
 //! certificate does not carry never matches (fail closed): a key-signed statement, or a
 //! certificate from a CI without these extensions, does not satisfy a claim rule.
 
 use regex::Regex;
+use regex_syntax::hir::{Hir, Look};
 use sigstore_verify::crypto::CertificateInfo;
 
 use super::fulcio::CertificateClaims;
@@ -63,10 +67,29 @@ impl Claim {
     }
 }
 
+/// `re` parsed on its own, then anchored to the whole text (`\A…\z`) in the parsed form, and
+/// compiled. `Err` when `re` is not a whole regex by itself (an unbalanced `)` included).
+pub fn anchored(re: &str) -> Result<Regex, String> {
+    let hir = regex_syntax::Parser::new()
+        .parse(re)
+        .map_err(|e| e.to_string())?;
+    let whole = Hir::concat(vec![Hir::look(Look::Start), hir, Hir::look(Look::End)]);
+    // The printed form of a parsed expression parses back to the same expression.
+    super::regex_memo::compile(&whole.to_string()).map_err(|e| e.to_string())
+}
+
+/// One claim's rule: the regex as written (for messages and fingerprints) and its anchored form.
+#[derive(Debug, Clone)]
+struct ClaimRegex {
+    claim: Claim,
+    written: String,
+    anchored: Regex,
+}
+
 /// Claim regexes a certificate must all satisfy (AND); empty = no demand.
 #[derive(Debug, Clone, Default)]
 pub struct CertificateRule {
-    rules: Vec<(Claim, Regex)>,
+    rules: Vec<ClaimRegex>,
 }
 
 impl PartialEq for CertificateRule {
@@ -76,7 +99,7 @@ impl PartialEq for CertificateRule {
                 .rules
                 .iter()
                 .zip(&other.rules)
-                .all(|((a, ra), (b, rb))| a == b && ra.as_str() == rb.as_str())
+                .all(|(a, b)| a.claim == b.claim && a.written == b.written)
     }
 }
 
@@ -89,16 +112,18 @@ impl CertificateRule {
             if re.is_empty() {
                 continue;
             }
-            let anchored = super::regex_memo::compile(&format!("^(?:{re})$")).map_err(|e| {
-                PolicyError::Regex {
-                    field: claim.field(),
-                    regex: re.to_string(),
-                    detail: e.to_string(),
-                }
+            let anchored = anchored(re).map_err(|detail| PolicyError::Regex {
+                field: claim.field(),
+                regex: re.to_string(),
+                detail,
             })?;
-            rules.push((claim, anchored));
+            rules.push(ClaimRegex {
+                claim,
+                written: re.to_string(),
+                anchored,
+            });
         }
-        rules.sort_by_key(|(c, _)| *c);
+        rules.sort_by_key(|r| r.claim);
         Ok(Self { rules })
     }
 
@@ -110,22 +135,25 @@ impl CertificateRule {
     /// `Ok` when every rule holds; `Err` names the first unmet claim and what the certificate
     /// says (bounded by the caller's status bounds).
     pub fn check(&self, claims: Option<&CertificateClaims>) -> Result<(), String> {
-        for (claim, re) in &self.rules {
+        for ClaimRegex {
+            claim,
+            written,
+            anchored,
+        } in &self.rules
+        {
             let value = claims.and_then(|c| claim.value(c));
             match value {
-                Some(v) if re.is_match(v) => {}
+                Some(v) if anchored.is_match(v) => {}
                 Some(v) => {
                     return Err(format!(
-                        "certificate claim {} is {v:?}, which does not match {}",
+                        "certificate claim {} is {v:?}, which does not match {written} (the whole value)",
                         claim.field(),
-                        re.as_str()
                     ))
                 }
                 None => {
                     return Err(format!(
-                        "the signer's certificate carries no {} claim (required to match {})",
+                        "the signer's certificate carries no {} claim (required to match {written})",
                         claim.field(),
-                        re.as_str()
                     ))
                 }
             }
@@ -137,7 +165,7 @@ impl CertificateRule {
     pub fn describe(&self) -> String {
         self.rules
             .iter()
-            .map(|(c, re)| format!("{}=~{:?}", c.field(), re.as_str()))
+            .map(|r| format!("{}=~{:?}", r.claim.field(), r.written))
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -226,5 +254,37 @@ mod tests {
         let b = CertificateRule::new([(Claim::Trigger, "b"), (Claim::SourceRef, "a")]).unwrap();
         assert_eq!(a.describe(), b.describe());
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn anchoring_wraps_the_parsed_expression_not_its_text() {
+        // As text, `^(?:{re})$` would be `^(?:…repo)|(.*)$`: any repository.
+        let escape = r"https://github\.com/org/repo)|(.*";
+        let err = CertificateRule::new([(Claim::SourceRepository, escape)]).unwrap_err();
+        assert!(err.to_string().contains("sourceRepository"), "{err}");
+        assert!(anchored(escape).is_err());
+        // A top-level alternation stays inside the anchors.
+        let either = anchored(r"https://github\.com/org/a|https://github\.com/org/b").unwrap();
+        assert!(either.is_match("https://github.com/org/a"));
+        assert!(either.is_match("https://github.com/org/b"));
+        assert!(!either.is_match("https://github.com/org/a-evil"));
+        assert!(!either.is_match("https://evil.example/https://github.com/org/b"));
+        // A multi-line flag does not turn the anchors into line anchors.
+        let lines = anchored(r"(?m)refs/tags/v1").unwrap();
+        assert!(!lines.is_match("refs/heads/main\nrefs/tags/v1"));
+        // An extended-mode comment cannot swallow the closing anchor.
+        let commented = anchored("(?x) refs/tags/v1 # the release").unwrap();
+        assert!(commented.is_match("refs/tags/v1"));
+        assert!(!commented.is_match("refs/tags/v1-evil"));
+    }
+
+    #[test]
+    fn messages_and_descriptions_quote_the_regex_as_written() {
+        let rule = CertificateRule::new([(Claim::SourceRef, r"refs/tags/v\d+")]).unwrap();
+        assert_eq!(rule.describe(), r#"sourceRef=~"refs/tags/v\\d+""#);
+        let mut branch = github();
+        branch.source_repository_ref = Some("refs/heads/main".into());
+        let err = rule.check(Some(&branch)).unwrap_err();
+        assert!(err.contains(r"refs/tags/v\d+"), "{err}");
     }
 }

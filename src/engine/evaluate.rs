@@ -5,7 +5,8 @@ use sigstore_verify::types::Sha256Hash;
 
 use super::evidence::{SignatureEvidence, SignatureFormat, Signer};
 use super::flux_compat;
-use super::{attest, bundle, judge, legacy, verdict, Policy, TrustRoot, Verdict};
+use super::{attest, bundle, judge, legacy, notation, verdict, Policy, TrustRoot, Verdict};
+use crate::registry::NOTATION_MALFORMED;
 use crate::registry::{Discovery, RegistryError};
 
 /// Judges every signature discovered for `digest` and aggregates the verdict. Pure.
@@ -31,6 +32,17 @@ pub fn evaluate(
         }
     };
     let subject = judge::Subject { digest, hash };
+    // Under a Notation trust policy, cosign signatures are still reported (judged against no
+    // policy), and the other way round; only the policy's own kind decides the verdict.
+    let notation_policy = match policy {
+        Policy::Notation(p) => Some(p.as_ref()),
+        _ => None,
+    };
+    let cosign_policy = if notation_policy.is_some() {
+        &Policy::None
+    } else {
+        policy
+    };
     let mut signatures = Vec::new();
     let converted = discovery
         .bundles
@@ -39,7 +51,7 @@ pub fn evaluate(
         .chain(discovery.legacy.iter().map(legacy::candidate));
     for c in converted {
         signatures.push(match c {
-            Ok(c) => judge::judge(&c, &subject, policy, trust),
+            Ok(c) => judge::judge(&c, &subject, cosign_policy, trust),
             Err(u) => SignatureEvidence {
                 location: u.location,
                 format: u.format,
@@ -51,8 +63,26 @@ pub fn evaluate(
             },
         });
     }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    for n in &discovery.notation {
+        let sig = notation::Signature {
+            location: n.location,
+            media_type: &n.media_type,
+            envelope: &n.envelope,
+        };
+        signatures.push(notation::judge(
+            &sig,
+            digest,
+            &n.scope,
+            notation_policy,
+            now,
+        ));
+    }
     for m in &discovery.malformed {
         let format = match m.location {
+            _ if m.detail.starts_with(NOTATION_MALFORMED) => SignatureFormat::Notation,
             crate::registry::SignatureLocation::LegacyTag => SignatureFormat::Legacy,
             _ => SignatureFormat::Bundle,
         };
@@ -66,14 +96,35 @@ pub fn evaluate(
             message: m.detail.clone(),
         });
     }
-    let verdict = verdict::aggregate(signatures.iter().map(|s| s.verdict));
-    let message = match signatures
-        .iter()
+    let deciding = || signatures.iter().filter(|s| answers(s.format, policy));
+    let verdict = verdict::aggregate(deciding().map(|s| s.verdict));
+    let message = match deciding()
         .filter(|s| s.verdict == verdict)
         .max_by_key(|s| s.format == SignatureFormat::Bundle)
     {
-        None => "no cosign signature found (referrers, sha256-<hex> tag fallback, legacy .sig tag)"
-            .to_string(),
+        None if notation_policy.is_some() => {
+            let others = signatures.len();
+            let mut m = "no Notation signature found (referrers API, sha256-<hex> tag fallback)"
+                .to_string();
+            if others > 0 {
+                m.push_str(&format!(
+                    "; {others} cosign signature(s) found, which a Notation trust policy does not accept"
+                ));
+            }
+            m
+        }
+        None => {
+            let mut m =
+                "no cosign signature found (referrers, sha256-<hex> tag fallback, legacy .sig tag)"
+                    .to_string();
+            let others = signatures.len();
+            if others > 0 {
+                m.push_str(&format!(
+                    "; {others} Notation signature(s) found, which this policy does not accept"
+                ));
+            }
+            m
+        }
         Some(best) => format!("{} signature: {}", best.format.as_str(), best.message),
     };
     // From a discovery cut short, only a verifying signature is conclusive: whatever was not
@@ -92,6 +143,16 @@ pub fn evaluate(
         signatures,
         flux_compatibility,
         attested: None,
+    }
+}
+
+/// Whether a signature of `format` can satisfy `policy`: a Notation trust policy only a
+/// Notation signature, keys and identities only a cosign one, no policy any.
+fn answers(format: SignatureFormat, policy: &Policy) -> bool {
+    match policy {
+        Policy::None => true,
+        Policy::Notation(_) => format == SignatureFormat::Notation,
+        Policy::Keys { .. } | Policy::Keyless { .. } => format != SignatureFormat::Notation,
     }
 }
 

@@ -2,12 +2,14 @@
 //! claims of its certificate, its log entry, and its own verdict.
 
 use serde::Serialize;
-use sigstore_verify::crypto::{CertificateInfo, FulcioCiClaims};
+use sigstore_verify::crypto::CertificateInfo;
+
+use super::fulcio::CertificateClaims;
 
 use super::verdict::Verdict;
 use crate::registry::SignatureLocation;
 
-/// The two cosign signature formats.
+/// The signature formats: cosign's two, and the Notary Project's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SignatureFormat {
@@ -18,6 +20,8 @@ pub enum SignatureFormat {
     /// Helm provenance: an OpenPGP clear-signed `.prov` file beside a chart package.
     #[serde(rename = "helm-prov")]
     HelmProv,
+    /// A Notary Project signature (JWS or COSE envelope), as `notation sign` writes.
+    Notation,
 }
 
 impl SignatureFormat {
@@ -27,6 +31,7 @@ impl SignatureFormat {
             SignatureFormat::Bundle => "bundle",
             SignatureFormat::Legacy => "legacy",
             SignatureFormat::HelmProv => "helm-prov",
+            SignatureFormat::Notation => "notation",
         }
     }
 }
@@ -71,6 +76,8 @@ impl Signer {
             (Some(s), Some(i), _, _) => format!("{s} (issuer {i})"),
             // An OpenPGP signer: its user ID and key.
             (Some(s), None, Some(fp), _) => format!("{s} (key {fp})"),
+            // A Notation signer: its certificate subject, as a trusted identity is written.
+            (Some(s), None, _, _) if s.starts_with("x509.subject:") => s.clone(),
             (Some(s), None, _, _) => format!("{s} (no issuer)"),
             (None, _, Some(fp), _) => format!("key {fp}"),
             (None, _, None, Some(h)) => format!("key with hint {h}"),
@@ -80,7 +87,7 @@ impl Signer {
 }
 
 /// Fulcio CI claims (certificate extensions 1.3.6.1.4.1.57264.1.9+), when present. The full
-/// set (.8–.22) is [`super::attest::CertificateClaims`]; these are the ones a status shows.
+/// set (.8–.22) is [`CertificateClaims`]; these are the ones a status shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CiClaims {
@@ -120,8 +127,9 @@ pub struct CiClaims {
 }
 
 impl CiClaims {
-    /// The CI claims of a certificate, or `None` when it carries none.
-    pub fn from_fulcio(c: &FulcioCiClaims) -> Option<Self> {
+    /// The CI claims a status shows, from a certificate's claims ([`CertificateClaims`], read
+    /// once per certificate), or `None` when it carries none.
+    pub fn from_claims(c: &CertificateClaims) -> Option<Self> {
         let claims = Self {
             source_repository: c.source_repository_uri.clone(),
             source_repository_ref: c.source_repository_ref.clone(),

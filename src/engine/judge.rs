@@ -10,6 +10,7 @@ use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy, Verificat
 
 use super::candidate::{Candidate, Material, SignedInput};
 use super::evidence::{CiClaims, SignatureEvidence, Signer};
+use super::fulcio::CertificateClaims;
 use super::policy::{short_fp, Policy, PublicKey};
 use super::trust::TrustRoot;
 use super::verdict::Verdict;
@@ -43,7 +44,7 @@ pub fn judge(
     };
     let ci = cert_info
         .as_ref()
-        .and_then(|i| CiClaims::from_fulcio(&i.ci_claims));
+        .and_then(|i| CiClaims::from_claims(&CertificateClaims::from_info(i)));
     let (verdict, message) = match (policy, &c.material) {
         (Policy::Keys { keys, require_tlog }, _) => {
             match key_check(c, subject, keys, *require_tlog, trust) {
@@ -191,7 +192,7 @@ pub(crate) fn identity_verdict_of(
                 ),
             }
         }
-        Policy::Keyless { .. } | Policy::Keys { .. } => (
+        Policy::Keyless { .. } | Policy::Keys { .. } | Policy::Notation(_) => (
             Verdict::IdentityMismatch,
             format!(
                 "valid signature by {}, which the policy ({}) does not accept",

@@ -7,6 +7,7 @@
 use regex::Regex;
 
 use super::claims::CertificateRule;
+use super::fingerprint::{fields_text, Fingerprint};
 pub use super::policy_error::PolicyError;
 use sha2::{Digest, Sha256};
 use sigstore_verify::crypto::KeyAlgorithm;
@@ -131,43 +132,57 @@ pub enum Policy {
         /// The accepted identities (OR). Empty accepts any signer (Flux legacy-path semantics).
         identities: Vec<IdentityRule>,
     },
+    /// A Notary Project signature satisfying a trust policy with its trust store (Flux
+    /// `provider: notation`).
+    Notation(Box<super::notation::NotationPolicy>),
 }
 
 impl Policy {
-    /// A stable fingerprint of the policy's content, for verdict caching.
+    /// A stable fingerprint of the policy's content, for verdict caching: every field
+    /// length-prefixed ([`super::fingerprint`]).
     pub fn fingerprint(&self) -> String {
-        let mut h = Sha256::new();
+        let mut f = Fingerprint::new("provenance.dev/policy/v2");
         match self {
-            Policy::None => h.update(b"none"),
+            Policy::None => {
+                f.field("none");
+            }
             Policy::Keys { keys, require_tlog } => {
-                h.update(if *require_tlog {
-                    b"keys+tlog".as_slice()
-                } else {
-                    b"keys"
-                });
+                f.field(if *require_tlog { "keys+tlog" } else { "keys" });
                 let mut fps: Vec<&str> = keys.iter().map(|k| k.fingerprint.as_str()).collect();
                 fps.sort_unstable();
                 for fp in fps {
-                    h.update(b"\0");
-                    h.update(fp.as_bytes());
+                    f.field(fp);
                 }
             }
+            Policy::Notation(p) => {
+                f.field("notation");
+                f.field(&p.fingerprint);
+            }
             Policy::Keyless { identities } => {
-                h.update(b"keyless");
+                f.field("keyless");
                 for id in identities {
-                    h.update(b"\0");
-                    h.update(id.issuer.as_str().as_bytes());
-                    h.update(b"\x01");
-                    h.update(id.subject.as_str().as_bytes());
-                    if !id.certificate.is_empty() {
-                        // Only when present: fingerprints of policies without it are unchanged.
-                        h.update(b"\x02");
-                        h.update(id.certificate.describe().as_bytes());
-                    }
+                    f.field(fields_text([
+                        id.issuer.as_str(),
+                        id.subject.as_str(),
+                        &id.certificate.describe(),
+                    ]));
                 }
             }
         }
-        format!("sha256:{}", hex::encode(h.finalize()))
+        f.finish()
+    }
+
+    /// Whether the policy says who must have signed: keys, or at least one keyless identity.
+    /// `Keyless` with no identity accepts any signer of the trust root (Flux's `spec.verify`
+    /// without `matchOIDCIdentity`): what such a signature says proves nothing about who made it.
+    pub fn names_a_signer(&self) -> bool {
+        match self {
+            Policy::None => false,
+            Policy::Keys { keys, .. } => !keys.is_empty(),
+            Policy::Keyless { identities } => !identities.is_empty(),
+            // A trust policy accepts only signers its trust store's CAs issued.
+            Policy::Notation(_) => true,
+        }
     }
 
     /// A short description for messages.
@@ -182,6 +197,7 @@ impl Policy {
                     .collect();
                 format!("key {}", names.join(" or "))
             }
+            Policy::Notation(p) => format!("Notation trust policy of {}", p.source),
             Policy::Keyless { identities } if identities.is_empty() => {
                 "keyless, any identity".into()
             }
@@ -280,5 +296,18 @@ mod tests {
         };
         assert_ne!(fp(&plain), fp(&strict));
         assert!(strict.to_string().contains("sourceRef"), "{strict}");
+    }
+
+    #[test]
+    fn an_identity_fingerprint_cannot_shift_text_between_issuer_and_subject() {
+        let fp = |issuer: &str, subject: &str| {
+            Policy::Keyless {
+                identities: vec![IdentityRule::new(issuer, subject).unwrap()],
+            }
+            .fingerprint()
+        };
+        assert_ne!(fp("a\x01b", "c"), fp("a", "b\x01c"));
+        assert_ne!(fp("a\u{1}b", "c"), fp("a", "b\u{1}c"));
+        assert_eq!(fp("a", "b"), fp("a", "b"));
     }
 }

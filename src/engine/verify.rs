@@ -71,8 +71,13 @@ async fn verify(
             if !requirements.is_empty() {
                 let pairs: Vec<_> = requirements.iter().map(|r| (r, found.as_slice())).collect();
                 let incomplete = discovery.attestations_incomplete_summary();
-                report.attested =
-                    Some(attest::require::judge(&pairs, incomplete.as_deref()).into());
+                // CEL conditions wait for their evaluator thread: not on an async worker.
+                report.attested = Some(
+                    attest::cel::off_the_async_workers(|| {
+                        attest::require::judge(&pairs, incomplete.as_deref())
+                    })
+                    .into(),
+                );
             }
             report.attestations = found;
             report

@@ -1,18 +1,32 @@
 //! Finding the Flux sources in the inputs by **kind**, never by text: OCIRepository,
-//! HelmChart, the HelmChart a HelmRelease's `spec.chart` template makes (from an OCI
-//! HelmRepository), and the root OCIRepository flux-operator generates from a FluxInstance.
+//! HelmChart, the HelmChart a HelmRelease's `spec.chart` template makes, and the root
+//! OCIRepository flux-operator generates from a FluxInstance. Charts from HTTP HelmRepositories
+//! are sources too (Flux cannot verify them: they are reported, not skipped).
+
+use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
 use super::finding::Finding;
 use super::flux_instance::{is_flux_instance, root_source};
 use super::input::{InputError, Object};
-use crate::audit::source::FluxSource;
+use crate::audit::source::{helm_repository_url, FluxSource};
 
 /// The group of Flux source kinds.
 pub const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
 /// The group of HelmRelease.
 pub const HELM_GROUP: &str = "helm.toolkit.fluxcd.io";
+
+/// How the artifact is fetched, which decides whether Flux can verify it at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// An OCI registry: cosign signatures can be verified.
+    Oci,
+    /// An HTTP Helm repository: Flux cannot verify a signature.
+    Http,
+    /// The chart's HelmRepository is not in the inputs.
+    Unknown,
+}
 
 /// One declaration of a Flux source in the inputs.
 #[derive(Debug, Clone)]
@@ -23,8 +37,11 @@ pub struct Declared {
     pub object: Object,
     /// Pointer (in `object`) of the effective `spec.verify`, or of where it would go.
     pub verify_pointer: String,
-    /// The artifact's location: `oci://host/repo` (a chart: `…/chart`), `""` when unknown.
+    /// The artifact's location: `oci://host/repo` (a chart: `…/chart`; an HTTP chart: its
+    /// repository's URL), `""` when unknown.
     pub url: String,
+    /// How it is fetched.
+    pub transport: Transport,
     /// The verify block as written (compared by `drift`).
     pub verify_value: Option<Value>,
     /// How it was declared, when not directly (`HelmRelease apps/podinfo`).
@@ -50,15 +67,36 @@ impl Declared {
     pub fn namespace_known(&self) -> bool {
         !self.source.namespace.is_empty()
     }
+
+    /// Why a `spec.verify` that is written verifies nothing, if it does: a blank provider (the
+    /// API server refuses it) or a blank key Secret name (it names no key).
+    pub fn blank_verify(&self) -> Option<&'static str> {
+        let v = self.source.verify.as_ref()?;
+        if v.provider.trim().is_empty() {
+            Some("spec.verify.provider is blank: the API server refuses the object (cosign or notation), so Flux verifies nothing")
+        } else if v.secret_ref.as_deref().is_some_and(|n| n.trim().is_empty()) {
+            Some("spec.verify.secretRef.name is blank: it names no key, so Flux verifies nothing")
+        } else {
+            None
+        }
+    }
+
+    /// Whether Flux verifies this artifact at all.
+    pub fn verifies(&self) -> bool {
+        self.source.verify.is_some() && self.blank_verify().is_none()
+    }
 }
 
-/// Everything discovered: sources, and findings raised while generating them (patches).
+/// Everything discovered: sources, findings raised while generating them (patches), and
+/// objects that could not be read as sources.
 #[derive(Debug, Default)]
 pub struct Discovered {
     /// Every source declaration, in input order.
     pub sources: Vec<Declared>,
     /// Findings from FluxInstance patches.
     pub findings: Vec<Finding>,
+    /// Source objects that could not be read (the run exits 2; the others are linted).
+    pub errors: Vec<InputError>,
 }
 
 fn is(obj: &Object, group: &str, kind: &str) -> bool {
@@ -82,93 +120,146 @@ fn read_source(obj: &Object, value: &Value) -> Result<FluxSource, InputError> {
     })
 }
 
-/// The OCI HelmRepository `namespace/name` in the inputs: `Some(Some(url))` when OCI,
-/// `Some(None)` when it exists but is not OCI, `None` when not in the inputs.
-fn helm_repository(objects: &[Object], namespace: &str, name: &str) -> Option<Option<String>> {
-    objects
-        .iter()
-        .find(|o| {
-            is(o, SOURCE_GROUP, "HelmRepository")
-                && o.name() == name
-                && (o.namespace().unwrap_or("") == namespace
-                    || namespace.is_empty()
-                    || o.namespace().is_none())
-        })
-        .map(|o| {
-            let url = o
-                .value
-                .pointer("/spec/url")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let oci = o.value.pointer("/spec/type").and_then(Value::as_str) == Some("oci")
-                || url.starts_with("oci://");
-            oci.then(|| url.trim_end_matches('/').to_string())
-        })
+/// The HelmRepositories in the inputs, by namespace and name (and by name alone, for a
+/// reference or a repository whose namespace is not written).
+struct HelmRepositories<'a> {
+    exact: HashMap<(&'a str, &'a str), &'a Object>,
+    by_name: HashMap<&'a str, &'a Object>,
+}
+
+/// A HelmRepository as a chart sees it.
+struct Repo {
+    url: String,
+    oci: bool,
+}
+
+impl<'a> HelmRepositories<'a> {
+    fn new(objects: &'a [Object]) -> Self {
+        let mut exact = HashMap::new();
+        let mut by_name = HashMap::new();
+        for o in objects
+            .iter()
+            .filter(|o| is(o, SOURCE_GROUP, "HelmRepository"))
+        {
+            exact
+                .entry((o.namespace().unwrap_or(""), o.name()))
+                .or_insert(o);
+            by_name.entry(o.name()).or_insert(o);
+        }
+        Self { exact, by_name }
+    }
+
+    fn get(&self, namespace: &str, name: &str) -> Option<Repo> {
+        let o = self.exact.get(&(namespace, name)).or_else(|| {
+            self.by_name
+                .get(name)
+                .filter(|o| namespace.is_empty() || o.namespace().is_none())
+        })?;
+        let url = helm_repository_url(&o.value).unwrap_or_default();
+        let oci = o.value.pointer("/spec/type").and_then(Value::as_str) == Some("oci")
+            || url.starts_with("oci://");
+        Some(Repo { url, oci })
+    }
+
+    /// `(url, transport, repository url)` of `chart` from `namespace/name`.
+    fn chart(
+        &self,
+        namespace: &str,
+        name: &str,
+        chart: &str,
+    ) -> (String, Transport, Option<String>) {
+        match self.get(namespace, name) {
+            Some(r) if r.oci => (
+                format!("{}/{chart}", r.url.trim_end_matches('/')),
+                Transport::Oci,
+                Some(r.url),
+            ),
+            Some(r) => (r.url.clone(), Transport::Http, Some(r.url)),
+            None => (String::new(), Transport::Unknown, None),
+        }
+    }
 }
 
 /// Discovers every source in `objects`.
-pub fn discover(objects: &[Object]) -> Result<Discovered, InputError> {
+pub fn discover(objects: &[Object]) -> Discovered {
     let mut out = Discovered::default();
-    let chart_url = |ns: &str, repo: &str, chart: &str| -> Option<String> {
-        match helm_repository(objects, ns, repo) {
-            Some(Some(url)) => Some(format!("{url}/{chart}")),
-            Some(None) => None,
-            None => Some(String::new()),
-        }
-    };
+    let repos = HelmRepositories::new(objects);
     for obj in objects {
-        if is(obj, SOURCE_GROUP, "OCIRepository") {
-            let source = read_source(obj, &obj.value)?;
-            out.sources.push(Declared {
-                url: source.url.trim_end_matches('/').to_string(),
-                verify_value: obj.value.pointer("/spec/verify").cloned(),
-                source,
-                object: obj.clone(),
-                verify_pointer: "/spec/verify".into(),
-                via: None,
-            });
-        } else if is(obj, SOURCE_GROUP, "HelmChart") {
-            let source = read_source(obj, &obj.value)?;
-            let chart = source.chart.clone().expect("a HelmChart has a chart");
-            if chart.source_kind != "HelmRepository" {
-                continue;
+        match declare(obj, &repos, &mut out.findings) {
+            Ok(Some(mut d)) => {
+                if d.via.is_none() {
+                    d.via.clone_from(&obj.template);
+                }
+                out.sources.push(d)
             }
-            let Some(url) = chart_url(&source.namespace, &chart.source_name, &chart.chart) else {
-                continue;
-            };
-            out.sources.push(Declared {
-                url,
-                verify_value: obj.value.pointer("/spec/verify").cloned(),
-                source,
-                object: obj.clone(),
-                verify_pointer: "/spec/verify".into(),
-                via: None,
-            });
-        } else if is(obj, HELM_GROUP, "HelmRelease") {
-            if let Some(d) = helm_release_chart(obj, &chart_url)? {
-                out.sources.push(d);
-            }
-        } else if is_flux_instance(obj) {
-            let Some(root) = root_source(obj) else {
-                continue;
-            };
-            out.findings.extend(root.findings);
-            let source = read_source(obj, &root.object)?;
-            out.sources.push(Declared {
-                url: source.url.trim_end_matches('/').to_string(),
-                verify_value: root.object.pointer("/spec/verify").cloned(),
-                source,
-                object: obj.clone(),
-                verify_pointer: root.verify_pointer,
-                via: Some(format!(
-                    "FluxInstance {}/{} (spec.sync)",
-                    obj.namespace().unwrap_or(""),
-                    obj.name()
-                )),
-            });
+            Ok(None) => {}
+            Err(e) => out.errors.push(e),
         }
     }
-    Ok(out)
+    out
+}
+
+fn declare(
+    obj: &Object,
+    repos: &HelmRepositories,
+    findings: &mut Vec<Finding>,
+) -> Result<Option<Declared>, InputError> {
+    if is(obj, SOURCE_GROUP, "OCIRepository") {
+        let source = read_source(obj, &obj.value)?;
+        return Ok(Some(Declared {
+            url: source.url.trim_end_matches('/').to_string(),
+            transport: Transport::Oci,
+            verify_value: obj.value.pointer("/spec/verify").cloned(),
+            source,
+            object: obj.clone(),
+            verify_pointer: "/spec/verify".into(),
+            via: None,
+        }));
+    }
+    if is(obj, SOURCE_GROUP, "HelmChart") {
+        let source = read_source(obj, &obj.value)?;
+        let Some(chart) = source.chart.clone() else {
+            return Ok(None);
+        };
+        if chart.source_kind != "HelmRepository" {
+            return Ok(None);
+        }
+        let (url, transport, repo) =
+            repos.chart(&source.namespace, &chart.source_name, &chart.chart);
+        return Ok(Some(Declared {
+            url,
+            transport,
+            verify_value: obj.value.pointer("/spec/verify").cloned(),
+            source: source.with_chart_repository(repo),
+            object: obj.clone(),
+            verify_pointer: "/spec/verify".into(),
+            via: None,
+        }));
+    }
+    if is(obj, HELM_GROUP, "HelmRelease") {
+        return helm_release_chart(obj, repos);
+    }
+    if is_flux_instance(obj) {
+        let Some(root) = root_source(obj) else {
+            return Ok(None);
+        };
+        findings.extend(root.findings);
+        let source = read_source(obj, &root.object)?;
+        return Ok(Some(Declared {
+            url: source.url.trim_end_matches('/').to_string(),
+            transport: Transport::Oci,
+            verify_value: root.object.pointer("/spec/verify").cloned(),
+            source,
+            object: obj.clone(),
+            verify_pointer: root.verify_pointer,
+            via: Some(format!(
+                "FluxInstance {}/{} (spec.sync)",
+                obj.namespace().unwrap_or(""),
+                obj.name()
+            )),
+        }));
+    }
+    Ok(None)
 }
 
 /// The HelmChart helm-controller creates for a HelmRelease `spec.chart` template:
@@ -176,7 +267,7 @@ pub fn discover(objects: &[Object]) -> Result<Discovered, InputError> {
 /// `spec.chart.spec.verify`. A `spec.chartRef` names a source declared on its own.
 fn helm_release_chart(
     obj: &Object,
-    chart_url: &dyn Fn(&str, &str, &str) -> Option<String>,
+    repos: &HelmRepositories,
 ) -> Result<Option<Declared>, InputError> {
     let Some(template) = obj.value.pointer("/spec/chart/spec") else {
         return Ok(None);
@@ -190,9 +281,7 @@ fn helm_release_chart(
         "" => release_ns,
         ns => ns,
     };
-    let Some(url) = chart_url(namespace, s("/sourceRef/name"), s("/chart")) else {
-        return Ok(None);
-    };
+    let (url, transport, repo) = repos.chart(namespace, s("/sourceRef/name"), s("/chart"));
     let name = if release_ns.is_empty() {
         format!("<namespace>-{}", obj.name())
     } else {
@@ -211,8 +300,9 @@ fn helm_release_chart(
     let source = read_source(obj, &chart)?;
     Ok(Some(Declared {
         url,
+        transport,
         verify_value: template.get("verify").cloned(),
-        source,
+        source: source.with_chart_repository(repo),
         object: obj.clone(),
         verify_pointer: "/spec/chart/spec/verify".into(),
         via: Some(format!("HelmRelease {release_ns}/{}", obj.name())),

@@ -32,6 +32,18 @@ pub mod rules {
     pub const LIVE_WOULD_HALT: &str = "live-would-halt";
     /// `--live`: the artifact could not be checked (a warning, never "unsigned").
     pub const LIVE_UNVERIFIABLE: &str = "live-unverifiable";
+    /// A chart from an HTTP HelmRepository: Flux cannot verify its signature.
+    pub const HTTP_CHART: &str = "http-chart";
+    /// A source without `spec.verify` that no policy requires one of (info: the inventory).
+    pub const NO_VERIFY: &str = "no-verify";
+    /// A template placeholder lint cannot resolve statically (ResourceSet, KRO).
+    pub const TEMPLATE_UNRESOLVED: &str = "template-unresolved";
+    /// A file that could not be read or parsed (the run exits 2).
+    pub const INPUT_ERROR: &str = "input-error";
+    /// A file deliberately not read (a symlink out of the tree, Helm templates).
+    pub const INPUT_SKIPPED: &str = "input-skipped";
+    /// An acknowledgement comment that excuses nothing.
+    pub const ACKNOWLEDGEMENT: &str = "acknowledgement";
 
     /// Every rule id with a one-line description (SARIF `rules`, `docs/lint.md`).
     pub const ALL: &[(&str, &str)] = &[
@@ -79,10 +91,25 @@ pub mod rules {
             LIVE_UNVERIFIABLE,
             "--live: the artifact could not be checked",
         ),
+        (
+            HTTP_CHART,
+            "a chart from an HTTP HelmRepository, which Flux cannot verify",
+        ),
+        (NO_VERIFY, "a source without spec.verify (inventory)"),
+        (
+            TEMPLATE_UNRESOLVED,
+            "a template placeholder lint cannot resolve offline",
+        ),
+        (INPUT_ERROR, "a file that could not be read or parsed"),
+        (INPUT_SKIPPED, "a file deliberately not read"),
+        (
+            ACKNOWLEDGEMENT,
+            "an acknowledgement comment that excuses nothing",
+        ),
     ];
 }
 
-/// How bad a finding is: errors fail the run (exit 1), warnings do not.
+/// How bad a finding is: errors fail the run (exit 1), warnings and infos do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -90,6 +117,8 @@ pub enum Severity {
     Error,
     /// Reported only.
     Warning,
+    /// What is there (the inventory of unverified sources, skipped files).
+    Info,
 }
 
 /// One finding.
@@ -109,6 +138,12 @@ pub struct Finding {
     pub message: String,
     /// How to fix it.
     pub fix: String,
+    /// The reason of the in-file acknowledgement that excuses it (it then fails nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledged: Option<String>,
+    /// The cluster root(s) the file is deployed under, when lint found any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
 }
 
 impl Finding {
@@ -128,6 +163,8 @@ impl Finding {
             source: source.into(),
             message: message.into(),
             fix: fix.into(),
+            acknowledged: None,
+            root: None,
         }
     }
 
@@ -135,5 +172,16 @@ impl Finding {
     pub fn warning(mut self) -> Self {
         self.severity = Severity::Warning;
         self
+    }
+
+    /// The same finding as an info.
+    pub fn info(mut self) -> Self {
+        self.severity = Severity::Info;
+        self
+    }
+
+    /// Whether it fails the run: an error nobody acknowledged.
+    pub fn fails(&self) -> bool {
+        self.severity == Severity::Error && self.acknowledged.is_none()
     }
 }

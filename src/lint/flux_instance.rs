@@ -25,6 +25,9 @@ pub struct RootSource {
     pub verify_pointer: String,
     /// `patch-targets-nothing`, `verify-removed`, `patch-invalid`.
     pub findings: Vec<Finding>,
+    /// The last removal of a `spec.verify` a patch wrote, reported only if no later patch
+    /// writes one again (a remove-then-add is judged by its final state).
+    removal: Option<Finding>,
 }
 
 /// Whether `obj` is a FluxInstance.
@@ -67,6 +70,7 @@ pub fn root_source(instance: &Object) -> Option<RootSource> {
         object: Value::Null,
         verify_pointer: "/spec/sync".into(),
         findings: vec![],
+        removal: None,
     };
     let display = format!("OCIRepository/{namespace}/{name}");
     let patches = instance
@@ -79,6 +83,7 @@ pub fn root_source(instance: &Object) -> Option<RootSource> {
         let pointer = format!("/spec/kustomize/patches/{i}");
         apply_patch(instance, &pointer, p, &mut object, &display, &mut root);
     }
+    root.findings.extend(root.removal.take());
     root.object = object;
     Some(root)
 }
@@ -169,7 +174,19 @@ fn apply_patch(
             body_line
         }
     };
-    let target = Target::from_value(p.get("target"));
+    let target = match Target::from_value(p.get("target")) {
+        Ok(t) => t,
+        Err(why) => {
+            root.findings.push(Finding::error(
+                rules::PATCH_INVALID,
+                at,
+                &who,
+                format!("patch {pointer}: {why}; lint cannot tell what it selects, and where Go refuses it flux-operator cannot build this instance"),
+                "write the target in the syntax Go and Rust read alike (escape literal characters, no look-around, no Rust-only class syntax)",
+            ));
+            return;
+        }
+    };
     let selected = target.selects(object);
     let writes = match &body {
         PatchBody::Json6902(ops) => ops.iter().any(op_writes_verify),
@@ -229,13 +246,15 @@ fn note_verify_change(
 ) {
     let has = has_verify(object);
     if had && !has {
-        root.findings.push(Finding::error(
+        root.removal = Some(Finding::error(
             rules::VERIFY_REMOVED,
             at,
             display,
-            format!("patch {pointer} removes the spec.verify an earlier patch wrote: the root source runs unverified"),
+            format!("patch {pointer} removes the spec.verify an earlier patch wrote, and no later patch writes one: the root source runs unverified"),
             "delete the operation that removes /spec/verify (or the earlier one, if removal is really meant)",
         ));
+    } else if has {
+        root.removal = None;
     }
     if has != had || has {
         root.verify_pointer = pointer.to_string();

@@ -1,11 +1,9 @@
-//! Reading the inputs: files, directories (recursively, `*.yaml`/`*.yml`) and stdin (`-`),
-//! multi-document, into Kubernetes objects that remember their file and line.
+//! Kubernetes objects from YAML text, multi-document, `List`s unpacked, each remembering its
+//! file and the line of every field ([`super::read`] finds and bounds the files).
 //!
-//! Anything that cannot be read or parsed is an [`InputError`] (exit 2): linting the files
-//! that did parse would report "no findings" for a repository we never saw whole.
+//! A file that cannot be parsed is an [`InputError`]: the run then exits 2 (a repository we did
+//! not see whole is never "clean"), and the other files' findings are still reported.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use serde_json::Value;
@@ -25,6 +23,13 @@ pub struct Object {
     doc: Rc<Document>,
     /// Where the object sits in its document (`""`, or `/items/3` inside a `List`).
     base: String,
+    /// The directory argument it was found under (Flux paths are relative to it), `""` for a
+    /// file named directly or stdin.
+    pub root: Rc<str>,
+    /// The template that generated it (`ResourceSet apps/podinfo`), if any.
+    pub template: Option<String>,
+    /// Pointers (in `value`) whose template placeholders could not be resolved.
+    pub unresolved: Vec<String>,
 }
 
 impl Object {
@@ -41,6 +46,28 @@ impl Object {
             }),
             value,
             base: String::new(),
+            root: "".into(),
+            template: None,
+            unresolved: vec![],
+        }
+    }
+
+    /// The same document and lines, another value at `base`: an object this one's template
+    /// generates.
+    pub fn at_base(&self, base: &str, value: Value) -> Self {
+        Self {
+            file: self.file.clone(),
+            value,
+            doc: self.doc.clone(),
+            base: format!("{}{base}", self.base),
+            root: self.root.clone(),
+            template: Some(format!(
+                "{} {}/{}",
+                self.kind(),
+                self.namespace().unwrap_or(""),
+                self.name()
+            )),
+            unresolved: vec![],
         }
     }
 
@@ -103,40 +130,6 @@ pub struct InputError {
     pub message: String,
 }
 
-/// Reads every object from `paths` (`-` = stdin), in the order given, directories sorted.
-pub fn read_inputs(paths: &[String]) -> Result<Vec<Object>, InputError> {
-    let mut objects = vec![];
-    for p in paths {
-        if p == "-" {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|e| InputError {
-                    file: STDIN.into(),
-                    line: None,
-                    message: e.to_string(),
-                })?;
-            objects.extend(parse_text(STDIN, &text)?);
-            continue;
-        }
-        for file in expand(Path::new(p))? {
-            objects.extend(read_file(&file)?);
-        }
-    }
-    Ok(objects)
-}
-
-/// Reads one file.
-pub fn read_file(path: &Path) -> Result<Vec<Object>, InputError> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| InputError {
-        file: name.clone(),
-        line: None,
-        message: e.to_string(),
-    })?;
-    parse_text(&name, &text)
-}
-
 /// Parses `text` (named `file` in findings) into objects; `List`s are unpacked.
 pub fn parse_text(file: &str, text: &str) -> Result<Vec<Object>, InputError> {
     let docs = parse_documents(text).map_err(|e| InputError {
@@ -163,6 +156,9 @@ pub fn parse_text(file: &str, text: &str) -> Result<Vec<Object>, InputError> {
                         value: item.clone(),
                         doc: doc.clone(),
                         base: format!("/items/{i}"),
+                        root: "".into(),
+                        template: None,
+                        unresolved: vec![],
                     });
                 }
             }
@@ -171,52 +167,27 @@ pub fn parse_text(file: &str, text: &str) -> Result<Vec<Object>, InputError> {
                 value: doc.value.clone(),
                 doc: doc.clone(),
                 base: String::new(),
+                root: "".into(),
+                template: None,
+                unresolved: vec![],
             }),
         }
     }
     Ok(objects)
 }
 
-/// A file as itself; a directory as its `*.yaml`/`*.yml` files, recursively, sorted, skipping
-/// hidden entries (`.git`) and symlinked directories (loops).
-fn expand(path: &Path) -> Result<Vec<PathBuf>, InputError> {
-    let err = |p: &Path, e: std::io::Error| InputError {
-        file: p.display().to_string(),
-        line: None,
-        message: e.to_string(),
-    };
-    let meta = std::fs::metadata(path).map_err(|e| err(path, e))?;
-    if !meta.is_dir() {
-        return Ok(vec![path.to_path_buf()]);
+/// The objects of several files, `(path, text)`, each found under directory argument `root`
+/// (for tests of what spans files).
+#[cfg(test)]
+pub fn parse_files(root: &str, files: &[(&str, &str)]) -> Vec<Object> {
+    let mut out = vec![];
+    for (f, t) in files {
+        out.extend(parse_text(f, t).unwrap().into_iter().map(|mut o| {
+            o.root = root.into();
+            o
+        }));
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|e| err(path, e))?
-        .map(|e| e.map(|e| e.path()).map_err(|e| err(path, e)))
-        .collect::<Result<_, _>>()?;
-    entries.sort();
-    let mut files = vec![];
-    for entry in entries {
-        let hidden = entry
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
-        if hidden {
-            continue;
-        }
-        let link = std::fs::symlink_metadata(&entry).map_err(|e| err(&entry, e))?;
-        if link.is_dir() {
-            files.extend(expand(&entry)?);
-        } else if !link.file_type().is_symlink() || entry.is_file() {
-            let yaml = entry
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| e == "yaml" || e == "yml");
-            if yaml && entry.is_file() {
-                files.push(entry);
-            }
-        }
-    }
-    Ok(files)
+    out
 }
 
 #[cfg(test)]
@@ -233,33 +204,5 @@ mod tests {
             (objs[1].name(), objs[1].line_of("/metadata/name")),
             ("b", 8)
         );
-    }
-
-    #[test]
-    fn directories_are_read_recursively_yaml_only_sorted() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        std::fs::create_dir_all(d.join("b/c")).unwrap();
-        std::fs::create_dir_all(d.join(".git")).unwrap();
-        std::fs::write(d.join("b/c/x.yml"), "kind: X\n").unwrap();
-        std::fs::write(d.join("a.yaml"), "kind: A\n---\nkind: A2\n").unwrap();
-        std::fs::write(d.join("notes.txt"), "kind: [\n").unwrap();
-        std::fs::write(d.join(".git/y.yaml"), "kind: [\n").unwrap();
-        let objs = read_inputs(&[d.display().to_string()]).unwrap();
-        let kinds: Vec<_> = objs.iter().map(|o| o.kind().to_string()).collect();
-        assert_eq!(kinds, ["A", "A2", "X"]);
-        assert_eq!(objs[1].line(), 3);
-    }
-
-    #[test]
-    fn an_unparseable_file_is_an_error_naming_file_and_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("bad.yaml");
-        std::fs::write(&f, "kind: A\n---\nkind: B\nspec: {x: [1,\n").unwrap();
-        let e = read_inputs(&[f.display().to_string()]).unwrap_err();
-        assert!(e.file.ends_with("bad.yaml"));
-        assert!(e.line.is_some_and(|l| l >= 4), "{e:?}");
-        let missing = read_inputs(&["/nonexistent/x.yaml".into()]).unwrap_err();
-        assert_eq!(missing.line, None);
     }
 }

@@ -224,12 +224,8 @@ spec:
     #[test]
     fn the_reference_flux_pulls() {
         let objects = parse_text("s.yaml", SOURCES).unwrap();
-        let refs: Vec<Result<String, String>> = discover(&objects)
-            .unwrap()
-            .sources
-            .iter()
-            .map(reference)
-            .collect();
+        let refs: Vec<Result<String, String>> =
+            discover(&objects).sources.iter().map(reference).collect();
         assert_eq!(
             refs[0].as_deref(),
             Ok("r.example/x@sha256:abc"),

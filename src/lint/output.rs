@@ -37,8 +37,12 @@ fn severity(s: Severity) -> &'static str {
     match s {
         Severity::Error => "error",
         Severity::Warning => "warning",
+        Severity::Info => "info",
     }
 }
+
+/// How many suggested policies the text output prints in full.
+const SUGGESTIONS_SHOWN: usize = 3;
 
 fn text(report: &Report) -> String {
     let mut out = String::new();
@@ -52,28 +56,90 @@ fn text(report: &Report) -> String {
             f.source,
             f.message
         ));
+        if let Some(why) = &f.acknowledged {
+            out.push_str(&format!("  acknowledged: {why}\n"));
+        }
+        if let Some(root) = &f.root {
+            out.push_str(&format!("  under: {root}\n"));
+        }
+        // The inventory's fix is the suggested policy, printed once below.
+        if f.rule == rules::NO_VERIFY {
+            continue;
+        }
         for (i, line) in f.fix.lines().enumerate() {
             out.push_str(if i == 0 { "  fix: " } else { "       " });
             out.push_str(line);
             out.push('\n');
         }
     }
+    if report.findings.iter().any(|f| f.rule == rules::NO_VERIFY) && !report.suggestions.is_empty()
+    {
+        out.push_str("\nPolicies that would require these sources to be verified (one per publisher; fill in the identity `provenance-auditor verify <ref>` reports):\n");
+        for s in report.suggestions.iter().take(SUGGESTIONS_SHOWN) {
+            out.push_str(&format!(
+                "--- # {} ({} source(s))\n{}\n",
+                s.publisher, s.sources, s.policy
+            ));
+        }
+        let rest: Vec<&str> = report
+            .suggestions
+            .iter()
+            .skip(SUGGESTIONS_SHOWN)
+            .map(|s| s.publisher.as_str())
+            .collect();
+        if !rest.is_empty() {
+            out.push_str(&format!(
+                "… and {} more publisher(s): {} (each no-verify finding's fix in -o json has its policy)\n",
+                rest.len(),
+                rest.join(", ")
+            ));
+        }
+        out.push('\n');
+    }
     out.push_str(&summary(report));
     out
 }
 
 fn summary(report: &Report) -> String {
-    let errors = report
+    let count = |s: Severity| {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.severity == s && f.acknowledged.is_none())
+            .count()
+    };
+    let acknowledged = report
         .findings
         .iter()
-        .filter(|f| f.severity == Severity::Error)
+        .filter(|f| f.acknowledged.is_some())
         .count();
-    format!(
-        "{errors} error(s), {} warning(s) in {} source declaration(s), {} policy(ies)\n",
-        report.findings.len() - errors,
+    let inv = &report.inventory;
+    let kinds: Vec<String> = inv
+        .by_kind
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    let mut line = format!(
+        "{} error(s), {} warning(s), {} info(s){} in {} source declaration(s) ({}{} from templates, {} HTTP chart(s), {} without verification), {} policy(ies), {} cluster root(s)",
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info),
+        if acknowledged > 0 { format!(", {acknowledged} acknowledged") } else { String::new() },
         report.sources,
-        report.policies
-    )
+        if kinds.is_empty() { String::new() } else { format!("{}; ", kinds.join(", ")) },
+        inv.templated,
+        inv.http_charts,
+        inv.unverified,
+        report.policies,
+        inv.roots.len(),
+    );
+    if inv.unreadable > 0 {
+        line.push_str(&format!(
+            "; {} input(s) could not be read: the result is incomplete (exit 2)",
+            inv.unreadable
+        ));
+    }
+    line + "\n"
 }
 
 /// SARIF 2.1.0 with one rule per id in [`rules::ALL`].
@@ -92,16 +158,23 @@ pub fn sarif(findings: &[Finding]) -> Value {
                     "help": {"text": format!("docs/lint.md#{id}")},
                 })).collect::<Vec<_>>(),
             }},
-            "results": findings.iter().map(|f| json!({
-                "ruleId": f.rule,
-                "ruleIndex": rule_index(f.rule),
-                "level": severity(f.severity),
-                "message": {"text": format!("{}: {}\nFix: {}", f.source, f.message, f.fix)},
-                "locations": [{"physicalLocation": {
-                    "artifactLocation": {"uri": f.file.trim_start_matches("./").replace('\\', "/")},
-                    "region": {"startLine": f.line.max(1)},
-                }}],
-            })).collect::<Vec<_>>(),
+            "results": findings.iter().map(|f| {
+                let mut r = json!({
+                    "ruleId": f.rule,
+                    "ruleIndex": rule_index(f.rule),
+                    "level": match f.severity { Severity::Info => "note", s => severity(s) },
+                    "message": {"text": format!("{}: {}\nFix: {}", f.source, f.message, f.fix)},
+                    "locations": [{"physicalLocation": {
+                        "artifactLocation": {"uri": f.file.trim_start_matches("./").replace('\\', "/")},
+                        "region": {"startLine": f.line.max(1)},
+                    }}],
+                });
+                // An acknowledgement in the file is SARIF's in-source suppression.
+                if let Some(why) = &f.acknowledged {
+                    r["suppressions"] = json!([{"kind": "inSource", "justification": why}]);
+                }
+                r
+            }).collect::<Vec<_>>(),
         }],
     })
 }
@@ -109,13 +182,21 @@ pub fn sarif(findings: &[Finding]) -> Value {
 fn github(report: &Report) -> String {
     let mut out = String::new();
     for f in &report.findings {
+        let command = match (f.severity, &f.acknowledged) {
+            (Severity::Info, _) | (_, Some(_)) => "notice",
+            (s, None) => severity(s),
+        };
+        let ack = f
+            .acknowledged
+            .as_ref()
+            .map(|why| format!("acknowledged: {why}\n"))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "::{} file={},line={},title={}::{}\n",
-            severity(f.severity),
+            "::{command} file={},line={},title={}::{}\n",
             escape_property(&f.file),
             f.line,
             escape_property(&format!("{} ({})", f.rule, f.source)),
-            escape_data(&format!("{}\nFix: {}", f.message, f.fix))
+            escape_data(&format!("{ack}{}\nFix: {}", f.message, f.fix))
         ));
     }
     out.push_str(&summary(report));
@@ -148,7 +229,7 @@ mod tests {
                 "fix it",
             )],
             sources: 1,
-            policies: 0,
+            ..Report::default()
         }
     }
 

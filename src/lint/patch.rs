@@ -8,19 +8,24 @@
 use regex::Regex;
 use serde_json::Value;
 
-/// `patches[].target`: every set field must match (regexes anchored as `^(?:…)$`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+use crate::engine::regex_inclusion::go;
+
+/// `patches[].target`: every set field must match. The fields are Go regexes (kustomize
+/// compiles `^(?:…)$` with Go's `regexp`), each compiled once, as Go reads it
+/// ([`go::to_rust`]); one that has no faithful Rust form makes the target unusable
+/// ([`Target::from_value`] says why), never "selects nothing".
+#[derive(Debug, Clone, Default)]
 pub struct Target {
     /// API group.
-    pub group: Option<String>,
+    pub group: Option<Regex>,
     /// API version.
-    pub version: Option<String>,
+    pub version: Option<Regex>,
     /// Kind.
-    pub kind: Option<String>,
+    pub kind: Option<Regex>,
     /// Name.
-    pub name: Option<String>,
+    pub name: Option<Regex>,
     /// Namespace.
-    pub namespace: Option<String>,
+    pub namespace: Option<Regex>,
     /// Label selector.
     pub label_selector: Option<String>,
     /// Annotation selector.
@@ -28,23 +33,34 @@ pub struct Target {
 }
 
 impl Target {
-    /// Reads `target` (absent or `{}` selects every object).
-    pub fn from_value(v: Option<&Value>) -> Self {
+    /// Reads `target` (absent or `{}` selects every object), or why kustomize cannot use it.
+    pub fn from_value(v: Option<&Value>) -> Result<Self, String> {
         let get = |k: &str| {
             v.and_then(|v| v.get(k))
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
         };
-        Self {
-            group: get("group"),
-            version: get("version"),
-            kind: get("kind"),
-            name: get("name"),
-            namespace: get("namespace"),
+        let compile = |k: &str| -> Result<Option<Regex>, String> {
+            let Some(re) = get(k) else {
+                return Ok(None);
+            };
+            // kustomize anchors the text, then Go compiles it: a `\Q` quotes to the end.
+            let rust = go::to_rust(&format!("^(?:{re})$"))
+                .map_err(|e| format!("target.{k} {re:?} cannot be compiled as Go does: {e}"))?;
+            Regex::new(&rust)
+                .map(Some)
+                .map_err(|e| format!("target.{k} {re:?}: {e}"))
+        };
+        Ok(Self {
+            group: compile("group")?,
+            version: compile("version")?,
+            kind: compile("kind")?,
+            name: compile("name")?,
+            namespace: compile("namespace")?,
             label_selector: get("labelSelector"),
             annotation_selector: get("annotationSelector"),
-        }
+        })
     }
 
     /// Whether the target selects `obj`.
@@ -52,10 +68,8 @@ impl Target {
         let s = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or("");
         let api_version = s("/apiVersion");
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        let field = |re: &Option<String>, value: &str| match re {
-            None => true,
-            Some(re) => Regex::new(&format!("^(?:{re})$")).is_ok_and(|re| re.is_match(value)),
-        };
+        let field =
+            |re: &Option<Regex>, value: &str| re.as_ref().is_none_or(|re| re.is_match(value));
         field(&self.group, group)
             && field(&self.version, version)
             && field(&self.kind, s("/kind"))
@@ -335,7 +349,7 @@ mod tests {
 
     #[test]
     fn targets_are_anchored_regexes_and_empty_selects_all() {
-        let t = |v: Value| Target::from_value(Some(&v)).selects(&oci());
+        let t = |v: Value| Target::from_value(Some(&v)).unwrap().selects(&oci());
         assert!(t(json!({})));
         assert!(t(json!({"kind": "OCIRepository", "name": "flux-.*"})));
         assert!(
@@ -353,6 +367,28 @@ mod tests {
             "no labels at patch time"
         );
         assert!(t(json!({"labelSelector": "!app,team notin (x)"})));
+    }
+
+    #[test]
+    fn targets_are_read_as_go_reads_them() {
+        let t = |v: Value| Target::from_value(Some(&v)).map(|t| t.selects(&oci()));
+        // Go-only syntax that Rust's regex refuses.
+        assert_eq!(t(json!({"name": r"\Qflux-system\E"})), Ok(true));
+        assert_eq!(
+            t(json!({"name": r"flux\055system"})),
+            Ok(true),
+            "octal escape"
+        );
+        assert_eq!(
+            t(json!({"name": r"flux-sys{,2}tem"})),
+            Ok(false),
+            "a literal brace in Go"
+        );
+        // Go refuses the first and the last (the build fails), and reads `&&` as two literal
+        // characters where Rust intersects: unusable, which is not "selects nothing".
+        for bad in [r"flux-(?!x)", r"[a&&b]", r"a**"] {
+            assert!(t(json!({"name": bad})).is_err(), "{bad}");
+        }
     }
 
     #[test]

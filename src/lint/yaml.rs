@@ -46,10 +46,17 @@ pub struct YamlError {
     pub message: String,
 }
 
-/// Parses every non-empty document of `text`.
+/// Parses every non-empty document of `text`, as the API server reads manifests
+/// (`sigs.k8s.io/yaml`, YAML 1.1): `on`/`yes`/`y` and `off`/`no`/`n` are booleans, `0755` is
+/// octal, `<<` merge keys are expanded. kustomize (kyaml) keeps such scalars as written, so they
+/// reach the cluster with that YAML 1.1 meaning.
 pub fn parse_documents(text: &str) -> Result<Vec<Document>, YamlError> {
     let options = serde_saphyr::options! {
         with_snippet: false,
+        // Comments decide nothing here; buffering them (to attach them to nodes) is what made a
+        // long comment block fail with "too many buffered comments while looking ahead".
+        emit_comments: false,
+        legacy_octal_numbers: true,
     };
     let nodes: Vec<Spanned<Node>> = serde_saphyr::from_multiple_with_options(text, options)
         .map_err(|e| YamlError {
@@ -216,6 +223,45 @@ mod tests {
         let e = parse_documents("kind: A\nspec:\n  x: [1, 2\n  secret: hunter2\n").unwrap_err();
         assert!(e.line.is_some(), "{e:?}");
         assert!(!e.message.contains("hunter2"), "{e:?}");
+    }
+
+    #[test]
+    fn a_long_comment_block_does_not_stop_the_parse() {
+        // Real HelmReleases carry 30-line commented-out values; CI configs carry hundreds.
+        let block: String = (0..400).map(|i| format!("  # values line {i}\n")).collect();
+        let text = format!("kind: HelmRelease\nspec:\n{block}  values:\n{block}    a: 1\n");
+        let docs = parse_documents(&text).unwrap();
+        assert_eq!(docs[0].value["spec"]["values"]["a"], 1);
+        assert_eq!(docs[0].line_of("/spec/values/a"), 804);
+    }
+
+    #[test]
+    fn yaml_1_1_scalars_mean_what_the_api_server_reads() {
+        let d = &parse_documents("a: on\nb: yes\nc: y\nd: Off\ne: NO\nf: 'on'\ng: 0755\nh: true\n")
+            .unwrap()[0];
+        let v = &d.value;
+        for (k, want) in [
+            ("a", true),
+            ("b", true),
+            ("c", true),
+            ("d", false),
+            ("e", false),
+        ] {
+            assert_eq!(v[k], Value::Bool(want), "{k}: {v}");
+        }
+        assert_eq!(v["f"], "on", "a quoted scalar stays a string");
+        assert_eq!(v["g"], 493, "YAML 1.1 octal");
+        assert_eq!(v["h"], true);
+    }
+
+    #[test]
+    fn merge_keys_are_expanded_and_local_keys_win() {
+        let d = &parse_documents(
+            "base: &v {provider: cosign, secretRef: {name: k}}\nspec:\n  verify:\n    <<: *v\n    provider: notation\n",
+        )
+        .unwrap()[0];
+        assert_eq!(d.value["spec"]["verify"]["secretRef"]["name"], "k");
+        assert_eq!(d.value["spec"]["verify"]["provider"], "notation");
     }
 
     #[test]

@@ -8,16 +8,16 @@ use super::testserver::fixtures::*;
 use super::testserver::{Reply, TestServer};
 use super::*;
 
-const DSSE: &str = "application/vnd.dsse.envelope.v1+json";
-const WITH_ATT: DiscoverOptions = DiscoverOptions {
+pub(super) const DSSE: &str = "application/vnd.dsse.envelope.v1+json";
+pub(super) const WITH_ATT: DiscoverOptions = DiscoverOptions {
     legacy_attestations: true,
 };
 
-fn att_path() -> String {
+pub(super) fn att_path() -> String {
     format!("/v2/app/manifests/sha256-{HEX}.att")
 }
 
-fn blob_path(d: &str) -> String {
+pub(super) fn blob_path(d: &str) -> String {
     format!("/v2/app/blobs/{d}")
 }
 

@@ -2,6 +2,7 @@
 //!
 //! Bundles (cosign v3) come from the OCI 1.1 referrers API, or from its tag fallback
 //! `sha256-<hex>` on registries without it; legacy signatures come from `sha256-<hex>.sig`.
+//! Notation signatures are read from the same referrers listing (`super::notation`).
 //! Both halves run concurrently, and an error in either is an error for the whole discovery:
 //! a signature store we could not read means "could not check", never "unsigned".
 //!
@@ -330,6 +331,9 @@ impl RegistryClient {
         entries: Vec<Descriptor>,
         budget: &Budget,
     ) -> Result<Discovery, RegistryError> {
+        let notation = self
+            .read_notation(registry, repository, location, &entries, budget)
+            .await?;
         let mut seen = std::collections::HashSet::new();
         let wanted: Vec<Descriptor> = entries
             .into_iter()
@@ -349,13 +353,15 @@ impl RegistryClient {
         let (attestations, bundles) = found
             .into_iter()
             .partition(|b: &FoundBundle| is_attestation_bundle(&b.bytes));
-        Ok(Discovery {
+        let mut d = Discovery {
             bundles,
             malformed,
             incomplete,
             attestations,
             ..Discovery::default()
-        })
+        };
+        d.absorb(notation);
+        Ok(d)
     }
 
     /// The referrers API's entries and what cut the list short, or `None` when the registry

@@ -128,6 +128,20 @@ impl DockerConfig {
         Ok(DockerConfig { auths })
     }
 
+    /// A config with one Basic credential for `host` (a registry credential obtained some
+    /// other way, e.g. from a cloud identity).
+    pub fn basic(host: &str, username: &str, password: &str) -> Self {
+        let mut auths = BTreeMap::new();
+        auths.insert(
+            normalize_host(host),
+            Credential::Basic {
+                username: username.to_string(),
+                password: password.to_string(),
+            },
+        );
+        DockerConfig { auths }
+    }
+
     /// Adds the hosts of `other` that this config does not have yet: the first configured
     /// credential for a host wins, like the order of Kubernetes imagePullSecrets.
     pub fn merge(&mut self, other: DockerConfig) {

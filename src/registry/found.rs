@@ -10,6 +10,8 @@ pub struct Discovery {
     pub bundles: Vec<FoundBundle>,
     /// Legacy `.sig` signatures.
     pub legacy: Vec<FoundLegacy>,
+    /// Notary Project (Notation) signatures, from the same referrers listing as the bundles.
+    pub notation: Vec<FoundNotation>,
     /// Problems with individual signature objects that were found but could not be read as
     /// signatures (e.g. a referrer manifest with no bundle layer, a .sig layer missing the
     /// signature annotation). Reported as evidence; never makes the artifact "unsigned".
@@ -59,6 +61,7 @@ impl Discovery {
     pub fn is_empty(&self) -> bool {
         self.bundles.is_empty()
             && self.legacy.is_empty()
+            && self.notation.is_empty()
             && self.malformed.is_empty()
             && self.incomplete.is_empty()
             && self.attestations.is_empty()
@@ -107,6 +110,7 @@ impl Discovery {
     pub(crate) fn absorb(&mut self, other: Discovery) {
         self.bundles.extend(other.bundles);
         self.legacy.extend(other.legacy);
+        self.notation.extend(other.notation);
         self.malformed.extend(other.malformed);
         self.incomplete.extend(other.incomplete);
         self.attestations.extend(other.attestations);
@@ -129,6 +133,22 @@ pub struct FoundBundle {
     pub media_type: String,
     /// The bundle JSON (digest-verified against the layer descriptor).
     pub bytes: Vec<u8>,
+}
+
+/// A Notary Project signature: the envelope layer of a referrer of artifact type
+/// `application/vnd.cncf.notary.signature`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundNotation {
+    /// Where it was found.
+    pub location: SignatureLocation,
+    /// Digest of the signature manifest.
+    pub manifest_digest: String,
+    /// The envelope media type (`application/jose+json` or `application/cose`).
+    pub media_type: String,
+    /// The envelope (digest-verified against the layer descriptor).
+    pub envelope: Vec<u8>,
+    /// `registry/repository` it was read from: the trust policy's registry scope.
+    pub scope: String,
 }
 
 /// A legacy cosign signature (one layer of the `.sig` manifest).

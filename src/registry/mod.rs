@@ -21,6 +21,7 @@ mod bundle_kind;
 mod challenge;
 mod client;
 mod client_auth;
+pub mod cloud;
 mod discovery;
 mod docker_config;
 mod error;
@@ -30,8 +31,11 @@ mod http;
 mod legacy;
 mod manifest;
 mod next_link;
+mod notation;
 mod reference;
 
+#[cfg(test)]
+mod attestation_options_tests;
 #[cfg(test)]
 mod attestation_tests;
 #[cfg(test)]
@@ -49,12 +53,14 @@ pub use client::{Observer, RegistryClient, RegistryOptions, RequestRecord};
 pub use docker_config::DockerConfig;
 pub use error::RegistryError;
 pub use found::{
-    DiscoverOptions, Discovery, FoundBundle, FoundLegacy, FoundLegacyAttestation,
+    DiscoverOptions, Discovery, FoundBundle, FoundLegacy, FoundLegacyAttestation, FoundNotation,
     MalformedSignature, SignatureLocation, Unread,
 };
 pub use helm_http::{ChartEntry, FetchedPackage, HelmRepoClient, HelmRepoOptions};
 pub use legacy::simple_signing_payload;
 pub use manifest::is_sigstore_bundle_media_type;
+pub use notation::{NOTARY_ENVELOPES, NOTARY_SIGNATURE, NOTATION_MALFORMED};
+pub(crate) use reference::is_repository;
 pub use reference::{ImageRef, RefError};
 
 /// The discovery's bounds, for the engine's tests that push a registry past them.

@@ -2,6 +2,10 @@
 //! or one `audit` run): definite verdicts by (registry, repository, digest, policy fingerprint,
 //! trust-root fingerprint), each with when it was found and when the registry was last asked,
 //! so that [`super::schedule`] can say when it must be asked again.
+//!
+//! A cached result is both halves of a verdict, the signatures' and the attestations': it is
+//! cached only when both are definite ([`definite`]), re-checked on the reverify interval only
+//! when both hold ([`holds`]), and its backoff starts over when either changes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,6 +16,7 @@ use tokio::sync::OwnedMutexGuard;
 use super::schedule::{self, Intervals};
 use crate::api::VerdictCacheKey;
 use crate::engine::{Evaluation, Verdict};
+use crate::vocabulary::Status;
 
 /// Above this many entries the cache starts over: digests of old revisions pile up otherwise,
 /// and a miss costs only one verification.
@@ -28,15 +33,46 @@ pub struct Entry {
     pub checked: i64,
 }
 
+/// Whether `e` is a fact about the artifact that may be cached and scheduled: its signature
+/// verdict is definite and so is its `Attested` judgement (an indeterminate one — a fault on
+/// the `.att` tag, a spent byte budget, a CEL deadline — must be retried, never kept).
+pub fn definite(e: &Evaluation) -> bool {
+    !e.verdict.is_indeterminate()
+        && e.attested
+            .as_ref()
+            .is_none_or(|a| a.judgement.status != Status::Unknown)
+}
+
+/// Whether `e` holds: `Verified` and `Attested=True` (`NotRequired` included). Only such a result
+/// waits a whole reverify interval for its re-check; any other definite one backs off from a
+/// minute, whichever half failed.
+pub fn holds(e: &Evaluation) -> bool {
+    e.verdict == Verdict::Verified
+        && e.attested
+            .as_ref()
+            .is_none_or(|a| a.judgement.status == Status::True)
+}
+
+/// What a re-check must find again for a result's backoff to go on growing: the signature
+/// verdict and the `Attested` status and reason.
+fn state(e: &Evaluation) -> (Verdict, Option<(Status, &'static str)>) {
+    (
+        e.verdict,
+        e.attested
+            .as_ref()
+            .map(|a| (a.judgement.status, a.judgement.reason)),
+    )
+}
+
 impl Entry {
-    /// Whether the verdict is `Verified`.
-    pub fn verified(&self) -> bool {
-        self.evaluation.verdict == Verdict::Verified
+    /// Whether the result holds (see [`holds`]).
+    pub fn holds(&self) -> bool {
+        holds(&self.evaluation)
     }
 
     /// How long until the registry must be asked again (zero when due).
     pub fn due_in(&self, now: i64, iv: Intervals) -> Duration {
-        schedule::due_in(self.verified(), self.since, self.checked, now, iv)
+        schedule::due_in(self.holds(), self.since, self.checked, now, iv)
     }
 }
 
@@ -100,20 +136,29 @@ impl VerdictCache {
     pub fn lookup(&self, key: &VerdictCacheKey, now: i64) -> Lookup {
         match self.lock().get(key) {
             None => Lookup::Miss,
-            Some(e) if schedule::is_due(e.verified(), e.since, e.checked, now, self.intervals) => {
+            Some(e) if schedule::is_due(e.holds(), e.since, e.checked, now, self.intervals) => {
                 Lookup::Due(e.clone())
             }
             Some(e) => Lookup::Fresh(e.clone()),
         }
     }
 
-    /// Caches a definite evaluation found at `now` (never an indeterminate one: that must be
-    /// retried). The verdict keeps its `since` when a re-check finds it again, so the backoff
-    /// of a negative verdict keeps doubling.
+    /// Caches a definite evaluation found at `now`; an indeterminate one ([`definite`]) is
+    /// not cached (it must be retried) and drops what the key held, so nothing older answers
+    /// for it either. The result keeps its `since` when a re-check finds it again (both halves),
+    /// so the backoff of a negative result keeps doubling.
     pub fn insert(&self, key: VerdictCacheKey, evaluation: Evaluation, now: i64) -> Entry {
         let mut m = self.lock();
+        if !definite(&evaluation) {
+            m.remove(&key);
+            return Entry {
+                evaluation,
+                since: now,
+                checked: now,
+            };
+        }
         let since = match m.get(&key) {
-            Some(e) if e.evaluation.verdict == evaluation.verdict && e.since <= now => e.since,
+            Some(e) if state(&e.evaluation) == state(&evaluation) && e.since <= now => e.since,
             _ => now,
         };
         if m.len() >= MAX_CACHED && !m.contains_key(&key) {
@@ -126,6 +171,12 @@ impl VerdictCache {
         };
         m.insert(key, entry.clone());
         entry
+    }
+
+    /// Drops what the cache holds for `key`: a re-check could not tell, so the older result
+    /// must not answer for it either.
+    pub fn forget(&self, key: &VerdictCacheKey) {
+        self.lock().remove(key);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<VerdictCacheKey, Entry>> {
@@ -154,6 +205,17 @@ mod tests {
             signatures: vec![],
             flux_compatibility: vec![],
             attested: None,
+        }
+    }
+
+    /// `verdict` with an `Attested` judgement of `status` and `reason`.
+    fn attested(verdict: Verdict, status: Status, reason: &'static str) -> Evaluation {
+        Evaluation {
+            attested: Some(Box::new(crate::engine::attest::require::Attested {
+                judgement: crate::vocabulary::Judgement::new(status, reason, "test"),
+                evidence: vec![],
+            })),
+            ..evaluation(verdict)
         }
     }
 
@@ -214,5 +276,82 @@ mod tests {
         let e = cache.insert(key("r"), evaluation(Verdict::Verified), 240);
         assert_eq!((e.since, e.checked), (240, 240));
         assert_eq!(e.due_in(240, IV), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn an_indeterminate_attested_is_never_cached_and_drops_the_older_result() {
+        use crate::vocabulary::reasons;
+        let cache = VerdictCache::new(IV);
+        cache.insert(
+            key("r"),
+            attested(Verdict::Verified, Status::True, reasons::ATTESTED),
+            0,
+        );
+        assert!(matches!(cache.lookup(&key("r"), 10), Lookup::Fresh(_)));
+        // The re-check: signatures verified, one 503 on the `.att` tag.
+        let unknown = attested(
+            Verdict::Verified,
+            Status::Unknown,
+            reasons::REGISTRY_UNAVAILABLE,
+        );
+        assert!(!definite(&unknown));
+        cache.insert(key("r"), unknown, 3_600);
+        assert!(matches!(cache.lookup(&key("r"), 3_601), Lookup::Miss));
+    }
+
+    #[test]
+    fn a_missing_attestation_backs_off_like_a_failed_signature() {
+        use crate::vocabulary::reasons;
+        let cache = VerdictCache::new(IV);
+        let missing = || {
+            attested(
+                Verdict::Verified,
+                Status::False,
+                reasons::ATTESTATION_MISSING,
+            )
+        };
+        assert!(definite(&missing()) && !holds(&missing()));
+        let e = cache.insert(key("r"), missing(), 1_000);
+        assert_eq!(e.due_in(1_000, IV), Duration::from_secs(60));
+        assert!(matches!(cache.lookup(&key("r"), 1_060), Lookup::Due(_)));
+        // Found again: 1, 1, 2 … minutes, as for `Unsigned`.
+        let e = cache.insert(key("r"), missing(), 1_060);
+        assert_eq!(e.due_in(1_060, IV), Duration::from_secs(60));
+        let e = cache.insert(key("r"), missing(), 1_120);
+        assert_eq!(e.due_in(1_120, IV), Duration::from_secs(120));
+        // Attested at last: a result that holds, re-checked once per reverify interval.
+        let e = cache.insert(
+            key("r"),
+            attested(Verdict::Verified, Status::True, reasons::ATTESTED),
+            1_240,
+        );
+        assert_eq!((e.since, e.checked), (1_240, 1_240));
+        assert_eq!(e.due_in(1_240, IV), Duration::from_secs(3_600));
+    }
+
+    #[test]
+    fn a_change_of_either_half_restarts_the_backoff() {
+        use crate::vocabulary::reasons;
+        let cache = VerdictCache::new(IV);
+        let failed = attested(
+            Verdict::Verified,
+            Status::False,
+            reasons::ATTESTATION_POLICY_FAILED,
+        );
+        cache.insert(key("r"), failed.clone(), 0);
+        let e = cache.insert(key("r"), failed, 600);
+        assert_eq!(e.since, 0);
+        // Same signature verdict, another Attested reason: a new result.
+        let e = cache.insert(
+            key("r"),
+            attested(
+                Verdict::Verified,
+                Status::False,
+                reasons::ATTESTATION_MISSING,
+            ),
+            1_200,
+        );
+        assert_eq!(e.since, 1_200);
+        assert_eq!(e.due_in(1_200, IV), Duration::from_secs(60));
     }
 }

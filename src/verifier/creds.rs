@@ -62,6 +62,18 @@ pub enum CredentialError {
     /// A TLS Secret has a client certificate without its key (or the reverse).
     #[error("Secret {0} must hold both the client certificate and its key")]
     BadClientCertificate(String),
+    /// No registry credential from the cloud identity (`spec.provider`).
+    #[error("{0}")]
+    Cloud(#[from] crate::registry::cloud::CloudError),
+    /// `spec.serviceAccountName` with a cloud provider: Flux's object-level workload identity,
+    /// which would need the controller to create ServiceAccount tokens.
+    #[error("spec.serviceAccountName {account} with provider {provider} (object-level workload identity) is not supported: the auditor uses its own cloud identity only, and would need to create ServiceAccount tokens for this")]
+    ObjectLevelIdentity {
+        /// `namespace/name`.
+        account: String,
+        /// The provider.
+        provider: crate::registry::cloud::Provider,
+    },
     /// The registry client could not be built from them (e.g. a CA bundle that is not one).
     #[error("{0}")]
     Client(crate::registry::RegistryError),
@@ -85,6 +97,8 @@ pub struct HelmRepo {
     /// The annotation `provenance.dev/oci-mirror` (HTTP only): where the same charts are
     /// published in an OCI registry.
     pub oci_mirror: Option<String>,
+    /// `spec.provider` (`generic` when absent).
+    pub provider: String,
 }
 
 impl HelmRepo {
@@ -116,6 +130,11 @@ impl HelmRepo {
                 .as_ref()
                 .and_then(|a| a.get(super::helm_twin::OCI_MIRROR_ANNOTATION))
                 .cloned(),
+            provider: spec
+                .get("provider")
+                .and_then(|v| v.as_str())
+                .unwrap_or("generic")
+                .to_string(),
         })
     }
 }

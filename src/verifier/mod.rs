@@ -26,6 +26,7 @@ mod helm_twin;
 pub mod limits;
 pub mod metrics;
 pub mod mode;
+pub mod outcome;
 pub mod pipeline;
 pub mod schedule;
 pub mod seal;

@@ -18,6 +18,7 @@ use super::metrics::VerifierMetrics;
 use super::schedule::Intervals;
 use super::seal::Sealer;
 use super::secret_cache::SecretCache;
+use crate::registry::cloud::{CloudCredentials, CloudEndpoints, CloudEnv};
 use crate::registry::{Observer, RegistryClient};
 
 /// Verifies sources: see [`super::pipeline`] for what it does with these.
@@ -33,6 +34,9 @@ pub struct Verifier {
     pub(super) limits: Limits,
     /// Seals the statuses computed, and says which previous statuses may be read back.
     pub(super) sealer: Sealer,
+    /// Registry credentials from the process's cloud identity, for sources with
+    /// `spec.provider: aws | azure | gcp`.
+    pub(super) cloud: CloudCredentials,
     /// One-shot or controller.
     pub(super) mode: Mode,
 }
@@ -61,7 +65,8 @@ pub struct Watched {
 
 impl Verifier {
     /// A verifier reading with `client` and `registry`: one-shot, with one verification at a
-    /// time, no sealing and the default re-check intervals until told otherwise.
+    /// time, no sealing, no cloud identity and the default re-check intervals until told
+    /// otherwise.
     pub fn builder(client: Client, registry: RegistryClient) -> VerifierBuilder {
         VerifierBuilder {
             verifier: Verifier {
@@ -70,6 +75,11 @@ impl Verifier {
                 cache: VerdictCache::default(),
                 limits: Limits::new(1, 1),
                 sealer: Sealer::none(),
+                cloud: CloudCredentials::new(
+                    CloudEnv::default(),
+                    CloudEndpoints::default(),
+                    std::time::Duration::from_secs(30),
+                ),
                 mode: Mode::OneShot,
             },
         }
@@ -110,6 +120,13 @@ impl VerifierBuilder {
     /// Seals statuses with `sealer` (and reads back only those it sealed).
     pub fn sealer(mut self, sealer: Sealer) -> Self {
         self.verifier.sealer = sealer;
+        self
+    }
+
+    /// Gets registry credentials for `spec.provider` sources from `cloud` (the process's
+    /// cloud identity); without it such sources are `AuthenticationFailed`.
+    pub fn cloud(mut self, cloud: CloudCredentials) -> Self {
+        self.verifier.cloud = cloud;
         self
     }
 

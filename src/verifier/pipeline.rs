@@ -21,23 +21,24 @@ use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, DynamicObject};
 use kube::runtime::reflector::ObjectRef;
 
-use super::cache::{Entry, Lookup};
+use super::cache::{definite, Entry, Lookup};
 use super::clients::ClientKey;
 use super::creds::{fetch_secrets, read_secret, secrets_needed, CredentialError, HelmRepo};
 use super::mode::Verifier;
-use super::schedule::{self, Intervals};
+pub use super::outcome::{cache_key, evaluate_discovery, still_fresh, worth_retrying};
+use super::schedule::Intervals;
 use super::secret_cache::{SecretCache, SecretData};
 use crate::api::{ProvenancePolicySpec, SourceAuditStatus, SourceKind, VerdictCacheKey};
-use crate::audit::attested::attest;
-use crate::audit::decide::{combine, decide, Decision, TrustRootInput};
+use crate::audit::decide::{decide, Decision};
 use crate::audit::matching::matches;
 use crate::audit::source::{AuditTarget, FluxSource, SourceError};
 use crate::audit::status::{compute, AuditInput, Location, Outcome};
 use crate::cluster::{self, flux_resource, time};
-use crate::engine::{evaluate, registry_verdict, Evaluation, TrustRoot, Verdict};
+use crate::engine::{registry_verdict, Verdict};
 use crate::error::Error;
+use crate::registry::cloud::{CloudLogin, Provider};
 use crate::registry::{DockerConfig, ImageRef, RegistryClient};
-use crate::vocabulary::{self as vocab, reasons, types, Status};
+use crate::vocabulary::{self as vocab, reasons};
 
 /// One source judged: what was decided, what the verification found, and the status.
 pub struct Judged {
@@ -50,6 +51,9 @@ pub struct Judged {
     /// When the verdict must be checked against the registry again (a definite verdict): the
     /// controller audits the source again no later than this.
     pub recheck_in: Option<Duration>,
+    /// The result is indeterminate and worth retrying soon (on the caller's backoff): a verdict
+    /// that could not be told, or a definite signature verdict whose `Attested` could not.
+    pub retry: bool,
 }
 
 /// A namespace's labels, or why they could not be read.
@@ -130,6 +134,7 @@ impl Verifier {
         );
         self.sealer.seal(source, &mut status);
         Ok(Judged {
+            retry: worth_retrying(&outcome),
             decision,
             outcome,
             status,
@@ -144,6 +149,24 @@ impl Verifier {
         policies: &[(String, ProvenancePolicySpec)],
         ns_labels: &BTreeMap<String, String>,
     ) -> Result<Decision, Error> {
+        // A chart's urlRegex is matched against its HelmRepository's URL (see match_url), read
+        // only when a policy has a urlRegex.
+        let url_regex = policies.iter().any(|(_, p)| p.match_.url_regex.is_some());
+        let source = &match source
+            .chart
+            .as_ref()
+            .filter(|c| c.source_kind == "HelmRepository")
+        {
+            Some(c) if url_regex && c.repository_url.is_none() => {
+                let ar = flux_resource("HelmRepository");
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(self.client.clone(), &source.namespace, &ar);
+                let repo = api.get_opt(&c.source_name).await?;
+                let url = repo.and_then(|r| crate::audit::source::helm_repository_url(&r.data));
+                source.clone().with_chart_repository(url)
+            }
+            _ => source.clone(),
+        };
         let matching: Vec<(&str, &ProvenancePolicySpec)> = policies
             .iter()
             .filter(|(_, p)| matches(p, source, ns_labels))
@@ -239,12 +262,6 @@ impl Verifier {
         if let Some(msg) = decision.invalid_message() {
             return Ok(unknown(reasons::POLICY_INVALID, msg));
         }
-        if matches!(source.provider.as_str(), "aws" | "azure" | "gcp") {
-            return Ok(unknown(
-                reasons::AUTHENTICATION_FAILED,
-                format!("provider {} is not supported yet", source.provider),
-            ));
-        }
         let helm = self.helm_repository(source).await?;
         if let Some(repo) = helm.as_ref().filter(|h| !h.oci) {
             // A chart from an HTTP repository: its signature is a Helm `.prov` (helm_http.rs).
@@ -339,34 +356,23 @@ impl Verifier {
                 }));
             }
         };
-        let mut evaluations = vec![];
-        for (name, policy, root) in decision.to_evaluate() {
-            let trust = match root {
-                TrustRootInput::PublicGood => TrustRoot::public_good(),
-                TrustRootInput::Json { secret, json } => TrustRoot::from_json(secret, json),
-            };
-            let trust = match trust {
-                Ok(t) => t,
-                Err(e) => {
-                    return Ok(Found::Outcome(Outcome::Unknown {
-                        judgement: Verdict::TrustRootError.judgement(e.to_string()),
-                        digest: Some(digest),
-                    }))
-                }
-            };
-            evaluations.push((
-                name.to_string(),
-                evaluate(&discovery, &digest, policy, &trust),
-            ));
-        }
-        let mut evaluation: Evaluation = combine(evaluations);
-        // Attestations come from the same discovery: no registry request of their own.
-        evaluation.attested = Some(Box::new(attest(&discovery, &digest, decision)));
+        let evaluation = match evaluate_discovery(&discovery, &digest, decision) {
+            Ok(e) => e,
+            Err(judgement) => {
+                return Ok(Found::Outcome(Outcome::Unknown {
+                    judgement,
+                    digest: Some(digest),
+                }))
+            }
+        };
         self.verification(evaluation.verdict, started);
         // Stamped when the registry answered.
         let checked = cluster::now().0.as_second();
-        if evaluation.verdict.is_indeterminate() {
-            // Never cached: retried on the reconcile's own backoff.
+        if !definite(&evaluation) {
+            // Either half indeterminate (an `Attested=Unknown` too: one 503 on the `.att` tag):
+            // never cached, and what the key held is dropped; retried on the reconcile's own
+            // backoff.
+            self.cache.forget(&key);
             return Ok(Found::Outcome(Outcome::Evaluated {
                 digest,
                 evaluation,
@@ -397,20 +403,27 @@ impl Verifier {
     ) -> Result<RegistryClient, CredentialError> {
         let ns = &source.namespace;
         // A HelmChart pulls with its HelmRepository's settings.
-        let (secret_ref, cert_ref, insecure, url) = match helm {
+        let (secret_ref, cert_ref, insecure, url, provider) = match helm {
             Some(h) => (
                 &h.secret_ref,
                 &h.cert_secret_ref,
                 h.insecure,
                 h.url.as_str(),
+                h.provider.as_str(),
             ),
             None => (
                 &source.secret_ref,
                 &source.cert_secret_ref,
                 source.insecure,
                 source.url.as_str(),
+                source.provider.as_str(),
             ),
         };
+        let host = url
+            .trim_start_matches("oci://")
+            .split('/')
+            .next()
+            .unwrap_or_default();
         let mut pull = vec![];
         if let Some(n) = secret_ref {
             pull.push(n.clone());
@@ -432,7 +445,8 @@ impl Verifier {
                     .map(|r| r.name),
             );
         }
-        if pull.is_empty() && cert_ref.is_none() && !insecure {
+        let cloud = self.cloud_login(source, provider, host, &pull).await?;
+        if pull.is_empty() && cert_ref.is_none() && !insecure && cloud.is_none() {
             return Ok(self.registry.clone());
         }
         // The shared client's timeout and limits (`--registry-timeout`), this source's credentials.
@@ -459,12 +473,11 @@ impl Verifier {
             opts.extra_ca_pem = data.get("ca.crt").cloned();
             key.add("ca", opts.extra_ca_pem.as_deref().unwrap_or_default());
         }
+        if let Some(login) = &cloud {
+            opts.credentials.merge(login.docker_config());
+            key.add("cloud", &login.digest());
+        }
         if insecure {
-            let host = url
-                .trim_start_matches("oci://")
-                .split('/')
-                .next()
-                .unwrap_or_default();
             opts.insecure_registries.push(host.to_string());
             key.add("insecure", host.as_bytes());
         }
@@ -480,6 +493,32 @@ impl Verifier {
             Some(w) => w.clients.get_or_build(key, build),
             None => build(),
         }
+    }
+
+    /// The registry credential of `spec.provider` (`aws`, `azure`, `gcp`) for `host`, the way
+    /// source-controller uses it: only when no pull Secret gives credentials (`pull` is
+    /// empty); with `spec.serviceAccountName` that is Flux's object-level workload identity,
+    /// which is refused. `None` for `generic`.
+    async fn cloud_login(
+        &self,
+        source: &FluxSource,
+        provider: &str,
+        host: &str,
+        pull: &[String],
+    ) -> Result<Option<CloudLogin>, CredentialError> {
+        let Some(provider) = Provider::from_flux(provider) else {
+            return Ok(None);
+        };
+        if !pull.is_empty() {
+            return Ok(None);
+        }
+        if let Some(sa) = &source.service_account_name {
+            return Err(CredentialError::ObjectLevelIdentity {
+                account: format!("{}/{sa}", source.namespace),
+                provider,
+            });
+        }
+        Ok(Some(self.cloud.login(provider, host).await?))
     }
 
     pub(super) async fn secret_data(
@@ -539,35 +578,6 @@ pub(super) fn cached(
         },
         due,
     )
-}
-
-/// The verdict-cache key of `digest` in `image`'s repository under `decision`.
-pub fn cache_key(decision: &Decision, image: &ImageRef, digest: &str) -> VerdictCacheKey {
-    VerdictCacheKey {
-        registry: image.registry.clone(),
-        repository: image.repository.clone(),
-        ..decision.cache_key(digest)
-    }
-}
-
-/// When a previous (authenticated) status may stand in for a registry check: a definite
-/// verdict for the same `key` whose re-check is not due at `now`. Returns how long until it is.
-pub fn still_fresh(
-    previous: &SourceAuditStatus,
-    key: &VerdictCacheKey,
-    now: i64,
-    intervals: Intervals,
-) -> Option<Duration> {
-    let c = previous.condition(types::VERIFIED)?;
-    if c.status == Status::Unknown.as_str() || previous.verdict_cache.as_ref() != Some(key) {
-        return None;
-    }
-    let checked = previous.last_verified_time.as_ref()?.0.as_second();
-    // The verdict has held (at least) since its condition last changed.
-    let since = c.last_transition_time.0.as_second().min(checked);
-    let verified = c.status == Status::True.as_str();
-    (!schedule::is_due(verified, since, checked, now, intervals))
-        .then(|| schedule::due_in(verified, since, checked, now, intervals))
 }
 
 #[cfg(test)]

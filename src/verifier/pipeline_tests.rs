@@ -4,8 +4,11 @@
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::*;
+use crate::api::SourceAuditStatus;
 use crate::audit::fixtures;
 use crate::registry::RegistryOptions;
+use crate::vocabulary::types;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Client;
 
 /// Serves `answer(method, path) -> (status, json body)` until the test ends; returns its URL.
@@ -132,61 +135,110 @@ async fn a_namespace_that_does_not_exist_is_not_a_read_error() {
     assert_eq!(verifier.namespace_labels("gone").await, Ok(None));
 }
 
-#[test]
-fn a_previous_status_stands_in_only_for_the_same_key_until_its_recheck() {
-    use crate::api::SourceAuditStatus;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-    let key = VerdictCacheKey {
+fn condition(type_: &str, status: &str, reason: &str, at: i64) -> Condition {
+    Condition {
+        type_: type_.into(),
+        status: status.into(),
+        reason: reason.into(),
+        message: String::new(),
+        observed_generation: None,
+        last_transition_time: time(at),
+    }
+}
+
+fn cache_test_key() -> VerdictCacheKey {
+    VerdictCacheKey {
         registry: "r".into(),
         repository: "apps/app".into(),
         digest: "sha256:aa".into(),
         policy_fingerprint: "p".into(),
         trust_root_fingerprint: "t".into(),
-    };
-    let iv = Intervals {
-        resync: Duration::from_secs(600),
-        reverify: Duration::from_secs(3600),
-    };
-    let status = |s: &str, reason: &str| SourceAuditStatus {
-        conditions: vec![Condition {
-            type_: types::VERIFIED.into(),
-            status: s.into(),
-            reason: reason.into(),
-            message: String::new(),
-            observed_generation: None,
-            last_transition_time: time(1_000),
-        }],
+    }
+}
+
+const IV: Intervals = Intervals {
+    resync: Duration::from_secs(600),
+    reverify: Duration::from_secs(3600),
+};
+
+/// A status checked at 1,000 with `Verified` and `Attested` as given (both since 1,000).
+fn checked_status(verified: (&str, &str), attested: (&str, &str)) -> SourceAuditStatus {
+    SourceAuditStatus {
+        conditions: vec![
+            condition(types::VERIFIED, verified.0, verified.1, 1_000),
+            condition(types::ATTESTED, attested.0, attested.1, 1_000),
+        ],
         last_verified_time: Some(time(1_000)),
-        verdict_cache: Some(key.clone()),
+        verdict_cache: Some(cache_test_key()),
         ..SourceAuditStatus::default()
-    };
-    let verified = status("True", "Verified");
+    }
+}
+
+const NOT_REQUIRED: (&str, &str) = ("True", "NotRequired");
+
+#[test]
+fn a_previous_status_stands_in_only_for_the_same_key_until_its_recheck() {
+    let key = cache_test_key();
+    let verified = checked_status(("True", "Verified"), NOT_REQUIRED);
     assert_eq!(
-        still_fresh(&verified, &key, 1_100, iv),
+        still_fresh(&verified, &key, 1_100, IV),
         Some(Duration::from_secs(3_500))
     );
     assert_eq!(
-        still_fresh(&verified, &key, 4_600, iv),
+        still_fresh(&verified, &key, 4_600, IV),
         None,
         "past its re-check"
     );
     let mut mirror = key.clone();
     mirror.repository = "apps/mirror".into();
     assert_eq!(
-        still_fresh(&verified, &mirror, 1_100, iv),
+        still_fresh(&verified, &mirror, 1_100, IV),
         None,
         "another key"
     );
-    let unsigned = status("False", "Unsigned");
+    let unsigned = checked_status(("False", "Unsigned"), NOT_REQUIRED);
     assert_eq!(
-        still_fresh(&unsigned, &key, 1_030, iv),
+        still_fresh(&unsigned, &key, 1_030, IV),
         Some(Duration::from_secs(30))
     );
     assert_eq!(
-        still_fresh(&unsigned, &key, 1_060, iv),
+        still_fresh(&unsigned, &key, 1_060, IV),
         None,
         "a minute later"
     );
-    let unknown = status("Unknown", "RegistryUnavailable");
-    assert_eq!(still_fresh(&unknown, &key, 1_001, iv), None);
+    let unknown = checked_status(("Unknown", "RegistryUnavailable"), NOT_REQUIRED);
+    assert_eq!(still_fresh(&unknown, &key, 1_001, IV), None);
+}
+
+#[test]
+fn a_previous_status_with_an_unknown_or_absent_attested_never_stands_in() {
+    let key = cache_test_key();
+    // Signatures verified, the `.att` tag answered 503: re-verified after a restart at once.
+    let unknown = checked_status(("True", "Verified"), ("Unknown", "RegistryUnavailable"));
+    assert_eq!(still_fresh(&unknown, &key, 1_001, IV), None);
+    // A status of an older version, without `Attested`: not definite either.
+    let mut older = checked_status(("True", "Verified"), NOT_REQUIRED);
+    older.conditions.retain(|c| c.type_ == types::VERIFIED);
+    assert_eq!(still_fresh(&older, &key, 1_001, IV), None);
+}
+
+#[test]
+fn a_previous_attested_false_stands_in_only_for_the_first_minute_of_its_backoff() {
+    let key = cache_test_key();
+    let missing = checked_status(("True", "Verified"), ("False", "AttestationMissing"));
+    assert_eq!(
+        still_fresh(&missing, &key, 1_030, IV),
+        Some(Duration::from_secs(30))
+    );
+    assert_eq!(still_fresh(&missing, &key, 1_060, IV), None);
+    let attested = checked_status(("True", "Verified"), ("True", "Attested"));
+    assert_eq!(
+        still_fresh(&attested, &key, 1_060, IV),
+        Some(Duration::from_secs(3_540))
+    );
+    // The backoff counts from the later of the two transitions: `Attested` turned False at
+    // 1,000 while `Verified` has held since 0.
+    let mut later = missing.clone();
+    later.conditions[0].last_transition_time = time(0);
+    assert_eq!(still_fresh(&later, &key, 1_060, IV), None);
 }

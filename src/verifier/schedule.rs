@@ -4,14 +4,21 @@
 //! (CI pushes, then signs), or deleted after it, changes it without any change to the source
 //! or the policies. So no verdict is kept forever:
 //!
-//! - a definite non-`Verified` verdict (`Unsigned`, `KeyMismatch`, …) is re-checked on a
+//! - a definite result that does not hold (`Unsigned`, `KeyMismatch`, … or `Verified` with a
+//!   definite `Attested=False`: CI attests a few seconds after it signs) is re-checked on a
 //!   backoff: one minute after it was found, then after as long as it has held so far (1, 1, 2,
 //!   4, 8 … minutes), never later than the resync or re-verify interval;
-//! - a `Verified` verdict is re-checked once per re-verify interval, so a deleted signature or a
-//!   changed referrer set shows up.
+//! - a result that holds (`Verified` and `Attested=True`, `NotRequired` included) is re-checked
+//!   once per re-verify interval, so a deleted signature or attestation, or a changed referrer
+//!   set, shows up.
 //!
-//! Pure functions of the verdict, when it was first found (`since`), when the registry was last
-//! asked (`checked`) and the intervals; times are Unix seconds (the API server stores seconds).
+//! A result is definite only when both halves are: an indeterminate `Attested` (a 503 on the
+//! `.att` tag, a spent byte budget) is never scheduled here, it is retried like an
+//! indeterminate signature verdict.
+//!
+//! Pure functions of whether the result holds (`holds`), when it was first found (`since`), when
+//! the registry was last asked (`checked`) and the intervals; times are Unix seconds (the API
+//! server stores seconds).
 
 use std::time::Duration;
 
@@ -43,14 +50,14 @@ fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX).max(1)
 }
 
-/// When the registry must next be asked about a definite verdict (`verified`: it is
-/// `Verified`) found first at `since` and last checked at `checked`.
-pub fn next_check(verified: bool, since: i64, checked: i64, iv: Intervals) -> i64 {
+/// When the registry must next be asked about a definite result (`holds`: `Verified` and
+/// `Attested=True`) found first at `since` and last checked at `checked`.
+pub fn next_check(holds: bool, since: i64, checked: i64, iv: Intervals) -> i64 {
     let reverify = secs(iv.reverify);
-    let delay = if verified {
+    let delay = if holds {
         reverify
     } else {
-        // As long as the verdict has held so far (doubling), at least a minute, capped.
+        // As long as the result has held so far (doubling), at least a minute, capped.
         let held = checked.saturating_sub(since).max(0);
         held.max(secs(FIRST_RECHECK))
             .min(secs(iv.resync))
@@ -59,18 +66,18 @@ pub fn next_check(verified: bool, since: i64, checked: i64, iv: Intervals) -> i6
     checked.saturating_add(delay)
 }
 
-/// Whether the verdict must be checked against the registry again at `now`. A `checked` time in
+/// Whether the result must be checked against the registry again at `now`. A `checked` time in
 /// the future (a clock step, a forged status) is due: it proves nothing.
-pub fn is_due(verified: bool, since: i64, checked: i64, now: i64, iv: Intervals) -> bool {
-    checked > now || now >= next_check(verified, since, checked, iv)
+pub fn is_due(holds: bool, since: i64, checked: i64, now: i64, iv: Intervals) -> bool {
+    checked > now || now >= next_check(holds, since, checked, iv)
 }
 
 /// How long until the check is due (zero when it is): when to reconcile the source again.
-pub fn due_in(verified: bool, since: i64, checked: i64, now: i64, iv: Intervals) -> Duration {
-    if is_due(verified, since, checked, now, iv) {
+pub fn due_in(holds: bool, since: i64, checked: i64, now: i64, iv: Intervals) -> Duration {
+    if is_due(holds, since, checked, now, iv) {
         return Duration::ZERO;
     }
-    let left = next_check(verified, since, checked, iv).saturating_sub(now);
+    let left = next_check(holds, since, checked, iv).saturating_sub(now);
     Duration::from_secs(u64::try_from(left).unwrap_or(0))
 }
 

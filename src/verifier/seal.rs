@@ -3,17 +3,27 @@
 //! SourceAudits live in the tenants' namespaces: whoever may patch `sourceaudits/status` there
 //! can write any status, `Verified=True` included. So the rule is: **the controller reads back
 //! from a status only what it can prove it wrote itself.** Every status it writes carries
-//! `status.seal`, an HMAC-SHA256 over the source's namespace, kind and name and the rest of the
-//! status (its JSON, without the seal), keyed by a Secret in the controller's own namespace
+//! `status.seal`, an HMAC-SHA256 over the source's namespace, kind, name and UID and the rest of
+//! the status (its JSON, without the seal), each field length-prefixed, keyed by a Secret in
+//! the controller's own namespace
 //! (installed empty, filled with 32 random bytes by the controller). A status whose seal does not verify (written or
 //! changed by anyone else, copied from another audit, or sealed with a key no longer held) is
 //! treated as no status at all: nothing of it is kept and the registry is asked. Without the
 //! key (the Secret cannot be read or created) nothing is sealed and nothing is trusted: every
 //! restart re-verifies every source, which costs requests but never a wrong verdict.
 //!
+//! The UID binds a seal to one object: a source deleted and recreated under the same name is
+//! another object, and the status sealed for the old one is not read back for it. A source
+//! without a UID is never sealed. Seals of the previous format (`v1`, without the UID) are not
+//! read back either: after an upgrade every source is re-verified once.
+//!
 //! A sealed status can still be replayed (an older status of the same source written back): it
 //! then carries its own `lastVerifiedTime`, so [`super::schedule`] re-checks it no later than
 //! its original re-check time.
+//!
+//! The seal is the controller's own memory, not a signature for anyone else: nobody but the
+//! holder of the key can check it, so to a human or a tool the status says what the controller
+//! found only as far as they trust who may write `sourceaudits/status`.
 
 use aws_lc_rs::hmac;
 use k8s_openapi::api::core::v1::Secret;
@@ -25,7 +35,7 @@ use crate::api::SourceAuditStatus;
 use crate::audit::source::FluxSource;
 
 /// The prefix of a seal (algorithm and format version), before the hex tag.
-pub const SEAL_PREFIX: &str = "hmac-sha256:v1:";
+pub const SEAL_PREFIX: &str = "hmac-sha256:v2:";
 
 /// The default name of the key's Secret (`--verdict-key-secret`).
 pub const DEFAULT_SECRET: &str = "provenance-auditor-verdict-key";
@@ -75,13 +85,17 @@ impl Sealer {
         self.key.is_some()
     }
 
-    /// Sets `status.seal` for the audit of `source` (clears it without a key).
+    /// Sets `status.seal` for the audit of `source` (clears it without a key, or when the
+    /// source has no UID to bind it to).
     pub fn seal(&self, source: &FluxSource, status: &mut SourceAuditStatus) {
         status.seal = None;
-        status.seal = self.key.as_ref().map(|k| {
-            let tag = hmac::sign(k, &message(source, status));
-            format!("{SEAL_PREFIX}{}", hex::encode(tag.as_ref()))
-        });
+        status.seal = match (&self.key, message(source, status)) {
+            (Some(k), Some(m)) => {
+                let tag = hmac::sign(k, &m);
+                Some(format!("{SEAL_PREFIX}{}", hex::encode(tag.as_ref())))
+            }
+            _ => None,
+        };
     }
 
     /// Whether `status` carries a valid seal of this key for the audit of `source`.
@@ -97,23 +111,34 @@ impl Sealer {
         };
         let mut unsealed = status.clone();
         unsealed.seal = None;
-        hmac::verify(key, &message(source, &unsealed), &tag).is_ok()
+        message(source, &unsealed).is_some_and(|m| hmac::verify(key, &m, &tag).is_ok())
     }
 }
 
-/// What the seal covers: whose audit it is, and everything else in the status.
-fn message(source: &FluxSource, status: &SourceAuditStatus) -> Vec<u8> {
+/// What the seal covers: whose audit it is (namespace, kind, name and the object's UID), and
+/// everything else in the status. Every field is length-prefixed, so no two different
+/// identities give the same bytes. `None` without a UID: nothing to bind the seal to.
+fn message(source: &FluxSource, status: &SourceAuditStatus) -> Option<Vec<u8>> {
     debug_assert!(status.seal.is_none());
-    let mut m = format!(
-        "provenance.dev/SourceAudit\0{}\0{}\0{}\0",
-        source.namespace,
+    let uid = source.uid.as_deref().filter(|u| !u.is_empty())?;
+    let mut m = Vec::new();
+    for field in [
+        "provenance.dev/SourceAudit",
+        source.namespace.as_str(),
         source.kind.as_str(),
-        source.name
-    )
-    .into_bytes();
+        source.name.as_str(),
+        uid,
+    ] {
+        length_prefixed(&mut m, field.as_bytes());
+    }
     // Serializing plain data cannot fail; an empty body would only make the seal not verify.
-    m.extend(serde_json::to_vec(status).unwrap_or_default());
-    m
+    length_prefixed(&mut m, &serde_json::to_vec(status).unwrap_or_default());
+    Some(m)
+}
+
+fn length_prefixed(m: &mut Vec<u8>, field: &[u8]) {
+    m.extend_from_slice(&(field.len() as u64).to_be_bytes());
+    m.extend_from_slice(field);
 }
 
 /// Reads the key from Secret `namespace/name`. The installation creates it empty (the

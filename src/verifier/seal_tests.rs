@@ -124,3 +124,59 @@ fn short_keys_are_refused_and_the_key_is_never_printed() {
     let shown = format!("{:?}", Sealer::from_key(&KEY).unwrap());
     assert!(!shown.contains("7, 7"), "{shown}");
 }
+
+#[test]
+fn a_status_sealed_for_a_deleted_source_is_not_read_back_for_its_namesake() {
+    let src = source();
+    let s = sealed(&src, Verdict::Verified);
+    let sealer = Sealer::from_key(&KEY).unwrap();
+    assert!(sealer.verifies(&src, &s));
+    // Deleted and recreated under the same namespace, kind and name: another object.
+    let mut recreated = src.clone();
+    recreated.uid = Some("3f1c0b8e-0000-4000-8000-000000000002".into());
+    assert!(!sealer.verifies(&recreated, &s));
+    // A source without a UID is neither sealed nor trusted.
+    let mut no_uid = src.clone();
+    no_uid.uid = None;
+    assert!(!sealer.verifies(&no_uid, &s));
+    let mut unsealed = status(&no_uid, Verdict::Verified);
+    sealer.seal(&no_uid, &mut unsealed);
+    assert_eq!(unsealed.seal, None);
+}
+
+#[test]
+fn identity_fields_are_length_prefixed_so_their_boundaries_cannot_move() {
+    let sealer = Sealer::from_key(&KEY).unwrap();
+    let mut a = source();
+    a.namespace = "team".into();
+    a.name = "a-app".into();
+    let s = sealed(&a, Verdict::Verified);
+    // The same bytes split differently between the fields.
+    let mut b = a.clone();
+    b.namespace = "team-a".into();
+    b.name = "app".into();
+    assert!(!sealer.verifies(&b, &s));
+    let mut c = a.clone();
+    c.name = "a-app\0".into();
+    assert!(!sealer.verifies(&c, &s));
+}
+
+#[test]
+fn a_seal_of_the_previous_format_is_not_read_back() {
+    // The previous version's seal: `v1`, an HMAC over "ns\0kind\0name\0" and the status,
+    // without the UID. After an upgrade such a status is re-verified once, never trusted.
+    let src = source();
+    let mut s = status(&src, Verdict::Verified);
+    let mut m = format!(
+        "provenance.dev/SourceAudit\0{}\0{}\0{}\0",
+        src.namespace,
+        src.kind.as_str(),
+        src.name
+    )
+    .into_bytes();
+    m.extend(serde_json::to_vec(&s).unwrap());
+    let key = hmac::Key::new(hmac::HMAC_SHA256, &KEY);
+    let tag = hmac::sign(&key, &m);
+    s.seal = Some(format!("hmac-sha256:v1:{}", hex::encode(tag.as_ref())));
+    assert!(!Sealer::from_key(&KEY).unwrap().verifies(&src, &s));
+}

@@ -32,7 +32,19 @@ pub(crate) struct Converted {
     pub payload: Vec<u8>,
     /// A Rekor `intoto` 0.0.1 entry, verified by hand ([`super::intoto`]).
     pub intoto: Option<RekorBundle>,
+    /// The same statement under the envelope's other signatures (at most
+    /// [`MAX_DSSE_SIGNATURES`] in all), tried in key mode when the first does not verify.
+    pub others: Vec<Candidate>,
+    /// How many signatures the envelope has (all of them, tried or not).
+    pub signatures: usize,
+    /// The legacy layer's envelope bytes as stored (a Rekor `intoto` entry's `hash` is theirs).
+    pub envelope: Vec<u8>,
 }
+
+/// Signatures of one DSSE envelope tried against the policy's keys: any may be the policy
+/// key's (`[another key's, the policy key's]`), but a hostile envelope's list is not worth
+/// unbounded work.
+pub(crate) const MAX_DSSE_SIGNATURES: usize = 8;
 
 /// Why an attestation cannot be judged at all.
 pub(crate) enum NotJudged {
@@ -114,6 +126,9 @@ pub(crate) fn bundle(found: &FoundBundle) -> Result<Converted, NotJudged> {
         statement: statement_of(&payload)?,
         payload,
         intoto: None,
+        others: vec![],
+        signatures: 1,
+        envelope: vec![],
     })
 }
 
@@ -140,16 +155,11 @@ pub(crate) fn legacy(found: &FoundLegacyAttestation) -> Result<Converted, NotJud
         .decode(envelope.payload.trim())
         .map_err(|_| bad("DSSE payload is not base64".into()))?;
     let statement = statement_of(&payload)?;
-    let Some(first) = envelope.signatures.first() else {
+    if envelope.signatures.is_empty() {
         return Err(NotJudged::Unsigned(
             "DSSE envelope without a signature".into(),
         ));
-    };
-    let signature = B64
-        .decode(first.sig.trim())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| bad("DSSE signature is not base64".into()))?;
+    }
     let leaf = match &found.certificate_pem {
         Some(pem) if !pem.trim().is_empty() => Some(
             DerCertificate::from_pem(first_pem_block(pem))
@@ -157,50 +167,67 @@ pub(crate) fn legacy(found: &FoundLegacyAttestation) -> Result<Converted, NotJud
         ),
         _ => None,
     };
-    let material = match &leaf {
-        Some(cert) => Material::Certificate(cert.clone()),
-        None => Material::Key { hint: None },
+    let is_intoto = matches!(log_kind(found), Some((k, v)) if k == "intoto" && v == "0.0.1");
+    let intoto: Option<RekorBundle> = is_intoto
+        .then_some(found.rekor_bundle_json.as_deref())
+        .flatten()
+        .and_then(|a| serde_json::from_str(a).ok());
+    let claims = Claims {
+        digests: subject_digests(&statement),
+        kind: Ok(()),
     };
-    let (intoto, bundle) = match log_kind(found) {
-        Some((kind, version)) if kind == "intoto" && version == "0.0.1" => {
-            let rekor: Option<RekorBundle> = found
-                .rekor_bundle_json
-                .as_deref()
-                .and_then(|a| serde_json::from_str(a).ok());
-            (
-                rekor,
-                Err("logged as a Rekor intoto 0.0.1 entry (checked without a bundle)".into()),
-            )
-        }
-        _ => (None, to_v01_bundle(found, &envelope, leaf.as_ref())),
+    let candidate_for = |sig: &EnvelopeSignature| -> Result<Candidate, NotJudged> {
+        let signature = B64
+            .decode(sig.sig.trim())
+            .ok()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| bad("DSSE signature is not base64".into()))?;
+        let material = match &leaf {
+            Some(cert) => Material::Certificate(cert.clone()),
+            None => Material::Key { hint: None },
+        };
+        let bundle = if is_intoto {
+            Err("logged as a Rekor intoto 0.0.1 entry (checked without a bundle)".into())
+        } else {
+            to_v01_bundle(found, &envelope, sig, leaf.as_ref())
+        };
+        let tlog = match (&bundle, &intoto) {
+            (Ok(b), _) => log_entry_of(b),
+            (Err(_), Some(r)) => Some(crate::engine::evidence::LogEntry {
+                log_index: u64::try_from(r.payload.log_index).unwrap_or(0),
+                integrated_time: Some(r.payload.integrated_time.to_string()),
+            }),
+            _ => None,
+        };
+        Ok(Candidate {
+            location: SignatureLocation::LegacyAttestationTag,
+            format: SignatureFormat::Legacy,
+            material,
+            bundle,
+            input: SignedInput::ArtifactDigest,
+            signed_bytes: sigstore_verify::types::pae(&envelope.payload_type, &payload),
+            signature: SignatureBytes::new(signature),
+            claims: claims.clone(),
+            tlog,
+        })
     };
-    let tlog = match (&bundle, &intoto) {
-        (Ok(b), _) => log_entry_of(b),
-        (Err(_), Some(r)) => Some(crate::engine::evidence::LogEntry {
-            log_index: u64::try_from(r.payload.log_index).unwrap_or(0),
-            integrated_time: Some(r.payload.integrated_time.to_string()),
-        }),
-        _ => None,
+    let mut tried = envelope.signatures.iter().take(MAX_DSSE_SIGNATURES);
+    let Some(first) = tried.next() else {
+        return Err(NotJudged::Unsigned(
+            "DSSE envelope without a signature".into(),
+        ));
     };
-    let candidate = Candidate {
-        location: SignatureLocation::LegacyAttestationTag,
-        format: SignatureFormat::Legacy,
-        material,
-        bundle,
-        input: SignedInput::ArtifactDigest,
-        signed_bytes: sigstore_verify::types::pae(&envelope.payload_type, &payload),
-        signature: SignatureBytes::new(signature),
-        claims: Claims {
-            digests: subject_digests(&statement),
-            kind: Ok(()),
-        },
-        tlog,
-    };
+    let candidate = candidate_for(first)?;
+    // Another signature that is not even base64 is left out: it could not verify anyway.
+    let others = tried.filter_map(|s| candidate_for(s).ok()).collect();
     Ok(Converted {
         candidate,
         statement,
         payload,
         intoto,
+        others,
+        signatures: envelope.signatures.len(),
+        envelope: found.envelope.clone(),
     })
 }
 
@@ -216,6 +243,7 @@ fn log_kind(found: &FoundLegacyAttestation) -> Option<(String, String)> {
 fn to_v01_bundle(
     found: &FoundLegacyAttestation,
     envelope: &Envelope,
+    signature: &EnvelopeSignature,
     leaf: Option<&DerCertificate>,
 ) -> Result<Bundle, String> {
     let annotation = found.rekor_bundle_json.as_deref().ok_or_else(|| {
@@ -241,9 +269,8 @@ fn to_v01_bundle(
             );
         }
     }
-    let first = envelope.signatures.first().ok_or("no signature")?;
-    let mut sig = json!({"sig": first.sig.trim()});
-    if let Some(k) = first.keyid.as_deref().filter(|k| !k.is_empty()) {
+    let mut sig = json!({"sig": signature.sig.trim()});
+    if let Some(k) = signature.keyid.as_deref().filter(|k| !k.is_empty()) {
         sig["keyid"] = json!(k);
     }
     let bundle = json!({

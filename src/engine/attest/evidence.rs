@@ -46,7 +46,7 @@ pub struct AttestationEvidence {
     /// conditions. Only set when the signature holds (`Verified`, or `NoPolicy` as for
     /// `predicate`); never serialised. Requirements must still accept only `Verified`.
     #[serde(skip)]
-    pub statement: Option<serde_json::Value>,
+    pub statement: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 /// A predicate read into typed evidence.

@@ -4,8 +4,9 @@
 //!
 //! 1. the entry's SET verifies with a Rekor key of the trust root valid at its integrated time
 //!    (the signed-entry timestamp authenticates the body and the time);
-//! 2. the entry describes this attestation: its `publicKey` is the leaf certificate and its
-//!    `payloadHash` is the SHA-256 of the statement;
+//! 2. the entry describes this attestation: its `publicKey` is the leaf certificate, its
+//!    `payloadHash` is the SHA-256 of the statement and its `hash` the SHA-256 of the envelope
+//!    (the layer's bytes, as cosign logged them);
 //! 3. the leaf chains to a Fulcio CA of the trust root valid at that time, with the code-signing
 //!    EKU, and was valid then (as cosign does: expired certificates verify at the log's time);
 //! 4. the DSSE signature (over the PAE) verifies with the leaf's key.
@@ -24,8 +25,8 @@ use sha2::{Digest, Sha256};
 use sigstore_verify::crypto::{verify_signature, CertificateInfo, SigningScheme};
 use sigstore_verify::types::{DerCertificate, SignatureBytes};
 
-use crate::engine::candidate::Candidate;
-use crate::engine::legacy::{first_pem_block, RekorBundle};
+use super::convert::Converted;
+use crate::engine::legacy::first_pem_block;
 use crate::engine::{TrustRoot, Verdict};
 use crate::registry::bounded::truncate;
 
@@ -50,6 +51,8 @@ struct Spec {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Content {
+    #[serde(default)]
+    hash: Option<Hash>,
     payload_hash: Hash,
 }
 
@@ -71,15 +74,22 @@ fn untrusted(why: impl Into<String>) -> Fail {
 
 /// Verifies a keyless `intoto` 0.0.1 attestation; the leaf's certificate info on success.
 pub(crate) fn verify(
-    c: &Candidate,
+    converted: &Converted,
     leaf: &DerCertificate,
     info: &CertificateInfo,
     chain_pem: Option<&str>,
-    rekor: Option<&RekorBundle>,
-    payload: &[u8],
     trust: &TrustRoot,
 ) -> Result<(), Fail> {
-    let rekor = rekor.ok_or_else(|| untrusted("Rekor bundle annotation does not parse"))?;
+    let Converted {
+        candidate: c,
+        intoto: rekor,
+        payload,
+        envelope,
+        ..
+    } = converted;
+    let rekor = rekor
+        .as_ref()
+        .ok_or_else(|| untrusted("Rekor bundle annotation does not parse"))?;
     let time = rekor.payload.integrated_time;
     // 1. The SET, with a key of a log the root names, valid at the integrated time.
     let log_id =
@@ -159,6 +169,15 @@ pub(crate) fn verify(
         return Err(invalid(
             "the Rekor entry is about another statement (payload hash differs)",
         ));
+    }
+    match &body.spec.content.hash {
+        Some(h) if h.algorithm == "sha256" && h.value == hex::encode(Sha256::digest(envelope)) => {}
+        Some(_) => {
+            return Err(invalid(
+                "the Rekor entry is about another envelope (envelope hash differs)",
+            ))
+        }
+        None => return Err(invalid("the Rekor entry carries no envelope hash")),
     }
     let logged = B64
         .decode(body.spec.public_key.trim())

@@ -15,6 +15,7 @@
 
 pub mod built_from;
 pub mod cel;
+mod cel_cost;
 mod convert;
 pub mod evidence;
 mod intoto;
@@ -167,9 +168,18 @@ fn judge_one(
             (v, m, signer, c.candidate.tlog.clone())
         }
         _ => {
-            let e = judge::judge(&c.candidate, subject, policy, trust);
+            let e = judge_signatures(&c, subject, policy, trust);
             (e.verdict, e.message, e.signer, e.tlog)
         }
+    };
+    let message = match policy {
+        Policy::Keys { .. } => message,
+        _ if c.signatures > 1 => format!(
+            "{message} (the envelope has {} signatures; keyless, only the first, the one its \
+             certificate is for, is checked)",
+            c.signatures
+        ),
+        _ => message,
     };
     // Signed content is only read once its signature holds (NoPolicy: valid under the trust
     // root, but no identity was given to check it against).
@@ -190,8 +200,48 @@ fn judge_one(
         predicate,
         verdict,
         message: cap(message),
-        statement: trusted.then_some(c.statement),
+        statement: trusted.then(|| std::sync::Arc::new(c.statement)),
     }
+}
+
+/// A key policy tries every signature of the envelope (bounded by
+/// [`convert::MAX_DSSE_SIGNATURES`]) against every key: `[another key's signature, the policy
+/// key's signature]` verifies. The first one that verifies decides; when none does, the first
+/// signature's verdict stands, saying how many were tried. Any other policy judges the first.
+fn judge_signatures(
+    c: &Converted,
+    subject: &Subject<'_>,
+    policy: &Policy,
+    trust: &TrustRoot,
+) -> crate::engine::SignatureEvidence {
+    let first = judge::judge(&c.candidate, subject, policy, trust);
+    if first.verdict == Verdict::Verified || !matches!(policy, Policy::Keys { .. }) {
+        return first;
+    }
+    if let Some(verified) = c
+        .others
+        .iter()
+        .map(|o| judge::judge(o, subject, policy, trust))
+        .find(|e| e.verdict == Verdict::Verified)
+    {
+        return verified;
+    }
+    if c.signatures < 2 {
+        return first;
+    }
+    let tried = c.signatures.min(convert::MAX_DSSE_SIGNATURES);
+    let mut e = first;
+    e.message = format!(
+        "{} (none of the envelope's {} signatures verifies with the policy's keys{})",
+        e.message,
+        c.signatures,
+        if tried < c.signatures {
+            format!("; the first {tried} were tried")
+        } else {
+            String::new()
+        }
+    );
+    e
 }
 
 /// The manual `intoto` 0.0.1 path: cryptography and log, then the subject, then the identity.
@@ -206,15 +256,7 @@ fn intoto_verdict(
     trust: &TrustRoot,
     signer: &Signer,
 ) -> (Verdict, String) {
-    if let Err(e) = intoto::verify(
-        &c.candidate,
-        leaf,
-        info,
-        chain_pem,
-        c.intoto.as_ref(),
-        &c.payload,
-        trust,
-    ) {
+    if let Err(e) = intoto::verify(c, leaf, info, chain_pem, trust) {
         return e;
     }
     if !c
@@ -253,3 +295,15 @@ fn describe_digests(digests: &[String]) -> String {
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "test_keys.rs"]
+pub(crate) mod test_keys;
+
+#[cfg(test)]
+#[path = "multisig_tests.rs"]
+mod multisig_tests;
+
+#[cfg(test)]
+#[path = "peer_tests.rs"]
+mod peer_tests;

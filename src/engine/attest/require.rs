@@ -16,9 +16,10 @@
 //! Every requirement must be met; across requirements a definite failure outranks a
 //! could-not-tell (it is a fact about the artifact whatever the others say), like signatures.
 
-use super::cel::{self, Condition, Inputs};
+use super::cel::{self, Condition};
 use super::AttestationEvidence;
 use crate::engine::claims::CertificateRule;
+use crate::engine::fingerprint::fields_text;
 use crate::engine::Verdict;
 use crate::vocabulary::{reasons, Judgement, Status};
 
@@ -66,6 +67,8 @@ pub struct Requirement {
     pub certificate: CertificateRule,
     /// The CEL conditions (all must hold).
     pub conditions: Vec<Condition>,
+    /// How long the conditions of one attestation may take ([`cel::DEADLINE`]).
+    pub deadline: std::time::Duration,
 }
 
 impl Requirement {
@@ -81,6 +84,7 @@ impl Requirement {
             predicate_type: canonical_type(predicate_type).to_string(),
             certificate,
             conditions,
+            deadline: cel::DEADLINE,
         }
     }
 
@@ -97,14 +101,21 @@ impl Requirement {
                 .is_some_and(|rest| rest.starts_with('/'))
     }
 
-    /// Everything the judgement depends on, as stable text (for the verdict-cache key).
+    /// Everything the judgement depends on, as stable text (for the verdict-cache key), every
+    /// field length-prefixed: the conditions' messages too, since they are part of what the
+    /// judgement says.
     pub fn fingerprint_text(&self) -> String {
-        let mut s = format!("{}\0{}", self.predicate_type, self.certificate.describe());
-        for c in &self.conditions {
-            s.push('\0');
-            s.push_str(&c.expression);
-        }
-        s
+        let certificate = self.certificate.describe();
+        fields_text(
+            [self.predicate_type.as_str(), certificate.as_str()]
+                .into_iter()
+                .chain(self.conditions.iter().flat_map(|c| {
+                    [
+                        c.expression.as_str(),
+                        c.message.as_deref().unwrap_or_default(),
+                    ]
+                })),
+        )
     }
 
     /// Judges this requirement against the evidence found under its identity.
@@ -196,25 +207,30 @@ impl Requirement {
             // A verified attestation whose statement was not kept: nothing to evaluate on.
             return Check::Error("the statement is not available to evaluate conditions".into());
         };
-        let inputs = Inputs {
-            statement,
-            certificate: e.certificate.as_ref(),
+        let outcome = cel::evaluate_all(
+            &self.conditions,
+            statement.clone(),
+            e.certificate.clone(),
+            self.deadline,
+        );
+        let quoted = |i: usize| {
+            self.conditions
+                .get(i)
+                .map_or_else(String::new, |c| cel::quote(&c.expression))
         };
-        for c in &self.conditions {
-            match c.evaluate(&inputs) {
-                cel::Outcome::Holds => {}
-                cel::Outcome::Fails => {
-                    return Check::Fails(format!("condition failed: {}", c.describe()))
-                }
-                cel::Outcome::Error(why) => {
-                    return Check::Error(format!(
-                        "condition {} could not be evaluated: {why}",
-                        cel::quote(&c.expression)
-                    ))
-                }
-            }
+        match outcome {
+            cel::AllOutcome::Hold => Check::Holds,
+            cel::AllOutcome::Fails(i) => Check::Fails(format!(
+                "condition failed: {}",
+                self.conditions
+                    .get(i)
+                    .map_or_else(String::new, Condition::describe)
+            )),
+            cel::AllOutcome::Error(i, why) => Check::Error(format!(
+                "condition {} could not be evaluated: {why}",
+                quoted(i)
+            )),
         }
-        Check::Holds
     }
 }
 

@@ -47,12 +47,12 @@ fn attestation(
         verdict,
         message: format!("{verdict} for the test"),
         statement: (verdict == Verdict::Verified).then(|| {
-            json!({
+            std::sync::Arc::new(json!({
                 "_type": "https://in-toto.io/Statement/v1",
                 "subject": [{"name": "app", "digest": {"sha256": "ab"}}],
                 "predicateType": predicate_type,
                 "predicate": {"buildDefinition": {"externalParameters": {"workflow": {"ref": "refs/tags/v1.2.3"}}}}
-            })
+            }))
         }),
     }
 }

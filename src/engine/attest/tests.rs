@@ -512,7 +512,29 @@ fn legacy_att_logged_as_intoto_is_checked_by_hand_and_every_binding_holds() {
         .sigstore
         .issue_leaf(&LeafSpec::uri(WORKFLOW, GITHUB))
         .unwrap();
+    // The same statement and signature in other bytes: not the envelope the log holds.
+    let reformatted: serde_json::Value = serde_json::from_slice(&good.envelope).unwrap();
+    let reformatted = serde_json::to_vec_pretty(&reformatted).unwrap();
+    assert_ne!(reformatted, good.envelope);
+    let ev = evaluate(
+        &with_legacy(vec![FoundLegacyAttestation {
+            envelope: reformatted.clone(),
+            ..good.clone()
+        }]),
+        &digest,
+        &policy,
+        &trust,
+    );
+    assert!(ev[0].message.contains("envelope hash"), "{}", ev[0].message);
     let cases = [
+        (
+            "envelope re-serialized (envelope hash differs)",
+            FoundLegacyAttestation {
+                envelope: reformatted,
+                ..good.clone()
+            },
+            Verdict::SignatureInvalid,
+        ),
         (
             "integrated time moved (SET no longer covers it)",
             set_flipped,

@@ -1,68 +1,105 @@
-//! `drift`: two declarations of the same source with different verify blocks — the same URL,
-//! or a FluxInstance's root source also written out as an OCIRepository. The copy that differs
-//! is where the guard the others have is quietly missing.
+//! `drift`: two declarations of the same source in one cluster with different verify blocks —
+//! the same URL, or a FluxInstance's root source also written out as an OCIRepository. The copy
+//! that differs is where the guard the others have is quietly missing.
 //!
-//! Declarations are grouped (same URL, or same root); the block most of a group declares is
-//! the reference (ties go to a block that verifies, then to the first), and every declaration
-//! that differs from it is reported, pointing at one that has it.
+//! Declarations are grouped (same URL, or same root source) in linear time, then split by
+//! cluster root ([`Roots`]): what differs between clusters differs on purpose. In each group the
+//! block most declarations share is the reference (ties go to a block that verifies, then to the
+//! first), and every declaration that differs from it is reported once, pointing at one that has
+//! it and naming the cluster root.
 
-use super::super::discover::Declared;
+use std::collections::{BTreeMap, HashMap};
+
+use super::super::discover::{Declared, Transport};
 use super::super::finding::{rules, Finding};
+use super::super::roots::Roots;
 
 fn from_instance(d: &Declared) -> bool {
     d.verify_pointer != "/spec/verify" && d.verify_pointer != "/spec/chart/spec/verify"
 }
 
-/// Whether two declarations are the same source.
-fn same(a: &Declared, b: &Declared) -> bool {
-    let same_url = !a.url.is_empty() && a.url == b.url;
-    // Two FluxInstances (two clusters) may legitimately root different repositories under the
-    // same name; a hand-written copy of a root may not differ from it.
-    let same_root = a.namespace_known()
-        && a.source.kind == b.source.kind
-        && a.source.namespace == b.source.namespace
-        && a.source.name == b.source.name
-        && from_instance(a) != from_instance(b);
-    same_url || same_root
+/// Union-find over declaration indices.
+struct Groups(Vec<usize>);
+
+impl Groups {
+    fn find(&mut self, mut i: usize) -> usize {
+        while self.0[i] != i {
+            self.0[i] = self.0[self.0[i]];
+            i = self.0[i];
+        }
+        i
+    }
+
+    fn union(&mut self, a: usize, b: usize) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            self.0[rb.max(ra)] = rb.min(ra);
+        }
+    }
 }
 
+/// The first declaration of a source from a FluxInstance, and the first written by hand.
+type Sides = (Option<usize>, Option<usize>);
+
 /// `drift` over every declaration.
-pub fn check(sources: &[Declared]) -> Vec<Finding> {
-    // Group by connectivity (small n: quadratic is fine).
-    let mut group: Vec<usize> = (0..sources.len()).collect();
-    for j in 0..sources.len() {
-        for i in 0..j {
-            if same(&sources[i], &sources[j]) {
-                let (gi, gj) = (group[i], group[j]);
-                for g in group.iter_mut() {
-                    if *g == gj {
-                        *g = gi;
-                    }
-                }
+pub fn check(sources: &[Declared], roots: &Roots) -> Vec<Finding> {
+    let mut groups = Groups((0..sources.len()).collect());
+    let mut by_url: HashMap<&str, usize> = HashMap::new();
+    // A hand-written copy of a FluxInstance root may not differ from it (two FluxInstances,
+    // two clusters, may root different repositories under one name).
+    let mut by_name: HashMap<(String, &str, &str), Sides> = HashMap::new();
+    for (i, d) in sources.iter().enumerate() {
+        // An HTTP chart's URL is its repository's, shared by every chart there; and Flux
+        // verifies none of them anyway.
+        if !d.url.is_empty() && d.transport != Transport::Http {
+            let first = *by_url.entry(d.url.as_str()).or_insert(i);
+            groups.union(first, i);
+        }
+        if d.namespace_known() {
+            let key = (
+                d.source.kind.to_string(),
+                d.source.namespace.as_str(),
+                d.source.name.as_str(),
+            );
+            let slot = by_name.entry(key).or_default();
+            let (mine, theirs) = if from_instance(d) {
+                (&mut slot.0, slot.1)
+            } else {
+                (&mut slot.1, slot.0)
+            };
+            mine.get_or_insert(i);
+            if let Some(other) = theirs {
+                groups.union(other, i);
             }
         }
     }
+    // Members per (group, cluster root); declarations under no root form their own cluster.
+    let mut clusters: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
+    for (i, d) in sources.iter().enumerate() {
+        let g = groups.find(i);
+        let of = roots.of(&d.object.file);
+        if of.is_empty() {
+            clusters.entry((g, usize::MAX)).or_default().push(i);
+        }
+        for r in of {
+            clusters.entry((g, r)).or_default().push(i);
+        }
+    }
+    let mut reported = vec![false; sources.len()];
     let mut out = vec![];
-    let mut groups: Vec<usize> = group.clone();
-    groups.sort_unstable();
-    groups.dedup();
-    for g in groups {
-        let members: Vec<&Declared> = (0..sources.len())
-            .filter(|i| group[*i] == g)
-            .map(|i| &sources[i])
-            .collect();
+    for ((_, root), members) in clusters {
         if members.len() < 2 {
             continue;
         }
         let count = |d: &Declared| {
             members
                 .iter()
-                .filter(|m| m.source.verify == d.source.verify)
+                .filter(|&&m| sources[m].source.verify == d.source.verify)
                 .count()
         };
         let reference = members
             .iter()
-            .copied()
+            .map(|&m| &sources[m])
             .max_by(|a, b| {
                 (count(a), a.source.verify.is_some())
                     .cmp(&(count(b), b.source.verify.is_some()))
@@ -70,16 +107,23 @@ pub fn check(sources: &[Declared]) -> Vec<Finding> {
                     .then(std::cmp::Ordering::Greater)
             })
             .expect("two members");
-        for d in members
-            .iter()
-            .filter(|d| d.source.verify != reference.source.verify)
-        {
+        let under = roots
+            .names
+            .get(root)
+            .map(|n| format!(" under cluster root {n}"))
+            .unwrap_or_default();
+        for &m in &members {
+            let d = &sources[m];
+            if d.source.verify == reference.source.verify || reported[m] {
+                continue;
+            }
+            reported[m] = true;
             out.push(Finding::error(
                 rules::DRIFT,
                 d.at(""),
                 d.display(),
                 format!(
-                    "{} is declared again ({}) with a different verify block: here {}, but {} at {}:{} has {}",
+                    "{} is declared again ({}){under} with a different verify block: here {}, but {} at {}:{} has {}",
                     if !d.url.is_empty() && d.url == reference.url {
                         format!("URL {}", d.url)
                     } else {
@@ -92,7 +136,7 @@ pub fn check(sources: &[Declared]) -> Vec<Finding> {
                     reference.at("").1,
                     describe(reference),
                 ),
-                "give every declaration of this artifact the same spec.verify (or remove the duplicate)",
+                "give every declaration of this artifact in one cluster the same spec.verify (or remove the duplicate)",
             ));
         }
     }

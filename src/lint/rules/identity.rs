@@ -1,5 +1,5 @@
-//! Rules on a source's own `spec.verify`, no policy needed: `no-signer` and
-//! `multiple-identities`.
+//! Rules on a source's own `spec.verify`, no policy needed: `no-signer` (also a blank provider
+//! or key Secret name, which verify nothing) and `multiple-identities`.
 
 use super::super::discover::Declared;
 use super::super::finding::{rules, Finding};
@@ -9,6 +9,15 @@ pub fn check(d: &Declared) -> Vec<Finding> {
     let Some(v) = &d.source.verify else {
         return vec![];
     };
+    if let Some(why) = d.blank_verify() {
+        return vec![Finding::error(
+            rules::NO_SIGNER,
+            d.at(""),
+            d.display(),
+            why,
+            "set provider: cosign and name the key Secret (secretRef.name) or the signing identity (matchOIDCIdentity)",
+        )];
+    }
     if v.provider != "cosign" || v.secret_ref.is_some() {
         // Flux ignores identities when a key Secret is set; notation is not judged here.
         return vec![];
@@ -69,6 +78,9 @@ pub fn alternation(res: &[&str]) -> String {
             unique.push(r);
         }
     }
+    if let [only] = unique[..] {
+        return only.to_string();
+    }
     let anchored = unique.iter().all(|r| {
         r.starts_with('^')
             && r.ends_with('$')
@@ -115,6 +127,7 @@ mod tests {
             assert!(!re.is_match(s), "{s}");
         }
         assert_eq!(alternation(&["a", "^b$"]), "(?:a)|(?:^b$)");
+        assert_eq!(alternation(&["^a$", "^a$"]), "^a$", "one regex is itself");
         // `^a|b$` is not anchored on both sides: stripping would change it.
         assert_eq!(alternation(&["^a|b$", "^c$"]), "(?:^a|b$)|(?:^c$)");
     }

@@ -1,32 +1,57 @@
 //! The rules, one file per idea; [`check`] runs them all over what was discovered.
 
+pub mod claims;
 pub mod drift;
+pub mod http;
 pub mod identity;
 pub mod insecure;
 pub mod policy;
-pub mod re2;
 pub mod regex;
+pub mod suggest;
 pub mod variants;
 
-use super::discover::Discovered;
+use super::discover::{Declared, Discovered};
 use super::finding::Finding;
 use super::input::Object;
+use super::roots::Roots;
 use crate::audit::decide::Secrets;
 use policy::{LoadedPolicy, NamespaceLabels};
 use regex::{Field, RegexAt};
 
-/// Every finding for the discovered sources and the policies.
-pub fn check(
-    discovered: &Discovered,
-    objects: &[Object],
-    policies: &[LoadedPolicy],
-    namespaces: &NamespaceLabels,
-    secrets: &Secrets,
-) -> Vec<Finding> {
+/// What the rules need besides the sources.
+pub struct Context<'a> {
+    /// Every object of the inputs (templates expanded).
+    pub objects: &'a [Object],
+    /// The policies.
+    pub policies: &'a [LoadedPolicy],
+    /// Namespace labels in the inputs.
+    pub namespaces: &'a NamespaceLabels,
+    /// Public parts of Secrets in the inputs.
+    pub secrets: &'a Secrets,
+    /// The cluster roots.
+    pub roots: &'a Roots,
+}
+
+/// Every finding for the discovered sources and the policies, and which declarations Flux
+/// does not verify and no policy requires to (the inventory's `no-verify`).
+pub fn check(discovered: &Discovered, cx: &Context) -> (Vec<Finding>, Vec<usize>) {
     let mut out = discovered.findings.clone();
-    for d in &discovered.sources {
-        let covering = policy::covering(d, policies, namespaces);
-        out.extend(policy::check(d, &covering, secrets));
+    let mut unrequired = vec![];
+    for (i, d) in discovered.sources.iter().enumerate() {
+        let covering = policy::covering(d, cx.policies, cx.namespaces);
+        // A spec.verify that depends on a template input is not judged (said so already).
+        let templated = depends_on_template(d);
+        if !templated {
+            out.extend(policy::check(d, &covering, cx.secrets));
+        }
+        out.extend(http::check(d, &covering));
+        let required = covering.iter().any(|c| c.policy.spec.require_source_verify);
+        if !d.verifies() && !required {
+            unrequired.push(i);
+        }
+        if templated {
+            continue;
+        }
         out.extend(identity::check(d));
         let Some(v) = &d.source.verify else {
             continue;
@@ -64,7 +89,7 @@ pub fn check(
             }
         }
     }
-    for p in policies {
+    for p in cx.policies {
         let (file, line) = p
             .location
             .rsplit_once(':')
@@ -87,11 +112,19 @@ pub fn check(
             }
         }
     }
-    out.extend(drift::check(&discovered.sources));
-    out.extend(insecure::check(&discovered.sources, objects));
+    out.extend(claims::check(cx.policies));
+    out.extend(drift::check(&discovered.sources, cx.roots));
+    out.extend(insecure::check(&discovered.sources, cx.objects));
     out.sort();
     out.dedup();
-    out
+    (out, unrequired)
+}
+
+fn depends_on_template(d: &Declared) -> bool {
+    d.object
+        .unresolved
+        .iter()
+        .any(|p| p.starts_with(&d.verify_pointer))
 }
 
 fn field_key(f: Field) -> &'static str {

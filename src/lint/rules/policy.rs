@@ -9,14 +9,14 @@
 
 use std::collections::BTreeMap;
 
-use super::super::discover::Declared;
+use super::super::discover::{Declared, Transport};
 use super::super::finding::{rules, Finding};
-use super::identity::alternation;
+use super::suggest::{narrowing_fix, suggested_verify};
 use crate::api::ProvenancePolicySpec;
 use crate::audit::decide::{decide, Secrets};
 use crate::audit::enforced::enforced_given_formats;
 use crate::audit::matching::matches;
-use crate::vocabulary::reasons;
+use crate::vocabulary::{reasons, Status};
 
 /// A `ProvenancePolicy` from the inputs or `--policy`.
 #[derive(Debug, Clone)]
@@ -54,9 +54,14 @@ pub fn covering<'a>(
         .filter_map(|p| {
             let facts_known = d.namespace_known()
                 && (labels.is_some() || p.spec.match_.namespace_selector.is_none());
+            // `matches` assumes a chart with an unknown repository URL is covered.
+            let url_assumed = (p.spec.match_.url_regex.is_some() && d.source.match_url().is_none())
+                .then_some("the chart's HelmRepository is not in the inputs; its URL is assumed to match the policy's urlRegex");
             if facts_known {
-                return matches(&p.spec, &d.source, labels.unwrap_or(&empty))
-                    .then_some(Covering { policy: p, assumed: None });
+                return matches(&p.spec, &d.source, labels.unwrap_or(&empty)).then_some(Covering {
+                    policy: p,
+                    assumed: url_assumed,
+                });
             }
             let mut spec = p.spec.clone();
             let assumed = if !d.namespace_known() {
@@ -99,17 +104,24 @@ pub fn check(d: &Declared, covering: &[Covering], secrets: &Secrets) -> Vec<Find
 }
 
 fn check_requiring(d: &Declared, requiring: &[&LoadedPolicy], secrets: &Secrets) -> Vec<Finding> {
-    if requiring.is_empty() {
+    if requiring.is_empty() || d.transport == Transport::Http {
+        // An HTTP chart cannot carry a working spec.verify at all: `http-chart` says so.
         return vec![];
     }
     let names: Vec<&str> = requiring.iter().map(|p| p.name.as_str()).collect();
-    let Some(verify) = &d.source.verify else {
+    let Some(verify) = d
+        .source
+        .verify
+        .as_ref()
+        .filter(|_| d.blank_verify().is_none())
+    else {
         return vec![Finding::error(
             rules::VERIFY_MISSING,
             d.at(""),
             d.display(),
             format!(
-                "no spec.verify{}, but policy {} requires one (requireSourceVerify): Flux applies whatever is pushed to {}",
+                "{}{}, but policy {} requires one (requireSourceVerify): Flux applies whatever is pushed to {}",
+                d.blank_verify().unwrap_or("no spec.verify"),
                 d.via.as_ref().map(|v| format!(" (declared through {v})")).unwrap_or_default(),
                 names.join(", "),
                 if d.url.is_empty() { "its repository" } else { &d.url }
@@ -120,7 +132,7 @@ fn check_requiring(d: &Declared, requiring: &[&LoadedPolicy], secrets: &Secrets)
     let mut out = vec![];
     let ns = d.source.namespace.as_str();
     for p in requiring.iter().copied() {
-        let weaker = |why: String| {
+        let weaker = |why: String, fix: String| {
             Finding::error(
                 rules::VERIFY_WEAKER,
                 d.at(""),
@@ -129,15 +141,18 @@ fn check_requiring(d: &Declared, requiring: &[&LoadedPolicy], secrets: &Secrets)
                     "policy {} requires spec.verify at least as strict: {why}",
                     p.name
                 ),
-                suggested_verify(d, &p.spec),
+                fix,
             )
         };
+        let replace = || suggested_verify(d, &p.spec);
         match (&p.spec.verify.secret_ref, &verify.secret_ref) {
-            (Some(want), None) => out.push(weaker(format!(
-                "the policy requires keys (Secret {want}), the source is keyless"
-            ))),
+            (Some(want), None) => out.push(weaker(
+                format!("the policy requires keys (Secret {want}), the source is keyless"),
+                replace(),
+            )),
             (None, Some(_)) => out.push(weaker(
                 "the policy requires keyless identities, the source uses keys".into(),
+                replace(),
             )),
             (Some(want), Some(have)) if want.namespace == ns && &want.name == have => {}
             (Some(want), Some(have))
@@ -147,7 +162,7 @@ fn check_requiring(d: &Declared, requiring: &[&LoadedPolicy], secrets: &Secrets)
                 out.push(
                     weaker(format!(
                         "cannot compare keys offline: the source uses Secret {ns}/{have}, the policy {want}, and not both are in the inputs"
-                    ))
+                    ), replace())
                     .warning(),
                 )
             }
@@ -155,58 +170,29 @@ fn check_requiring(d: &Declared, requiring: &[&LoadedPolicy], secrets: &Secrets)
                 let decision = decide(&d.source, &[(p.name.as_str(), &p.spec)], secrets);
                 if let Some(why) = decision.invalid_message() {
                     out.push(
-                        weaker(format!("cannot be compared offline: {why}")).warning(),
+                        weaker(format!("cannot be compared offline: {why}"), replace()).warning(),
                     );
                     continue;
                 }
                 let j = enforced_given_formats(&d.source, &decision, false);
-                if j.reason == reasons::VERIFY_WEAKER {
-                    // The controller's message already names the policy.
-                    let mut f = weaker(String::new());
-                    f.message = j.message.clone();
-                    // A Secret we do not have is a limit of the inputs, not a weaker verify.
-                    out.push(if j.message.contains("not found") { f.warning() } else { f });
+                // The controller's message already names the policy.
+                let mut f = weaker(String::new(), narrowing_fix(d, &p.spec));
+                f.message = j.message.clone();
+                match (j.status, j.reason) {
+                    (Status::Unknown, _) => out.push(f.warning()),
+                    (Status::False, reasons::VERIFY_WEAKER) => {
+                        // A Secret we do not have is a limit of the inputs, not a weaker verify.
+                        out.push(if j.message.contains("not found") { f.warning() } else { f });
+                    }
+                    (Status::False, reasons::VERIFY_MISSING) => {
+                        f.rule = rules::VERIFY_MISSING;
+                        f.fix = replace();
+                        out.push(f);
+                    }
+                    _ => {}
                 }
             }
         }
     }
     out
-}
-
-/// The `spec.verify` block a policy asks for, placed where this declaration needs it.
-fn suggested_verify(d: &Declared, spec: &ProvenancePolicySpec) -> String {
-    let v = &spec.verify;
-    let block = if let Some(secret) = &v.secret_ref {
-        format!(
-            "{{provider: cosign, secretRef: {{name: {}}}}}  # a Secret in namespace {} with the keys of Secret {secret}",
-            secret.name,
-            if d.namespace_known() { d.source.namespace.as_str() } else { "<the source's>" }
-        )
-    } else if v.match_oidc_identity.is_empty() {
-        "{provider: cosign, matchOIDCIdentity: [{issuer: '<issuer regex>', subject: '<subject regex>'}]}".into()
-    } else {
-        let issuers: Vec<&str> = v
-            .match_oidc_identity
-            .iter()
-            .map(|i| i.issuer.as_str())
-            .collect();
-        let subjects: Vec<&str> = v
-            .match_oidc_identity
-            .iter()
-            .map(|i| i.subject.as_str())
-            .collect();
-        format!(
-            "{{provider: cosign, matchOIDCIdentity: [{{issuer: '{}', subject: '{}'}}]}}",
-            alternation(&issuers).replace('\'', "''"),
-            alternation(&subjects).replace('\'', "''")
-        )
-    };
-    match d.verify_pointer.as_str() {
-        "/spec/verify" => format!("add under spec:\n  verify: {block}"),
-        "/spec/chart/spec/verify" => format!("add under spec.chart.spec:\n  verify: {block}"),
-        _ => format!(
-            "add to the FluxInstance's spec.kustomize.patches:\n  - target: {{kind: OCIRepository, name: {}}}\n    patch: |\n      - op: add\n        path: /spec/verify\n        value: {block}",
-            d.source.name
-        ),
-    }
 }

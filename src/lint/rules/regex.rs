@@ -5,11 +5,11 @@
 use regex::Regex;
 
 use super::super::finding::{rules, Finding};
-use super::re2;
 use super::variants::{
     anchors, is_commit, issuer_variants, meant_for, ref_candidates, subject_variants, Workflow,
 };
 use crate::api::LintSpec;
+use crate::engine::regex_inclusion::go as re2;
 
 /// Which half of an identity a regex is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

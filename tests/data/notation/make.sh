@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Makes the Notation test data in this directory with the real notation CLI (hack/tools.sh
+# notation) against a plain-HTTP registry on 127.0.0.1 (e.g. the stack's: `. $STACK_DIR/env`).
+# Usage: REGISTRY=127.0.0.1:PORT tests/data/notation/make.sh
+# Writes: artifact.digest (the signed manifest), {jws,cose}.sig (envelopes signed by
+# "provenance-test", referrers of artifact.digest), expired.jws.sig (signed with --expiry 1s),
+# provenance-test.crt (its self-signed test certificate) and other.crt (another test
+# certificate, "other-ca"). The private keys stay in a temporary directory and are deleted.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+NOTATION=$("$HERE/../../../hack/tools.sh" path notation)
+: "${REGISTRY:?REGISTRY=host:port of a plain-HTTP registry on 127.0.0.1}"
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+export XDG_CONFIG_HOME=$work/config HOME=$work
+# A fresh repository per run: signatures of an earlier run must not be picked up.
+repo=notation-testdata/app-$(date +%s)-$RANDOM
+# A one-layer OCI artifact.
+printf 'notation test data\n' >"$work/layer"
+push_blob() { # FILE -> digest
+  local d; d="sha256:$(sha256sum "$1" | cut -d' ' -f1)"
+  local loc; loc=$(curl -fsS -D - -o /dev/null -X POST "http://$REGISTRY/v2/$repo/blobs/uploads/" | tr -d '\r' | awk 'tolower($1)=="location:"{print $2}')
+  case $loc in http*) ;; *) loc="http://$REGISTRY$loc" ;; esac
+  case $loc in *\?*) sep='&' ;; *) sep='?' ;; esac
+  curl -fsS -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$1" "$loc${sep}digest=$d" >/dev/null
+  echo "$d"
+}
+printf '{}' >"$work/config.json"
+cfg=$(push_blob "$work/config.json"); layer=$(push_blob "$work/layer")
+cat >"$work/manifest.json" <<JSON
+{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.provenance.test","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"$cfg","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"$layer","size":$(stat -c %s "$work/layer")}]}
+JSON
+curl -fsS -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary "@$work/manifest.json" "http://$REGISTRY/v2/$repo/manifests/v1" >/dev/null
+digest="sha256:$(sha256sum "$work/manifest.json" | cut -d' ' -f1)"
+"$NOTATION" cert generate-test other-ca >/dev/null
+"$NOTATION" cert generate-test --default provenance-test >/dev/null
+ref="$REGISTRY/$repo@$digest"
+sign() { "$NOTATION" sign --insecure-registry "$@" "$ref" >/dev/null; }
+sign --signature-format jws
+sign --signature-format cose
+sign --signature-format jws --expiry 1s
+# Each signature is a referrer: its manifest's one layer is the envelope.
+# The referrers API, or (Debian's registry has none) its tag fallback sha256-<hex>.
+referrers=$(curl -fsS "http://$REGISTRY/v2/$repo/referrers/$digest" 2>/dev/null ||
+  curl -fsS -H 'Accept: application/vnd.oci.image.index.v1+json' "http://$REGISTRY/v2/$repo/manifests/${digest/:/-}")
+fetch() { curl -fsS "http://$REGISTRY/v2/$repo/blobs/$1"; }
+for m in $(echo "$referrers" | jq -r '.manifests[] | select(.artifactType=="application/vnd.cncf.notary.signature") | .digest'); do
+  man=$(curl -fsS -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REGISTRY/v2/$repo/manifests/$m")
+  mt=$(echo "$man" | jq -r '.layers[0].mediaType'); blob=$(echo "$man" | jq -r '.layers[0].digest')
+  case $mt in
+    application/cose) fetch "$blob" >"$HERE/cose.sig" ;;
+    application/jose+json)
+      fetch "$blob" >"$work/env.json"
+      # The expired one carries io.cncf.notary.expiry in its protected header.
+      if python3 -c 'import base64,json,sys; p=json.load(open(sys.argv[1]))["protected"]; h=json.loads(base64.urlsafe_b64decode(p+"=="*2)); sys.exit(0 if "io.cncf.notary.expiry" in h else 1)' "$work/env.json"; then
+        cp "$work/env.json" "$HERE/expired.jws.sig"
+      else cp "$work/env.json" "$HERE/jws.sig"; fi ;;
+  esac
+done
+store=$XDG_CONFIG_HOME/notation/localkeys
+cp "$store/provenance-test.crt" "$HERE/provenance-test.crt"
+cp "$store/other-ca.crt" "$HERE/other.crt"
+echo "$digest" >"$HERE/artifact.digest"
+echo "made in $HERE for $digest"
