@@ -3,8 +3,8 @@
 #
 # Removes exactly the two binaries the demo runs, so the demo must build them itself (a missing
 # build step fails here instead of passing on a stale binary), runs hack/demo.sh, and checks its
-# final table: the four demo sources with their expected verdicts, and the table fits a
-# 160-column terminal. Then stops the demo's controller and Prometheus (the e2e tests share the
+# final table: the five demo sources with their expected verdicts, and the table fits a
+# 160-column terminal. Then stops the demo's controller, Prometheus and chart repository (the e2e tests share the
 # stack and must not race a second controller); the stack itself stays up for `make stack-down`.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +17,7 @@ rm -f "$TARGET/debug/provenance-auditor" "$TARGET/debug/sigstore-forge"
 out=$(mktemp)
 cleanup() {
   # The demo leaves its add-ons running on purpose; a check must not.
-  [ -d "$PIDS" ] && { stop_component demo-controller; stop_component demo-prometheus; stop_component demo-receiver; }
+  [ -d "$PIDS" ] && { stop_component demo-controller; stop_component demo-prometheus; stop_component demo-charts; stop_component demo-receiver; }
   rm -f "$out"
 }
 trap cleanup EXIT
@@ -45,4 +45,4 @@ case $errors in
 esac
 case $errors in *key-signed*) echo "demo-check: a verified source sent an error notification: $errors" >&2; exit 1 ;; esac
 grep -Eq '^  total [0-9]+m[0-9]{2}s$' "$out" || { echo "demo-check: the demo did not print its total time" >&2; exit 1; }
-echo "demo-check: the demo built its binaries, printed the four expected verdicts, its Report and the Flux notifications"
+echo "demo-check: the demo built its binaries, printed the five expected verdicts, its Report and the Flux notifications"

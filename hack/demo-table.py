@@ -9,8 +9,9 @@ printout).
 import re
 import sys
 
-# The four demo sources and the verdict each must get (hack/demo.sh signs them four ways).
+# The five demo sources and the verdict each must get (hack/demo.sh signs them five ways).
 EXPECTED = {
+    "helmchart-signed-chart": ("True", "Verified"),
     "ocirepository-key-signed": ("True", "Verified"),
     "ocirepository-keyless-signed": ("True", "Verified"),
     "ocirepository-unsigned": ("False", "Unsigned"),
@@ -72,6 +73,9 @@ def main():
     for name, want in SIGNERS.items():
         if signers.get(name) != want:
             sys.exit(f"demo-check: {name}: SIGNER {signers.get(name)!r}, expected {want!r}")
+    chart = signers.get("helmchart-signed-chart") or ""
+    if not re.fullmatch(r"key openpgp:[0-9A-F]{12} Demo Chart Signer", chart):
+        sys.exit(f"demo-check: helmchart-signed-chart: SIGNER {chart!r}, expected key openpgp:<12 hex> and its user ID's name")
     key = signers.get("ocirepository-key-signed") or ""
     if not re.fullmatch(r"key sha256:[0-9a-f]{12}", key):
         sys.exit(f"demo-check: ocirepository-key-signed: SIGNER {key!r}, expected key sha256:<12 hex>")

@@ -2,10 +2,12 @@
 # make demo: the auditor on a local cluster, end to end.
 #
 # Starts (or reuses) the local stack — etcd, kube-apiserver, Flux source-controller, a registry —
-# installs the CRDs and two ProvenancePolicies, pushes four artifacts as Flux OCIRepositories
+# installs the CRDs and three ProvenancePolicies, pushes four artifacts as Flux OCIRepositories
 # (signed with a cosign key, signed keyless by a private Sigstore, unsigned, signed keyless by
-# the wrong workflow), runs the controller with the ServiceAccount config/rbac grants (with
-# OpenReports on, and Flux notifications posted to a receiver it starts), and a real
+# the wrong workflow), serves one Helm chart signed with `helm package --sign` (a gpg key) from
+# a plain HTTP chart repository as a Flux HelmChart, runs the controller with the ServiceAccount
+# config/rbac grants (with OpenReports on, and Flux notifications posted to a receiver it
+# starts), and a real
 # Prometheus with config/prometheus/rules.yaml scraping it. Prints `kubectl get sourceaudits -A`,
 # the alerts, the metrics, the events on the sources, the notifications received and the
 # namespace's Report, and leaves everything running; `make stack-down` stops it all.
@@ -31,8 +33,9 @@ EVIL=https://github.com/example/infra-fork/.github/workflows/publish.yml@refs/he
 # An anchored, escaped regex for exactly one string (what the suggested spec.verify block does).
 exactly() { printf '^%s$' "$(printf '%s' "$1" | sed 's/[].[\\*^$+?(){}|]/\\&/g')"; }
 
-say "1/7 tools (Debian packages; cosign, kubectl, kube-apiserver, etcd, source-controller built once per machine)"
-hack/tools.sh apt cosign
+say "1/7 tools (Debian packages; cosign, helm, kubectl, kube-apiserver, etcd, source-controller built once per machine)"
+hack/tools.sh apt cosign helm
+HELM=$(hack/tools.sh path helm)
 say "2/7 building provenance-auditor and the private-Sigstore helper"
 # Both packages by name: `--bin X -p Y` would build only Y (and a stale X once hid that).
 cargo build --quiet -p provenance-auditor -p sigstore-forge --bins
@@ -75,9 +78,25 @@ cat <<EOF
   wrong-identity: keyless, legacy .sig, by a fork's workflow
                   $EVIL
 EOF
+# An HTTP Helm chart repository: one chart signed by helm with a gpg key (its .prov beside it),
+# served by a plain static file server.
+export GNUPGHOME=$work/gnupg HELM_CONFIG_HOME=$work/helm/config HELM_CACHE_HOME=$work/helm/cache HELM_DATA_HOME=$work/helm/data
+mkdir -p "$GNUPGHOME" "$work/charts" "$work/chart-src" && chmod 700 "$GNUPGHOME"
+gpg=(gpg --batch --quiet --pinentry-mode loopback --passphrase '')
+"${gpg[@]}" --quick-gen-key 'Demo Chart Signer <charts@example.com>' ed25519 sign never
+"${gpg[@]}" --export-secret-keys >"$work/secring.gpg"
+"${gpg[@]}" --armor --export charts@example.com >"$work/chart-signer.asc"
+(cd "$work/chart-src" && "$HELM" create signed-chart >/dev/null &&
+  "$HELM" package --sign --key 'Demo Chart Signer' --keyring "$work/secring.gpg" signed-chart -d "$work/charts" >/dev/null)
+"$HELM" repo index "$work/charts"
+stop_component demo-charts
+CHARTS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+start demo-charts "$(command -v python3)" -m http.server "$CHARTS_PORT" --bind 127.0.0.1 --directory "$work/charts"
+echo "  signed-chart:   helm package --sign (gpg key Demo Chart Signer), http://127.0.0.1:$CHARTS_PORT/"
 
-say "5/7 Secrets, two ProvenancePolicies, four Flux OCIRepositories"
+say "5/7 Secrets, three ProvenancePolicies, four Flux OCIRepositories, one HelmChart"
 "${K[@]}" -n "$NS" create secret generic cosign-pub --from-file=cosign.pub="$work/keys/cosign.pub" >/dev/null
+"${K[@]}" -n "$NS" create secret generic chart-signers --from-file=chart-signer.asc="$work/chart-signer.asc" >/dev/null
 "${K[@]}" -n "$NS" create secret generic sigstore-root --from-file=trusted_root.json="$work/sigstore/trusted_root.json" >/dev/null
 "${K[@]}" apply --server-side -f - >/dev/null <<EOF
 apiVersion: provenance.dev/v1alpha1
@@ -100,6 +119,29 @@ spec:
       - issuer: '$(exactly "$ISSUER")'
         subject: '$(exactly "$GOOD")'
     trustedRootSecretRef: {namespace: $NS, name: sigstore-root}
+---
+apiVersion: provenance.dev/v1alpha1
+kind: ProvenancePolicy
+metadata: {name: demo-chart-signers, labels: {app.kubernetes.io/part-of: provenance-demo}}
+spec:
+  match: {namespaces: [$NS], kinds: [HelmChart]}
+  verify:
+    openpgp:
+      secretRef: {namespace: $NS, name: chart-signers}
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: charts, namespace: $NS}
+spec: {url: "http://127.0.0.1:$CHARTS_PORT/", interval: 10m}
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmChart
+metadata: {name: signed-chart, namespace: $NS}
+spec:
+  chart: signed-chart
+  version: 0.1.0
+  interval: 10m
+  sourceRef: {kind: HelmRepository, name: charts}
 EOF
 for app in key-signed keyless-signed unsigned wrong-identity; do
   signing=keyless verify=
@@ -156,15 +198,15 @@ wait_for() { # SECONDS WHAT COMMAND...
 wait_for 60 "the controller's /readyz" curl -sf "http://127.0.0.1:$METRICS_PORT/readyz"
 audited() {
   [ "$("${K[@]}" -n "$NS" get sourceaudits -o json |
-    jq '[.items[] | select(.status.conditions // [] | any(.type == "Verified" and .status != "Unknown"))] | length')" = 4 ]
+    jq '[.items[] | select(.status.conditions // [] | any(.type == "Verified" and .status != "Unknown"))] | length')" = 5 ]
 }
-wait_for 120 "a verdict for all four sources" audited
+wait_for 120 "a verdict for all five sources" audited
 policies_reported() {
   [ "$("${K[@]}" get provenancepolicies -l app.kubernetes.io/part-of=provenance-demo -o json |
-    jq '[.items[] | select(.status.observedGeneration == .metadata.generation)] | length')" = 2 ]
+    jq '[.items[] | select(.status.observedGeneration == .metadata.generation)] | length')" = 3 ]
 }
 wait_for 30 "the policies' status" policies_reported
-echo "  all four audited"
+echo "  all five audited"
 
 say "7/7 what the auditor says"
 echo "\$ kubectl get sourceaudits -A"
@@ -234,7 +276,8 @@ Still running, on 127.0.0.1 only:
   controller metrics  $DEMO_METRICS/metrics   (log: $LOGS/demo-controller.log)
   Flux event receiver http://127.0.0.1:$RECEIVER_PORT/   (notifications: $NOTIFICATIONS)
   Prometheus          $DEMO_PROMETHEUS/alerts
+  chart repository    http://127.0.0.1:$CHARTS_PORT/index.yaml
   kubectl             kubectl --kubeconfig $KUBECONFIG_ADMIN get sourceaudits -A
   one-shot audit      $PA audit --kubeconfig $KUBECONFIG_AUDITOR -n $NS
-Stop everything (stack, controller, Prometheus): make stack-down
+Stop everything (stack, controller, Prometheus, chart repository): make stack-down
 EOF

@@ -173,9 +173,11 @@ apt_install_locked() {
   done
 }
 
-# The Debian packages the tests and the demo use (command → package).
+# The Debian packages the tests and the demo use (command → package); gnupg makes the keys
+# that sign Helm charts (`helm package --sign`) in the HTTP chart tests and the demo.
 APT_COMMANDS=(docker-registry:docker-registry promtool:prometheus openssl:openssl curl:curl
-  jq:jq /usr/bin/time:time htpasswd:apache2-utils shellcheck:shellcheck)
+  jq:jq /usr/bin/time:time htpasswd:apache2-utils shellcheck:shellcheck
+  gpg:gnupg)
 # Debian's podman and buildah with the runc runtime (crun fails on hybrid cgroups), for
 # `make image` and the image e2e test.
 CONTAINER_COMMANDS=(podman:podman buildah:buildah /usr/sbin/runc:runc)

@@ -12,6 +12,7 @@ pub mod campaign;
 pub mod cloud;
 mod ctx;
 mod fixtures;
+pub mod helm_repo;
 pub mod install;
 pub mod notation;
 mod object;

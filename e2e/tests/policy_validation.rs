@@ -23,7 +23,7 @@ async fn a_policy_naming_no_signer_is_refused_by_the_api_server() {
     run("policy-validation", |ctx| async move {
         let ns = ctx.ns.clone();
         let name = |n: &str| format!("{ns}-{n}");
-        let no_signer = "verify must name a key (secretRef) or at least one identity";
+        let no_signer = "verify must name a key (secretRef, openpgp) or at least one identity";
         for (n, verify) in [
             ("bare", json!({"provider": "cosign"})),
             ("empty", json!({})),
@@ -44,8 +44,13 @@ async fn a_policy_naming_no_signer_is_refused_by_the_api_server() {
         .await?;
         ensure!(msg.contains("non-empty issuer and subject"), "empty-regex: {msg}");
 
-        // What names a signer is accepted: a key Secret, or one identity.
+        // What names a signer is accepted: a key Secret, OpenPGP keys, or one identity.
         ctx.policy(&name("key"), ctx.key_policy("cosign-pub")).await?;
+        ctx.policy(
+            &name("openpgp"),
+            json!({"verify": {"openpgp": {"secretRef": {"namespace": ns, "name": "chart-signers"}}}}),
+        )
+        .await?;
         ctx.policy(
             &name("identity"),
             json!({"verify": {"matchOIDCIdentity": [{

@@ -21,7 +21,9 @@ pub use source_audit::{
     AuditedSource, OidcIdentity, SourceAudit, SourceAuditSpec, SourceAuditStatus, SourceKind,
     SourceReady, SourceRef, VerdictCacheKey,
 };
-pub use verify_spec::{CertificateMatch, NamespacedSecretRef, PolicyVerify, VerifyProvider};
+pub use verify_spec::{
+    CertificateMatch, NamespacedSecretRef, OpenPgpVerify, PolicyVerify, VerifyProvider,
+};
 
 /// The API group.
 pub const GROUP: &str = "provenance.dev";

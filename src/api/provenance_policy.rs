@@ -65,12 +65,18 @@ pub struct ProvenancePolicySpec {
 }
 
 impl ProvenancePolicySpec {
-    /// Every Secret the policy reads: its `verify` key and trust root, and those of each
-    /// attestation requirement's own `verify`.
+    /// Every Secret the policy reads: its `verify` key, trust root and OpenPGP keys, and those
+    /// of each attestation requirement's own `verify`.
     pub fn secret_refs(&self) -> impl Iterator<Item = &NamespacedSecretRef> {
         std::iter::once(&self.verify)
             .chain(self.attestations.iter().filter_map(|a| a.verify.as_ref()))
-            .flat_map(|v| [&v.secret_ref, &v.trusted_root_secret_ref])
+            .flat_map(|v| {
+                [
+                    v.secret_ref.as_ref(),
+                    v.trusted_root_secret_ref.as_ref(),
+                    v.openpgp.as_ref().map(|o| &o.secret_ref),
+                ]
+            })
             .flatten()
     }
 }

@@ -17,11 +17,11 @@ use super::source_audit::OidcIdentity;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[x_kube(
     validation = Rule::new(
-        "has(self.secretRef) || (has(self.matchOIDCIdentity) && size(self.matchOIDCIdentity) > 0)"
+        "has(self.secretRef) || has(self.openpgp) || (has(self.matchOIDCIdentity) && size(self.matchOIDCIdentity) > 0)"
     )
     .message(
-        "verify must name a key (secretRef) or at least one identity (matchOIDCIdentity): \
-         with neither, any signer would be accepted"
+        "verify must name a key (secretRef, openpgp) or at least one identity \
+         (matchOIDCIdentity): with none, any signer would be accepted"
     ),
     validation = Rule::new(
         "!has(self.provider) || self.provider != 'notation' || has(self.secretRef)"
@@ -66,6 +66,23 @@ pub struct PolicyVerify {
     /// Flux cannot check them, so a policy with them is stricter than any `spec.verify`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub match_certificate: Option<CertificateMatch>,
+    /// The OpenPGP keys that may sign Helm charts from HTTP repositories (their `.prov`, as
+    /// `helm package --sign` makes and `helm verify` checks). Such a chart is judged by these
+    /// keys only; an OCI artifact by the cosign keys and identities only. A policy that
+    /// matches an HTTP chart and names no OpenPGP key accepts no signer of it. Only in a
+    /// policy's own `verify` (not an attestation requirement's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openpgp: Option<OpenPgpVerify>,
+}
+
+/// Who may sign Helm provenance files: OpenPGP public keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenPgpVerify {
+    /// A Secret whose every entry is a keyring: armored or binary OpenPGP public keys, any
+    /// entry name (the layout of Flux's GitRepository `spec.verify.secretRef`, so one key
+    /// Secret serves both). Any of its keys (or their signing subkeys) may sign.
+    pub secret_ref: NamespacedSecretRef,
 }
 
 /// The signature provider.

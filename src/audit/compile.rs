@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::api::{CertificateMatch, OidcIdentity, PolicyVerify};
 use crate::engine::claims::{CertificateRule, Claim};
+use crate::engine::helm::Keyring;
 use crate::engine::{IdentityRule, Policy, PublicKey};
 
 /// Secret data already fetched by the caller: `(namespace, name)` → key → bytes.
@@ -55,6 +56,7 @@ pub fn compile_policy_verify(
         match_oidc_identity,
         trusted_root_secret_ref,
         match_certificate,
+        openpgp,
         ..
     } = verify;
     if verify.provider == crate::api::VerifyProvider::Notation {
@@ -66,7 +68,21 @@ pub fn compile_policy_verify(
         let policy = super::compile_notation::notation_policy(secret, secrets)?;
         return Ok((policy, TrustRootInput::PublicGood));
     }
-    accepts_someone(secret_ref.is_some(), match_oidc_identity)?;
+    accepts_someone(
+        secret_ref.is_some() || openpgp.is_some(),
+        match_oidc_identity,
+    )?;
+    if secret_ref.is_none() && match_oidc_identity.is_empty() {
+        // OpenPGP keys only: no cosign signer is accepted (never keyless with no identity,
+        // which would accept any).
+        return Ok((
+            Policy::Keys {
+                keys: vec![],
+                require_tlog: false,
+            },
+            trust_root(None, secrets)?,
+        ));
+    }
     let identities: Vec<(String, String)> = match_oidc_identity
         .iter()
         .map(|i| (i.issuer.clone(), i.subject.clone()))
@@ -118,6 +134,29 @@ fn accepts_someone(has_key: bool, identities: &[OidcIdentity]) -> Result<(), Str
         );
     }
     Ok(())
+}
+
+/// A policy's OpenPGP keyring (`verify.openpgp`): every entry of its Secret, armored or binary
+/// keys. `None` when the policy names none (it then accepts no `.prov` signer).
+pub fn compile_openpgp(
+    verify: &PolicyVerify,
+    secrets: &Secrets,
+) -> Result<Option<Keyring>, String> {
+    let Some(o) = &verify.openpgp else {
+        return Ok(None);
+    };
+    let r = &o.secret_ref;
+    let data = secret_data((&r.namespace, &r.name), secrets)?;
+    let entries: Vec<(String, Vec<u8>)> = data
+        .iter()
+        .map(|(k, v)| (format!("{r}[{k}]"), v.clone()))
+        .collect();
+    if entries.is_empty() {
+        return Err(format!("Secret {r} holds no OpenPGP key"));
+    }
+    Keyring::read(&entries)
+        .map(Some)
+        .map_err(|e| format!("verify.openpgp: {e}"))
 }
 
 /// `matchCertificate` as a rule.

@@ -9,12 +9,13 @@
 use sha2::{Digest, Sha256};
 
 use super::attestations::{self, RequiredAttestation};
+use super::compile::{compile_openpgp, compile_verify, trust_root};
 pub use super::compile::{compile_policy_verify, Secrets, TrustRootInput, TRUSTED_ROOT_KEY};
-use super::compile::{compile_verify, trust_root};
 use super::matching::validate_match;
 use super::source::FluxSource;
 use crate::api::{ProvenancePolicySpec, VerdictCacheKey};
 use crate::engine::fingerprint::fields_text;
+use crate::engine::helm::Keyring;
 use crate::engine::{Evaluation, Policy, Verdict};
 
 /// The name a source's own `spec.verify` is applied under.
@@ -33,6 +34,9 @@ pub struct AppliedPolicy {
     pub require_source_verify: bool,
     /// The attestations it requires (`spec.attestations`; none for a source's `spec.verify`).
     pub attestations: Vec<RequiredAttestation>,
+    /// The OpenPGP keys that may sign a Helm chart from an HTTP repository (`verify.openpgp`);
+    /// `None`: the policy accepts no `.prov` signer.
+    pub openpgp: Option<Keyring>,
 }
 
 /// The policies a source must satisfy.
@@ -44,6 +48,9 @@ pub struct Decision {
     pub invalid: Vec<String>,
     /// The source's own `spec.verify`, compiled, to compare strictness (`Enforced`).
     pub source_verify: Option<Result<AppliedPolicy, String>>,
+    /// The source is a HelmChart from an HTTP Helm repository (set by the verifier once it has
+    /// read the repository): judged by its `.prov`, and never enforced by Flux.
+    pub http_chart: bool,
 }
 
 impl Decision {
@@ -77,6 +84,17 @@ impl Decision {
             .collect()
     }
 
+    /// `(name, OpenPGP keys)` to judge an HTTP chart's `.prov` with; empty when no policy
+    /// applies. A source's own `spec.verify` is not among them: Flux ignores it for HTTP
+    /// charts (it is for OCI charts only), so it asks nothing of a `.prov`.
+    pub fn openpgp_to_evaluate(&self) -> Vec<(&str, Option<&Keyring>)> {
+        self.policies
+            .iter()
+            .filter(|p| p.name != SOURCE_VERIFY)
+            .map(|p| (p.name.as_str(), p.openpgp.as_ref()))
+            .collect()
+    }
+
     /// The verdict-cache key for `digest`: changes whenever a key, identity or root does.
     pub fn cache_key(&self, digest: &str) -> VerdictCacheKey {
         let (mut policies, mut roots) = (Sha256::new(), Sha256::new());
@@ -91,6 +109,11 @@ impl Decision {
             let fp = attestations::fingerprint(&p.attestations);
             if !fp.is_empty() {
                 policies.update(fields_text([p.name.as_str(), "attestations", &fp]));
+            }
+            // Likewise only when present: the keyring's bytes (a new key, a revocation or a new
+            // expiry in the Secret is a new key, judged again).
+            if let Some(k) = &p.openpgp {
+                policies.update(format!("{}\0openpgp\0{}\n", p.name, k.fingerprint));
             }
         }
         VerdictCacheKey {
@@ -162,6 +185,7 @@ pub fn compile_policy(
         trust_root,
         require_source_verify: spec.require_source_verify,
         attestations,
+        openpgp: compile_openpgp(&spec.verify, secrets)?,
     })
 }
 
@@ -177,6 +201,7 @@ fn compile_source_verify(source: &FluxSource, secrets: &Secrets) -> Result<Appli
             trust_root: TrustRootInput::PublicGood,
             require_source_verify: false,
             attestations: vec![],
+            openpgp: None,
         });
     }
     if verify.provider != "cosign" {
@@ -198,6 +223,7 @@ fn compile_source_verify(source: &FluxSource, secrets: &Secrets) -> Result<Appli
         )?,
         require_source_verify: false,
         attestations: vec![],
+        openpgp: None,
     })
 }
 
@@ -244,3 +270,7 @@ pub fn combine(evaluations: Vec<(String, Evaluation)>) -> Evaluation {
 #[cfg(test)]
 #[path = "decide_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "decide_openpgp_tests.rs"]
+mod openpgp_tests;

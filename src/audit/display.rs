@@ -16,6 +16,8 @@ const GITHUB_ACTIONS_ISSUER: &str = "https://token.actions.githubusercontent.com
 const SHORT_HEX: usize = 12;
 /// Longest short signer, in characters (a GitHub identity is typically 30-50).
 const MAX_SIGNER: usize = 64;
+/// Longest OpenPGP user-ID name kept after its key.
+const MAX_USER_ID: usize = 24;
 /// Longest issuer host kept after a non-GitHub subject (`token.actions.githubusercontent.com`
 /// is 35).
 const MAX_ISSUER: usize = 40;
@@ -38,19 +40,31 @@ pub fn fill(status: &mut SourceAuditStatus) {
 
 /// A signer in at most [`MAX_SIGNER`] characters: `owner/repo/workflow.yml@ref` for a GitHub
 /// Actions workflow identity, `subject (issuer host)` for other keyless signers,
-/// `key sha256:<12 hex>` for a key.
+/// `key sha256:<12 hex>` for a key, `key openpgp:<12 hex> <user ID name>` for an OpenPGP key.
 pub fn short_signer(s: &SignerStatus) -> String {
     let text = match (&s.subject, &s.issuer, &s.key_fingerprint, &s.key_hint) {
         (Some(subject), Some(issuer), _, _) => match github_workflow(subject, issuer) {
             Some(short) => short,
             None => with_issuer(subject, host(issuer)),
         },
+        // An OpenPGP signer (Helm provenance): its key and the name of its user ID.
+        (Some(subject), None, Some(fp), _) => {
+            format!("key {} {}", short_digest(fp), user_id_name(subject))
+        }
         (Some(subject), None, _, _) => with_issuer(subject, "no issuer"),
         (None, _, Some(fp), _) => format!("key {}", short_digest(fp)),
         (None, _, None, Some(hint)) => format!("key hint {hint}"),
         _ => "unknown key".into(),
     };
     bounded(&text)
+}
+
+/// The name of an OpenPGP user ID `Name (comment) <email>`, else the whole user ID; cut to
+/// [`MAX_USER_ID`] characters.
+fn user_id_name(uid: &str) -> String {
+    let name = uid.split(['<', '(']).next().unwrap_or_default().trim();
+    let name = if name.is_empty() { uid.trim() } else { name };
+    crate::registry::bounded::cut_chars(name, MAX_USER_ID)
 }
 
 /// `sha256:` and the first 12 hex digits; a value in another form is only bounded.

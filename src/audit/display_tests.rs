@@ -90,6 +90,29 @@ fn a_key_shows_its_short_fingerprint() {
 }
 
 #[test]
+fn an_openpgp_signer_shows_its_short_fingerprint_and_user_id() {
+    let pgp = SignerStatus {
+        subject: Some("Chart Signer <signer@example.com>".into()),
+        key_fingerprint: Some("openpgp:277ADEFE1ADA1311E173085ED20C80BEF12E95E8".into()),
+        ..SignerStatus::default()
+    };
+    assert_eq!(short_signer(&pgp), "key openpgp:277ADEFE1ADA Chart Signer");
+    let email_only = SignerStatus {
+        subject: Some("<signer@example.com>".into()),
+        ..pgp.clone()
+    };
+    assert_eq!(
+        short_signer(&email_only),
+        "key openpgp:277ADEFE1ADA <signer@example.com>"
+    );
+    let unchecked = SignerStatus {
+        subject: None,
+        ..pgp
+    };
+    assert_eq!(short_signer(&unchecked), "key openpgp:277ADEFE1ADA");
+}
+
+#[test]
 fn a_digest_keeps_its_algorithm_and_twelve_hex_digits() {
     assert_eq!(short_digest(DIGEST), "sha256:ee97750e39ed");
     assert_eq!(

@@ -7,6 +7,12 @@ use crate::engine::regex_inclusion::{self, Dialect, Identities, Inclusion};
 use crate::engine::{Policy, SignatureEvidence, SignatureFormat};
 use crate::vocabulary::{self as vocab, reasons, Judgement, Status};
 
+/// `Enforced` of a chart from an HTTP Helm repository: always False, whatever its `spec.verify`.
+pub const HTTP_CHART_NOT_ENFORCED: &str = "Flux cannot verify charts from HTTP Helm repositories \
+    (a HelmChart's spec.verify is for OCI charts only): nothing blocks an unsigned or altered \
+    chart, the audit's verdict is the only check; a chart also published to an OCI registry with \
+    a cosign signature can be moved to that source and enforced by Flux";
+
 /// `Enforced`: whether Flux's `spec.verify` blocks what the policies reject.
 ///
 /// `signatures` are the ones found on the artifact (current or kept evidence): whether cosign
@@ -28,6 +34,11 @@ pub fn enforced_given_formats(
     decision: &Decision,
     has_bundle: bool,
 ) -> Judgement {
+    // --- HTTP Helm charts (helm-prov): Flux cannot verify them at all. ---
+    if decision.http_chart {
+        return vocab::verify_missing(HTTP_CHART_NOT_ENFORCED);
+    }
+    // --- end HTTP Helm charts ---
     let Some(verify) = &source.verify else {
         return vocab::verify_missing(format!(
             "{} has no spec.verify: Flux applies whatever is pushed to {}",

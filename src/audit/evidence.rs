@@ -15,12 +15,7 @@ use crate::engine::{Evaluation, SignatureEvidence, SignatureFormat, Verdict};
 /// One signature as the status reports it.
 pub fn signature(s: &SignatureEvidence) -> SignatureStatus {
     SignatureStatus {
-        format: match s.format {
-            SignatureFormat::Bundle => "bundle",
-            SignatureFormat::Legacy => "legacy",
-            SignatureFormat::Notation => "notation",
-        }
-        .into(),
+        format: s.format.as_str().into(),
         location: s.location.to_string(),
         signer: SignerStatus {
             subject: s.signer.subject.clone(),

@@ -112,6 +112,7 @@ pub fn keyless_signature(format: SignatureFormat, verdict: Verdict) -> Signature
         location: match format {
             SignatureFormat::Bundle | SignatureFormat::Notation => SignatureLocation::ReferrersApi,
             SignatureFormat::Legacy => SignatureLocation::LegacyTag,
+            SignatureFormat::HelmProv => SignatureLocation::HelmProv,
         },
         format,
         signer: Signer {

@@ -44,6 +44,9 @@ pub struct FluxSource {
     pub provider: String,
     /// `status.artifact.revision`.
     pub artifact_revision: Option<String>,
+    /// `status.artifact.digest` (`sha256:<hex>` of the stored artifact: for a chart from an
+    /// HTTP repository, the package tarball).
+    pub artifact_digest: Option<String>,
     /// `status.conditions[type=Ready]`.
     pub ready: Option<FluxCondition>,
     /// `status.conditions[type=SourceVerified]`.
@@ -246,6 +249,7 @@ impl FluxSource {
                 &["artifact", "revision"],
                 "status.artifact.revision",
             )?,
+            artifact_digest: opt_str(status, &["artifact", "digest"], "status.artifact.digest")?,
             ready: find_condition(status, "Ready")?,
             source_verified: find_condition(status, "SourceVerified")?,
         })

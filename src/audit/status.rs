@@ -55,6 +55,8 @@ pub struct Location {
     pub url: Option<String>,
     /// For a HelmChart, the resolved reference (its digest is not recorded by Flux).
     pub chart_reference: Option<String>,
+    /// The source is a chart from an HTTP Helm repository (judged by its `.prov`).
+    pub http_chart: bool,
 }
 
 /// Everything the status is computed from, besides the previous status.

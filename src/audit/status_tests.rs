@@ -267,6 +267,7 @@ fn hostile_status(now: &Time) -> (FluxSource, SourceAuditStatus) {
             location: &Location {
                 url: Some(hostile()),
                 chart_reference: Some(hostile()),
+                ..Location::default()
             },
             generation: Some(1),
             now,

@@ -1,4 +1,6 @@
 //! `verify`: resolve, discover and judge one or more references concurrently, print the reports.
+//! A reference that is an `http(s)://` URL is a Helm chart package, judged by its `.prov`
+//! against `--keyring` (as `helm verify` names it).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,11 +9,12 @@ use clap::{Args, ValueEnum};
 use futures::StreamExt;
 
 use crate::engine::attest::require::Requirement;
+use crate::engine::helm::{verify_package_url, Keyring};
 use crate::engine::{
     verify_reference_with, ArtifactReport, IdentityRule, Policy, PublicKey, TrustRoot, Verdict,
 };
 use crate::registry::cloud::{CloudCredentials, Provider};
-use crate::registry::{DockerConfig, ImageRef, RegistryClient, RegistryOptions};
+use crate::registry::{DockerConfig, HelmRepoOptions, ImageRef, RegistryClient, RegistryOptions};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -25,9 +28,14 @@ pub enum Output {
 /// Arguments of `verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// References: `host/repo:tag`, `host/repo@sha256:…` or `oci://host/repo:tag`.
+    /// References: `host/repo:tag`, `host/repo@sha256:…` or `oci://host/repo:tag`; or a Helm
+    /// chart package URL `https://HOST/PATH/<chart>-<version>.tgz` (its `.prov` beside it).
     #[arg(required = true, value_name = "REF")]
     pub refs: Vec<String>,
+    /// OpenPGP public keys (armored or binary, e.g. Helm's `pubring.gpg`) a chart package's
+    /// `.prov` must be signed with (repeat: any key in any keyring may match).
+    #[arg(long = "keyring", value_name = "FILE")]
+    pub keyrings: Vec<PathBuf>,
     /// A PEM public key the artifact must be signed with (repeat: any may match).
     #[arg(long = "key", value_name = "FILE")]
     pub keys: Vec<PathBuf>,
@@ -137,17 +145,38 @@ pub async fn run(args: VerifyArgs) -> u8 {
             return super::EXIT_ERROR;
         }
     };
-    let (images, policy, trust, client, required) = prepared;
+    let Prepared {
+        targets,
+        policy,
+        trust,
+        client,
+        required,
+        keyring,
+        helm,
+    } = prepared;
     let (policy, trust, required) = (Arc::new(policy), Arc::new(trust), Arc::new(required));
-    let mut reports: Vec<ArtifactReport> = futures::stream::iter(images)
-        .map(|image| {
-            let (client, policy, trust, required) = (
+    let keyring = Arc::new(keyring);
+    let mut reports: Vec<ArtifactReport> = futures::stream::iter(targets)
+        .map(|target| {
+            let (client, policy, trust, required, keyring, helm) = (
                 client.clone(),
                 policy.clone(),
                 trust.clone(),
                 required.clone(),
+                keyring.clone(),
+                helm.clone(),
             );
-            async move { verify_reference_with(&client, &image, &policy, &trust, &required).await }
+            async move {
+                match target {
+                    Target::Image(image) => {
+                        verify_reference_with(&client, &image, &policy, &trust, &required).await
+                    }
+                    Target::Package(url) => {
+                        let now = crate::cluster::now().0.as_second();
+                        verify_package_url(&url, helm, keyring.as_ref().as_ref(), now).await
+                    }
+                }
+            }
         })
         .buffered(args.concurrency.max(1))
         .collect()
@@ -226,19 +255,42 @@ pub fn exit_code(verdicts: impl IntoIterator<Item = Verdict>) -> u8 {
     }
 }
 
-type Prepared = (
-    Vec<ImageRef>,
-    Policy,
-    TrustRoot,
-    RegistryClient,
-    Vec<Requirement>,
-);
+/// What one reference names.
+enum Target {
+    /// An OCI artifact.
+    Image(ImageRef),
+    /// A Helm chart package URL.
+    Package(String),
+}
+
+/// Everything `verify` needs, read from the arguments once.
+struct Prepared {
+    targets: Vec<Target>,
+    policy: Policy,
+    trust: TrustRoot,
+    client: RegistryClient,
+    required: Vec<Requirement>,
+    /// `--keyring` files, if any (else a package's signer is reported, unchecked).
+    keyring: Option<Keyring>,
+    helm: HelmRepoOptions,
+}
+
+fn read(path: &PathBuf) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
 
 async fn prepare(args: &VerifyArgs) -> Result<Prepared, String> {
-    let images = args
+    let targets = args
         .refs
         .iter()
-        .map(|r| r.parse::<ImageRef>().map_err(|e| format!("{r}: {e}")))
+        .map(|r| {
+            if r.starts_with("https://") || r.starts_with("http://") {
+                return Ok(Target::Package(r.clone()));
+            }
+            r.parse::<ImageRef>()
+                .map(Target::Image)
+                .map_err(|e| format!("{r}: {e}"))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let policy = policy(args)?;
     let required =
@@ -257,7 +309,10 @@ async fn prepare(args: &VerifyArgs) -> Result<Prepared, String> {
     if let Some(p) = args.provider {
         let cloud =
             CloudCredentials::from_process(args.cloud_endpoints_file.as_ref(), args.timeout)?;
-        for image in &images {
+        for image in targets.iter().filter_map(|t| match t {
+            Target::Image(i) => Some(i),
+            Target::Package(_) => None,
+        }) {
             if opts.credentials.hosts().any(|h| h == image.registry) {
                 continue;
             }
@@ -269,18 +324,39 @@ async fn prepare(args: &VerifyArgs) -> Result<Prepared, String> {
         }
     }
     if let Some(path) = docker_config_path(args) {
-        let bytes =
-            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes = read(&path)?;
         opts.credentials.merge(
             DockerConfig::from_json(&bytes).map_err(|e| format!("{}: {e}", path.display()))?,
         );
     }
     if let Some(path) = &args.registry_ca {
-        opts.extra_ca_pem =
-            Some(std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?);
+        opts.extra_ca_pem = Some(read(path)?);
     }
+    let helm = HelmRepoOptions {
+        timeout: args.timeout,
+        ca_pem: opts.extra_ca_pem.clone(),
+        ..HelmRepoOptions::default()
+    };
+    let keyring = if args.keyrings.is_empty() {
+        None
+    } else {
+        let files = args
+            .keyrings
+            .iter()
+            .map(|p| Ok((p.display().to_string(), read(p)?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        Some(Keyring::read(&files).map_err(|e| e.to_string())?)
+    };
     let client = RegistryClient::new(opts).map_err(|e| e.to_string())?;
-    Ok((images, policy, trust, client, required))
+    Ok(Prepared {
+        targets,
+        policy,
+        trust,
+        client,
+        required,
+        keyring,
+        helm,
+    })
 }
 
 fn policy(args: &VerifyArgs) -> Result<Policy, String> {
@@ -292,8 +368,7 @@ fn policy(args: &VerifyArgs) -> Result<Policy, String> {
             .keys
             .iter()
             .map(|path| {
-                let pem = std::fs::read(path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let pem = read(path)?;
                 PublicKey::from_pem(&path.display().to_string(), &pem).map_err(|e| e.to_string())
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -17,6 +17,9 @@ pub enum SignatureFormat {
     Bundle,
     /// The legacy cosign format: a layer of the `sha256-<hex>.sig` tag with annotations.
     Legacy,
+    /// Helm provenance: an OpenPGP clear-signed `.prov` file beside a chart package.
+    #[serde(rename = "helm-prov")]
+    HelmProv,
     /// A Notary Project signature (JWS or COSE envelope), as `notation sign` writes.
     Notation,
 }
@@ -27,6 +30,7 @@ impl SignatureFormat {
         match self {
             SignatureFormat::Bundle => "bundle",
             SignatureFormat::Legacy => "legacy",
+            SignatureFormat::HelmProv => "helm-prov",
             SignatureFormat::Notation => "notation",
         }
     }
@@ -36,13 +40,14 @@ impl SignatureFormat {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Signer {
-    /// The certificate's SAN (URI or email), for keyless signatures.
+    /// The certificate's SAN (URI or email), for keyless signatures; an OpenPGP key's user ID.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// The certificate's OIDC issuer, for keyless signatures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
-    /// `sha256:` fingerprint of the key that verified it (key-signed), when known.
+    /// `sha256:` fingerprint of the key that verified it (key-signed), when known; for OpenPGP
+    /// `openpgp:<fingerprint>` (or `openpgp:<key ID>` when the signature names only that).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_fingerprint: Option<String>,
     /// The bundle's public-key hint, for key-signed bundles.
@@ -69,6 +74,8 @@ impl Signer {
             &self.key_hint,
         ) {
             (Some(s), Some(i), _, _) => format!("{s} (issuer {i})"),
+            // An OpenPGP signer: its user ID and key.
+            (Some(s), None, Some(fp), _) => format!("{s} (key {fp})"),
             // A Notation signer: its certificate subject, as a trusted identity is written.
             (Some(s), None, _, _) if s.starts_with("x509.subject:") => s.clone(),
             (Some(s), None, _, _) => format!("{s} (no issuer)"),

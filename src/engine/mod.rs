@@ -15,6 +15,7 @@ pub mod evidence;
 pub mod fingerprint;
 pub mod flux_compat;
 pub mod fulcio;
+pub mod helm;
 pub mod judge;
 pub mod legacy;
 pub mod notation;

@@ -189,6 +189,7 @@ impl Policy {
     pub fn describe(&self) -> String {
         match self {
             Policy::None => "no policy".into(),
+            Policy::Keys { keys, .. } if keys.is_empty() => "no cosign key".into(),
             Policy::Keys { keys, .. } => {
                 let names: Vec<String> = keys
                     .iter()

@@ -71,15 +71,48 @@ impl From<Judgement> for AttestedReport {
 impl ArtifactReport {
     /// A report from an evaluation.
     pub fn new(image: &ImageRef, digest: &str, policy: &Policy, e: Evaluation) -> Self {
+        let suggested_verify = SuggestedVerify::from_evidence(&e.signatures);
         Self {
-            reference: image.to_string(),
+            suggested_verify,
+            ..Self::from_evaluation(&image.to_string(), digest, policy.describe(), e)
+        }
+    }
+
+    /// A report from an evaluation of something named by URL (a Helm chart package).
+    pub fn from_evaluation(reference: &str, digest: &str, policy: String, e: Evaluation) -> Self {
+        Self {
+            reference: reference.to_string(),
             digest: Some(digest.to_string()),
             verdict: e.verdict,
             message: e.message,
-            policy: policy.describe(),
-            suggested_verify: SuggestedVerify::from_evidence(&e.signatures),
+            policy,
+            // A Flux spec.verify cannot check a .prov: nothing to suggest.
+            suggested_verify: None,
             signatures: e.signatures,
             flux_compatibility: e.flux_compatibility,
+            attestations: vec![],
+            attested: None,
+            suggested_attestations: None,
+        }
+    }
+
+    /// A report for a URL we could not check.
+    pub fn for_url(
+        reference: &str,
+        digest: Option<&str>,
+        policy: String,
+        verdict: Verdict,
+        message: String,
+    ) -> Self {
+        Self {
+            reference: reference.to_string(),
+            digest: digest.map(str::to_string),
+            verdict,
+            message,
+            policy,
+            signatures: vec![],
+            flux_compatibility: vec![],
+            suggested_verify: None,
             attestations: vec![],
             attested: None,
             suggested_attestations: None,
@@ -94,19 +127,13 @@ impl ArtifactReport {
         verdict: Verdict,
         message: String,
     ) -> Self {
-        Self {
-            reference: image.to_string(),
-            digest: digest.map(str::to_string),
+        Self::for_url(
+            &image.to_string(),
+            digest,
+            policy.describe(),
             verdict,
             message,
-            policy: policy.describe(),
-            signatures: vec![],
-            flux_compatibility: vec![],
-            suggested_verify: None,
-            attestations: vec![],
-            attested: None,
-            suggested_attestations: None,
-        }
+        )
     }
 
     /// Human-readable rendering.

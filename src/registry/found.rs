@@ -202,6 +202,9 @@ pub enum SignatureLocation {
     /// The legacy cosign attestation tag `sha256-<hex>.att`.
     #[serde(rename = "legacy-att-tag")]
     LegacyAttestationTag,
+    /// A Helm chart's provenance file, `<package URL>.prov`, beside the package in an HTTP
+    /// chart repository.
+    HelmProv,
 }
 
 impl std::fmt::Display for SignatureLocation {
@@ -211,6 +214,7 @@ impl std::fmt::Display for SignatureLocation {
             SignatureLocation::ReferrersTag => "referrers-tag",
             SignatureLocation::LegacyTag => "legacy-tag",
             SignatureLocation::LegacyAttestationTag => "legacy-att-tag",
+            SignatureLocation::HelmProv => "helm-prov",
         })
     }
 }

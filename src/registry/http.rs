@@ -18,6 +18,16 @@ pub(crate) fn build_http_client(
     timeout: Duration,
     extra_ca_pem: Option<&[u8]>,
 ) -> Result<reqwest::Client, RegistryError> {
+    build_http_client_with(timeout, extra_ca_pem, None)
+}
+
+/// [`build_http_client`] that also presents a TLS client certificate (`identity`: PEM
+/// certificate chain and private key), as a Helm repository's `certSecretRef` asks.
+pub(crate) fn build_http_client_with(
+    timeout: Duration,
+    extra_ca_pem: Option<&[u8]>,
+    identity: Option<&[u8]>,
+) -> Result<reqwest::Client, RegistryError> {
     if timeout.is_zero() {
         return Err(RegistryError::Config(
             "timeout must be greater than zero".into(),
@@ -52,6 +62,12 @@ pub(crate) fn build_http_client(
             ));
         }
         builder = builder.tls_certs_merge(certs);
+    }
+    if let Some(pem) = identity {
+        let id = reqwest::Identity::from_pem(pem).map_err(|_| {
+            RegistryError::Config("the TLS client certificate and key are not valid PEM".into())
+        })?;
+        builder = builder.identity(id);
     }
     builder
         .build()

@@ -26,6 +26,7 @@ mod discovery;
 mod docker_config;
 mod error;
 mod found;
+pub mod helm_http;
 mod http;
 mod legacy;
 mod manifest;
@@ -55,6 +56,7 @@ pub use found::{
     DiscoverOptions, Discovery, FoundBundle, FoundLegacy, FoundLegacyAttestation, FoundNotation,
     MalformedSignature, SignatureLocation, Unread,
 };
+pub use helm_http::{ChartEntry, FetchedPackage, HelmRepoClient, HelmRepoOptions};
 pub use legacy::simple_signing_payload;
 pub use manifest::is_sigstore_bundle_media_type;
 pub use notation::{NOTARY_ENVELOPES, NOTARY_SIGNATURE, NOTATION_MALFORMED};

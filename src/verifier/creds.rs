@@ -55,6 +55,13 @@ pub enum CredentialError {
         /// What is wrong with it.
         source: crate::registry::RegistryError,
     },
+    /// A HelmRepository's `secretRef` has a username without a password (or the reverse), or
+    /// one that is not UTF-8.
+    #[error("Secret {0} must hold both username and password (UTF-8) for basic auth")]
+    BadBasicAuth(String),
+    /// A TLS Secret has a client certificate without its key (or the reverse).
+    #[error("Secret {0} must hold both the client certificate and its key")]
+    BadClientCertificate(String),
     /// No registry credential from the cloud identity (`spec.provider`).
     #[error("{0}")]
     Cloud(#[from] crate::registry::cloud::CloudError),
@@ -72,38 +79,57 @@ pub enum CredentialError {
     Client(crate::registry::RegistryError),
 }
 
-/// What an OCI HelmRepository contributes to a HelmChart's audit.
+/// What a HelmRepository contributes to a HelmChart's audit.
 #[derive(Debug, Clone)]
 pub struct HelmRepo {
-    /// `spec.url` (`oci://…`).
+    /// `spec.url` (`oci://…`, or `http(s)://…` for an HTTP repository).
     pub url: String,
+    /// `spec.type` is `oci` (else an HTTP repository: `default` or absent).
+    pub oci: bool,
     /// `spec.secretRef.name`.
     pub secret_ref: Option<String>,
     /// `spec.certSecretRef.name`.
     pub cert_secret_ref: Option<String>,
-    /// `spec.insecure`.
+    /// `spec.insecure` (OCI only).
     pub insecure: bool,
+    /// `spec.passCredentials` (HTTP only): credentials also to chart URLs on other hosts.
+    pub pass_credentials: bool,
+    /// The annotation `provenance.dev/oci-mirror` (HTTP only): where the same charts are
+    /// published in an OCI registry.
+    pub oci_mirror: Option<String>,
     /// `spec.provider` (`generic` when absent).
     pub provider: String,
 }
 
 impl HelmRepo {
-    /// Reads an OCI HelmRepository; `None` for any other type (nothing cosign can sign).
+    /// Reads a HelmRepository: OCI (`spec.type: oci`) or HTTP (`default` or absent); `None`
+    /// for another type or a malformed one.
     pub fn from_dynamic(obj: &DynamicObject) -> Option<Self> {
         let spec = obj.data.get("spec")?;
-        if spec.get("type").and_then(|t| t.as_str()) != Some("oci") {
-            return None;
-        }
+        let oci = match spec.get("type").and_then(|t| t.as_str()) {
+            Some("oci") => true,
+            None | Some("default") => false,
+            Some(_) => return None,
+        };
         let name = |k: &str| {
             spec.pointer(&format!("/{k}/name"))
                 .and_then(|v| v.as_str())
                 .map(str::to_string)
         };
+        let flag = |k: &str| spec.get(k).and_then(|v| v.as_bool()) == Some(true);
         Some(Self {
             url: spec.get("url")?.as_str()?.to_string(),
+            oci,
             secret_ref: name("secretRef"),
             cert_secret_ref: name("certSecretRef"),
-            insecure: spec.get("insecure").and_then(|v| v.as_bool()) == Some(true),
+            insecure: flag("insecure"),
+            pass_credentials: flag("passCredentials"),
+            oci_mirror: obj
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(super::helm_twin::OCI_MIRROR_ANNOTATION))
+                .cloned(),
             provider: spec
                 .get("provider")
                 .and_then(|v| v.as_str())

@@ -13,12 +13,16 @@
 //! - [`seal`]: which previous statuses may be read back (only those the controller sealed).
 //! - [`clients`]: per-source registry clients, reused while their inputs are unchanged.
 //! - [`creds`]: the Secrets an audit reads and which Secret changes concern which source.
+//! - `helm_http`: a chart from an HTTP Helm repository, judged by its `.prov`; `helm_twin`:
+//!   the same chart in an OCI registry, when its HelmRepository names one.
 //! - [`secret_cache`]: their data kept between audits while the Secret poller confirms it.
 //! - [`limits`]: global and per-registry concurrency limits (per-registry slot first).
 
 pub mod cache;
 pub mod clients;
 pub mod creds;
+mod helm_http;
+mod helm_twin;
 pub mod limits;
 pub mod metrics;
 pub mod mode;

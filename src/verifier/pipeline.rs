@@ -90,10 +90,11 @@ impl Verifier {
         let mut location = Location::default();
         let (decision, outcome, recheck_in) = match ns_labels {
             Ok(labels) => {
-                let decision = self.decide(source, policies, labels).await?;
+                let mut decision = self.decide(source, policies, labels).await?;
                 let (outcome, recheck_in) = self
                     .outcome(source, &decision, previous, &mut location)
                     .await?;
+                decision.http_chart = location.http_chart;
                 (decision, outcome, recheck_in)
             }
             Err(why) => {
@@ -210,7 +211,8 @@ impl Verifier {
         }
     }
 
-    /// The OCI HelmRepository of a HelmChart (`None` for an OCIRepository or another type).
+    /// The HelmRepository of a HelmChart, OCI or HTTP (`None` for an OCIRepository, another
+    /// source kind or repository type).
     pub async fn helm_repository(&self, s: &FluxSource) -> Result<Option<HelmRepo>, Error> {
         let Some(chart) = &s.chart else {
             return Ok(None);
@@ -261,10 +263,18 @@ impl Verifier {
             return Ok(unknown(reasons::POLICY_INVALID, msg));
         }
         let helm = self.helm_repository(source).await?;
+        if let Some(repo) = helm.as_ref().filter(|h| !h.oci) {
+            // A chart from an HTTP repository: its signature is a Helm `.prov` (helm_http.rs).
+            return self
+                .find_http_chart(source, repo, decision, previous, location)
+                .await;
+        }
         if source.kind == SourceKind::HelmChart && helm.is_none() {
             return Ok(unknown(
                 reasons::ARTIFACT_NOT_READY,
-                "the chart's source is not an OCI HelmRepository: nothing cosign can sign".into(),
+                "the chart's source is not a HelmRepository: neither cosign nor Helm provenance \
+                 can sign it"
+                    .into(),
             ));
         }
         let target = match source.digest_to_audit(helm.as_ref().map(|h| h.url.as_str())) {
@@ -511,7 +521,11 @@ impl Verifier {
         Ok(Some(self.cloud.login(provider, host).await?))
     }
 
-    async fn secret_data(&self, ns: &str, name: &str) -> Result<Arc<SecretData>, CredentialError> {
+    pub(super) async fn secret_data(
+        &self,
+        ns: &str,
+        name: &str,
+    ) -> Result<Arc<SecretData>, CredentialError> {
         let secret = || format!("{ns}/{name}");
         read_secret(&self.client, self.secret_cache(), ns, name)
             .await
@@ -522,17 +536,17 @@ impl Verifier {
             .ok_or_else(|| CredentialError::SecretMissing(secret()))
     }
 
-    fn secret_cache(&self) -> Option<&SecretCache> {
+    pub(super) fn secret_cache(&self) -> Option<&SecretCache> {
         self.watched().map(|w| w.secrets.as_ref())
     }
 
-    fn cache_hit(&self) {
+    pub(super) fn cache_hit(&self) {
         if let Some(w) = self.watched() {
             w.metrics.cache_hit();
         }
     }
 
-    fn verification(&self, verdict: Verdict, started: Instant) {
+    pub(super) fn verification(&self, verdict: Verdict, started: Instant) {
         if let Some(w) = self.watched() {
             w.metrics
                 .verification(verdict, started.elapsed().as_secs_f64());
@@ -541,13 +555,19 @@ impl Verifier {
 }
 
 /// What [`Verifier::find`] found: an outcome, with when to check its verdict again if definite.
-enum Found {
+pub(super) enum Found {
     Outcome(Outcome),
     Scheduled(Outcome, Duration),
 }
 
 /// A verdict from the cache, due for its re-check when its schedule says.
-fn cached(entry: Entry, digest: String, key: VerdictCacheKey, now: i64, iv: Intervals) -> Found {
+pub(super) fn cached(
+    entry: Entry,
+    digest: String,
+    key: VerdictCacheKey,
+    now: i64,
+    iv: Intervals,
+) -> Found {
     let due = entry.due_in(now, iv);
     Found::Scheduled(
         Outcome::Evaluated {
