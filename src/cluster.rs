@@ -11,7 +11,7 @@ use kube::api::DynamicObject;
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::Client;
 
-use crate::api::{ProvenancePolicySpec, SourceKind};
+use crate::api::{PolicySet, SourceKind};
 
 /// Why no Kubernetes client could be made.
 #[derive(Debug, thiserror::Error)]
@@ -88,23 +88,27 @@ pub fn time(secs: i64) -> Time {
     Time(Timestamp::from_second(secs).unwrap_or_default())
 }
 
-/// The readable policies among `objs` as `(name, spec)`, for the controller and `audit` alike;
-/// `skipped` hears of each one whose spec does not parse (one bad policy never hides the rest).
+/// The policies among `objs`, for the controller and `audit` alike: the readable ones as
+/// `(name, spec)` and the unreadable ones by name; `unreadable` hears of each one whose spec
+/// does not parse. One bad policy never hides the rest, and it is never taken for no policy:
+/// the verifier judges every source `Unknown` while one exists.
 pub fn readable<'a>(
     objs: impl IntoIterator<Item = &'a DynamicObject>,
-    mut skipped: impl FnMut(&str, &serde_json::Error),
-) -> Vec<(String, ProvenancePolicySpec)> {
-    objs.into_iter()
-        .filter_map(|p| {
-            let name = p.metadata.name.clone()?;
-            let spec = p.data.get("spec").cloned().unwrap_or_default();
-            match serde_json::from_value(spec) {
-                Ok(spec) => Some((name, spec)),
-                Err(e) => {
-                    skipped(&name, &e);
-                    None
-                }
+    mut unreadable: impl FnMut(&str, &serde_json::Error),
+) -> PolicySet {
+    let (mut specs, mut bad) = (vec![], vec![]);
+    for p in objs {
+        let Some(name) = p.metadata.name.clone() else {
+            continue;
+        };
+        let spec = p.data.get("spec").cloned().unwrap_or_default();
+        match serde_json::from_value(spec) {
+            Ok(spec) => specs.push((name, spec)),
+            Err(e) => {
+                unreadable(&name, &e);
+                bad.push((name, e.to_string()));
             }
-        })
-        .collect()
+        }
+    }
+    PolicySet::new(specs, bad)
 }

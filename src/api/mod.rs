@@ -6,6 +6,7 @@ pub mod attestation_spec;
 pub mod attestation_status;
 pub mod evidence_status;
 pub mod lint_spec;
+pub mod policy_set;
 pub mod provenance_policy;
 pub mod source_audit;
 pub mod verify_spec;
@@ -14,6 +15,7 @@ use kube::CustomResourceExt;
 
 pub use attestation_spec::{AttestationCondition, AttestationRequirement};
 pub use lint_spec::LintSpec;
+pub use policy_set::{PolicySet, UnreadablePolicy};
 pub use provenance_policy::{
     PolicyMatch, ProvenancePolicy, ProvenancePolicySpec, ProvenancePolicyStatus,
 };

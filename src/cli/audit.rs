@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::duration::parse_duration;
 use super::{policies, table, EXIT_ERROR, EXIT_NOT_VERIFIED, EXIT_VERIFIED};
-use crate::api::{ProvenancePolicySpec, SourceAuditStatus, SourceKind};
+use crate::api::{PolicySet, SourceAuditStatus, SourceKind};
 use crate::audit::source::FluxSource;
 use crate::cluster::{kube_client, source_resource};
 use crate::registry::cloud::CloudCredentials;
@@ -254,7 +254,7 @@ async fn audit(args: &AuditArgs) -> Result<u8, String> {
         (None, false) => Some(client.default_namespace().to_string()),
     };
     let (policies, policies_from) = match (file_policies, &args.policy) {
-        (Some(p), Some(path)) => (p, format!("file:{}", path.display())),
+        (Some(p), Some(path)) => (PolicySet::from(p), format!("file:{}", path.display())),
         _ => (
             policies::cluster_policies(&client).await?,
             "cluster".to_string(),
@@ -342,7 +342,7 @@ async fn list_sources(
 
 async fn audit_one(
     verifier: &Verifier,
-    policies: &[(String, ProvenancePolicySpec)],
+    policies: &PolicySet,
     kind: SourceKind,
     obj: &DynamicObject,
 ) -> AuditResult {

@@ -8,7 +8,7 @@ use kube::core::ApiResource;
 use kube::Client;
 use serde_json::Value;
 
-use crate::api::{ProvenancePolicy, ProvenancePolicySpec};
+use crate::api::{PolicySet, ProvenancePolicy, ProvenancePolicySpec};
 
 /// Reads `ProvenancePolicy` documents from YAML (one or several documents, or a `List` of
 /// them as `kubectl get -o yaml` prints); `(name, spec)` in file order.
@@ -71,18 +71,17 @@ pub fn read_policy_file(path: &Path) -> Result<Vec<(String, ProvenancePolicySpec
     parse_policies(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The cluster's readable policies, as the controller reads them (an unreadable one is skipped
-/// with a warning). No ProvenancePolicy CRD = no policies.
-pub async fn cluster_policies(
-    client: &Client,
-) -> Result<Vec<(String, ProvenancePolicySpec)>, String> {
+/// The cluster's policies, as the controller reads them (an unreadable one is named in a
+/// warning, and every source is judged `Unknown` while it exists). No ProvenancePolicy CRD =
+/// no policies.
+pub async fn cluster_policies(client: &Client) -> Result<PolicySet, String> {
     let ar = ApiResource::erase::<ProvenancePolicy>(&());
     let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
     let list = match api.list(&ListParams::default()).await {
         Ok(l) => l,
         Err(kube::Error::Api(s)) if s.code == 404 => {
             eprintln!("note: the ProvenancePolicy CRD is not installed: judging each source by its own spec.verify");
-            return Ok(vec![]);
+            return Ok(PolicySet::default());
         }
         Err(e) => {
             return Err(format!(
@@ -91,7 +90,7 @@ pub async fn cluster_policies(
         }
     };
     Ok(crate::cluster::readable(&list.items, |name, e| {
-        eprintln!("warning: skipping unreadable ProvenancePolicy {name}: {e}")
+        eprintln!("warning: ProvenancePolicy {name} cannot be read ({e}): no source can be judged while it exists")
     }))
 }
 

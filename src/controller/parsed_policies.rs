@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex};
 
 use kube::api::DynamicObject;
 
-use crate::api::ProvenancePolicySpec;
+use crate::api::PolicySet;
 
-/// Readable policies as `(name, spec)`.
-pub type Policies = Arc<Vec<(String, ProvenancePolicySpec)>>;
+/// The policies as read (readable specs and unreadable names).
+pub type Policies = Arc<PolicySet>;
 
 /// The last parse and the store entries it came from.
 #[derive(Default)]
@@ -27,7 +27,7 @@ impl ParsedPolicies {
     pub fn get(
         &self,
         state: Vec<Arc<DynamicObject>>,
-        parse: impl FnOnce(&[Arc<DynamicObject>]) -> Vec<(String, ProvenancePolicySpec)>,
+        parse: impl FnOnce(&[Arc<DynamicObject>]) -> PolicySet,
     ) -> Policies {
         let mut state = state;
         // The store iterates in no fixed order: compare as sets of pointers.
@@ -64,7 +64,7 @@ mod tests {
         )
     }
 
-    fn parse(state: &[Arc<DynamicObject>]) -> Vec<(String, ProvenancePolicySpec)> {
+    fn parse(state: &[Arc<DynamicObject>]) -> PolicySet {
         crate::cluster::readable(state.iter().map(|p| p.as_ref()), |_, _| {})
     }
 

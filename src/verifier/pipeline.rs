@@ -28,7 +28,7 @@ use super::mode::Verifier;
 pub use super::outcome::{cache_key, evaluate_discovery, still_fresh, worth_retrying};
 use super::schedule::Intervals;
 use super::secret_cache::{SecretCache, SecretData};
-use crate::api::{ProvenancePolicySpec, SourceAuditStatus, SourceKind, VerdictCacheKey};
+use crate::api::{PolicySet, ProvenancePolicySpec, SourceAuditStatus, SourceKind, VerdictCacheKey};
 use crate::audit::decide::{decide, Decision};
 use crate::audit::matching::matches;
 use crate::audit::source::{AuditTarget, FluxSource, SourceError};
@@ -67,15 +67,16 @@ pub fn needs_namespace_labels(policies: &[(String, ProvenancePolicySpec)]) -> bo
 }
 
 impl Verifier {
-    /// Judges `source` against `policies` (`(name, spec)`, all readable ones) given the labels
-    /// of its namespace (read only when a policy has a `namespaceSelector`, see
+    /// Judges `source` against `policies` (all of them; while one is unreadable, which
+    /// policies apply cannot be told and the verdict is `Unknown`) given the labels of its
+    /// namespace (read only when a policy has a `namespaceSelector`, see
     /// [`needs_namespace_labels`]); `previous` is the status the `SourceAudit` holds (the
     /// controller's memory across restarts, read back only when its seal verifies),
     /// `audit_generation` the audit's own generation.
     pub async fn judge(
         &self,
         source: &FluxSource,
-        policies: &[(String, ProvenancePolicySpec)],
+        policies: &PolicySet,
         ns_labels: &NamespaceLabels,
         previous: Option<&SourceAuditStatus>,
         audit_generation: Option<i64>,
@@ -88,8 +89,13 @@ impl Verifier {
             sealed
         });
         let mut location = Location::default();
-        let (decision, outcome, recheck_in) = match ns_labels {
-            Ok(labels) => {
+        // Which policies apply cannot be told while a policy is unreadable (it may match any
+        // source) or the namespace's labels are (a `namespaceSelector` may match).
+        let cannot_tell = policies
+            .unreadable_message()
+            .or_else(|| ns_labels.as_ref().err().cloned());
+        let (decision, outcome, recheck_in) = match (ns_labels, cannot_tell) {
+            (Ok(labels), None) => {
                 let mut decision = self.decide(source, policies, labels).await?;
                 let (outcome, recheck_in) = self
                     .outcome(source, &decision, previous, &mut location)
@@ -97,18 +103,24 @@ impl Verifier {
                 decision.http_chart = location.http_chart;
                 (decision, outcome, recheck_in)
             }
-            Err(why) => {
-                // Which policies apply cannot be told. Report every policy that might (a
-                // superset: `Enforced` can then only under-claim) and no verdict.
-                let superset: Vec<(String, ProvenancePolicySpec)> = policies
-                    .iter()
-                    .map(|(n, p)| {
-                        let mut p = p.clone();
-                        p.match_.namespace_selector = None;
-                        (n.clone(), p)
-                    })
-                    .collect();
-                let decision = self.decide(source, &superset, &BTreeMap::new()).await?;
+            (labels, why) => {
+                // Report every policy that might apply (a superset: `Enforced` can then only
+                // under-claim) and no verdict.
+                let decision = match labels {
+                    Ok(labels) => self.decide(source, policies, labels).await?,
+                    Err(_) => {
+                        let superset: Vec<(String, ProvenancePolicySpec)> = policies
+                            .iter()
+                            .map(|(n, p)| {
+                                let mut p = p.clone();
+                                p.match_.namespace_selector = None;
+                                (n.clone(), p)
+                            })
+                            .collect();
+                        self.decide(source, &superset, &BTreeMap::new()).await?
+                    }
+                };
+                let why = why.unwrap_or_default();
                 let outcome = Outcome::Unknown {
                     judgement: vocab::verified_unknown(
                         reasons::INPUT_UNAVAILABLE,

@@ -103,7 +103,7 @@ async fn an_unreadable_namespace_makes_the_verdict_unknown_never_a_smaller_polic
     let registry = RegistryClient::new(RegistryOptions::default()).unwrap();
     let verifier = Verifier::builder(client, registry).build();
     let source = fixtures::source(&fixtures::oci_repository());
-    let policies = policies();
+    let policies = PolicySet::from(policies());
     assert!(needs_namespace_labels(&policies));
     let labels = verifier.namespace_labels(&source.namespace).await;
     let why = labels.expect_err("a forbidden namespace read is an error, not empty labels");
@@ -124,6 +124,57 @@ async fn an_unreadable_namespace_makes_the_verdict_unknown_never_a_smaller_polic
         judged.status.policies
     );
     assert!(judged.recheck_in.is_none());
+}
+
+/// A policy that does not parse may match any source: no verdict from the ones that parse.
+#[tokio::test]
+async fn an_unreadable_policy_makes_every_verdict_unknown_never_a_smaller_policy_set() {
+    let url = api_server(namespaces_forbidden).await;
+    let client = client(&url).await;
+    let registry = RegistryClient::new(RegistryOptions::default()).unwrap();
+    let verifier = Verifier::builder(client, registry).build();
+    let source = fixtures::source(&fixtures::oci_repository());
+    let policies = PolicySet::new(
+        policies(),
+        [("broken".to_string(), "missing field `verify`".to_string())],
+    );
+    let labels = Ok([("team".to_string(), "web".to_string())].into());
+    let judged = verifier
+        .judge(&source, &policies, &labels, None, None)
+        .await
+        .unwrap();
+    let verified = judged.status.condition(types::VERIFIED).unwrap();
+    assert_eq!(
+        (verified.status.as_str(), verified.reason.as_str()),
+        ("Unknown", reasons::INPUT_UNAVAILABLE),
+        "{verified:?}"
+    );
+    assert!(
+        verified
+            .message
+            .contains("ProvenancePolicy broken cannot be read"),
+        "{}",
+        verified.message
+    );
+    // The readable policy that applies is still named.
+    assert!(
+        judged.status.policies.contains(&"platform".to_string()),
+        "{:?}",
+        judged.status.policies
+    );
+    assert!(judged.recheck_in.is_none());
+    // Once it is fixed (read), the same source gets a definite answer again: nothing stuck.
+    let fixed = PolicySet::from(policies.to_vec());
+    let judged = verifier
+        .judge(&source, &fixed, &labels, None, None)
+        .await
+        .unwrap();
+    let verified = judged.status.condition(types::VERIFIED).unwrap();
+    assert_ne!(
+        verified.reason.as_str(),
+        reasons::INPUT_UNAVAILABLE,
+        "{verified:?}"
+    );
 }
 
 #[tokio::test]
