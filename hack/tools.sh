@@ -5,8 +5,8 @@
 # repository, never committed), Debian packages are installed with apt when missing.
 # Usage: hack/tools.sh TOOL...   (prints nothing on a warm cache; progress on a cold one)
 # Tools: apt containers cosign notation helm kubectl controlplane source-controller
-#        source-controller-crds prometheus-operator-crds actionlint moto, and `test` (all of them: what
-#        `make test` needs).
+#        source-controller-crds notification-controller notification-controller-crds
+#        prometheus-operator-crds actionlint moto, and `test` (all of them: what `make test` needs).
 # `hack/tools.sh path TOOL` prints the path of one installed tool; `hack/tools.sh check TOOL...`
 # fails, saying how to install it, when one is missing (tests check, they never install).
 # Safe when several processes install at once: one lock per tool, and each install is built in
@@ -23,6 +23,9 @@ NOTATION_VERSION=v1.3.2
 HELM_VERSION=v3.22.0
 K8S_VERSION=v1.36.3
 SOURCE_CONTROLLER_VERSION=v1.9.6
+# Flux's Alerts and Providers on the stack: the newest version the Go module proxy serves (it
+# lists none; v1.9.3 is served by its exact version).
+NOTIFICATION_CONTROLLER_VERSION=v1.9.3
 # The newest release the Go module proxy serves in full (v0.86+ answer 403 there).
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
 # Lints .github/workflows (make lint).
@@ -213,6 +216,8 @@ tool_path() {
     kube-apiserver|kube-controller-manager|etcd) echo "$BIN/controlplane-$K8S_VERSION/$1" ;;
     source-controller) echo "$BIN/source-controller-$SOURCE_CONTROLLER_VERSION/source-controller" ;;
     source-controller-crds) echo "$BIN/source-controller-crds-$SOURCE_CONTROLLER_VERSION" ;;
+    notification-controller) echo "$BIN/notification-controller-$NOTIFICATION_CONTROLLER_VERSION/notification-controller" ;;
+    notification-controller-crds) echo "$BIN/notification-controller-crds-$NOTIFICATION_CONTROLLER_VERSION" ;;
     prometheus-operator-crds) echo "$BIN/prometheus-operator-crds-$PROMETHEUS_OPERATOR_VERSION" ;;
     *) echo "unknown tool $1" >&2; return 2 ;;
   esac
@@ -227,7 +232,8 @@ installed() {
     controlplane) [ -f "$BIN/controlplane-$K8S_VERSION/.done" ] ;;
     kubectl) [ -f "$BIN/kubectl-$K8S_VERSION/.done" ] ;;
     source-controller) [ -f "$BIN/source-controller-$SOURCE_CONTROLLER_VERSION/.done" ] && installed source-controller-crds ;;
-    source-controller-crds|prometheus-operator-crds) [ -f "$(tool_path "$1")/.done" ] ;;
+    notification-controller) [ -f "$BIN/notification-controller-$NOTIFICATION_CONTROLLER_VERSION/.done" ] && installed notification-controller-crds ;;
+    source-controller-crds|notification-controller-crds|prometheus-operator-crds) [ -f "$(tool_path "$1")/.done" ] ;;
     moto) [ -f "$BIN/moto-$MOTO_VERSION/.done" ] ;;
     *) [ -x "$(tool_path "$1")" ] ;;
   esac
@@ -265,6 +271,13 @@ install_tool() {
     source-controller-crds)
       module_files "source-controller-crds-$SOURCE_CONTROLLER_VERSION" \
         "github.com/fluxcd/source-controller@$SOURCE_CONTROLLER_VERSION" config/crd/bases '*.yaml' ;;
+    notification-controller)
+      go_build_wrapper notification-controller "$NOTIFICATION_CONTROLLER_VERSION" notification-controller "" \
+        "netgo,osusergo,static_build" github.com/fluxcd/notification-controller
+      install_tool notification-controller-crds ;;
+    notification-controller-crds)
+      module_files "notification-controller-crds-$NOTIFICATION_CONTROLLER_VERSION" \
+        "github.com/fluxcd/notification-controller@$NOTIFICATION_CONTROLLER_VERSION" config/crd/bases '*.yaml' ;;
     # The ServiceMonitor/PrometheusRule CRDs (and the rest of monitoring.coreos.com), for the
     # chart's install test.
     prometheus-operator-crds)
@@ -272,7 +285,7 @@ install_tool() {
         "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
         example/prometheus-operator-crd '*.yaml' ;;
     # Everything `make test` uses, installed before any test runs.
-    test) for t in apt containers cosign notation helm actionlint moto kubectl controlplane source-controller prometheus-operator-crds; do install_tool $t; done ;;
+    test) for t in apt containers cosign notation helm actionlint moto kubectl controlplane source-controller notification-controller prometheus-operator-crds; do install_tool $t; done ;;
     all) install_tool test ;;
     *) echo "unknown tool $1" >&2; return 2 ;;
   esac

@@ -1,6 +1,7 @@
 //! Verdicts where platform teams already look, against the real stack: events on the Flux
 //! source itself (core/v1, as `kubectl get events` and `kubectl events --for` read them), Flux
-//! notifications posted to an event endpoint on 127.0.0.1 in Flux's event format, and policy
+//! notifications posted to an event endpoint on 127.0.0.1 in Flux's event format (and through
+//! Flux's real notification-controller, an `Alert` and a `generic` `Provider`), and policy
 //! reports in both formats Policy Reporter reads (OpenReports `Report`, wgpolicyk8s
 //! `PolicyReport`), written into the real CRDs of those projects (config/thirdparty).
 //!
@@ -19,7 +20,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use k8s_openapi::api::core::v1::Event;
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use kube::core::ApiResource;
 use provenance_e2e::attest::{exactly, keyless_policy};
 use provenance_e2e::{free_port, has_cond, run, spawn_private, wait_ready, Ctx, AUDIT, FLUX};
@@ -202,82 +203,150 @@ async fn start_controller(
     Ok(child)
 }
 
-#[tokio::test]
-async fn verdicts_reach_flux_events_notifications_and_both_report_formats() {
-    run("flux-reports", |ctx| async move {
-        let (url, seen) = receiver().await?;
-        // Sources and policies first: the controller's first verdicts are what is announced.
-        let (key, pubkey) = ctx.keygen("signer").await?;
-        ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
-        ctx.policy(
+/// The three sources and their policies: `good` (key-signed, key policy), `unsigned` (key
+/// policy), `mismatch` (keyless by the fork's workflow, keyless policy for the expected one).
+/// Returns the key and the unsigned artifact's digest.
+async fn three_sources(ctx: &Ctx) -> Result<(std::path::PathBuf, String)> {
+    // Sources and policies first: the controller's first verdicts are what is announced.
+    let (key, pubkey) = ctx.keygen("signer").await?;
+    ctx.secret("cosign-pub", &[("cosign.pub", &pubkey)]).await?;
+    ctx.policy(
             &format!("{}-key", ctx.ns),
             json!({"match": {"namespaces": [ctx.ns], "names": ["good", "unsigned"]},
                    "verify": {"provider": "cosign", "secretRef": {"namespace": ctx.ns, "name": "cosign-pub"}}}),
         )
         .await?;
-        let sigstore = ctx.private_sigstore().await?;
-        let workflow = Build::github(GOOD, REF).workflow_identity();
-        ctx.policy(
-            &format!("{}-keyless", ctx.ns),
-            keyless_policy(&ctx.ns, &["mismatch"], &exactly(&workflow), json!([])),
-        )
+    let sigstore = ctx.private_sigstore().await?;
+    let workflow = Build::github(GOOD, REF).workflow_identity();
+    ctx.policy(
+        &format!("{}-keyless", ctx.ns),
+        keyless_policy(&ctx.ns, &["mismatch"], &exactly(&workflow), json!([])),
+    )
+    .await?;
+    ctx.flux_source("good", Some(&key), None).await?;
+    let unsigned_digest = ctx.flux_source("unsigned", None, None).await?;
+    let dir = ctx.artifact_dir("mismatch", "mismatch")?;
+    let digest = ctx.push_artifact("mismatch", "v1", &dir).await?;
+    ctx.sign_keyless(&sigstore, "mismatch", &digest, &Build::github(FORK, REF))
         .await?;
-        ctx.flux_source("good", Some(&key), None).await?;
-        let unsigned_digest = ctx.flux_source("unsigned", None, None).await?;
-        let dir = ctx.artifact_dir("mismatch", "mismatch")?;
-        let digest = ctx.push_artifact("mismatch", "v1", &dir).await?;
-        ctx.sign_keyless(&sigstore, "mismatch", &digest, &Build::github(FORK, REF)).await?;
-        ctx.apply("OCIRepository", "mismatch", ctx.oci_spec("mismatch", None)).await?;
-        ctx.wait_for("OCIRepository", "mismatch", FLUX, "Ready", |o| has_cond(o, "Ready", "True", None))
-            .await?;
+    ctx.apply("OCIRepository", "mismatch", ctx.oci_spec("mismatch", None))
+        .await?;
+    ctx.wait_for("OCIRepository", "mismatch", FLUX, "Ready", |o| {
+        has_cond(o, "Ready", "True", None)
+    })
+    .await?;
 
-        let mut controller = start_controller(&ctx, &url, "openreports", "flux-reports-openreports.log").await?;
+    Ok((key, unsigned_digest))
+}
+
+#[tokio::test]
+async fn verdicts_reach_flux_events_notifications_and_both_report_formats() {
+    run("flux-reports", |ctx| async move {
+        let (url, seen) = receiver().await?;
+        // Sources and policies first: the controller's first verdicts are what is announced.
+        let (key, unsigned_digest) = three_sources(&ctx).await?;
+        let mut controller =
+            start_controller(&ctx, &url, "openreports", "flux-reports-openreports.log").await?;
 
         // Flux notifications: the unsigned source and the identity mismatch, as `error`, about
         // the Flux source itself (its UID), with the digest and revision in the metadata.
         let sources: Api<DynamicObject> = ctx.api("OCIRepository");
         let uid = |name: &'static str| {
             let sources = sources.clone();
-            async move { Ok::<_, anyhow::Error>(sources.get(name).await?.metadata.uid.unwrap_or_default()) }
+            async move {
+                Ok::<_, anyhow::Error>(sources.get(name).await?.metadata.uid.unwrap_or_default())
+            }
         };
-        let got = eventually(AUDIT * 2, "notifications for unsigned and mismatch", async || {
-            let all = received(&seen);
-            let done = ["unsigned", "mismatch"].iter().all(|n| !notifications_for(&all, n).is_empty());
-            Ok(done.then_some(all))
-        })
+        let got = eventually(
+            AUDIT * 2,
+            "notifications for unsigned and mismatch",
+            async || {
+                let all = received(&seen);
+                let done = ["unsigned", "mismatch"]
+                    .iter()
+                    .all(|n| !notifications_for(&all, n).is_empty());
+                Ok(done.then_some(all))
+            },
+        )
         .await?;
-        for (name, reason) in [("unsigned", "ProvenanceUnsigned"), ("mismatch", "ProvenanceIdentityMismatch")] {
+        for (name, reason) in [
+            ("unsigned", "ProvenanceUnsigned"),
+            ("mismatch", "ProvenanceIdentityMismatch"),
+        ] {
             let ns = notifications_for(&got, name);
             ensure!(ns.len() == 1, "{name}: one notification, got {ns:#?}");
             let n = ns[0];
-            ensure!(n["reason"] == reason && n["severity"] == "error", "{name}: {n:#}");
+            ensure!(
+                n["reason"] == reason && n["severity"] == "error",
+                "{name}: {n:#}"
+            );
             ensure!(n["reportingController"] == "provenance-auditor", "{n:#}");
-            ensure!(n["involvedObject"]["kind"] == "OCIRepository" && n["involvedObject"]["namespace"] == ctx.ns.as_str(), "{n:#}");
-            ensure!(n["involvedObject"]["apiVersion"] == "source.toolkit.fluxcd.io/v1", "{n:#}");
-            ensure!(n["involvedObject"]["uid"] == uid(name).await?.as_str(), "{name}: not the source's UID: {n:#}");
+            ensure!(
+                n["involvedObject"]["kind"] == "OCIRepository"
+                    && n["involvedObject"]["namespace"] == ctx.ns.as_str(),
+                "{n:#}"
+            );
+            ensure!(
+                n["involvedObject"]["apiVersion"] == "source.toolkit.fluxcd.io/v1",
+                "{n:#}"
+            );
+            ensure!(
+                n["involvedObject"]["uid"] == uid(name).await?.as_str(),
+                "{name}: not the source's UID: {n:#}"
+            );
             let meta = &n["metadata"];
-            ensure!(meta["source.toolkit.fluxcd.io/auditedDigest"].as_str().is_some_and(|d| d.starts_with("sha256:")), "{n:#}");
-            ensure!(meta["source.toolkit.fluxcd.io/revision"].as_str().is_some_and(|r| r.starts_with("v1@sha256:")), "{n:#}");
+            ensure!(
+                meta["source.toolkit.fluxcd.io/auditedDigest"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("sha256:")),
+                "{n:#}"
+            );
+            ensure!(
+                meta["source.toolkit.fluxcd.io/revision"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("v1@sha256:")),
+                "{n:#}"
+            );
         }
         let mismatch = notifications_for(&got, "mismatch")[0];
         ensure!(
-            mismatch["message"].as_str().is_some_and(|m| m.contains("example/infra-fork")),
+            mismatch["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("example/infra-fork")),
             "the mismatch names the signer found: {mismatch:#}"
         );
         ensure!(
-            notifications_for(&got, "unsigned")[0]["metadata"]["source.toolkit.fluxcd.io/auditedDigest"] == unsigned_digest.as_str(),
+            notifications_for(&got, "unsigned")[0]["metadata"]
+                ["source.toolkit.fluxcd.io/auditedDigest"]
+                == unsigned_digest.as_str(),
             "{got:#?}"
         );
         // The verified source's first verdict is not news: nothing, and certainly no error.
         ensure!(notifications_for(&got, "good").is_empty(), "{got:#?}");
 
         // Events on the Flux sources, as kubectl reads them (core/v1).
-        let table = kubectl(&ctx, &["-n", &ctx.ns, "get", "events", "--field-selector", "involvedObject.kind=OCIRepository"])?;
+        let table = kubectl(
+            &ctx,
+            &[
+                "-n",
+                &ctx.ns,
+                "get",
+                "events",
+                "--field-selector",
+                "involvedObject.kind=OCIRepository",
+            ],
+        )?;
         for reason in ["ProvenanceUnsigned", "ProvenanceIdentityMismatch"] {
             ensure!(table.contains(reason), "no {reason} in\n{table}");
         }
-        let for_unsigned = kubectl(&ctx, &["-n", &ctx.ns, "events", "--for", "OCIRepository/unsigned"])?;
-        ensure!(for_unsigned.contains("ProvenanceUnsigned"), "kubectl events --for:\n{for_unsigned}");
+        let for_unsigned = kubectl(
+            &ctx,
+            &["-n", &ctx.ns, "events", "--for", "OCIRepository/unsigned"],
+        )?;
+        ensure!(
+            for_unsigned.contains("ProvenanceUnsigned"),
+            "kubectl events --for:\n{for_unsigned}"
+        );
         let events: Vec<Event> = Api::<Event>::namespaced(ctx.client.clone(), &ctx.ns)
             .list(&ListParams::default())
             .await?
@@ -287,9 +356,20 @@ async fn verdicts_reach_flux_events_notifications_and_both_report_formats() {
             .find(|e| e.reason.as_deref() == Some("ProvenanceIdentityMismatch"))
             .ok_or_else(|| anyhow::anyhow!("no ProvenanceIdentityMismatch event"))?;
         ensure!(ev.type_.as_deref() == Some("Warning"), "{ev:#?}");
-        ensure!(ev.involved_object.kind.as_deref() == Some("OCIRepository"), "{ev:#?}");
-        ensure!(ev.involved_object.uid.as_deref() == Some(uid("mismatch").await?.as_str()), "{ev:#?}");
-        ensure!(ev.message.as_deref().is_some_and(|m| m.contains("example/infra-fork")), "{ev:#?}");
+        ensure!(
+            ev.involved_object.kind.as_deref() == Some("OCIRepository"),
+            "{ev:#?}"
+        );
+        ensure!(
+            ev.involved_object.uid.as_deref() == Some(uid("mismatch").await?.as_str()),
+            "{ev:#?}"
+        );
+        ensure!(
+            ev.message
+                .as_deref()
+                .is_some_and(|m| m.contains("example/infra-fork")),
+            "{ev:#?}"
+        );
 
         // The OpenReports Report of the namespace: the verified source passes, the unsigned
         // and mis-signed ones fail.
@@ -299,23 +379,42 @@ async fn verdicts_reach_flux_events_notifications_and_both_report_formats() {
         })
         .await?;
         ensure!(report["source"] == "provenance-auditor", "{report:#}");
-        ensure!(report["summary"]["fail"] == 2, "summary: {}", report["summary"]);
-        let r0 = report["results"].as_array().and_then(|a| a.first()).cloned().unwrap_or_default();
-        ensure!(r0["result"] == "fail" && r0["properties"]["digest"].as_str().is_some(), "{r0:#}");
+        ensure!(
+            report["summary"]["fail"] == 2,
+            "summary: {}",
+            report["summary"]
+        );
+        let r0 = report["results"]
+            .as_array()
+            .and_then(|a| a.first())
+            .cloned()
+            .unwrap_or_default();
+        ensure!(
+            r0["result"] == "fail" && r0["properties"]["digest"].as_str().is_some(),
+            "{r0:#}"
+        );
         let table = kubectl(&ctx, &["-n", &ctx.ns, "get", "reports.openreports.io"])?;
-        ensure!(table.contains("PASS") && table.lines().count() == 2, "{table}");
+        ensure!(
+            table.contains("PASS") && table.lines().count() == 2,
+            "{table}"
+        );
 
         // A change: the unsigned artifact gets signed. Its next re-check finds it Verified:
         // announced as `info`, and the report follows.
-        ctx.sign(&key, "bundle", "unsigned", &unsigned_digest).await?;
-        eventually(RECHECK, "a ProvenanceVerified notification for unsigned", async || {
-            let all = received(&seen);
-            let v = notifications_for(&all, "unsigned")
-                .into_iter()
-                .find(|n| n["reason"] == "ProvenanceVerified")
-                .cloned();
-            Ok(v)
-        })
+        ctx.sign(&key, "bundle", "unsigned", &unsigned_digest)
+            .await?;
+        eventually(
+            RECHECK,
+            "a ProvenanceVerified notification for unsigned",
+            async || {
+                let all = received(&seen);
+                let v = notifications_for(&all, "unsigned")
+                    .into_iter()
+                    .find(|n| n["reason"] == "ProvenanceVerified")
+                    .cloned();
+                Ok(v)
+            },
+        )
         .await
         .and_then(|n| {
             ensure!(n["severity"] == "info", "{n:#}");
@@ -327,23 +426,145 @@ async fn verdicts_reach_flux_events_notifications_and_both_report_formats() {
         .await?;
         let all = received(&seen);
         ensure!(
-            !all.iter().any(|n| n["severity"] == "error" && n["involvedObject"]["name"] == "good"),
+            !all.iter()
+                .any(|n| n["severity"] == "error" && n["involvedObject"]["name"] == "good"),
             "{all:#?}"
         );
-        ensure!(notifications_for(&all, "unsigned").len() == 2, "one per change: {all:#?}");
+        ensure!(
+            notifications_for(&all, "unsigned").len() == 2,
+            "one per change: {all:#?}"
+        );
 
         // The other format, after a restart: the same results as a wgpolicyk8s PolicyReport,
         // and nothing announced again.
         controller.kill().await?;
         let before = received(&seen).len();
-        let _controller = start_controller(&ctx, &url, "policyreport", "flux-reports-policyreport.log").await?;
-        let policy_reports = report_api(&ctx, "wgpolicyk8s.io", "v1alpha2", "PolicyReport", "policyreports");
+        let _controller =
+            start_controller(&ctx, &url, "policyreport", "flux-reports-policyreport.log").await?;
+        let policy_reports = report_api(
+            &ctx,
+            "wgpolicyk8s.io",
+            "v1alpha2",
+            "PolicyReport",
+            "policyreports",
+        );
         let pr = eventually(AUDIT, "the namespace's PolicyReport", async || {
-            Ok(our_report(&policy_reports).await?.filter(|r| shows(r, "pass")))
+            Ok(our_report(&policy_reports)
+                .await?
+                .filter(|r| shows(r, "pass")))
         })
         .await?;
-        ensure!(pr.get("source").is_none() && pr["summary"]["fail"] == 1, "{pr:#}");
-        ensure!(received(&seen).len() == before, "a restart announces nothing: {:#?}", received(&seen));
+        ensure!(
+            pr.get("source").is_none() && pr["summary"]["fail"] == 1,
+            "{pr:#}"
+        );
+        ensure!(
+            received(&seen).len() == before,
+            "a restart announces nothing: {:#?}",
+            received(&seen)
+        );
+        Ok(())
+    })
+    .await;
+}
+
+/// Creates a notification-controller object (`Provider`, `Alert`) in the test namespace.
+async fn notification_object(
+    ctx: &Ctx,
+    kind: &str,
+    plural: &str,
+    name: &str,
+    spec: Value,
+) -> Result<()> {
+    let api = report_api(
+        ctx,
+        "notification.toolkit.fluxcd.io",
+        "v1beta3",
+        kind,
+        plural,
+    );
+    let obj: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": kind,
+        "metadata": {"name": name, "namespace": ctx.ns},
+        "spec": spec,
+    }))?;
+    api.create(&PostParams::default(), &obj).await?;
+    Ok(())
+}
+
+/// The route a cluster has: the auditor posts to Flux's real notification-controller, which
+/// forwards what an `Alert` selects to its `Provider` (type `generic`, a webhook on 127.0.0.1).
+#[tokio::test]
+async fn verdicts_reach_a_flux_alert_through_the_real_notification_controller() {
+    run("flux-alerts", |ctx| async move {
+        let (webhook, seen) = receiver().await?;
+        let events = ctx.stack.var("NOTIFICATION_CONTROLLER_EVENTS");
+        ensure!(
+            events.starts_with("http://127.0.0.1:"),
+            "the stack's notification-controller: {events:?}"
+        );
+        notification_object(
+            &ctx,
+            "Provider",
+            "providers",
+            "webhook",
+            json!({"type": "generic", "address": webhook}),
+        )
+        .await?;
+        notification_object(
+            &ctx,
+            "Alert",
+            "alerts",
+            "sources",
+            json!({"providerRef": {"name": "webhook"}, "eventSeverity": "info",
+                   "eventSources": [{"kind": "OCIRepository", "name": "*"}]}),
+        )
+        .await?;
+        three_sources(&ctx).await?;
+        let _controller = start_controller(&ctx, &events, "none", "flux-alerts.log").await?;
+
+        // What the webhook receives is notification-controller's forward of our events: the
+        // unsigned source and the identity mismatch, with our reason and message.
+        let got = eventually(
+            AUDIT * 2,
+            "Flux alerts for unsigned and mismatch",
+            async || {
+                let all = received(&seen);
+                let done = ["unsigned", "mismatch"]
+                    .iter()
+                    .all(|n| !notifications_for(&all, n).is_empty());
+                Ok(done.then_some(all))
+            },
+        )
+        .await?;
+        for (name, reason) in [
+            ("unsigned", "ProvenanceUnsigned"),
+            ("mismatch", "ProvenanceIdentityMismatch"),
+        ] {
+            let n = notifications_for(&got, name)[0];
+            ensure!(
+                n["reason"] == reason && n["severity"] == "error",
+                "{name}: {n:#}"
+            );
+            ensure!(n["reportingController"] == "provenance-auditor", "{n:#}");
+            ensure!(
+                n["involvedObject"]["kind"] == "OCIRepository"
+                    && n["involvedObject"]["namespace"] == ctx.ns.as_str(),
+                "{n:#}"
+            );
+        }
+        let mismatch = notifications_for(&got, "mismatch")[0];
+        ensure!(
+            mismatch["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("example/infra-fork")),
+            "the alert carries our message: {mismatch:#}"
+        );
+        ensure!(
+            !got.iter()
+                .any(|n| n["involvedObject"]["name"] == "good" && n["severity"] == "error"),
+            "a verified source raises no error alert: {got:#?}"
+        );
         Ok(())
     })
     .await;

@@ -8,7 +8,7 @@ export STACK_DIR
 PIDS=$STACK_DIR/pids
 LOGS=$STACK_DIR/logs
 # Components in start order; stack-down stops them in reverse.
-COMPONENTS=(etcd kube-apiserver kube-controller-manager registry registry-auth source-controller)
+COMPONENTS=(etcd kube-apiserver kube-controller-manager registry registry-auth source-controller notification-controller)
 
 slog() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -74,7 +74,7 @@ stop_all() {
     c=$(basename "$f" .pid)
     [[ " ${COMPONENTS[*]} " == *" $c "* ]] || stop_component "$c"
   done
-  for c in source-controller kube-controller-manager registry registry-auth; do stop_component "$c" & done
+  for c in notification-controller source-controller kube-controller-manager registry registry-auth; do stop_component "$c" & done
   wait
   stop_component kube-apiserver
   stop_component etcd
@@ -106,6 +106,7 @@ healthy() {
     source-controller)
       curl -sf --max-time 2 -o /dev/null "$SOURCE_CONTROLLER_HEALTH/readyz" &&
         curl -s --max-time 2 -o /dev/null "$SOURCE_CONTROLLER_STORAGE/" ;;
+    notification-controller) curl -sf --max-time 2 -o /dev/null "$NOTIFICATION_CONTROLLER_HEALTH/readyz" ;;
     *) return 1 ;;
   esac
 }

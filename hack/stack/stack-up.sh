@@ -37,24 +37,27 @@ stop_all
 rm -rf "$STACK_DIR"
 
 # --- tools (built once per machine, cached by version) ---------------------------------------
-"$TOOLS" controlplane source-controller
+"$TOOLS" controlplane source-controller notification-controller
 ETCD_BIN=$("$TOOLS" path etcd)
 APISERVER_BIN=$("$TOOLS" path kube-apiserver)
 KCM_BIN=$("$TOOLS" path kube-controller-manager)
 SC_BIN=$("$TOOLS" path source-controller)
+NC_BIN=$("$TOOLS" path notification-controller)
 
 # CRDs of the same source-controller version, copied from the Go module cache by tools.sh.
 CRD_DIR=$("$TOOLS" path source-controller-crds)
 [ -d "$CRD_DIR" ] || die "source-controller CRDs not found in $CRD_DIR"
+NC_CRD_DIR=$("$TOOLS" path notification-controller-crds)
+[ -d "$NC_CRD_DIR" ] || die "notification-controller CRDs not found in $NC_CRD_DIR"
 
-mkdir -p "$STACK_DIR"/{pids,logs,pki,etcd,registry,registry-auth,source-controller/storage,source-controller/tuf,kcm}
+mkdir -p "$STACK_DIR"/{pids,logs,pki,etcd,registry,registry-auth,source-controller/storage,source-controller/tuf,notification-controller,kcm}
 chmod 700 "$STACK_DIR/pki" "$STACK_DIR/etcd"
 
 # --- ports -----------------------------------------------------------------------------------
 # Free ports from 20000-32767 (below Linux's ephemeral range, so outgoing connections do not take
 # them between the check and the bind), checked by binding 127.0.0.1.
-read -r ETCD_PORT ETCD_PEER_PORT API_PORT KCM_PORT REG_PORT REG_AUTH_PORT SC_STORAGE_PORT SC_METRICS_PORT SC_HEALTH_PORT < <(
-  python3 - 9 <<'PY'
+read -r ETCD_PORT ETCD_PEER_PORT API_PORT KCM_PORT REG_PORT REG_AUTH_PORT SC_STORAGE_PORT SC_METRICS_PORT SC_HEALTH_PORT NC_EVENTS_PORT NC_RECEIVER_PORT NC_METRICS_PORT NC_HEALTH_PORT < <(
+  python3 - 13 <<'PY'
 import random, socket, sys
 n = int(sys.argv[1]); ports = []; socks = []
 cands = list(range(20000, 32768)); random.shuffle(cands)
@@ -138,6 +141,9 @@ SOURCE_CONTROLLER_STORAGE_PATH=$STACK_DIR/source-controller/storage
 SOURCE_CONTROLLER_METRICS=http://127.0.0.1:$SC_METRICS_PORT
 SOURCE_CONTROLLER_HEALTH=http://127.0.0.1:$SC_HEALTH_PORT
 SOURCE_CONTROLLER_NAMESPACE=flux-system
+NOTIFICATION_CONTROLLER_EVENTS=http://127.0.0.1:$NC_EVENTS_PORT/
+NOTIFICATION_CONTROLLER_HEALTH=http://127.0.0.1:$NC_HEALTH_PORT
+NOTIFICATION_CONTROLLER_METRICS=http://127.0.0.1:$NC_METRICS_PORT
 STACK_LOGS=$LOGS
 EOF
 load_env
@@ -225,10 +231,10 @@ start registry "$REGISTRY_BIN" serve "$STACK_DIR/registry/config.yml"
 start registry-auth "$REGISTRY_BIN" serve "$STACK_DIR/registry-auth/config.yml"
 
 # --- CRDs, namespaces, RBAC, auditor kubeconfig (while the registries start) -----------------
-slog "applying source-controller $(basename "$CRD_DIR" | sed 's/^source-controller-crds-//') CRDs, the report CRDs (config/thirdparty) and config/rbac"
+slog "applying source-controller $(basename "$CRD_DIR" | sed 's/^source-controller-crds-//') and notification-controller $(basename "$NC_CRD_DIR" | sed 's/^notification-controller-crds-//') CRDs, the report CRDs (config/thirdparty) and config/rbac"
 # The policy report kinds of both formats (`run --reports=…`), as a cluster with Kyverno or
 # Policy Reporter has them (the CRD files only: the directories also hold a kustomization).
-crd_files=(-f "$CRD_DIR")
+crd_files=(-f "$CRD_DIR" -f "$NC_CRD_DIR")
 for f in "$ROOT"/config/thirdparty/*/*_*.yaml; do crd_files+=(-f "$f"); done
 "${KUBECTL[@]}" apply --server-side --force-conflicts "${crd_files[@]}" >"$LOGS/kubectl.log" 2>&1 ||
   { cat "$LOGS/kubectl.log" >&2; fail kube-apiserver "applying CRDs failed"; }
@@ -277,7 +283,17 @@ start source-controller KUBECONFIG="$STACK_DIR/admin.kubeconfig" TUF_ROOT="$STAC
   --storage-addr="127.0.0.1:$SC_STORAGE_PORT" --storage-adv-addr="127.0.0.1:$SC_STORAGE_PORT" \
   --metrics-addr="127.0.0.1:$SC_METRICS_PORT" --health-addr="127.0.0.1:$SC_HEALTH_PORT" \
   --enable-leader-election=false --watch-all-namespaces=true --log-level=debug
+
+# --- notification-controller -----------------------------------------------------------------
+# Flux's Alerts and Providers: the events the auditor posts (`run --flux-notification-url`) reach
+# a Provider's address as they do in a cluster. Its webhook receiver is bound too (unused).
+start notification-controller KUBECONFIG="$STACK_DIR/admin.kubeconfig" HOME="$STACK_DIR/notification-controller" \
+  RUNTIME_NAMESPACE="$SOURCE_CONTROLLER_NAMESPACE" \
+  "$NC_BIN" --events-addr="127.0.0.1:$NC_EVENTS_PORT" --receiverAddr="127.0.0.1:$NC_RECEIVER_PORT" \
+  --metrics-addr="127.0.0.1:$NC_METRICS_PORT" --health-addr="127.0.0.1:$NC_HEALTH_PORT" \
+  --enable-leader-election=false --watch-all-namespaces=true --log-level=debug
 wait_healthy source-controller
+wait_healthy notification-controller
 
 # --- summary ---------------------------------------------------------------------------------
 {
@@ -288,6 +304,7 @@ wait_healthy source-controller
   echo "  registry (plain HTTP)    $REGISTRY"
   echo "  registry (password)      $AUTH_REGISTRY  user $AUTH_REGISTRY_USER, password in $STACK_DIR/env"
   echo "  source-controller        storage $SOURCE_CONTROLLER_STORAGE, health $SOURCE_CONTROLLER_HEALTH, metrics $SOURCE_CONTROLLER_METRICS"
+  echo "  notification-controller  events $NOTIFICATION_CONTROLLER_EVENTS, health $NOTIFICATION_CONTROLLER_HEALTH, metrics $NOTIFICATION_CONTROLLER_METRICS"
   echo "  use it:                  . $STACK_DIR/env; kubectl --kubeconfig \$KUBECONFIG_ADMIN get ocirepositories -A"
 } >"$STACK_DIR/summary"
 cat "$STACK_DIR/summary" >&2
