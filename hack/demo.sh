@@ -167,15 +167,30 @@ stop_component demo-controller
 stop_component demo-prometheus
 stop_component demo-receiver
 METRICS_PORT=$(port)
-# What a Flux Alert's generic webhook Provider would be sent: verdict changes in Flux's event
-# format, here received on 127.0.0.1 (docs/notifications.md).
+# Verdict changes go to the stack's Flux notification-controller, as in a cluster; an Alert on
+# the demo's sources forwards them to a generic webhook Provider, here a receiver on 127.0.0.1
+# (docs/notifications.md).
 RECEIVER_PORT=$(port)
 NOTIFICATIONS=$work/notifications.jsonl
 : >"$NOTIFICATIONS"
 start demo-receiver /usr/bin/python3 "$ROOT/hack/stack/flux-event-receiver.py" "$RECEIVER_PORT" "$NOTIFICATIONS"
+"${K[@]}" apply -f - >/dev/null <<EOF
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Provider
+metadata: {name: demo-webhook, namespace: $NS}
+spec: {type: generic, address: "http://127.0.0.1:$RECEIVER_PORT/"}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata: {name: demo-sources, namespace: $NS}
+spec:
+  providerRef: {name: demo-webhook}
+  eventSeverity: info
+  eventSources: [{kind: OCIRepository, name: "*"}, {kind: HelmChart, name: "*"}]
+EOF
 start demo-controller RUST_LOG=info "$PA" run --kubeconfig "$KUBECONFIG_AUDITOR" \
   --metrics-addr "127.0.0.1:$METRICS_PORT" --resync-interval 5m \
-  --flux-notification-url "http://127.0.0.1:$RECEIVER_PORT/" --reports openreports
+  --flux-notification-url "$NOTIFICATION_CONTROLLER_EVENTS" --reports openreports
 PROM_PORT=$(port)
 mkdir -p "$work/prometheus"
 cat >"$work/prometheus/prometheus.yml" <<EOF
@@ -241,7 +256,7 @@ echo
 echo "\$ kubectl -n $NS events --for OCIRepository/wrong-identity   (events on the Flux source, docs/notifications.md)"
 "${K[@]}" -n "$NS" events --for OCIRepository/wrong-identity | grep -E 'REASON|Provenance' | cut -c1-160 | sed 's/^/  /'
 echo
-echo "Flux notifications received on 127.0.0.1:$RECEIVER_PORT (what an Alert's Provider is sent):"
+echo "Flux notifications received on 127.0.0.1:$RECEIVER_PORT (from notification-controller: Alert $NS/demo-sources, generic Provider):"
 jq -r '[.severity, .reason, "\(.involvedObject.kind)/\(.involvedObject.name)", .message] | @tsv' "$NOTIFICATIONS" |
   awk -F'\t' 'BEGIN {printf "  %-8s %-28s %-30s %s\n", "SEVERITY", "REASON", "SOURCE", "MESSAGE"}
                {printf "  %-8s %-28s %-30s %.70s\n", $1, $2, $3, $4}'
