@@ -37,8 +37,10 @@ use sigstore_forge::{push as forge_push, CiClaims, LeafSpec, PrivateSigstore, Si
 
 const REPOSITORY: &str = "ghcr.io/provenance-dev/provenance-auditor";
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
-/// The image must stay small (issue 10's goal), uncompressed.
-const MAX_SIZE: u64 = 30 * 1024 * 1024;
+/// The image must stay small, uncompressed: the stripped binary (29 MiB with the OpenPGP,
+/// Notation and cloud-identity verifiers) and glibc, nothing else. A binary that grows past
+/// this is looked at, not waved through.
+const MAX_SIZE: u64 = 34 * 1024 * 1024;
 
 /// The crate version: the image tag, the chart's appVersion (tests/versions.rs).
 fn version() -> Result<String> {
