@@ -71,6 +71,12 @@ fn a_timestamp_by_the_trusted_tsa_verifies_jws_and_cose() {
     let now = signed_at() + 60;
     let j = judge_file("tsa.jws.sig", envelope::JWS_MEDIA_TYPE, Some(&p), now);
     assert_eq!(j.verdict, Verdict::Verified, "{}", j.message);
+    assert!(
+        j.message
+            .contains("timestamped by CN=provenance-test-tsa,O=Provenance Test,C=US"),
+        "{}",
+        j.message
+    );
     let c = judge_file("tsa.cose.sig", envelope::COSE_MEDIA_TYPE, Some(&p), now);
     assert_eq!(c.verdict, Verdict::Verified, "{}", c.message);
 }

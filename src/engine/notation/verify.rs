@@ -148,6 +148,7 @@ fn judged(
         ));
     };
     let mut logged = vec![];
+    let mut timestamped = None;
     // Authenticity: logged failures are remembered, since Flux never calls them verified.
     let authentic = authenticity(&env, statement, policy);
     let authenticity_logged = match authentic {
@@ -165,7 +166,7 @@ fn judged(
         outcome.check(Check::Expiry, expiry(&env, now))?;
         outcome.check(
             Check::AuthenticTimestamp,
-            authentic_time(&env, statement, policy, now),
+            authentic_time(&env, statement, policy, now).map(|t| timestamped = t),
         )?;
         if statement.level.action(Check::Revocation) != Action::Skip {
             outcome.check(Check::Revocation, revocation(&env))?;
@@ -187,11 +188,12 @@ fn judged(
         ));
     }
     Ok(format!(
-        "{} signature by {}, trusted by statement {:?} (level {}){notes}",
+        "{} signature by {}, trusted by statement {:?} (level {}){}{notes}",
         env.format,
         leaf.subject(),
         statement.name,
-        statement.level.name
+        statement.level.name,
+        timestamped.unwrap_or_default()
     ))
 }
 
@@ -319,7 +321,7 @@ fn authentic_time(
     statement: &Statement,
     policy: &NotationPolicy,
     now: i64,
-) -> Result<(), (Verdict, String)> {
+) -> Result<Option<String>, (Verdict, String)> {
     let validity = |at: i64, what: &str| {
         for c in &env.chain {
             let (from, to) = c.validity();
@@ -339,13 +341,13 @@ fn authentic_time(
         Ok(())
     };
     if env.scheme == SigningScheme::SigningAuthority {
-        return validity(env.signing_time, "the authentic signing time");
+        return validity(env.signing_time, "the authentic signing time").map(|()| None);
     }
     let tsa = statement.store_types.iter().any(|t| t == "tsa");
     let chain_expired = env.chain.iter().any(|c| now > c.validity().1);
     let needs_timestamp = tsa && (!statement.timestamp_after_cert_expiry || chain_expired);
     if !needs_timestamp {
-        return validity(now, "the time of verification");
+        return validity(now, "the time of verification").map(|()| None);
     }
     let Some(token) = &env.timestamp else {
         return Err((
@@ -373,7 +375,11 @@ fn authentic_time(
             ));
         }
     }
-    Ok(())
+    Ok(Some(format!(
+        ", timestamped by {} at {}",
+        ts.tsa,
+        rfc3339(ts.gen_time_us.div_euclid(1_000_000))
+    )))
 }
 
 fn revocation(env: &envelope::Envelope) -> Result<(), (Verdict, String)> {
