@@ -19,8 +19,10 @@ extendedKeyUsage=critical,timeStamping
 subjectKeyIdentifier=hash
 authorityKeyIdentifier=keyid
 CNF
+# The root's extensions from ext.cnf, appended to openssl's own configuration (its OPENSSLDIR).
+system_cnf="$(openssl version -d | sed 's/^[^"]*"\(.*\)"$/\1/')/openssl.cnf"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout root.key -out root.crt -days 3650 \
-  -subj "/C=US/O=Provenance Test/CN=$name root" -extensions root -config <(cat /usr/lib/ssl/openssl.cnf ext.cnf) 2>/dev/null
+  -subj "/C=US/O=Provenance Test/CN=$name root" -extensions root -config <(cat "$system_cnf" ext.cnf) 2>/dev/null
 openssl req -new -newkey rsa:2048 -nodes -keyout tsa.key -out tsa.csr -subj "/C=US/O=Provenance Test/CN=$name" 2>/dev/null
 openssl x509 -req -in tsa.csr -CA root.crt -CAkey root.key -CAcreateserial -days 3650 \
   -extfile ext.cnf -extensions tsa -out tsa.crt 2>/dev/null
