@@ -184,6 +184,41 @@ fn a_forged_tsa_signature_is_invalid() {
 }
 
 #[test]
+fn a_timestamp_too_coarse_for_the_signing_certificate_is_an_untrusted_signer() {
+    // Accuracy two days: the range outlasts the one-day certificate.
+    let env = with_token(&data("tsa-coarse.token"));
+    let j = judge_jws(
+        &env,
+        &policy("strict", "", "tsa-coarse-root.crt"),
+        signed_at() + 60,
+    );
+    assert_eq!(j.verdict, Verdict::UntrustedSigner, "{}", j.message);
+    assert!(
+        j.message.contains("not throughout the timestamp"),
+        "{}",
+        j.message
+    );
+}
+
+#[test]
+fn a_tsa_chain_naming_an_ocsp_responder_cannot_be_told_at_strict() {
+    let env = with_token(&data("tsa-ocsp.token"));
+    let j = judge_jws(
+        &env,
+        &policy("strict", "", "tsa-ocsp-root.crt"),
+        signed_at() + 60,
+    );
+    assert_eq!(j.verdict, Verdict::TrustRootError, "{}", j.message);
+    assert!(j.message.contains("OCSP"), "{}", j.message);
+    let j = judge_jws(
+        &env,
+        &policy("permissive", "", "tsa-ocsp-root.crt"),
+        signed_at() + 60,
+    );
+    assert_eq!(j.verdict, Verdict::Verified, "{}", j.message);
+}
+
+#[test]
 fn the_whole_accuracy_range_must_lie_within_the_certificate() {
     let ts = timestamp::Timestamp {
         gen_time_us: 1_000_000_000,

@@ -7,7 +7,10 @@
 # provenance-test.crt (its self-signed test certificate) and other.crt (another test
 # certificate, "other-ca"); and, timestamped by a local RFC 3161 TSA (tsa/ca.sh, tsa/server.py:
 # `openssl ts -reply` on 127.0.0.1), tsa.{jws,cose}.sig (the same artifact, signed with
-# --timestamp-url), tsa-root.crt (that TSA's root) and other-tsa-root.crt (another TSA's root).
+# --timestamp-url), tsa-root.crt (that TSA's root) and other-tsa-root.crt (another TSA's root);
+# and tokens made by `openssl ts -reply` for the signature of tsa.jws.sig by two more TSAs:
+# tsa-coarse.token (accuracy two days) and tsa-ocsp.token (its certificate names an OCSP
+# responder), with their roots tsa-coarse-root.crt and tsa-ocsp-root.crt.
 # The private keys stay in a temporary directory and are deleted.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -94,6 +97,17 @@ for m in $(signatures); do
     application/jose+json) fetch "$blob" >"$HERE/tsa.jws.sig" ;;
   esac
 done
+# Tokens for that signature's bytes, straight from openssl (no TSA needed by notation).
+python3 -c 'import base64,json,sys; s=json.load(open(sys.argv[1]))["signature"]; sys.stdout.buffer.write(base64.urlsafe_b64decode(s+"="*(-len(s)%4)))' "$HERE/tsa.jws.sig" >"$work/jws.signature"
+token() { # NAME ACCURACY EXTENSION -> $HERE/tsa-NAME.token, $HERE/tsa-NAME-root.crt
+  "$HERE/tsa/ca.sh" "$work/$1" "$1-tsa" "$2" "$3" >/dev/null
+  openssl ts -query -data "$work/jws.signature" -sha256 -cert -out "$work/$1.tsq" 2>/dev/null
+  openssl ts -reply -config "$work/$1/tsa.cnf" -queryfile "$work/$1.tsq" -inkey "$work/$1/tsa.key" \
+    -signer "$work/$1/tsa.crt" -chain "$work/$1/root.crt" -token_out -out "$HERE/tsa-$1.token" 2>/dev/null
+  cp "$work/$1/root.crt" "$HERE/tsa-$1-root.crt"
+}
+token coarse secs:172800 ''
+token ocsp secs:1 'authorityInfoAccess=OCSP;URI:http://127.0.0.1:9/'
 cp "$work/tsa/root.crt" "$HERE/tsa-root.crt"
 cp "$work/other-tsa/root.crt" "$HERE/other-tsa-root.crt"
 echo "$digest" >"$HERE/artifact.digest"

@@ -2,10 +2,11 @@
 # Makes a local RFC 3161 timestamp authority with Debian's openssl: a self-signed root CA and a
 # TSA signing certificate it issues (critical extendedKeyUsage timeStamping, critical keyUsage
 # digitalSignature, not a CA), plus the `openssl ts` configuration server.py answers with.
-# Usage: ca.sh DIR [NAME] [ACCURACY]   (ACCURACY as openssl's `accuracy`, e.g. secs:1)
+# Usage: ca.sh DIR [NAME] [ACCURACY] [EXTENSION]   (ACCURACY as openssl's `accuracy`, e.g.
+# secs:1; EXTENSION one more line for the TSA certificate, e.g. an authorityInfoAccess)
 # Writes DIR/root.crt, DIR/tsa.crt, DIR/tsa.key, DIR/tsa.cnf (and openssl's serial file).
 set -euo pipefail
-dir=$1 name=${2:-provenance-test-tsa} accuracy=${3:-secs:1,millisecs:500}
+dir=$1 name=${2:-provenance-test-tsa} accuracy=${3:-secs:1,millisecs:500} extension=${4:-}
 mkdir -p "$dir"; cd "$dir"
 cat >ext.cnf <<CNF
 [root]
@@ -18,6 +19,7 @@ keyUsage=critical,digitalSignature
 extendedKeyUsage=critical,timeStamping
 subjectKeyIdentifier=hash
 authorityKeyIdentifier=keyid
+$extension
 CNF
 # The root's extensions from ext.cnf, appended to openssl's own configuration (its OPENSSLDIR).
 system_cnf="$(openssl version -d | sed 's/^[^"]*"\(.*\)"$/\1/')/openssl.cnf"
