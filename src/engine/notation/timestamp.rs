@@ -137,7 +137,7 @@ fn invalid(m: impl Into<String>) -> Failed {
 /// trust store's certificates (`trusted`). A forged, malformed or mismatched token is
 /// `SignatureInvalid`; a TSA that does not chain to the store (or is not valid at `genTime`)
 /// is `UntrustedSigner`; a TSA chain that names OCSP/CRL endpoints (whose revocation only a
-/// network check could answer) is `TrustRootError`.
+/// network check could answer), or a BER token (indefinite lengths), is `TrustRootError`.
 pub fn verify(token: &[u8], signature: &[u8], trusted: &[Cert]) -> Result<Timestamp, Failed> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(invalid(format!(
@@ -145,7 +145,18 @@ pub fn verify(token: &[u8], signature: &[u8], trusted: &[Cert]) -> Result<Timest
             token.len()
         )));
     }
-    let info = ContentInfo::from_der(token).map_err(|e| invalid(format!("not DER CMS: {e}")))?;
+    let info = ContentInfo::from_der(token).map_err(|e| {
+        // An indefinite length is BER, which notation-go converts to DER and this verifier
+        // does not read: could not tell, rather than a verdict on bytes it did not parse.
+        if token.starts_with(&[0x30, 0x80]) {
+            (
+                Verdict::TrustRootError,
+                "the timestamp countersignature is BER-encoded, which is not supported".into(),
+            )
+        } else {
+            invalid(format!("not DER CMS: {e}"))
+        }
+    })?;
     if info.content_type != ID_SIGNED_DATA {
         return Err(invalid("not a CMS SignedData"));
     }

@@ -219,6 +219,25 @@ fn a_tsa_chain_naming_an_ocsp_responder_cannot_be_told_at_strict() {
 }
 
 #[test]
+fn a_ber_token_cannot_be_told_and_garbage_is_invalid() {
+    let p = policy("strict", "", "tsa-root.crt");
+    let ber = judge_jws(
+        &with_token(&[0x30, 0x80, 0x06, 0x00, 0x00, 0x00]),
+        &p,
+        signed_at() + 60,
+    );
+    assert_eq!(ber.verdict, Verdict::TrustRootError, "{}", ber.message);
+    assert!(ber.message.contains("BER"), "{}", ber.message);
+    let garbage = judge_jws(&with_token(b"not a token"), &p, signed_at() + 60);
+    assert_eq!(
+        garbage.verdict,
+        Verdict::SignatureInvalid,
+        "{}",
+        garbage.message
+    );
+}
+
+#[test]
 fn the_whole_accuracy_range_must_lie_within_the_certificate() {
     let ts = timestamp::Timestamp {
         gen_time_us: 1_000_000_000,
@@ -234,17 +253,24 @@ fn the_whole_accuracy_range_must_lie_within_the_certificate() {
         !ts.within(990, 1001),
         "upper bound 1001.5 s is after notAfter"
     );
-    let fixture = timestamp::verify(
-        &jws_token(),
-        &read::parse(envelope::JWS_MEDIA_TYPE, &data("tsa.jws.sig"))
-            .unwrap()
-            .signature,
-        &Cert::from_pem_or_der(&data("tsa-root.crt")).unwrap(),
-    )
-    .unwrap();
-    // tsa/ca.sh configures `accuracy = secs:1,millisecs:500`.
-    assert_eq!(fixture.accuracy_us, 1_500_000);
-    assert!((fixture.gen_time_us / 1_000_000 - signed_at()).abs() < 60);
+    let signature = read::parse(envelope::JWS_MEDIA_TYPE, &data("tsa.jws.sig"))
+        .unwrap()
+        .signature;
+    let vouched = |token: &[u8], root: &str| {
+        timestamp::verify(
+            token,
+            &signature,
+            &Cert::from_pem_or_der(&data(root)).unwrap(),
+        )
+        .unwrap()
+    };
+    // tsa/ca.sh states no accuracy (and not the baseline policy): genTime exactly.
+    let exact = vouched(&jws_token(), "tsa-root.crt");
+    assert_eq!(exact.accuracy_us, 0);
+    assert!((exact.gen_time_us / 1_000_000 - signed_at()).abs() < 60);
+    // make.sh's coarse TSA states `accuracy = secs:172800`.
+    let coarse = vouched(&data("tsa-coarse.token"), "tsa-coarse-root.crt");
+    assert_eq!(coarse.accuracy_us, 2 * DAY * 1_000_000);
 }
 
 mod garbage {

@@ -107,7 +107,7 @@ token() { # NAME ACCURACY EXTENSION -> $HERE/tsa-NAME.token, $HERE/tsa-NAME-root
   cp "$work/$1/root.crt" "$HERE/tsa-$1-root.crt"
 }
 token coarse secs:172800 ''
-token ocsp secs:1 'authorityInfoAccess=OCSP;URI:http://127.0.0.1:9/'
+token ocsp '' 'authorityInfoAccess=OCSP;URI:http://127.0.0.1:9/'
 cp "$work/tsa/root.crt" "$HERE/tsa-root.crt"
 cp "$work/other-tsa/root.crt" "$HERE/other-tsa-root.crt"
 echo "$digest" >"$HERE/artifact.digest"

@@ -3,10 +3,12 @@
 # TSA signing certificate it issues (critical extendedKeyUsage timeStamping, critical keyUsage
 # digitalSignature, not a CA), plus the `openssl ts` configuration server.py answers with.
 # Usage: ca.sh DIR [NAME] [ACCURACY] [EXTENSION]   (ACCURACY as openssl's `accuracy`, e.g.
-# secs:1; EXTENSION one more line for the TSA certificate, e.g. an authorityInfoAccess)
+# secs:1, or empty for none; EXTENSION one more line for the TSA certificate, e.g. an
+# authorityInfoAccess). No accuracy by default: with one, a signature made in the first second
+# of a fresh signing certificate is rightly refused (genTime - accuracy is before notBefore).
 # Writes DIR/root.crt, DIR/tsa.crt, DIR/tsa.key, DIR/tsa.cnf (and openssl's serial file).
 set -euo pipefail
-dir=$1 name=${2:-provenance-test-tsa} accuracy=${3:-secs:1,millisecs:500} extension=${4:-}
+dir=$1 name=${2:-provenance-test-tsa} accuracy=${3:-} extension=${4:-}
 mkdir -p "$dir"; cd "$dir"
 cat >ext.cnf <<CNF
 [root]
@@ -40,7 +42,7 @@ signer_digest = sha256
 default_policy = 1.2.3.4.1
 other_policies = 1.2.3.4.5
 digests = sha256, sha384, sha512
-accuracy = $accuracy
+${accuracy:+accuracy = $accuracy}
 ordering = no
 tsa_name = yes
 ess_cert_id_chain = no
