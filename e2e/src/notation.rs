@@ -1,14 +1,30 @@
 //! Notary Project signing for e2e tests: the real notation CLI (`hack/tools.sh notation`, built
 //! from its Go module) with a private configuration directory per signer, signing on the
-//! stack's plain-HTTP registry, and Flux's Secret layout (`trustpolicy.json` + `*.crt`).
+//! stack's plain-HTTP registry, and Flux's Secret layout (`trustpolicy.json` + `*.crt`); and a
+//! local RFC 3161 timestamp authority (`openssl ts -reply` behind the repository's
+//! `tests/data/notation/tsa/server.py`) for `notation sign --timestamp-url`.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Value};
+use tokio::io::AsyncBufReadExt as _;
 
 use crate::ctx::Ctx;
 use crate::install::tool;
+use crate::stack::repo_root;
+
+/// A timestamp authority on 127.0.0.1 (killed when dropped): a root CA and the TSA certificate
+/// it issues, made by `tests/data/notation/tsa/ca.sh` with Debian's openssl.
+pub struct Tsa {
+    /// `http://127.0.0.1:<port>/`, what `--timestamp-url` takes.
+    pub url: String,
+    /// The TSA's root certificate (PEM), what a `tsa` trust store holds.
+    pub root: String,
+    /// Its path, what `--timestamp-root-cert` takes.
+    pub root_path: PathBuf,
+    _child: tokio::process::Child,
+}
 
 /// One notation signer: a configuration directory with a `generate-test` key and certificate.
 pub struct NotationSigner {
@@ -28,6 +44,45 @@ impl Ctx {
         let certificate =
             std::fs::read_to_string(&crt).with_context(|| format!("reading {}", crt.display()))?;
         Ok(NotationSigner { home, certificate })
+    }
+
+    /// A fresh TSA named `name`, answering on 127.0.0.1.
+    pub async fn tsa(&self, name: &str) -> Result<Tsa> {
+        let dir = self.path(&format!("tsa-{name}"));
+        let scripts = repo_root().join("tests/data/notation/tsa");
+        let out = tokio::process::Command::new(scripts.join("ca.sh"))
+            .arg(&dir)
+            .arg(name)
+            .output()
+            .await
+            .context("running tsa/ca.sh")?;
+        if !out.status.success() {
+            bail!("tsa/ca.sh: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        let mut child = tokio::process::Command::new("python3")
+            .arg(scripts.join("server.py"))
+            .arg(&dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting tsa/server.py")?;
+        let stdout = child.stdout.take().context("tsa/server.py stdout")?;
+        let mut line = String::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            tokio::io::BufReader::new(stdout).read_line(&mut line),
+        )
+        .await
+        .context("tsa/server.py did not print its port")??;
+        let port: u16 = line.trim().parse().context("tsa/server.py port")?;
+        let root_path = dir.join("root.crt");
+        Ok(Tsa {
+            url: format!("http://127.0.0.1:{port}/"),
+            root: std::fs::read_to_string(&root_path)?,
+            root_path,
+            _child: child,
+        })
     }
 
     /// `notation sign` of `<registry>/<ns>/<repo>@<digest>` (JWS unless `extra` says otherwise).
@@ -117,6 +172,21 @@ pub fn trust_policy(scope: &str, level: &str, identities: &[&str]) -> Value {
         "signatureVerification": {"level": level},
         "trustStores": ["ca:e2e"], "trustedIdentities": identities,
     }]})
+}
+
+/// [`trust_policy`] with a `tsa` trust store too, and `verifyTimestamp` (`always` or
+/// `afterCertExpiry`).
+pub fn trust_policy_with_tsa(
+    scope: &str,
+    level: &str,
+    identities: &[&str],
+    verify_timestamp: &str,
+) -> Value {
+    let mut tp = trust_policy(scope, level, identities);
+    let statement = &mut tp["trustPolicies"][0];
+    statement["trustStores"] = json!(["ca:e2e", "tsa:e2e"]);
+    statement["signatureVerification"]["verifyTimestamp"] = json!(verify_timestamp);
+    tp
 }
 
 async fn notation(home: &std::path::Path, args: &[&str]) -> Result<String> {

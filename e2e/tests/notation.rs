@@ -4,7 +4,7 @@
 //! Flux's `SourceVerified=False` on a second source where it refuses it.
 
 use anyhow::ensure;
-use provenance_e2e::notation::trust_policy;
+use provenance_e2e::notation::{trust_policy, trust_policy_with_tsa};
 use provenance_e2e::{condition, has_cond, revision, run, Ctx, AUDIT, FLUX};
 use serde_json::Value;
 
@@ -262,6 +262,87 @@ async fn cosign_and_notation_signatures_are_both_reported() {
             "signatures: {}",
             a["status"]["signatures"]
         );
+        Ok(())
+    })
+    .await;
+}
+
+/// Signs `app` with a timestamp from the TSA `signed_by`, and trusts (in the Secret Flux and the
+/// policy read) the signer and the root of `trusted`.
+async fn timestamped(ctx: &Ctx, signed_by: &str, trusted: &str) -> anyhow::Result<String> {
+    let signer = ctx.notation_signer("release").await?;
+    let tsa = ctx.tsa(signed_by).await?;
+    let other = if trusted == signed_by {
+        None
+    } else {
+        Some(ctx.tsa(trusted).await?)
+    };
+    let digest = push(ctx, "app").await?;
+    let root = tsa.root_path.to_string_lossy().into_owned();
+    ctx.notation_sign(
+        &signer,
+        "app",
+        &digest,
+        &["--timestamp-url", &tsa.url, "--timestamp-root-cert", &root],
+    )
+    .await?;
+    let tp = trust_policy_with_tsa("*", "strict", &["*"], "always");
+    let tsa_root = other.as_ref().map_or(&tsa.root, |o| &o.root);
+    ctx.notation_secret(
+        "notation",
+        &tp,
+        &[("ca", &signer.certificate), ("tsa-root", tsa_root)],
+    )
+    .await?;
+    Ok(digest)
+}
+
+#[tokio::test]
+async fn a_notation_timestamp_by_the_trusted_tsa_is_verified_and_flux_agrees() {
+    run("notation-tsa", |ctx| async move {
+        ctx.auditor().await?;
+        let digest = timestamped(&ctx, "e2e-tsa", "e2e-tsa").await?;
+        ctx.policy(
+            &format!("{}-notation", ctx.ns),
+            ctx.notation_policy("notation"),
+        )
+        .await?;
+        flux_judges(&ctx, "app", "notation", &digest, true).await?;
+        let a = ctx
+            .wait_audit("ocirepository-app", AUDIT, "Verified and FluxAgrees", |a| {
+                verified(a, "True", "Verified")
+                    && a.is_some_and(|a| has_cond(a, "FluxAgrees", "True", None))
+            })
+            .await?
+            .unwrap_or_default();
+        let message = a["status"]["signatures"][0]["message"]
+            .as_str()
+            .unwrap_or_default();
+        ensure!(
+            message.contains("timestamped by") && message.contains("CN=e2e-tsa"),
+            "signature message: {message}"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_notation_timestamp_by_a_tsa_outside_the_trust_store_is_not_verified_as_flux_refuses() {
+    run("notation-tsa-untrusted", |ctx| async move {
+        ctx.auditor().await?;
+        let digest = timestamped(&ctx, "e2e-tsa", "other-tsa").await?;
+        rejected_by_flux(&ctx, "app", &digest).await?;
+        let a = ctx
+            .wait_audit("ocirepository-app", AUDIT, "UntrustedSigner", |a| {
+                verified(a, "False", "UntrustedSigner")
+            })
+            .await?
+            .unwrap_or_default();
+        let message = condition(&a, "Verified")
+            .map(|c| c.message)
+            .unwrap_or_default();
+        ensure!(message.contains("tsa trust store"), "{message}");
         Ok(())
     })
     .await;

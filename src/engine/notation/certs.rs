@@ -29,7 +29,7 @@ pub const MAX_CHAIN: usize = 10;
 pub struct Cert {
     /// The DER bytes (what trust-store equality compares).
     pub der: Vec<u8>,
-    parsed: Certificate,
+    pub(super) parsed: Certificate,
 }
 
 impl std::fmt::Debug for Cert {
@@ -58,6 +58,32 @@ impl KeySpec {
             KeySpec::Ec(384) => "ES384",
             KeySpec::Ec(_) => "ES512",
         }
+    }
+}
+
+/// A signature scheme by padding and SHA-2 hash size, however a structure names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scheme {
+    /// RSASSA-PKCS1-v1_5.
+    Pkcs1(u16),
+    /// RSASSA-PSS (salt length equal to the hash's).
+    Pss(u16),
+    /// ECDSA.
+    Ecdsa(u16),
+}
+
+impl Scheme {
+    /// The scheme of a certificate signature algorithm OID (SHA-2 with RSA or ECDSA).
+    pub(super) fn of_signature_oid(oid: ObjectIdentifier) -> Option<Self> {
+        Some(match oid {
+            o if o == rfc5912::SHA_256_WITH_RSA_ENCRYPTION => Scheme::Pkcs1(256),
+            o if o == rfc5912::SHA_384_WITH_RSA_ENCRYPTION => Scheme::Pkcs1(384),
+            o if o == rfc5912::SHA_512_WITH_RSA_ENCRYPTION => Scheme::Pkcs1(512),
+            o if o == rfc5912::ECDSA_WITH_SHA_256 => Scheme::Ecdsa(256),
+            o if o == rfc5912::ECDSA_WITH_SHA_384 => Scheme::Ecdsa(384),
+            o if o == rfc5912::ECDSA_WITH_SHA_512 => Scheme::Ecdsa(512),
+            _ => return None,
+        })
     }
 }
 
@@ -185,7 +211,7 @@ impl Cert {
             .map_err(|_| "the signature does not verify with the signing certificate's key".into())
     }
 
-    fn public_key_bits(&self) -> &[u8] {
+    pub(super) fn public_key_bits(&self) -> &[u8] {
         self.parsed
             .tbs_certificate
             .subject_public_key_info
@@ -193,7 +219,7 @@ impl Cert {
             .raw_bytes()
     }
 
-    fn extension(&self, oid: ObjectIdentifier) -> Option<&x509_cert::ext::Extension> {
+    pub(super) fn extension(&self, oid: ObjectIdentifier) -> Option<&x509_cert::ext::Extension> {
         self.parsed
             .tbs_certificate
             .extensions
@@ -202,7 +228,7 @@ impl Cert {
             .find(|e| e.extn_id == oid)
     }
 
-    fn basic_constraints(&self) -> Result<Option<BasicConstraints>, String> {
+    pub(super) fn basic_constraints(&self) -> Result<Option<BasicConstraints>, String> {
         self.extension(rfc5280::ID_CE_BASIC_CONSTRAINTS)
             .map(|e| BasicConstraints::from_der(e.extn_value.as_bytes()))
             .transpose()
@@ -224,13 +250,13 @@ impl Cert {
             .map_err(|e| format!("{}: key usage does not parse: {e}", self.subject()))
     }
 
-    fn is_ca(&self) -> Result<bool, String> {
+    pub(super) fn is_ca(&self) -> Result<bool, String> {
         Ok(self.basic_constraints()?.is_some_and(|b| b.ca))
     }
 
     /// Whether `issuer` signed this certificate and is named as its issuer (Go's
     /// `CheckSignatureFrom`: the issuer must be a CA allowed to sign certificates).
-    fn issued_by(&self, issuer: &Cert) -> Result<(), String> {
+    pub(super) fn issued_by(&self, issuer: &Cert) -> Result<(), String> {
         if self.parsed.tbs_certificate.issuer != issuer.parsed.tbs_certificate.subject {
             return Err(format!(
                 "{} is not issued by {}",
@@ -259,48 +285,68 @@ impl Cert {
     }
 
     /// Verifies this certificate's own signature with `signer`'s key.
-    fn signature_by(&self, signer: &Cert) -> Result<(), String> {
+    pub(super) fn signature_by(&self, signer: &Cert) -> Result<(), String> {
         let tbs = self
             .parsed
             .tbs_certificate
             .to_der()
             .map_err(|e| format!("{}: {e}", self.subject()))?;
         let oid = self.parsed.signature_algorithm.oid;
-        let ec_bits = match signer.key_spec() {
-            Ok(KeySpec::Ec(b)) => b,
-            _ => 0,
-        };
-        let algorithm: &'static dyn VerificationAlgorithm = match (oid, ec_bits) {
-            (o, 0) if o == rfc5912::SHA_256_WITH_RSA_ENCRYPTION => &sig::RSA_PKCS1_2048_8192_SHA256,
-            (o, 0) if o == rfc5912::SHA_384_WITH_RSA_ENCRYPTION => &sig::RSA_PKCS1_2048_8192_SHA384,
-            (o, 0) if o == rfc5912::SHA_512_WITH_RSA_ENCRYPTION => &sig::RSA_PKCS1_2048_8192_SHA512,
-            (o, 256) if o == rfc5912::ECDSA_WITH_SHA_256 => &sig::ECDSA_P256_SHA256_ASN1,
-            (o, 256) if o == rfc5912::ECDSA_WITH_SHA_384 => &sig::ECDSA_P256_SHA384_ASN1,
-            (o, 384) if o == rfc5912::ECDSA_WITH_SHA_256 => &sig::ECDSA_P384_SHA256_ASN1,
-            (o, 384) if o == rfc5912::ECDSA_WITH_SHA_384 => &sig::ECDSA_P384_SHA384_ASN1,
-            (o, 384) if o == rfc5912::ECDSA_WITH_SHA_512 => &sig::ECDSA_P384_SHA512_ASN1,
-            (o, 521) if o == rfc5912::ECDSA_WITH_SHA_512 => &sig::ECDSA_P521_SHA512_ASN1,
-            (o, _) => {
-                return Err(format!(
-                    "{}: certificate signature algorithm {o} is not supported",
-                    self.subject()
-                ))
-            }
-        };
+        let scheme = Scheme::of_signature_oid(oid).ok_or_else(|| {
+            format!(
+                "{}: certificate signature algorithm {oid} is not supported",
+                self.subject()
+            )
+        })?;
         let signature = self
             .parsed
             .signature
             .as_bytes()
             .ok_or_else(|| format!("{}: signature is not whole bytes", self.subject()))?;
-        UnparsedPublicKey::new(algorithm, signer.public_key_bits())
-            .verify(&tbs, signature)
-            .map_err(|_| {
-                format!(
-                    "the signature on {} does not verify with the key of {}",
-                    self.subject(),
-                    signer.subject()
-                )
-            })
+        signer
+            .verify_with(scheme, &tbs, signature)
+            .map_err(|e| format!("the signature on {}: {e}", self.subject()))
+    }
+
+    /// Verifies a signature (`scheme`, ASN.1 ECDSA signatures) over `message` with this
+    /// certificate's key; the key must fit the scheme (RSA for PKCS#1 and PSS, ECDSA on P-256,
+    /// P-384 or P-521 for ECDSA).
+    pub(super) fn verify_with(
+        &self,
+        scheme: Scheme,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), String> {
+        let ec_bits = match self.key_spec() {
+            Ok(KeySpec::Ec(b)) => b,
+            _ => 0,
+        };
+        let algorithm: &'static dyn VerificationAlgorithm = match (scheme, ec_bits) {
+            (Scheme::Pkcs1(256), 0) => &sig::RSA_PKCS1_2048_8192_SHA256,
+            (Scheme::Pkcs1(384), 0) => &sig::RSA_PKCS1_2048_8192_SHA384,
+            (Scheme::Pkcs1(512), 0) => &sig::RSA_PKCS1_2048_8192_SHA512,
+            (Scheme::Pss(256), 0) => &sig::RSA_PSS_2048_8192_SHA256,
+            (Scheme::Pss(384), 0) => &sig::RSA_PSS_2048_8192_SHA384,
+            (Scheme::Pss(512), 0) => &sig::RSA_PSS_2048_8192_SHA512,
+            (Scheme::Ecdsa(256), 256) => &sig::ECDSA_P256_SHA256_ASN1,
+            (Scheme::Ecdsa(384), 256) => &sig::ECDSA_P256_SHA384_ASN1,
+            (Scheme::Ecdsa(512), 256) => &sig::ECDSA_P256_SHA512_ASN1,
+            (Scheme::Ecdsa(256), 384) => &sig::ECDSA_P384_SHA256_ASN1,
+            (Scheme::Ecdsa(384), 384) => &sig::ECDSA_P384_SHA384_ASN1,
+            (Scheme::Ecdsa(512), 384) => &sig::ECDSA_P384_SHA512_ASN1,
+            (Scheme::Ecdsa(256), 521) => &sig::ECDSA_P521_SHA256_ASN1,
+            (Scheme::Ecdsa(384), 521) => &sig::ECDSA_P521_SHA384_ASN1,
+            (Scheme::Ecdsa(512), 521) => &sig::ECDSA_P521_SHA512_ASN1,
+            _ => {
+                return Err(format!(
+                    "{scheme:?} does not fit the key of {}",
+                    self.subject()
+                ))
+            }
+        };
+        UnparsedPublicKey::new(algorithm, self.public_key_bits())
+            .verify(message, signature)
+            .map_err(|_| format!("does not verify with the key of {}", self.subject()))
     }
 
     fn leaf_rules(&self) -> Result<(), String> {

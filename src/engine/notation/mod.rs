@@ -8,20 +8,24 @@
 //! trust policy and certificates from the caller ([`NotationPolicy`]), and the time of
 //! verification is an input.
 //!
-//! Not checked here (each fails closed where the level enforces it): RFC 3161 timestamp
-//! countersignatures (a statement with a `tsa` trust store that needs one gives "could not
-//! tell"), OCSP/CRL revocation (a chain naming a responder or distribution point gives "could
-//! not tell" where revocation is enforced) and verification plugins.
+//! RFC 3161 timestamp countersignatures are verified where a statement with a `tsa` trust store
+//! needs one (`timestamp`, `tsa_chain`): the signing chain must then be valid at the TSA's time.
+//!
+//! Not checked here (each fails closed where the level enforces it): OCSP/CRL revocation (a
+//! chain naming a responder or distribution point gives "could not tell" where revocation is
+//! enforced) and verification plugins.
 
 pub mod certs;
 mod cose;
 pub mod dn;
 pub mod envelope;
 pub mod read;
+pub mod timestamp;
 pub mod trust_policy;
 mod verify;
 
 mod store;
+mod tsa_chain;
 
 pub use certs::Cert;
 pub use store::NotationPolicy;
@@ -35,3 +39,5 @@ pub const TRUST_POLICY_KEY: &str = "trustpolicy.json";
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tsa_tests;

@@ -6,13 +6,13 @@ use crate::engine::Verdict;
 use crate::registry::SignatureLocation;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/notation");
-const SCOPE: &str = "127.0.0.1:5000/apps/app";
+pub(super) const SCOPE: &str = "127.0.0.1:5000/apps/app";
 
-fn data(name: &str) -> Vec<u8> {
+pub(super) fn data(name: &str) -> Vec<u8> {
     std::fs::read(format!("{DATA}/{name}")).unwrap()
 }
 
-fn digest() -> String {
+pub(super) fn digest() -> String {
     String::from_utf8(data("artifact.digest"))
         .unwrap()
         .trim()
@@ -20,12 +20,12 @@ fn digest() -> String {
 }
 
 /// Unix time of the JWS signature's signing time (the certificate was made a moment before).
-fn signed_at() -> i64 {
+pub(super) fn signed_at() -> i64 {
     let env = read::parse(envelope::JWS_MEDIA_TYPE, &data("jws.sig")).unwrap();
     env.signing_time
 }
 
-fn trust_policy(level: &str, stores: &str, identities: &str) -> String {
+pub(super) fn trust_policy(level: &str, stores: &str, identities: &str) -> String {
     format!(
         r#"{{"version":"1.0","trustPolicies":[{{"name":"apps","registryScopes":["{SCOPE}"],
         "signatureVerification":{{"level":"{level}"}},"trustStores":[{stores}],
@@ -45,7 +45,7 @@ fn policy(level: &str) -> NotationPolicy {
     )
 }
 
-fn judge_file(
+pub(super) fn judge_file(
     file: &str,
     media_type: &str,
     p: Option<&NotationPolicy>,

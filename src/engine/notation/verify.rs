@@ -8,9 +8,12 @@
 //! Verdicts: a chain to no trust-store certificate → `UntrustedSigner` (also an expired or
 //! not-yet-valid signing certificate); a subject not trusted → `IdentityMismatch`; a bad
 //! envelope, chain or signature, or an enforced expiry → `SignatureInvalid`; another digest →
-//! `DigestMismatch`; what cannot be checked here (a required RFC 3161 timestamp, enforced
-//! revocation of a chain with OCSP/CRL endpoints, a verification plugin) → `TrustRootError`
-//! (could not tell). An authenticity failure that the level only logs (`audit`) is still not
+//! `DigestMismatch`; what cannot be checked here (enforced revocation of a chain with OCSP/CRL
+//! endpoints, a TSA chain with them, a verification plugin) → `TrustRootError` (could not
+//! tell). A required RFC 3161 timestamp ([`super::timestamp`]) that is missing, forged or about
+//! another signature → `SignatureInvalid`; by a TSA outside the `tsa` trust store, or a signing
+//! chain not valid throughout its time → `UntrustedSigner`; all under the level's
+//! `authenticTimestamp` action, as in notation-go. An authenticity failure that the level only logs (`audit`) is still not
 //! `Verified`: Flux then serves the artifact without marking it verified.
 
 use serde::Deserialize;
@@ -18,6 +21,7 @@ use serde::Deserialize;
 use super::certs;
 use super::envelope::{self, EnvelopeError, SigningScheme};
 use super::store::NotationPolicy;
+use super::timestamp;
 use super::trust_policy::{Action, Check, Identities, Statement};
 use crate::engine::evidence::{SignatureEvidence, SignatureFormat, Signer};
 use crate::engine::Verdict;
@@ -144,6 +148,7 @@ fn judged(
         ));
     };
     let mut logged = vec![];
+    let mut timestamped = None;
     // Authenticity: logged failures are remembered, since Flux never calls them verified.
     let authentic = authenticity(&env, statement, policy);
     let authenticity_logged = match authentic {
@@ -161,7 +166,7 @@ fn judged(
         outcome.check(Check::Expiry, expiry(&env, now))?;
         outcome.check(
             Check::AuthenticTimestamp,
-            authentic_time(&env, statement, now),
+            authentic_time(&env, statement, policy, now).map(|t| timestamped = t),
         )?;
         if statement.level.action(Check::Revocation) != Action::Skip {
             outcome.check(Check::Revocation, revocation(&env))?;
@@ -183,11 +188,12 @@ fn judged(
         ));
     }
     Ok(format!(
-        "{} signature by {}, trusted by statement {:?} (level {}){notes}",
+        "{} signature by {}, trusted by statement {:?} (level {}){}{notes}",
         env.format,
         leaf.subject(),
         statement.name,
-        statement.level.name
+        statement.level.name,
+        timestamped.unwrap_or_default()
     ))
 }
 
@@ -313,8 +319,9 @@ fn expiry(env: &envelope::Envelope, now: i64) -> Result<(), (Verdict, String)> {
 fn authentic_time(
     env: &envelope::Envelope,
     statement: &Statement,
+    policy: &NotationPolicy,
     now: i64,
-) -> Result<(), (Verdict, String)> {
+) -> Result<Option<String>, (Verdict, String)> {
     let validity = |at: i64, what: &str| {
         for c in &env.chain {
             let (from, to) = c.validity();
@@ -334,25 +341,45 @@ fn authentic_time(
         Ok(())
     };
     if env.scheme == SigningScheme::SigningAuthority {
-        return validity(env.signing_time, "the authentic signing time");
+        return validity(env.signing_time, "the authentic signing time").map(|()| None);
     }
     let tsa = statement.store_types.iter().any(|t| t == "tsa");
     let chain_expired = env.chain.iter().any(|c| now > c.validity().1);
     let needs_timestamp = tsa && (!statement.timestamp_after_cert_expiry || chain_expired);
     if !needs_timestamp {
-        return validity(now, "the time of verification");
+        return validity(now, "the time of verification").map(|()| None);
     }
-    if env.timestamp.is_none() {
+    let Some(token) = &env.timestamp else {
         return Err((
             Verdict::SignatureInvalid,
             "the trust policy needs a timestamp countersignature and the signature has none".into(),
         ));
+    };
+    // Every named store holds all the certificates (Flux's layout), so the `tsa` store is all
+    // of them.
+    let ts = timestamp::verify(token, &env.signature, &policy.certificates)?;
+    for c in &env.chain {
+        let (from, to) = c.validity();
+        if !ts.within(from, to) {
+            return Err((
+                Verdict::UntrustedSigner,
+                format!(
+                    "certificate {} is valid from {} to {}, not throughout the timestamp {} ± {} ms by {}",
+                    c.subject(),
+                    rfc3339(from),
+                    rfc3339(to),
+                    rfc3339(ts.gen_time_us.div_euclid(1_000_000)),
+                    ts.accuracy_us / 1_000,
+                    ts.tsa
+                ),
+            ));
+        }
     }
-    Err((
-        Verdict::TrustRootError,
-        "the signature's RFC 3161 timestamp cannot be checked (timestamp verification is not supported)"
-            .into(),
-    ))
+    Ok(Some(format!(
+        ", timestamped by {} at {}",
+        ts.tsa,
+        rfc3339(ts.gen_time_us.div_euclid(1_000_000))
+    )))
 }
 
 fn revocation(env: &envelope::Envelope) -> Result<(), (Verdict, String)> {
