@@ -203,6 +203,71 @@ async fn start_controller(
     Ok(child)
 }
 
+/// Waits until notifications for `unsigned` and `mismatch` were received; returns all.
+async fn announced(seen: &Mutex<Vec<Value>>) -> Result<Vec<Value>> {
+    eventually(
+        AUDIT * 2,
+        "notifications for unsigned and mismatch",
+        async || {
+            let all = received(seen);
+            let done = ["unsigned", "mismatch"]
+                .iter()
+                .all(|n| !notifications_for(&all, n).is_empty());
+            Ok(done.then_some(all))
+        },
+    )
+    .await
+}
+
+/// The notifications of `three_sources` in namespace `ns`: the unsigned source and the
+/// identity mismatch as `error`, in Flux's event format with our reason, message and metadata
+/// (its keys prefixed with `meta_prefix`); none of them an error about the verified source.
+fn check_announced(got: &[Value], ns: &str, meta_prefix: &str) -> Result<()> {
+    for (name, reason) in [
+        ("unsigned", "ProvenanceUnsigned"),
+        ("mismatch", "ProvenanceIdentityMismatch"),
+    ] {
+        let n = notifications_for(got, name)[0];
+        ensure!(
+            n["reason"] == reason && n["severity"] == "error",
+            "{name}: {n:#}"
+        );
+        ensure!(n["reportingController"] == "provenance-auditor", "{n:#}");
+        let obj = &n["involvedObject"];
+        ensure!(
+            obj["kind"] == "OCIRepository" && obj["namespace"] == ns,
+            "{n:#}"
+        );
+        ensure!(obj["apiVersion"] == "source.toolkit.fluxcd.io/v1", "{n:#}");
+        let meta = &n["metadata"];
+        ensure!(
+            meta[format!("{meta_prefix}auditedDigest")]
+                .as_str()
+                .is_some_and(|d| d.starts_with("sha256:")),
+            "{n:#}"
+        );
+        ensure!(
+            meta[format!("{meta_prefix}revision")]
+                .as_str()
+                .is_some_and(|r| r.starts_with("v1@sha256:")),
+            "{n:#}"
+        );
+    }
+    let mismatch = notifications_for(got, "mismatch")[0];
+    ensure!(
+        mismatch["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("example/infra-fork")),
+        "the mismatch names the signer found: {mismatch:#}"
+    );
+    ensure!(
+        !got.iter()
+            .any(|n| n["involvedObject"]["name"] == "good" && n["severity"] == "error"),
+        "a verified source raises no error: {got:#?}"
+    );
+    Ok(())
+}
+
 /// The three sources and their policies: `good` (key-signed, key policy), `unsigned` (key
 /// policy), `mismatch` (keyless by the fork's workflow, keyless policy for the expected one).
 /// Returns the key and the unsigned artifact's digest.
@@ -257,64 +322,17 @@ async fn verdicts_reach_flux_events_notifications_and_both_report_formats() {
                 Ok::<_, anyhow::Error>(sources.get(name).await?.metadata.uid.unwrap_or_default())
             }
         };
-        let got = eventually(
-            AUDIT * 2,
-            "notifications for unsigned and mismatch",
-            async || {
-                let all = received(&seen);
-                let done = ["unsigned", "mismatch"]
-                    .iter()
-                    .all(|n| !notifications_for(&all, n).is_empty());
-                Ok(done.then_some(all))
-            },
-        )
-        .await?;
-        for (name, reason) in [
-            ("unsigned", "ProvenanceUnsigned"),
-            ("mismatch", "ProvenanceIdentityMismatch"),
-        ] {
+        let got = announced(&seen).await?;
+        check_announced(&got, &ctx.ns, "source.toolkit.fluxcd.io/")?;
+        for name in ["unsigned", "mismatch"] {
             let ns = notifications_for(&got, name);
             ensure!(ns.len() == 1, "{name}: one notification, got {ns:#?}");
-            let n = ns[0];
             ensure!(
-                n["reason"] == reason && n["severity"] == "error",
-                "{name}: {n:#}"
-            );
-            ensure!(n["reportingController"] == "provenance-auditor", "{n:#}");
-            ensure!(
-                n["involvedObject"]["kind"] == "OCIRepository"
-                    && n["involvedObject"]["namespace"] == ctx.ns.as_str(),
-                "{n:#}"
-            );
-            ensure!(
-                n["involvedObject"]["apiVersion"] == "source.toolkit.fluxcd.io/v1",
-                "{n:#}"
-            );
-            ensure!(
-                n["involvedObject"]["uid"] == uid(name).await?.as_str(),
-                "{name}: not the source's UID: {n:#}"
-            );
-            let meta = &n["metadata"];
-            ensure!(
-                meta["source.toolkit.fluxcd.io/auditedDigest"]
-                    .as_str()
-                    .is_some_and(|d| d.starts_with("sha256:")),
-                "{n:#}"
-            );
-            ensure!(
-                meta["source.toolkit.fluxcd.io/revision"]
-                    .as_str()
-                    .is_some_and(|r| r.starts_with("v1@sha256:")),
-                "{n:#}"
+                ns[0]["involvedObject"]["uid"] == uid(name).await?.as_str(),
+                "{name}: not the source's UID: {:#}",
+                ns[0]
             );
         }
-        let mismatch = notifications_for(&got, "mismatch")[0];
-        ensure!(
-            mismatch["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("example/infra-fork")),
-            "the mismatch names the signer found: {mismatch:#}"
-        );
         ensure!(
             notifications_for(&got, "unsigned")[0]["metadata"]
                 ["source.toolkit.fluxcd.io/auditedDigest"]
@@ -525,45 +543,14 @@ async fn verdicts_reach_a_flux_alert_through_the_real_notification_controller() 
 
         // What the webhook receives is notification-controller's forward of our events: the
         // unsigned source and the identity mismatch, with our reason and message.
-        let got = eventually(
-            AUDIT * 2,
-            "Flux alerts for unsigned and mismatch",
-            async || {
-                let all = received(&seen);
-                let done = ["unsigned", "mismatch"]
-                    .iter()
-                    .all(|n| !notifications_for(&all, n).is_empty());
-                Ok(done.then_some(all))
-            },
-        )
-        .await?;
-        for (name, reason) in [
-            ("unsigned", "ProvenanceUnsigned"),
-            ("mismatch", "ProvenanceIdentityMismatch"),
-        ] {
-            let n = notifications_for(&got, name)[0];
-            ensure!(
-                n["reason"] == reason && n["severity"] == "error",
-                "{name}: {n:#}"
-            );
-            ensure!(n["reportingController"] == "provenance-auditor", "{n:#}");
-            ensure!(
-                n["involvedObject"]["kind"] == "OCIRepository"
-                    && n["involvedObject"]["namespace"] == ctx.ns.as_str(),
-                "{n:#}"
-            );
-        }
-        let mismatch = notifications_for(&got, "mismatch")[0];
+        let got = announced(&seen).await?;
+        // Forwarded whole, metadata included: notification-controller keeps the keys of the
+        // source's API group, without the group.
+        check_announced(&got, &ctx.ns, "")?;
+        let unsigned = notifications_for(&got, "unsigned")[0];
         ensure!(
-            mismatch["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("example/infra-fork")),
-            "the alert carries our message: {mismatch:#}"
-        );
-        ensure!(
-            !got.iter()
-                .any(|n| n["involvedObject"]["name"] == "good" && n["severity"] == "error"),
-            "a verified source raises no error alert: {got:#?}"
+            unsigned["metadata"]["verdict"] == "Unsigned",
+            "{unsigned:#}"
         );
         Ok(())
     })
