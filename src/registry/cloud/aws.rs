@@ -19,6 +19,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 use serde::Deserialize;
 
+use super::cache::{Expiring, TokenCache};
 use super::endpoints::{CloudEndpoints, Endpoint};
 use super::error::{CloudError, Provider};
 use super::host::EcrHost;
@@ -31,14 +32,29 @@ const P: Provider = Provider::Aws;
 const ECR_TARGET: &str = "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken";
 const ECR_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
-/// The registry credential for `ecr`.
+/// AWS credentials fetched for the controller's identity, with when they expire.
+#[derive(Clone)]
+pub(super) struct Identity {
+    creds: AwsCredentials,
+    expires: Option<SystemTime>,
+}
+
+impl Expiring for Identity {
+    fn expires(&self) -> Option<SystemTime> {
+        self.expires
+    }
+}
+
+/// The registry credential for `ecr`; exchanged identity credentials are kept in `identity`
+/// until shortly before they expire, as the AWS SDKs keep them.
 pub(super) async fn registry_token(
     http: &CloudHttp,
     env: &CloudEnv,
     endpoints: &CloudEndpoints,
+    identity: &TokenCache<Identity>,
     ecr: &EcrHost,
 ) -> Result<RegistryToken, CloudError> {
-    let creds = credentials(http, env, endpoints, ecr).await?;
+    let creds = credentials(http, env, endpoints, identity, ecr).await?;
     ecr_token(http, endpoints, ecr, &creds).await
 }
 
@@ -47,6 +63,7 @@ async fn credentials(
     http: &CloudHttp,
     env: &CloudEnv,
     endpoints: &CloudEndpoints,
+    identity: &TokenCache<Identity>,
     ecr: &EcrHost,
 ) -> Result<AwsCredentials, CloudError> {
     if let (Some(id), Some(secret)) = (
@@ -63,18 +80,30 @@ async fn credentials(
         env.get("AWS_ROLE_ARN"),
         env.get("AWS_WEB_IDENTITY_TOKEN_FILE"),
     ) {
-        let token = read_token_file(P, "web identity token file", file)?;
         let session = env
             .get("AWS_ROLE_SESSION_NAME")
             .unwrap_or("provenance-auditor");
-        return assume_role_with_web_identity(http, endpoints, ecr, role, session, &token).await;
+        // Per STS endpoint: the registry's region and partition decide which STS answers.
+        let key = format!("irsa\0{role}\0{session}\0{}", sts_base(endpoints, ecr));
+        let fetched = identity
+            .get_or_fetch(&key, || async {
+                let token = read_token_file(P, "web identity token file", file)?;
+                assume_role_with_web_identity(http, endpoints, ecr, role, session, &token).await
+            })
+            .await?;
+        return Ok(fetched.creds);
     }
     if let Some(uri) = env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
-        let token = match env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") {
-            Some(f) => Some(read_token_file(P, "container authorization token file", f)?),
-            None => None,
-        };
-        return container_credentials(http, uri, token.as_deref()).await;
+        let fetched = identity
+            .get_or_fetch(&format!("pod\0{uri}"), || async {
+                let token = match env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") {
+                    Some(f) => Some(read_token_file(P, "container authorization token file", f)?),
+                    None => None,
+                };
+                container_credentials(http, uri, token.as_deref()).await
+            })
+            .await?;
+        return Ok(fetched.creds);
     }
     Err(CloudError::NoIdentity {
         provider: P,
@@ -112,7 +141,7 @@ async fn assume_role_with_web_identity(
     role: &str,
     session: &str,
     token: &str,
-) -> Result<AwsCredentials, CloudError> {
+) -> Result<Identity, CloudError> {
     let body = form(&[
         ("Action", "AssumeRoleWithWebIdentity"),
         ("Version", "2011-06-15"),
@@ -146,7 +175,19 @@ async fn assume_role_with_web_identity(
     if creds.access_key_id.is_empty() || creds.secret_access_key.is_empty() {
         return Err(bad("empty credentials"));
     }
-    Ok(creds)
+    // Unreadable or absent: used once, never kept.
+    let expires = xml::text_in(doc, "Credentials", "Expiration")
+        .ok()
+        .and_then(|t| iso_time(&t));
+    Ok(Identity { creds, expires })
+}
+
+/// An ISO 8601 / RFC 3339 time (STS's `Expiration`, the container endpoint's).
+fn iso_time(t: &str) -> Option<SystemTime> {
+    t.trim()
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .map(SystemTime::from)
 }
 
 #[derive(Deserialize)]
@@ -155,6 +196,7 @@ struct ContainerCredentials {
     access_key_id: String,
     secret_access_key: String,
     token: Option<String>,
+    expiration: Option<String>,
 }
 
 /// Hosts the container credentials endpoint may be on over plain HTTP (as the AWS SDKs
@@ -165,7 +207,7 @@ async fn container_credentials(
     http: &CloudHttp,
     uri: &str,
     token: Option<&str>,
-) -> Result<AwsCredentials, CloudError> {
+) -> Result<Identity, CloudError> {
     let url = reqwest::Url::parse(uri).map_err(|_| CloudError::Config {
         provider: P,
         detail: "AWS_CONTAINER_CREDENTIALS_FULL_URI is not a URL".into(),
@@ -192,10 +234,13 @@ async fn container_credentials(
             service: "container credentials endpoint",
             detail: "an answer without AccessKeyId and SecretAccessKey".into(),
         })?;
-    Ok(AwsCredentials {
-        access_key_id: c.access_key_id,
-        secret_access_key: c.secret_access_key,
-        session_token: c.token,
+    Ok(Identity {
+        expires: c.expiration.as_deref().and_then(iso_time),
+        creds: AwsCredentials {
+            access_key_id: c.access_key_id,
+            secret_access_key: c.secret_access_key,
+            session_token: c.token,
+        },
     })
 }
 
@@ -353,6 +398,18 @@ mod tests {
         .unwrap();
         assert_eq!(sts_base(&over, &e), "http://127.0.0.1:1");
         assert_eq!(ecr_base(&over, &e), "http://127.0.0.1:2");
+    }
+
+    #[test]
+    fn identity_expiry_is_read_from_rfc3339_or_not_at_all() {
+        let t = iso_time("2026-12-07T04:00:00Z").unwrap();
+        assert_eq!(
+            t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(),
+            1_796_616_000
+        );
+        assert!(iso_time(" 2026-12-07T04:00:00.5+00:00 ").is_some());
+        assert_eq!(iso_time("tomorrow"), None);
+        assert_eq!(iso_time(""), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Registry tokens from the cloud, kept until shortly before they expire: one fetch per key
-//! at a time (concurrent audits of sources on one registry wait for the same token), and a
-//! token whose expiry is unknown or already past used once and never kept.
+//! Registry tokens (and the AWS identity credentials they are made with) from the cloud, kept
+//! until shortly before they expire: one fetch per key at a time (concurrent audits of sources
+//! on one registry wait for the same token), and a token whose expiry is unknown or already
+//! past used once and never kept.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,23 +19,38 @@ const RENEW_SHARE: u32 = 10;
 const MIN_SLACK: Duration = Duration::from_secs(10);
 const MAX_SLACK: Duration = Duration::from_secs(300);
 
-type Slot = Arc<tokio::sync::Mutex<Option<(RegistryToken, Instant)>>>;
+type Slot<T> = Arc<tokio::sync::Mutex<Option<(T, Instant)>>>;
 
-#[derive(Default)]
-pub(super) struct TokenCache {
-    slots: Mutex<HashMap<String, Slot>>,
+/// A credential that says when it expires (`None`: unknown).
+pub(super) trait Expiring: Clone {
+    /// When the cloud says it expires.
+    fn expires(&self) -> Option<SystemTime>;
 }
 
-impl TokenCache {
+impl Expiring for RegistryToken {
+    fn expires(&self) -> Option<SystemTime> {
+        self.expires
+    }
+}
+
+pub(super) struct TokenCache<T = RegistryToken> {
+    slots: Mutex<HashMap<String, Slot<T>>>,
+}
+
+impl<T> Default for TokenCache<T> {
+    fn default() -> Self {
+        TokenCache {
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<T: Expiring> TokenCache<T> {
     /// The token for `key`, from the cache while it is fresh, else from `fetch`.
-    pub(super) async fn get_or_fetch<F, Fut>(
-        &self,
-        key: &str,
-        fetch: F,
-    ) -> Result<RegistryToken, CloudError>
+    pub(super) async fn get_or_fetch<F, Fut>(&self, key: &str, fetch: F) -> Result<T, CloudError>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<RegistryToken, CloudError>>,
+        Fut: Future<Output = Result<T, CloudError>>,
     {
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
@@ -51,7 +67,7 @@ impl TokenCache {
         }
         *held = None;
         let token = fetch().await?;
-        if let Some(until) = keep_until(token.expires, SystemTime::now(), Instant::now()) {
+        if let Some(until) = keep_until(token.expires(), SystemTime::now(), Instant::now()) {
             *held = Some((token.clone(), until));
         }
         Ok(token)
@@ -109,7 +125,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_fetch_serves_every_caller_while_fresh_and_expired_tokens_are_fetched_again() {
-        let cache = TokenCache::default();
+        let cache: TokenCache = TokenCache::default();
         let fetches = AtomicU32::new(0);
         let in_an_hour = SystemTime::now() + Duration::from_secs(3600);
         for _ in 0..3 {

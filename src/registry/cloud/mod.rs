@@ -95,6 +95,9 @@ struct Inner {
     endpoints: CloudEndpoints,
     http: http::CloudHttp,
     cache: cache::TokenCache,
+    /// AWS identity credentials (STS, EKS Pod Identity), apart from the ECR tokens made with
+    /// them: a failed or expired ECR token does not cost another identity exchange.
+    aws_identity: cache::TokenCache<aws::Identity>,
 }
 
 impl fmt::Debug for CloudCredentials {
@@ -116,6 +119,7 @@ impl CloudCredentials {
                 endpoints,
                 http: http::CloudHttp::new(timeout),
                 cache: cache::TokenCache::default(),
+                aws_identity: cache::TokenCache::default(),
             }),
         }
     }
@@ -156,7 +160,7 @@ impl CloudCredentials {
         let i = &self.inner;
         match registry {
             CloudRegistry::Ecr(ecr) => {
-                aws::registry_token(&i.http, &i.env, &i.endpoints, ecr).await
+                aws::registry_token(&i.http, &i.env, &i.endpoints, &i.aws_identity, ecr).await
             }
             CloudRegistry::Gcp { .. } => gcp::registry_token(&i.http, &i.env, &i.endpoints).await,
             CloudRegistry::Acr { host, cloud } => {
