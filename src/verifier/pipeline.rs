@@ -353,6 +353,7 @@ impl Verifier {
         // attestations (unread, the attestations are incomplete, so never judged missing).
         let options = crate::registry::DiscoverOptions {
             legacy_attestations: !decision.required_attestations().is_empty(),
+            ..Default::default()
         };
         let discovery = match client
             .discover_with(&image_ref.registry, &image_ref.repository, &digest, options)
