@@ -66,8 +66,8 @@ pub use helm_http::{ChartEntry, FetchedPackage, HelmRepoClient, HelmRepoOptions}
 pub use legacy::simple_signing_payload;
 pub use manifest::is_sigstore_bundle_media_type;
 pub use notation::{NOTARY_ENVELOPES, NOTARY_SIGNATURE, NOTATION_MALFORMED};
-pub(crate) use reference::is_repository;
 pub use recheck::Recheck;
+pub(crate) use reference::is_repository;
 pub use reference::{ImageRef, RefError};
 pub use request_budget::BudgetSpec;
 pub use seen::Seen;

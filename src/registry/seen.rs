@@ -74,3 +74,20 @@ pub(crate) fn bundle_digests<'a>(
     v.dedup();
     v
 }
+
+#[cfg(test)]
+impl Seen {
+    /// A remembered discovery of a legacy signature at `.sig` manifest `n`, for other rooms'
+    /// tests.
+    pub(crate) fn example(n: u8) -> Self {
+        Seen {
+            bundles: BundlePlace::Tag {
+                tag: Tag::Absent,
+                api_asked: false,
+            },
+            legacy: Tag::Manifest(format!("sha256:{n:064x}")),
+            attestations: None,
+            manifest_gets: 2,
+        }
+    }
+}

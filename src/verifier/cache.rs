@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::OwnedMutexGuard;
 
+use super::pacing;
 use super::schedule::{self, Intervals};
 use crate::api::VerdictCacheKey;
 use crate::engine::{Evaluation, Verdict};
@@ -136,7 +137,7 @@ impl VerdictCache {
     pub fn lookup(&self, key: &VerdictCacheKey, now: i64) -> Lookup {
         match self.lock().get(key) {
             None => Lookup::Miss,
-            Some(e) if schedule::is_due(e.holds(), e.since, e.checked, now, self.intervals) => {
+            Some(e) if pacing::is_due(key, e.holds(), e.since, e.checked, now, self.intervals) => {
                 Lookup::Due(e.clone())
             }
             Some(e) => Lookup::Fresh(e.clone()),
@@ -239,15 +240,22 @@ mod tests {
     fn a_negative_verdict_falls_due_within_a_minute() {
         let cache = VerdictCache::new(IV);
         cache.insert(key("r"), evaluation(Verdict::Unsigned), 1_000);
-        assert!(matches!(cache.lookup(&key("r"), 1_059), Lookup::Fresh(_)));
-        assert!(matches!(cache.lookup(&key("r"), 1_060), Lookup::Due(_)));
+        // At its jittered point of the minute (see `pacing`), at the latest after a minute.
+        let due = pacing::next_check(&key("r"), false, 1_000, 1_000, IV);
+        assert!((1_054..=1_060).contains(&due), "{due}");
+        assert!(matches!(cache.lookup(&key("r"), due - 1), Lookup::Fresh(_)));
+        assert!(matches!(cache.lookup(&key("r"), due), Lookup::Due(_)));
     }
 
     #[test]
-    fn a_verified_verdict_falls_due_after_the_reverify_interval() {
+    fn a_verified_verdict_falls_due_within_the_reverify_interval() {
         let cache = VerdictCache::new(IV);
         cache.insert(key("r"), evaluation(Verdict::Verified), 0);
-        assert!(matches!(cache.lookup(&key("r"), 3_599), Lookup::Fresh(_)));
+        // At its slot of the interval (see `pacing`), at the latest after the interval.
+        let due = pacing::next_check(&key("r"), true, 0, 0, IV);
+        assert!((36..=3_600).contains(&due), "{due}");
+        assert!(matches!(cache.lookup(&key("r"), due - 1), Lookup::Fresh(_)));
+        assert!(matches!(cache.lookup(&key("r"), due), Lookup::Due(_)));
         assert!(matches!(cache.lookup(&key("r"), 3_600), Lookup::Due(_)));
     }
 
