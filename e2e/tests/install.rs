@@ -113,7 +113,7 @@ async fn chart_with_every_optional_feature_is_accepted_by_the_api_server() {
                 "lease Role rules {}",
                 role["rules"]
             );
-            // The PrometheusRule: rules.yaml's ten alerts, with runbooks under the values' base.
+            // The PrometheusRule: rules.yaml's twelve alerts, with runbooks under the values' base.
             let rule = release.object("PrometheusRule")?;
             let alerts: Vec<&Value> = rule["spec"]["groups"]
                 .as_array()
@@ -121,7 +121,7 @@ async fn chart_with_every_optional_feature_is_accepted_by_the_api_server() {
                 .flatten()
                 .flat_map(|g| g["rules"].as_array().into_iter().flatten())
                 .collect();
-            ensure!(alerts.len() == 10, "{} alerts: {}", alerts.len(), rule["spec"]);
+            ensure!(alerts.len() == 12, "{} alerts: {}", alerts.len(), rule["spec"]);
             for a in &alerts {
                 let name = a["alert"].as_str().unwrap_or_default().to_lowercase();
                 ensure!(
