@@ -13,8 +13,9 @@ Steps (each a subcommand):
   latency NS N SECONDS DIGESTS    N status changes spread over SECONDS (source i gets digest i of
                                   DIGESTS); prints the SourceAudit update latency from each watch
                                   event, as JSON
-  registry-log FILE INTERVAL      the controller's requests in a slice of the registry's access
-                                  log, as JSON: by method, manifest GETs, the distinct artifacts
+  registry-log FILE FROM TO INTERVAL
+                                  the controller's requests in bytes FROM..TO of the registry's
+                                  access log, as JSON: by method, manifest GETs, the distinct artifacts
                                   (verdicts) they were about, and the densest 1 % of INTERVAL
                                   seconds (the share of verdicts first asked about in it)
 
@@ -324,10 +325,13 @@ def parse_time(t):
     return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) + float("0." + frac)
 
 
-def registry_log(path, interval):
-    """What the controller asked the registry in one slice of its access log."""
+def registry_log(path, start, end, interval):
+    """What the controller asked the registry in bytes start..end of its access log."""
     by_method, manifest_gets, first = {}, 0, {}
-    for line in open(path, errors="replace"):
+    with open(path, "rb") as f:
+        f.seek(start)
+        text = f.read(end - start).decode(errors="replace")
+    for line in text.splitlines():
         m = LOG_LINE.search(line)
         if not m or not m.group(4).startswith("provenance-auditor/"):
             continue
@@ -363,7 +367,7 @@ def main():
     elif cmd == "latency":
         latency(args[0], int(args[1]), float(args[2]), args[3])
     elif cmd == "registry-log":
-        registry_log(args[0], float(args[1]))
+        registry_log(args[0], int(args[1]), int(args[2]), float(args[3]))
     else:
         sys.exit(__doc__)
 

@@ -214,11 +214,8 @@ snap unchanged0
 sleep "$REVERIFY"  # the measurement window itself: exactly one interval
 snap unchanged1
 off_u1=$(stat -c %s "$reg_log")
-slice() { tail -c +$(($1 + 1)) "$reg_log" | head -c $(($2 - $1)); }
-slice "$off_r0" "$off_r1" >"$work/reverify.log"
-slice "$off_u0" "$off_u1" >"$work/unchanged.log"
-$PY registry-log "$work/reverify.log" "$REVERIFY" >"$work/reverify.json"
-$PY registry-log "$work/unchanged.log" "$REVERIFY" >"$work/unchanged.json"
+$PY registry-log "$reg_log" "$off_r0" "$off_r1" "$REVERIFY" >"$work/reverify.json"
+$PY registry-log "$reg_log" "$off_u0" "$off_u1" "$REVERIFY" >"$work/unchanged.json"
 
 python3 - "$work" "$N_SRC" "$N_ART" "$N_CHG" "$(getconf CLK_TCK)" "$rss" "$T_SETUP" "$((SECONDS - T_BUILT))" "$((T_BUILT - T_BEGIN))" \
   "$((scrape_cpu1 - scrape_cpu0))" "$scrape_bytes" "$REVERIFY" <<'PY'
