@@ -38,7 +38,7 @@ use super::manifest::{
 };
 use super::next_link::{next_link, Next};
 use super::reference::{is_repository, is_sha256_digest};
-use super::seen::{bundle_digests, BundlePlace, Seen, Tag};
+use super::seen::{signature_digests, BundlePlace, Seen, Tag};
 
 /// Signature objects fetched at the same time within one place.
 const CONCURRENCY: usize = 4;
@@ -200,7 +200,7 @@ impl RegistryClient {
                 .referrers_api(registry, repository, digest, budget, None)
                 .await?
             {
-                bundles_place = BundlePlace::Api(bundle_digests(&entries));
+                bundles_place = BundlePlace::Api(signature_digests(&entries));
                 d.absorb(
                     self.read_bundles(
                         registry,
@@ -318,7 +318,7 @@ impl RegistryClient {
         };
         let (location, entries, cut, place) = match from_api {
             Some((entries, cut)) => {
-                let place = BundlePlace::Api(bundle_digests(&entries));
+                let place = BundlePlace::Api(signature_digests(&entries));
                 (SignatureLocation::ReferrersApi, entries, cut, place)
             }
             None => {

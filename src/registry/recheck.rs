@@ -10,7 +10,8 @@
 //!   then reads everything again. ETags are not used: they are not content digests unless a
 //!   registry says so, and a weak one never is;
 //! - the referrers API (`HEAD` on it is not universally supported): its listing is read again
-//!   (a `GET`, not a manifest) and its bundle referrers compared; a listing cut short is changed;
+//!   (a `GET`, not a manifest) and its signature referrers (cosign bundles, Notation
+//!   signatures) compared; a listing cut short is changed;
 //! - the `.att` tag is asked about only when the caller needs attestations, and is changed when
 //!   it was not read last time;
 //! - where the registry's referrers support is now known to differ from what the discovery
@@ -40,7 +41,7 @@ use super::found::DiscoverOptions;
 use super::http::status_error;
 use super::manifest::MANIFEST_ACCEPT;
 use super::reference::{is_repository, is_sha256_digest};
-use super::seen::{bundle_digests, BundlePlace, Seen, Tag};
+use super::seen::{signature_digests, BundlePlace, Seen, Tag};
 
 /// What a re-check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,7 +201,7 @@ impl RegistryClient {
             None if remembered.is_empty() => None,
             None => Some("the referrers API no longer answers".into()),
             Some((_, cut)) if !cut.is_empty() => Some("the referrers listing is cut short".into()),
-            Some((entries, _)) if bundle_digests(&entries) == remembered => None,
+            Some((entries, _)) if signature_digests(&entries) == remembered => None,
             Some(_) => Some("the referrers listing changed".into()),
         })
     }

@@ -302,6 +302,33 @@ async fn the_referrers_api_is_listed_again_and_only_bundles_matter() {
 }
 
 #[tokio::test]
+async fn a_notation_signature_added_to_the_referrers_api_is_a_change() {
+    let store = Store {
+        api: true,
+        ..Store::default()
+    };
+    let b1 = add_bundle(&store, 1);
+    store.put(
+        referrers_path(),
+        OCI_INDEX,
+        index(std::slice::from_ref(&b1)),
+    );
+    let srv = TestServer::start(store.handler()).await;
+    let c = client();
+    let seen = discovered(&c, &srv, DiscoverOptions::default()).await;
+    // Discovery reads Notation signatures from the same listing: one appearing (or going)
+    // changes what a verdict under a Notation policy is judged from.
+    let notation = format!(
+        r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":1,"artifactType":"{}"}}"#,
+        sha(b"notation"),
+        crate::registry::NOTARY_SIGNATURE
+    );
+    store.put(referrers_path(), OCI_INDEX, index(&[b1, notation]));
+    let r = recheck(&c, &srv, &seen, DiscoverOptions::default()).await;
+    assert!(matches!(r, Ok(Recheck::Changed(_))), "{r:?}");
+}
+
+#[tokio::test]
 async fn attestations_are_asked_about_only_when_needed_and_only_if_read_last_time() {
     let store = Store::default();
     sign_at_tag(&store, &[add_bundle(&store, 1)]);

@@ -5,8 +5,9 @@
 //! Each place is remembered by what identifies its content:
 //! - the `sha256-<hex>` referrers tag, `.sig` and `.att` tags: the digest of the manifest read
 //!   (computed from its bytes, never taken from a header), or that the tag was absent (404);
-//! - the referrers API: the sorted digests of the bundle referrers it listed (what discovery
-//!   reads from it; other artifact types are ignored there, so they are here).
+//! - the referrers API: the sorted digests of the signature referrers it listed, cosign bundles
+//!   and Notation signatures alike (what discovery reads from it; other artifact types are
+//!   ignored there, so they are here).
 //!
 //! Everything below a remembered digest is content-addressed (the index lists manifests by
 //! digest, the manifests list blobs by digest), so the same digests mean the same bytes. Only a
@@ -28,7 +29,7 @@ pub struct Seen {
 /// Where the bundles were listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum BundlePlace {
-    /// The referrers API, listing these bundle referrers (sorted, deduplicated).
+    /// The referrers API, listing these signature referrers (sorted, deduplicated).
     Api(Vec<String>),
     /// The `sha256-<hex>` tag fallback. `api_asked`: the referrers API was asked too and said
     /// it is not there (an artifact with nothing at all, on a registry thought to lack it).
@@ -57,16 +58,19 @@ impl Seen {
     }
 }
 
-/// The bundle referrers among listed descriptors, as remembered: sorted, deduplicated digests.
-pub(crate) fn bundle_digests<'a>(
+/// The referrers discovery reads among listed descriptors, as remembered: sorted, deduplicated
+/// digests of the cosign bundles and the Notation signatures. A referrer of either kind added
+/// or deleted is a change; any other artifact type (an SBOM, …) is not.
+pub(crate) fn signature_digests<'a>(
     entries: impl IntoIterator<Item = &'a super::manifest::Descriptor>,
 ) -> Vec<String> {
     let mut v: Vec<String> = entries
         .into_iter()
         .filter(|d| {
-            d.artifact_type
-                .as_deref()
-                .is_some_and(super::manifest::is_sigstore_bundle_media_type)
+            d.artifact_type.as_deref().is_some_and(|t| {
+                super::manifest::is_sigstore_bundle_media_type(t)
+                    || t == super::notation::NOTARY_SIGNATURE
+            })
         })
         .map(|d| d.digest.clone())
         .collect();
