@@ -69,7 +69,7 @@ pub(crate) fn signature_digests<'a>(
         .filter(|d| {
             d.artifact_type.as_deref().is_some_and(|t| {
                 super::manifest::is_sigstore_bundle_media_type(t)
-                    || t == super::notation::NOTARY_SIGNATURE
+                    || t == super::manifest::NOTARY_SIGNATURE
             })
         })
         .map(|d| d.digest.clone())
