@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::OwnedMutexGuard;
 
 use super::pacing;
-use super::schedule::{self, Intervals};
+use super::schedule::Intervals;
 use crate::api::VerdictCacheKey;
 use crate::engine::{Evaluation, Verdict};
 use crate::vocabulary::Status;
@@ -71,9 +71,10 @@ impl Entry {
         holds(&self.evaluation)
     }
 
-    /// How long until the registry must be asked again (zero when due).
-    pub fn due_in(&self, now: i64, iv: Intervals) -> Duration {
-        schedule::due_in(self.holds(), self.since, self.checked, now, iv)
+    /// How long until the registry must be asked again about the verdict of `key` (zero when
+    /// due): its schedule, spread by [`pacing`].
+    pub fn due_in(&self, key: &VerdictCacheKey, now: i64, iv: Intervals) -> Duration {
+        pacing::due_in(key, self.holds(), self.since, self.checked, now, iv)
     }
 }
 
@@ -189,6 +190,12 @@ impl VerdictCache {
 mod tests {
     use super::*;
 
+    /// How long until `e` is due on the plain schedule (before [`pacing`] spreads it): what
+    /// the bookkeeping of `since` and `checked` decides.
+    fn plain_due(e: &Entry, now: i64, iv: Intervals) -> Duration {
+        crate::verifier::schedule::due_in(e.holds(), e.since, e.checked, now, iv)
+    }
+
     fn key(repository: &str) -> VerdictCacheKey {
         VerdictCacheKey {
             registry: "registry.example".into(),
@@ -279,11 +286,11 @@ mod tests {
         let e = cache.insert(key("r"), evaluation(Verdict::Unsigned), 60);
         assert_eq!((e.since, e.checked), (0, 60));
         let e = cache.insert(key("r"), evaluation(Verdict::Unsigned), 120);
-        assert_eq!(e.due_in(120, IV), Duration::from_secs(120));
+        assert_eq!(plain_due(&e, 120, IV), Duration::from_secs(120));
         // A new verdict starts its own schedule.
         let e = cache.insert(key("r"), evaluation(Verdict::Verified), 240);
         assert_eq!((e.since, e.checked), (240, 240));
-        assert_eq!(e.due_in(240, IV), Duration::from_secs(3600));
+        assert_eq!(plain_due(&e, 240, IV), Duration::from_secs(3600));
     }
 
     #[test]
@@ -320,13 +327,13 @@ mod tests {
         };
         assert!(definite(&missing()) && !holds(&missing()));
         let e = cache.insert(key("r"), missing(), 1_000);
-        assert_eq!(e.due_in(1_000, IV), Duration::from_secs(60));
+        assert_eq!(plain_due(&e, 1_000, IV), Duration::from_secs(60));
         assert!(matches!(cache.lookup(&key("r"), 1_060), Lookup::Due(_)));
         // Found again: 1, 1, 2 … minutes, as for `Unsigned`.
         let e = cache.insert(key("r"), missing(), 1_060);
-        assert_eq!(e.due_in(1_060, IV), Duration::from_secs(60));
+        assert_eq!(plain_due(&e, 1_060, IV), Duration::from_secs(60));
         let e = cache.insert(key("r"), missing(), 1_120);
-        assert_eq!(e.due_in(1_120, IV), Duration::from_secs(120));
+        assert_eq!(plain_due(&e, 1_120, IV), Duration::from_secs(120));
         // Attested at last: a result that holds, re-checked once per reverify interval.
         let e = cache.insert(
             key("r"),
@@ -334,7 +341,7 @@ mod tests {
             1_240,
         );
         assert_eq!((e.since, e.checked), (1_240, 1_240));
-        assert_eq!(e.due_in(1_240, IV), Duration::from_secs(3_600));
+        assert_eq!(plain_due(&e, 1_240, IV), Duration::from_secs(3_600));
     }
 
     #[test]
@@ -360,6 +367,6 @@ mod tests {
             1_200,
         );
         assert_eq!(e.since, 1_200);
-        assert_eq!(e.due_in(1_200, IV), Duration::from_secs(60));
+        assert_eq!(plain_due(&e, 1_200, IV), Duration::from_secs(60));
     }
 }

@@ -164,7 +164,7 @@ impl Verifier {
             }));
         }
         let entry = self.cache.insert(key.clone(), evaluation, checked);
-        let due = entry.due_in(checked, intervals);
+        let due = entry.due_in(&key, checked, intervals);
         Ok(Found::Scheduled(
             Outcome::Evaluated {
                 digest,

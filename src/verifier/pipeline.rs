@@ -27,7 +27,6 @@ use super::creds::{fetch_secrets, read_secret, secrets_needed, CredentialError, 
 use super::found::Found;
 use super::mode::Verifier;
 pub use super::outcome::{cache_key, evaluate_discovery, still_fresh, worth_retrying};
-use super::pacing;
 use super::recheck::is_recheck;
 use super::schedule::Intervals;
 use super::secret_cache::{SecretCache, SecretData};
@@ -414,14 +413,7 @@ impl Verifier {
         }
         let entry = self.cache.insert(key.clone(), evaluation, checked);
         self.remembered.put(&key, discovery.seen);
-        let due = pacing::due_in(
-            &key,
-            entry.holds(),
-            entry.since,
-            entry.checked,
-            checked,
-            intervals,
-        );
+        let due = entry.due_in(&key, checked, intervals);
         Ok(Found::Scheduled(
             Outcome::Evaluated {
                 digest,
@@ -602,7 +594,7 @@ pub(super) fn cached(
     now: i64,
     iv: Intervals,
 ) -> Found {
-    let due = pacing::due_in(&key, entry.holds(), entry.since, entry.checked, now, iv);
+    let due = entry.due_in(&key, now, iv);
     Found::Scheduled(
         Outcome::Evaluated {
             digest,

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant, SystemTime};
 use super::cache::Entry;
 use super::found::Found;
 use super::mode::Verifier;
-use super::pacing;
 use crate::api::{SourceAuditStatus, VerdictCacheKey};
 use crate::audit::status::Outcome;
 use crate::cluster::{self, time};
@@ -74,14 +73,7 @@ impl Verifier {
                     self.verification(entry.evaluation.verdict, started);
                     let checked = cluster::now().0.as_second();
                     let entry = self.cache.insert(key.clone(), entry.evaluation, checked);
-                    let due = pacing::due_in(
-                        key,
-                        entry.holds(),
-                        entry.since,
-                        entry.checked,
-                        checked,
-                        self.cache.intervals(),
-                    );
+                    let due = entry.due_in(key, checked, self.cache.intervals());
                     let outcome = Outcome::Evaluated {
                         digest: digest.to_string(),
                         evaluation: entry.evaluation,
