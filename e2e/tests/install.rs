@@ -512,7 +512,7 @@ async fn config_default_is_accepted_by_the_api_server_with_and_without_its_compo
                 .filter_map(|r| r["annotations"]["runbook_url"].as_str())
                 .collect();
             ensure!(
-                runbooks.len() == 10 && runbooks.iter().all(|u| u.starts_with("https://")),
+                runbooks.len() == 12 && runbooks.iter().all(|u| u.starts_with("https://")),
                 "runbook URLs {runbooks:?}"
             );
             Ok(())
