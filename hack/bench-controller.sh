@@ -83,7 +83,7 @@ done
 wait
 
 say "creating $N_SRC suspended OCIRepositories with a Flux status…"
-$K apply --server-side -f config/crd/bases >/dev/null
+$K apply --server-side --force-conflicts -f config/crd/bases >/dev/null
 $K create namespace $NS >/dev/null
 $K -n $NS create secret generic trusted-root --from-file=trusted_root.json="$work/forge/trusted_root.json" >/dev/null
 policy() {
