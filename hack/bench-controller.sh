@@ -181,7 +181,7 @@ rss=$(awk '/VmHWM/ {print $2}' "/proc/$ctl_pid/status")
 # one round of it, by restarting the controller with a 120 s interval once the last verdict is
 # older than that, so that every verdict is due at once, and none twice before the round ends.
 # Done when every audit's status was written again (its lastVerifiedTime moves), counted by
-# kube-apiserver.
+# kube-apiserver, and every verdict in use was asked about again (the registry's log).
 REVERIFY=120
 say "re-verification: one round of re-checking every verdict (restart with --reverify-interval ${REVERIFY}s, once the last verdict is that old)…"
 sleep $((REVERIFY + 5))  # the interval itself, not a wait for a condition: the change phase just verified
@@ -200,6 +200,22 @@ deadline=$((SECONDS + 600))
 while [ $(($(status_writes) - w0)) -lt "$N_SRC" ]; do
   [ $SECONDS -ge $deadline ] && { say "re-verification: not every audit re-checked after 600 s"; break; }
   sleep 1  # polling interval of the wait loop (bounded by the deadline above)
+done
+# Counting status writes is not enough: a source whose verdict fell due again within the round
+# (at its slot of the short interval) is written twice, so the count reaches N_SRC while the
+# verdicts of single sources late in a long queue may not have been read yet, and their first
+# read then lands in the unchanged round below. The round also waits until every verdict in use
+# has been asked about since the restart: the N_CHG new revisions (one source each) and the
+# original artifacts some unchanged source still uses.
+in_use=$((N_CHG < N_SRC ? N_CHG : N_SRC))
+rest=$((N_SRC - in_use))
+in_use=$((in_use + (rest < N_ART ? rest : N_ART)))
+verdicts_asked() {
+  $PY registry-log "$reg_log" "$off_r0" "$(stat -c %s "$reg_log")" "$REVERIFY" | jq .verdicts
+}
+while [ "$(verdicts_asked)" -lt "$in_use" ]; do
+  [ $SECONDS -ge $deadline ] && { say "re-verification: not every verdict asked about after 600 s"; break; }
+  sleep 2  # polling interval of the wait loop (bounded by the deadline above; each poll reads the log)
 done
 snap reverify1
 off_r1=$(stat -c %s "$reg_log")
