@@ -412,7 +412,8 @@ impl Verifier {
             }));
         }
         let entry = self.cache.insert(key.clone(), evaluation, checked);
-        self.remembered.put(&key, discovery.seen);
+        self.remembered
+            .put(&key, super::remembered::reusable(&discovery));
         let due = entry.due_in(&key, checked, intervals);
         Ok(Found::Scheduled(
             Outcome::Evaluated {

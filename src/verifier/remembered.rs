@@ -14,7 +14,21 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::api::VerdictCacheKey;
-use crate::registry::Seen;
+use crate::registry::{Discovery, Seen};
+
+/// What of `discovery` may stand for the verdict judged from it at later re-checks: its
+/// [`Seen`], unless that verdict depends on when it was judged. Notation signatures are judged
+/// as of the time of the check (`io.cncf.notary.expiry`, the certificate chain's validity), so
+/// the same bytes can give another verdict later: an artifact with any is read and judged again
+/// at every re-check. Cosign's judgements are fixed by the bytes (a keyless certificate is
+/// checked at its transparency log's integrated time, never at the time of the check).
+pub fn reusable(discovery: &Discovery) -> Option<Seen> {
+    discovery
+        .notation
+        .is_empty()
+        .then(|| discovery.seen.clone())
+        .flatten()
+}
 
 /// Entries kept at once.
 pub const MAX_REMEMBERED: usize = 10_000;
@@ -100,6 +114,30 @@ mod tests {
         r.put(&key(2), Some(Seen::example(2)));
         r.forget(&key(2));
         assert!(r.is_empty());
+    }
+
+    #[test]
+    fn a_discovery_with_a_notation_signature_is_never_reused() {
+        let mut d = Discovery {
+            seen: Some(Seen::example(1)),
+            ..Discovery::default()
+        };
+        assert_eq!(reusable(&d), Some(Seen::example(1)));
+        d.notation.push(crate::registry::FoundNotation {
+            location: crate::registry::SignatureLocation::ReferrersApi,
+            manifest_digest: format!("sha256:{:064x}", 7),
+            media_type: "application/jose+json".into(),
+            envelope: b"{}".to_vec(),
+            scope: "r.example/app".into(),
+        });
+        assert_eq!(
+            reusable(&d),
+            None,
+            "a verdict judged as of its time is judged again"
+        );
+        d.notation.clear();
+        d.seen = None;
+        assert_eq!(reusable(&d), None, "an incomplete discovery neither");
     }
 
     #[test]
