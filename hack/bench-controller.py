@@ -13,12 +13,18 @@ Steps (each a subcommand):
   latency NS N SECONDS DIGESTS    N status changes spread over SECONDS (source i gets digest i of
                                   DIGESTS); prints the SourceAudit update latency from each watch
                                   event, as JSON
+  registry-log FILE FROM TO INTERVAL
+                                  the controller's requests in bytes FROM..TO of the registry's
+                                  access log, as JSON: by method, manifest GETs, the distinct artifacts
+                                  (verdicts) they were about, and the densest 1 % of INTERVAL
+                                  seconds (the share of verdicts first asked about in it)
 
 Talks to the API server with the admin kubeconfig ($KUBECONFIG_ADMIN) over keep-alive
 connections from a few threads; the registry is the stack's plain-HTTP one. Standard library only.
 """
 
 import base64
+import calendar
 import hashlib
 import http.client
 import json
@@ -307,6 +313,49 @@ def latency(ns, n, seconds, digests_file):
                       "max": lat[-1] if lat else float("nan")}))
 
 
+LOG_LINE = re.compile(r'time="([^"]+)".*msg="response completed(?: with error)?".*http\.request\.method=(\w+).*'
+                      r'http\.request\.uri="?([^"\s]+)"?.*http\.request\.useragent="?([^"\s]+)')
+# The artifact a request is about: its referrers tag (and .sig/.att tags), or its referrers API.
+ARTIFACT = re.compile(r"^/v2/(.+)/(?:manifests/sha256-|referrers/sha256:)([0-9a-f]{64})")
+
+
+def parse_time(t):
+    """RFC 3339 with nanoseconds (the registry's log) -> Unix seconds."""
+    base, frac = (t.rstrip("Z").split(".") + ["0"])[:2]
+    return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) + float("0." + frac)
+
+
+def registry_log(path, start, end, interval):
+    """What the controller asked the registry in bytes start..end of its access log."""
+    by_method, manifest_gets, first = {}, 0, {}
+    with open(path, "rb") as f:
+        f.seek(start)
+        text = f.read(end - start).decode(errors="replace")
+    for line in text.splitlines():
+        m = LOG_LINE.search(line)
+        if not m or not m.group(4).startswith("provenance-auditor/"):
+            continue
+        t, method, uri = parse_time(m.group(1)), m.group(2), m.group(3).split("?")[0]
+        by_method[method] = by_method.get(method, 0) + 1
+        if method == "GET" and "/manifests/" in uri:
+            manifest_gets += 1
+        a = ARTIFACT.match(uri)
+        if a:
+            key = (a.group(1), a.group(2))
+            first[key] = min(first.get(key, t), t)
+    times = sorted(first.values())
+    width = interval / 100
+    densest, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] < t - width:
+            j += 1
+        densest = max(densest, i - j + 1)
+    print(json.dumps({"requests": sum(by_method.values()), "by_method": by_method,
+                      "manifest_gets": manifest_gets, "verdicts": len(times),
+                      "densest_pct": 100 * densest / max(len(times), 1),
+                      "span": (times[-1] - times[0]) if times else 0}))
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "push":
@@ -317,6 +366,8 @@ def main():
         apiserver_metrics()
     elif cmd == "latency":
         latency(args[0], int(args[1]), float(args[2]), args[3])
+    elif cmd == "registry-log":
+        registry_log(args[0], int(args[1]), int(args[2]), float(args[3]))
     else:
         sys.exit(__doc__)
 

@@ -19,8 +19,12 @@
 #   the controller CPU per (no-op) reconcile it cost;
 # - change latency: BENCH_CHANGES new signed revisions spread over BENCH_CHANGE_SECONDS, from the
 #   OCIRepository watch event to the SourceAudit watch event showing the new digest;
-# - re-verification: one round of the scheduled re-check of every verdict (time, registry
-#   requests, writes, CPU), reported apart from the steady state.
+# - re-verification: one round of the scheduled re-check of every verdict after a restart (the
+#   controller remembers nothing of what it read, so every artifact is read again, paced per
+#   registry: time, registry requests, writes, CPU), then one interval of the steady re-check
+#   round with nothing changed (HEADs only): registry requests and manifest GETs per verdict,
+#   from the registry's own access log, the round's spread over the interval, writes and CPU;
+#   reported apart from the steady state.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -79,7 +83,7 @@ done
 wait
 
 say "creating $N_SRC suspended OCIRepositories with a Flux status…"
-$K apply --server-side -f config/crd/bases >/dev/null
+$K apply --server-side --force-conflicts -f config/crd/bases >/dev/null
 $K create namespace $NS >/dev/null
 $K -n $NS create secret generic trusted-root --from-file=trusted_root.json="$work/forge/trusted_root.json" >/dev/null
 policy() {
@@ -177,7 +181,7 @@ rss=$(awk '/VmHWM/ {print $2}' "/proc/$ctl_pid/status")
 # one round of it, by restarting the controller with a 120 s interval once the last verdict is
 # older than that, so that every verdict is due at once, and none twice before the round ends.
 # Done when every audit's status was written again (its lastVerifiedTime moves), counted by
-# kube-apiserver.
+# kube-apiserver, and every verdict in use was asked about again (the registry's log).
 REVERIFY=120
 say "re-verification: one round of re-checking every verdict (restart with --reverify-interval ${REVERIFY}s, once the last verdict is that old)…"
 sleep $((REVERIFY + 5))  # the interval itself, not a wait for a condition: the change phase just verified
@@ -187,6 +191,7 @@ status_writes() {
   $PY apiserver-metrics | python3 -c 'import json, sys; print(int(json.load(sys.stdin)["requests"].get("PATCH sourceaudits/status", 0)))'
 }
 w0=$(status_writes)
+off_r0=$(stat -c %s "$reg_log")
 "$PA" run --kubeconfig "$KUBECONFIG_AUDITOR" --concurrency 16 --reverify-interval "${REVERIFY}s" \
   --metrics-addr "127.0.0.1:$port" >"$work/controller-reverify.log" 2>&1 &
 ctl_pid=$!
@@ -196,17 +201,49 @@ while [ $(($(status_writes) - w0)) -lt "$N_SRC" ]; do
   [ $SECONDS -ge $deadline ] && { say "re-verification: not every audit re-checked after 600 s"; break; }
   sleep 1  # polling interval of the wait loop (bounded by the deadline above)
 done
+# Counting status writes is not enough: a source whose verdict fell due again within the round
+# (at its slot of the short interval) is written twice, so the count reaches N_SRC while the
+# verdicts of single sources late in a long queue may not have been read yet, and their first
+# read then lands in the unchanged round below. The round also waits until every verdict in use
+# has been asked about since the restart: the N_CHG new revisions (one source each) and the
+# original artifacts some unchanged source still uses.
+in_use=$((N_CHG < N_SRC ? N_CHG : N_SRC))
+rest=$((N_SRC - in_use))
+in_use=$((in_use + (rest < N_ART ? rest : N_ART)))
+verdicts_asked() {
+  $PY registry-log "$reg_log" "$off_r0" "$(stat -c %s "$reg_log")" "$REVERIFY" | jq .verdicts
+}
+while [ "$(verdicts_asked)" -lt "$in_use" ]; do
+  [ $SECONDS -ge $deadline ] && { say "re-verification: not every verdict asked about after 600 s"; break; }
+  sleep 2  # polling interval of the wait loop (bounded by the deadline above; each poll reads the log)
+done
 snap reverify1
+off_r1=$(stat -c %s "$reg_log")
+
+# The steady round: after the round above, each verdict is re-checked at its own slot of the
+# interval, once per interval. One interval after that round every verdict has had its first
+# re-check at its slot; the next interval holds exactly one re-check of each, nothing changed.
+say "unchanged re-check round: one interval (${REVERIFY}s) of re-checks with nothing changed, an interval after the first round…"
+sleep "$REVERIFY"  # until every verdict has been re-checked at its own slot (an interval, not a condition)
+off_u0=$(stat -c %s "$reg_log")
+snap unchanged0
+sleep "$REVERIFY"  # the measurement window itself: exactly one interval
+snap unchanged1
+off_u1=$(stat -c %s "$reg_log")
+$PY registry-log "$reg_log" "$off_r0" "$off_r1" "$REVERIFY" >"$work/reverify.json"
+$PY registry-log "$reg_log" "$off_u0" "$off_u1" "$REVERIFY" >"$work/unchanged.json"
 
 python3 - "$work" "$N_SRC" "$N_ART" "$N_CHG" "$(getconf CLK_TCK)" "$rss" "$T_SETUP" "$((SECONDS - T_BUILT))" "$((T_BUILT - T_BEGIN))" \
-  "$((scrape_cpu1 - scrape_cpu0))" "$scrape_bytes" <<'PY'
+  "$((scrape_cpu1 - scrape_cpu0))" "$scrape_bytes" "$REVERIFY" <<'PY'
 import json, sys
-work, n_src, n_art, n_chg, hz, rss, t_setup, t_total, t_build, scrape_ticks, scrape_bytes = sys.argv[1], *map(int, sys.argv[2:])
+work, n_src, n_art, n_chg, hz, rss, t_setup, t_total, t_build, scrape_ticks, scrape_bytes, reverify = sys.argv[1], *map(int, sys.argv[2:])
 def snap(n):
     t, c, a, r, rec = open(f"{work}/snap.{n}").read().split()
     api = json.load(open(f"{work}/api.{n}"))
     return dict(t=float(t), cpu=int(c) / hz, api_cpu=int(a) / hz, reg=int(r), rec=float(rec or 0), api=api)
-s = {n: snap(n) for n in ["start", "verified", "steady0", "steady1", "churn0", "churn1", "change0", "change1", "reverify0", "reverify1"]}
+s = {n: snap(n) for n in ["start", "verified", "steady0", "steady1", "churn0", "churn1", "change0", "change1", "reverify0", "reverify1", "unchanged0", "unchanged1"]}
+rv, un = (json.load(open(f"{work}/{n}.json")) for n in ("reverify", "unchanged"))
+per = lambda x, k: x[k] / max(x["verdicts"], 1)
 def d(a, b, k): return s[b][k] - s[a][k]
 def api(a, b):
     x, y = s[a]["api"]["requests"], s[b]["api"]["requests"]
@@ -246,7 +283,7 @@ rows = [
     ("  API requests / writes / registry requests", f"{sum(api('steady0', 'steady1').values()):.0f} / {writes(api('steady0', 'steady1')):.0f} / {d('steady0', 'steady1', 'reg')}"),
     # The default resync (1 h) re-audits every source once an hour: that many no-op reconciles
     # at the churn's CPU per reconcile, spread over the hour (the registry re-checks of the
-    # re-verify interval are apart: 4 requests per artifact an hour).
+    # re-verify interval are apart: the unchanged round below).
     ("  with the hourly resync of every source, amortised", f"{100 * n_src * d('churn0', 'churn1', 'cpu') / max(churn_rec, 1) / 3600 + 100 * d('steady0', 'steady1', 'cpu') / steady_t:.2f}% of a core"),
     ("  one /metrics scrape: size, controller CPU", f"{scrape_bytes / 2**20:.1f} MiB, {1000 * scrape_ticks / hz / 5:.0f} ms"),
     ("policy churn: all re-audited after", f"{d('churn0', 'churn1', 't'):.1f} s ({churn_rec:.0f} reconciles)"),
@@ -254,9 +291,14 @@ rows = [
     ("  CPU per no-op reconcile", f"{1000 * d('churn0', 'churn1', 'cpu') / max(churn_rec, 1):.2f} ms"),
     (f"change latency ({lat['n']} changes, {lat['missing']} missed)", f"p50 {lat['p50']:.2f} s, p99 {lat['p99']:.2f} s, max {lat['max']:.2f} s"),
     ("  registry requests for them", f"{d('change0', 'change1', 'reg')}"),
-    ("re-verification, one round after a restart: all re-checked after", f"{d('reverify0', 'reverify1', 't'):.1f} s"),
+    ("re-verification, one round after a restart (everything read again): all re-checked after", f"{d('reverify0', 'reverify1', 't'):.1f} s"),
     ("  registry requests / API writes (of which status)", f"{d('reverify0', 'reverify1', 'reg')} / {writes(api('reverify0', 'reverify1')):.0f} ({api('reverify0', 'reverify1').get('PATCH sourceaudits/status', 0):.0f})"),
+    ("  per verdict: manifest GETs / registry requests", f"{per(rv, 'manifest_gets'):.2f} / {per(rv, 'requests'):.2f} ({rv['verdicts']} verdicts)"),
     ("  controller / kube-apiserver CPU (an hour's share at the default 1 h)", f"{d('reverify0', 'reverify1', 'cpu'):.1f} s / {d('reverify0', 'reverify1', 'api_cpu'):.1f} s ({100 * d('reverify0', 'reverify1', 'cpu') / 3600:.2f}% / {100 * d('reverify0', 'reverify1', 'api_cpu') / 3600:.2f}% of a core)"),
+    (f"unchanged re-check round ({reverify} s interval, nothing changed): manifest GETs / requests per verdict", f"{per(un, 'manifest_gets'):.2f} / {per(un, 'requests'):.2f} ({un['verdicts']} verdicts; {json.dumps(un['by_method'])})"),
+    ("  spread: most re-checks in any 1 % of the interval", f"{un['densest_pct']:.2f}% (first to last {un['span']:.0f} s of {reverify} s)"),
+    ("  API writes (of which status)", f"{writes(api('unchanged0', 'unchanged1')):.0f} ({api('unchanged0', 'unchanged1').get('PATCH sourceaudits/status', 0):.0f})"),
+    ("  controller / kube-apiserver CPU (an hour's share at the default 1 h)", f"{d('unchanged0', 'unchanged1', 'cpu'):.1f} s / {d('unchanged0', 'unchanged1', 'api_cpu'):.1f} s ({100 * d('unchanged0', 'unchanged1', 'cpu') / 3600:.2f}% / {100 * d('unchanged0', 'unchanged1', 'api_cpu') / 3600:.2f}% of a core)"),
     ("bench wall time, set-up included", f"{t_total} s (before it: stack and build {t_build} s)"),
 ]
 print(f"\nbench-controller: {n_src} OCIRepositories over {n_art} keyless-signed artifacts, local stack")
@@ -269,4 +311,6 @@ for k, v in list(initial.items())[:12]:
 print("API requests in the steady state:", json.dumps(api("steady0", "steady1")))
 print("API requests in the policy churn:", json.dumps(api("churn0", "churn1")))
 print("API requests in the re-verification round:", json.dumps(api("reverify0", "reverify1")))
+print("API requests in the unchanged round:", json.dumps(api("unchanged0", "unchanged1")))
+print(f"\nunchanged re-check: {per(un, 'manifest_gets'):.2f} manifest GETs, {per(un, 'requests'):.2f} registry requests per verdict ({un['verdicts']} verdicts, {d('unchanged0', 'unchanged1', 't'):.0f} s)")
 PY

@@ -57,6 +57,10 @@ pub mod reasons {
     /// An input that decides which policies apply (a namespace's labels for a
     /// `namespaceSelector`) could not be read: no verdict from a smaller set of policies.
     pub const INPUT_UNAVAILABLE: &str = "InputUnavailable";
+    /// The verdict's re-check is due but was not made: the registry's request budget
+    /// (`--registry-budget`) is spent for now. The last verdict's evidence and
+    /// `lastVerifiedTime` are kept, but it is not vouched for beyond its interval.
+    pub const RECHECK_OVERDUE: &str = "RecheckOverdue";
     // Enforced.
     /// Flux verifies at least as strictly as the audit.
     pub const ENFORCED: &str = "Enforced";
@@ -126,6 +130,7 @@ pub const REASONS: [(&str, &[&str]); 5] = [
             reasons::ARTIFACT_NOT_READY,
             reasons::POLICY_INVALID,
             reasons::INPUT_UNAVAILABLE,
+            reasons::RECHECK_OVERDUE,
         ],
     ),
     (
@@ -162,6 +167,7 @@ pub const REASONS: [(&str, &[&str]); 5] = [
             reasons::ARTIFACT_NOT_READY,
             reasons::POLICY_INVALID,
             reasons::INPUT_UNAVAILABLE,
+            reasons::RECHECK_OVERDUE,
         ],
     ),
     (

@@ -19,6 +19,7 @@ use support::registry::RealRegistry;
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/attestations");
 const WITH_ATT: DiscoverOptions = DiscoverOptions {
     legacy_attestations: true,
+    within_budget: false,
 };
 
 fn client() -> RegistryClient {

@@ -112,12 +112,31 @@ pub struct Seen {
     pub auditor: bool,
     /// The fault applied to it (`Pass` when none).
     pub fault: Fault,
+    /// When it arrived.
+    pub at: std::time::Instant,
+}
+
+impl Seen {
+    /// A `GET` of a manifest or index: what Docker Hub counts as a pull.
+    pub fn is_manifest_get(&self) -> bool {
+        self.method == "GET" && self.path.contains("/manifests/")
+    }
+}
+
+/// A pull limit like Docker Hub's: the controller's manifest GETs past `limit` (counted from
+/// when it was set) are answered `429` with `Retry-After`.
+#[derive(Clone, Debug, Default)]
+struct PullLimit {
+    limit: usize,
+    used: usize,
+    refused: usize,
 }
 
 struct Shared {
     upstream: String,
     http: reqwest::Client,
     mode: Mutex<(Fault, Scope)>,
+    pull_limit: Mutex<Option<PullLimit>>,
     log: Mutex<Vec<Seen>>,
     in_flight: AtomicU64,
     in_flight_faulted: AtomicU64,
@@ -157,6 +176,7 @@ impl FaultProxy {
             upstream: upstream.to_string(),
             http,
             mode: Mutex::new((Fault::Pass, Scope::all())),
+            pull_limit: Mutex::new(None),
             log: Mutex::new(Vec::new()),
             in_flight: AtomicU64::new(0),
             in_flight_faulted: AtomicU64::new(0),
@@ -183,6 +203,44 @@ impl FaultProxy {
     /// Back to forwarding everything.
     pub fn pass(&self) {
         self.set(Fault::Pass, Scope::all());
+    }
+
+    /// Answers the controller's manifest GETs past `limit` from now on with `429` and
+    /// `Retry-After: 3600`, like Docker Hub's pull limit (`None`: no limit).
+    pub fn limit_pulls(&self, limit: Option<usize>) {
+        *self
+            .shared
+            .pull_limit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = limit.map(|limit| PullLimit {
+            limit,
+            ..PullLimit::default()
+        });
+    }
+
+    /// Manifest GETs of the controller the pull limit refused so far.
+    pub fn pulls_refused(&self) -> usize {
+        self.shared
+            .pull_limit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map_or(0, |l| l.refused)
+    }
+
+    /// The requests seen after the first `from` (a count [`FaultProxy::seen`] returned before).
+    pub fn seen_since(&self, from: usize) -> Vec<Seen> {
+        let log = self.shared.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.get(from..).map(<[Seen]>::to_vec).unwrap_or_default()
+    }
+
+    /// Requests seen so far (a mark for [`FaultProxy::seen_since`]).
+    pub fn mark(&self) -> usize {
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 
     /// The requests seen so far (at most [`MAX_LOG`], oldest dropped).
@@ -300,6 +358,25 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) -> Result<()> {
         } else {
             Fault::Pass
         };
+        let auditor = user_agent.starts_with(AUDITOR_USER_AGENT);
+        let pull = auditor && req.method == "GET" && path.contains("/manifests/");
+        let fault = match shared
+            .pull_limit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            Some(l) if pull => {
+                l.used += 1;
+                if l.used > l.limit {
+                    l.refused += 1;
+                    Fault::TooManyRequests { retry_after: 3600 }
+                } else {
+                    fault
+                }
+            }
+            _ => fault,
+        };
         let _faulted = (fault != Fault::Pass).then(|| {
             shared.in_flight_faulted.fetch_add(1, Ordering::Relaxed);
             InFlight(&shared.in_flight_faulted)
@@ -312,8 +389,9 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) -> Result<()> {
             log.push(Seen {
                 method: req.method.clone(),
                 path,
-                auditor: user_agent.starts_with(AUDITOR_USER_AGENT),
+                auditor,
                 fault: fault.clone(),
+                at: std::time::Instant::now(),
             });
         }
         let head_only = req.method.eq_ignore_ascii_case("HEAD");

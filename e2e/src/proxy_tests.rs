@@ -331,3 +331,61 @@ async fn an_unreachable_upstream_is_a_502() {
     let r = client(AUDITOR).get(url(&p, "/v2/")).send().await.unwrap();
     assert_eq!(r.status(), 502);
 }
+
+#[tokio::test]
+async fn a_pull_limit_refuses_the_controllers_manifest_gets_past_it_like_docker_hub() {
+    let p = proxy().await;
+    p.limit_pulls(Some(2));
+    let auditor = client(AUDITOR);
+    let flux = client("flux-source-controller/v1.9.1");
+    let mut codes = vec![];
+    for path in [
+        "/v2/a/manifests/sha256-00",
+        "/v2/a/blobs/sha256:00",
+        "/v2/a/manifests/sha256-00.sig",
+        "/v2/a/manifests/v1",
+    ] {
+        codes.push(
+            auditor
+                .get(url(&p, path))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    // HEADs and Flux's own pulls are not counted.
+    let head = auditor
+        .head(url(&p, "/v2/a/manifests/v1"))
+        .send()
+        .await
+        .unwrap();
+    let theirs = flux
+        .get(url(&p, "/v2/a/manifests/v1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(codes, [200, 200, 200, 429]);
+    assert_eq!(
+        (head.status().as_u16(), theirs.status().as_u16()),
+        (200, 200)
+    );
+    assert_eq!(p.pulls_refused(), 1);
+    let seen = p.seen();
+    assert_eq!(
+        seen.iter()
+            .filter(|s| s.auditor && s.is_manifest_get())
+            .count(),
+        3
+    );
+    assert_eq!(p.seen_since(seen.len() - 1).len(), 1);
+    assert!(seen.windows(2).all(|w| w[0].at <= w[1].at));
+    p.limit_pulls(None);
+    let again = auditor
+        .get(url(&p, "/v2/a/manifests/v1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+}

@@ -113,7 +113,7 @@ async fn chart_with_every_optional_feature_is_accepted_by_the_api_server() {
                 "lease Role rules {}",
                 role["rules"]
             );
-            // The PrometheusRule: rules.yaml's ten alerts, with runbooks under the values' base.
+            // The PrometheusRule: rules.yaml's twelve alerts, with runbooks under the values' base.
             let rule = release.object("PrometheusRule")?;
             let alerts: Vec<&Value> = rule["spec"]["groups"]
                 .as_array()
@@ -121,7 +121,7 @@ async fn chart_with_every_optional_feature_is_accepted_by_the_api_server() {
                 .flatten()
                 .flat_map(|g| g["rules"].as_array().into_iter().flatten())
                 .collect();
-            ensure!(alerts.len() == 10, "{} alerts: {}", alerts.len(), rule["spec"]);
+            ensure!(alerts.len() == 12, "{} alerts: {}", alerts.len(), rule["spec"]);
             for a in &alerts {
                 let name = a["alert"].as_str().unwrap_or_default().to_lowercase();
                 ensure!(
@@ -512,7 +512,7 @@ async fn config_default_is_accepted_by_the_api_server_with_and_without_its_compo
                 .filter_map(|r| r["annotations"]["runbook_url"].as_str())
                 .collect();
             ensure!(
-                runbooks.len() == 10 && runbooks.iter().all(|u| u.starts_with("https://")),
+                runbooks.len() == 12 && runbooks.iter().all(|u| u.starts_with("https://")),
                 "runbook URLs {runbooks:?}"
             );
             Ok(())

@@ -9,6 +9,7 @@ use clap::Args;
 use super::duration::parse_duration;
 use super::{EXIT_ERROR, EXIT_VERIFIED};
 use crate::controller::{ReportFormat, RunOptions};
+use crate::registry::BudgetSpec;
 
 /// Flags of `run`.
 #[derive(Debug, Args)]
@@ -80,6 +81,44 @@ pub struct RunArgs {
     /// openreports (openreports.io Report), policyreport (wgpolicyk8s.io PolicyReport) or none.
     #[arg(long, default_value = "none", value_parser = ["openreports", "policyreport", "none"])]
     pub reports: String,
+    /// A registry's request budget, HOST=N/WINDOW (e.g. docker.io=80/6h; repeat the flag or
+    /// comma-separate for several registries): at most N manifest GETs in any WINDOW, what
+    /// Docker Hub counts as pulls (100 per 6 hours for an anonymous IP; leave headroom for
+    /// source-controller, which pulls from the same IP). A re-check that would pass it keeps
+    /// its last verdict as Verified=Unknown/RecheckOverdue until there is room; new sources and
+    /// new revisions are always checked first. The count starts afresh when the controller
+    /// restarts.
+    #[arg(long = "registry-budget", value_name = "HOST=N/WINDOW", value_delimiter = ',', value_parser = parse_budget)]
+    pub registry_budgets: Vec<BudgetSpec>,
+}
+
+/// `HOST=N/WINDOW`, e.g. `docker.io=80/6h`.
+pub fn parse_budget(s: &str) -> Result<BudgetSpec, String> {
+    let bad =
+        || format!("invalid registry budget {s:?} (expected HOST=N/WINDOW, e.g. docker.io=80/6h)");
+    let (host, rest) = s.trim().split_once('=').ok_or_else(bad)?;
+    let (limit, window) = rest.split_once('/').ok_or_else(bad)?;
+    let host = host.trim();
+    let plausible = !host.is_empty()
+        && host.len() <= 259
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b));
+    if !plausible {
+        return Err(bad());
+    }
+    let limit: u32 = limit.trim().parse().map_err(|_| bad())?;
+    let window = parse_duration(window)?;
+    if limit == 0 || window.is_zero() {
+        return Err(format!(
+            "registry budget {s:?}: the limit and the window must be above zero"
+        ));
+    }
+    Ok(BudgetSpec {
+        host: host.to_ascii_lowercase(),
+        limit,
+        window,
+    })
 }
 
 /// Runs the controller until SIGTERM/SIGINT.
@@ -110,12 +149,47 @@ pub async fn run(args: RunArgs) -> u8 {
         cloud_endpoints_file: args.cloud_endpoints_file,
         flux_notification_url: args.flux_notification_url,
         reports,
+        registry_budgets: args.registry_budgets,
     };
     match crate::controller::run(opts).await {
         Ok(()) => EXIT_VERIFIED,
         Err(e) => {
             eprintln!("provenance-auditor run: {e}");
             EXIT_ERROR
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_parse_as_the_docs_spell_them() {
+        assert_eq!(
+            parse_budget("docker.io=80/6h"),
+            Ok(BudgetSpec {
+                host: "docker.io".into(),
+                limit: 80,
+                window: Duration::from_secs(6 * 3600),
+            })
+        );
+        assert_eq!(
+            parse_budget(" 127.0.0.1:5000=3/90s ").map(|b| (b.host, b.limit)),
+            Ok(("127.0.0.1:5000".into(), 3))
+        );
+        for bad in [
+            "docker.io",
+            "docker.io=80",
+            "=80/6h",
+            "docker.io=x/6h",
+            "docker.io=80/soon",
+            "docker.io=0/6h",
+            "docker.io=5/0s",
+            "a b=1/1h",
+            "evil\"=1/1h",
+        ] {
+            assert!(parse_budget(bad).is_err(), "{bad}");
         }
     }
 }

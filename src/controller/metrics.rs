@@ -2,7 +2,8 @@
 //!
 //! Labels are bounded: namespace/name/kind of sources that exist (their series are removed when
 //! the source is deleted), reasons from [`crate::vocabulary`], verdict names, registry hosts of
-//! current sources ([`registry_labels`]) and HTTP status classes. Never an error's text.
+//! current sources ([`registry_labels`]) or named by `--registry-budget`, HTTP status classes,
+//! request methods and purposes. Never an error's text.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -52,6 +53,17 @@ struct InfoLabels {
 struct RegistryLabels {
     registry: String,
     code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HostLabels {
+    registry: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PurposeLabels {
+    method: String,
+    purpose: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -124,6 +136,19 @@ pub struct Metrics {
     /// Events on Flux sources, Flux notifications, policy reports (same registry).
     pub integrations: IntegrationMetrics,
     registry_requests: Family<RegistryLabels, Counter>,
+    /// Requests by method and purpose (`discover`, `recheck`, `attestation`, `resolve`).
+    requests_by_purpose: Family<PurposeLabels, Counter>,
+    /// Manifest GETs per host: what Docker Hub counts as pulls.
+    manifest_gets: Family<HostLabels, Counter>,
+    /// Unix time until which a host is paused (a `429`, or `503` with `Retry-After`).
+    paused_until: Family<HostLabels, Gauge>,
+    /// Pauses started per host.
+    pauses: Family<HostLabels, Counter>,
+    /// Manifest GETs left in a budgeted host's window, and its limit (set when encoding).
+    budget_left: Family<HostLabels, Gauge>,
+    budget_limit: Family<HostLabels, Gauge>,
+    /// The budgets, read when encoding.
+    throttle: Mutex<Option<crate::registry::Throttle>>,
     reconciles: Counter,
     reconcile_errors: Family<ErrorLabels, Counter>,
     /// The reason and signer labels currently exported per source, so a change replaces the
@@ -156,6 +181,13 @@ impl Metrics {
             verifier: VerifierMetrics::register(&mut registry),
             integrations: IntegrationMetrics::register(&mut registry),
             registry_requests: Family::default(),
+            requests_by_purpose: Family::default(),
+            manifest_gets: Family::default(),
+            paused_until: Family::default(),
+            pauses: Family::default(),
+            budget_left: Family::default(),
+            budget_limit: Family::default(),
+            throttle: Mutex::default(),
             reconciles: Counter::default(),
             reconcile_errors: Family::default(),
             current_reason: Mutex::default(),
@@ -204,6 +236,36 @@ impl Metrics {
             m.registry_requests.clone(),
         );
         registry.register(
+            "provenance_registry_requests_by_purpose",
+            "HTTP requests made to registries, by method (GET, HEAD, POST) and purpose (discover: reading signatures; recheck: asking whether they changed; attestation: the .att tag; resolve: a tag's digest)",
+            m.requests_by_purpose.clone(),
+        );
+        registry.register(
+            "provenance_registry_manifest_gets",
+            "Manifest and index GETs per registry host: what Docker Hub counts as pulls (HEADs and blobs are not)",
+            m.manifest_gets.clone(),
+        );
+        registry.register(
+            "provenance_registry_paused_until_seconds",
+            "Unix time until which the registry is paused because it answered 429 (or 503 with Retry-After); in the past once the pause is over",
+            m.paused_until.clone(),
+        );
+        registry.register(
+            "provenance_registry_pauses",
+            "Pauses of a registry started by a 429 (or 503 with Retry-After)",
+            m.pauses.clone(),
+        );
+        registry.register(
+            "provenance_registry_budget_remaining",
+            "Manifest GETs left in the registry's request budget window (--registry-budget)",
+            m.budget_left.clone(),
+        );
+        registry.register(
+            "provenance_registry_budget_limit",
+            "Manifest GETs allowed per window by the registry's request budget (--registry-budget)",
+            m.budget_limit.clone(),
+        );
+        registry.register(
             "provenance_reconciles",
             "Source audits run (reconciles), whatever their outcome: with the process CPU, the cost of one",
             m.reconciles.clone(),
@@ -216,8 +278,35 @@ impl Metrics {
         Metrics { registry, ..m }
     }
 
+    /// Reports the request budgets of `throttle` (read each time the metrics are encoded).
+    pub fn watch_budgets(&self, throttle: crate::registry::Throttle) {
+        *self.throttle.lock().unwrap_or_else(|e| e.into_inner()) = Some(throttle);
+    }
+
     /// The OpenMetrics text of every metric.
     pub fn encode(&self) -> String {
+        let throttle = self
+            .throttle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(t) = throttle {
+            let now = Instant::now();
+            // One series per budget given on the command line: bounded by the flag.
+            for b in t.budgets() {
+                let labels = HostLabels {
+                    registry: b.host.clone(),
+                };
+                if let Some(room) = t.room(&b.host, now) {
+                    self.budget_left
+                        .get_or_create(&labels)
+                        .set(i64::from(room.left));
+                    self.budget_limit
+                        .get_or_create(&labels)
+                        .set(i64::from(room.limit));
+                }
+            }
+        }
         let mut out = String::new();
         // Encoding into a String cannot fail except on a formatter bug.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
@@ -361,9 +450,17 @@ impl Metrics {
     /// not been asked anything for `idle` (the grace lets a new source's first audit, whose
     /// requests come before its gauges, keep its series).
     pub fn prune_registries(&self, now: Instant, idle: Duration) {
+        let mut hosts = std::collections::BTreeSet::new();
         for (registry, code) in self.registries_lock().prune(now, idle) {
+            hosts.insert(registry.clone());
             self.registry_requests
                 .remove(&RegistryLabels { registry, code });
+        }
+        for registry in hosts {
+            let labels = HostLabels { registry };
+            self.manifest_gets.remove(&labels);
+            self.paused_until.remove(&labels);
+            self.pauses.remove(&labels);
         }
     }
 
@@ -417,10 +514,27 @@ impl Metrics {
         let registry = self.registries_lock().label(&r.registry, code, now);
         self.registry_requests
             .get_or_create(&RegistryLabels {
-                registry,
+                registry: registry.clone(),
                 code: code.to_string(),
             })
             .inc();
+        self.requests_by_purpose
+            .get_or_create(&PurposeLabels {
+                method: r.method.to_string(),
+                purpose: r.purpose.as_str().to_string(),
+            })
+            .inc();
+        let host = HostLabels { registry };
+        if r.manifest_get {
+            self.manifest_gets.get_or_create(&host).inc();
+        }
+        if let Some(until) = r.paused_until {
+            let secs = until
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            self.paused_until.get_or_create(&host).set(secs);
+            self.pauses.get_or_create(&host).inc();
+        }
     }
 }
 
@@ -445,3 +559,7 @@ fn verified_labels(s: &SourceLabels, reason: &str) -> VerifiedLabels {
 #[cfg(test)]
 #[path = "metrics_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "registry_metrics_tests.rs"]
+mod registry_tests;

@@ -39,6 +39,9 @@ fn request(registry: &str, status: Option<u16>) -> RequestRecord {
         registry: registry.into(),
         method: "GET",
         status,
+        purpose: crate::registry::Purpose::Discover,
+        manifest_get: true,
+        paused_until: None,
     }
 }
 
@@ -184,11 +187,7 @@ fn counters_carry_the_documented_names() {
         .verification(crate::engine::Verdict::Verified, 0.1);
     m.verifier().cache_hit();
     m.reconcile_error("Kubernetes");
-    m.registry_request(&RequestRecord {
-        registry: "127.0.0.1:5000".into(),
-        method: "GET",
-        status: Some(200),
-    });
+    m.registry_request(&request("127.0.0.1:5000", Some(200)));
     let text = m.encode();
     for name in [
         r#"provenance_verifications_total{result="Verified"} 1"#,

@@ -92,6 +92,9 @@ pub struct RunOptions {
     pub flux_notification_url: Option<String>,
     /// The policy reports to write ([`reports`]); `None`: none.
     pub reports: Option<reports::Format>,
+    /// Per-registry budgets of manifest GETs: a re-check that would pass one is reported as
+    /// overdue instead of made (first checks always go first).
+    pub registry_budgets: Vec<crate::registry::BudgetSpec>,
 }
 
 /// What every reconcile shares.
@@ -234,8 +237,12 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
     } else {
         None
     };
+    let throttle =
+        crate::registry::Throttle::new(opts.registry_budgets.clone()).map_err(|e| e.to_string())?;
+    metrics.watch_budgets(throttle.clone());
     let registry = RegistryClient::new(RegistryOptions {
         timeout: opts.registry_timeout,
+        throttle,
         ..RegistryOptions::default()
     })
     .map_err(|e| e.to_string())?;

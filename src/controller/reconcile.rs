@@ -68,7 +68,12 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
             let next = recheck_in.map_or(ctx.resync, |r| r.min(ctx.resync));
             Ok(match failures {
                 0 => Action::requeue(next.max(Duration::from_secs(1))),
-                n => Action::requeue(backoff(n).min(ctx.resync)),
+                // A registry that asked us to back off is not asked again before its pause ends.
+                n => Action::requeue(
+                    backoff(n)
+                        .max(recheck_in.unwrap_or_default())
+                        .min(ctx.resync),
+                ),
             })
         }
         Err(e) => {

@@ -38,6 +38,7 @@ pub async fn verify_reference_with(
     // `--attestation`, the report lists those the signatures' referrer listing found.
     let options = DiscoverOptions {
         legacy_attestations: !requirements.is_empty(),
+        ..DiscoverOptions::default()
     };
     verify(client, image, policy, trust, requirements, options).await
 }

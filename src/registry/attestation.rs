@@ -13,6 +13,7 @@ use super::discovery::{unread_or_fail, Item, Read};
 use super::found::{Discovery, FoundLegacyAttestation, SignatureLocation, Unread};
 use super::manifest::{parse_manifest, Descriptor};
 use super::reference::is_sha256_digest;
+use super::seen::Tag;
 
 /// The media type of a `.att` layer.
 pub(crate) const DSSE_ENVELOPE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
@@ -24,27 +25,31 @@ const ANN_RFC3161: &str = "dev.sigstore.cosign/rfc3161timestamp";
 const ANN_PREDICATE_TYPE: &str = "predicateType";
 
 impl RegistryClient {
-    /// Legacy attestations from `sha256-<hex>.att`. Never an error: what cannot be read is
-    /// recorded in [`Discovery::attestations_incomplete`] (bounded, registry text truncated).
+    /// Legacy attestations from `sha256-<hex>.att`, and the tag as it was read when it was read
+    /// completely. Never an error: what cannot be read is recorded in
+    /// [`Discovery::attestations_incomplete`] (bounded, registry text truncated).
     pub(crate) async fn discover_legacy_attestations(
         &self,
         registry: &str,
         repository: &str,
         digest: &str,
         budget: &Budget,
-    ) -> Discovery {
+    ) -> (Discovery, Option<Tag>) {
         let location = SignatureLocation::LegacyAttestationTag;
-        let unread = |detail: String| Discovery {
-            attestations_incomplete: vec![Unread { location, detail }],
-            ..Discovery::default()
+        let unread = |detail: String| {
+            let d = Discovery {
+                attestations_incomplete: vec![Unread { location, detail }],
+                ..Discovery::default()
+            };
+            (d, None)
         };
         let tag = format!("{}.att", digest.replacen(':', "-", 1));
-        let bytes = match self
+        let (att_digest, bytes) = match self
             .fetch_manifest(registry, repository, &tag, budget)
             .await
         {
-            Ok(Some((_, _, bytes))) => bytes,
-            Ok(None) => return Discovery::default(),
+            Ok(Some((d, _, bytes))) => (d, bytes),
+            Ok(None) => return (Discovery::default(), Some(Tag::Absent)),
             Err(e) => {
                 return unread(format!(
                     "attestation tag {tag} could not be read: {}",
@@ -64,12 +69,14 @@ impl RegistryClient {
             .await;
         match read {
             Ok((legacy_attestations, attestations_malformed, attestations_incomplete)) => {
-                Discovery {
+                let complete = attestations_incomplete.is_empty();
+                let d = Discovery {
                     legacy_attestations,
                     attestations_malformed,
                     attestations_incomplete,
                     ..Discovery::default()
-                }
+                };
+                (d, complete.then_some(Tag::Manifest(att_digest)))
             }
             Err(e) => unread(format!(
                 "attestation tag {tag}: a layer could not be read: {}",

@@ -11,6 +11,7 @@ use super::*;
 pub(super) const DSSE: &str = "application/vnd.dsse.envelope.v1+json";
 pub(super) const WITH_ATT: DiscoverOptions = DiscoverOptions {
     legacy_attestations: true,
+    within_budget: false,
 };
 
 pub(super) fn att_path() -> String {

@@ -5,19 +5,20 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use sha2::{Digest as _, Sha256};
 
 use super::auth::AuthState;
-use super::budget::Budget;
+use super::budget::{Budget, Call, Purpose};
 use super::docker_config::DockerConfig;
 use super::error::RegistryError;
 use super::http::{build_http_client, read_limited, status_error, transport_error, v2_url};
 use super::manifest::MANIFEST_ACCEPT;
 use super::reference::{is_sha256_digest, ImageRef};
+use super::throttle::Throttle;
 
 /// How the client reaches registries.
 #[derive(Clone)]
@@ -41,6 +42,9 @@ pub struct RegistryOptions {
     /// Time one discovery may take in all, retries and waits included; past it the discovery
     /// fails as a `Limit` error (indeterminate).
     pub discovery_deadline: Duration,
+    /// Per-host pauses (`429`, `Retry-After`) and request budgets, shared by every client
+    /// built from these options or their [`RegistryClient::base_options`].
+    pub throttle: Throttle,
 }
 
 impl Default for RegistryOptions {
@@ -54,6 +58,7 @@ impl Default for RegistryOptions {
             max_blob_bytes: 16 << 20,
             discovery_byte_budget: 32 << 20,
             discovery_deadline: Duration::from_secs(60),
+            throttle: Throttle::default(),
         }
     }
 }
@@ -72,6 +77,7 @@ impl fmt::Debug for RegistryOptions {
             .field("max_blob_bytes", &self.max_blob_bytes)
             .field("discovery_byte_budget", &self.discovery_byte_budget)
             .field("discovery_deadline", &self.discovery_deadline)
+            .field("throttle", &self.throttle)
             .finish()
     }
 }
@@ -86,6 +92,13 @@ pub struct RequestRecord {
     pub method: &'static str,
     /// The response status; `None` for a transport error or timeout.
     pub status: Option<u16>,
+    /// What the request was made for.
+    pub purpose: Purpose,
+    /// A `GET` of a manifest or index (`/v2/…/manifests/…`): what Docker Hub counts as a pull.
+    pub manifest_get: bool,
+    /// When this answer paused the registry (a `429`, or a `503` with `Retry-After`): until
+    /// when.
+    pub paused_until: Option<SystemTime>,
 }
 
 /// Called with every HTTP exchange a client makes (metrics).
@@ -186,30 +199,56 @@ impl RegistryClient {
         &self.inner.opts
     }
 
-    /// Sends one request, counting it and telling the observer how it ended.
+    /// Sends one request, counting it and telling the observer how it ended. An answer that
+    /// pauses the registry (see `throttle`) is returned as that pause's error.
     pub(crate) async fn send_counted(
         &self,
         registry: &str,
         method: &'static str,
         req: RequestBuilder,
+        call: Call,
+        manifest_get: bool,
     ) -> Result<Response, RegistryError> {
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
         let result = req.send().await;
         let status = result.as_ref().ok().map(|r| r.status().as_u16());
         tracing::debug!(registry, method, ?status, "registry request");
+        let pause = result.as_ref().ok().and_then(|r| {
+            let retry_after = r
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok());
+            let asked = super::retry_after::parse(retry_after, SystemTime::now());
+            self.inner
+                .opts
+                .throttle
+                .answered(registry, r.status().as_u16(), asked, Instant::now())
+        });
         if let Some(obs) = &self.observer {
             obs(&RequestRecord {
                 registry: registry.to_string(),
                 method,
                 status,
+                purpose: call.purpose,
+                manifest_get,
+                paused_until: match &pause {
+                    Some(RegistryError::Paused { until, .. }) => Some(*until),
+                    _ => None,
+                },
             });
+        }
+        if let Some(p) = pause {
+            tracing::warn!(registry, error = %p, "the registry asked us to back off");
+            return Err(p);
         }
         result.map_err(|e| transport_error(registry, &format!("{method} request"), e))
     }
 
     /// Sends `method /v2/<path>` with authentication: cached credentials up front, then at most
     /// one retry after answering a 401 challenge. Any status other than 401 is returned to the
-    /// caller; a 401 that survives authentication is an Authentication error.
+    /// caller; a 401 that survives authentication is an Authentication error. Nothing is sent
+    /// while the registry is paused, nor a manifest GET its budget refuses (`throttle`): both
+    /// are a [`RegistryError::Paused`].
     pub(crate) async fn send_v2(
         &self,
         registry: &str,
@@ -217,6 +256,7 @@ impl RegistryClient {
         method: Method,
         path: &str,
         accept: &str,
+        call: Call,
     ) -> Result<Response, RegistryError> {
         let url = v2_url(registry, &self.inner.opts.insecure_registries, path)?;
         let method_name: &'static str = if method == Method::HEAD {
@@ -224,6 +264,12 @@ impl RegistryClient {
         } else {
             "GET"
         };
+        let throttle = &self.inner.opts.throttle;
+        throttle.check(registry, Instant::now())?;
+        let manifest_get = method == Method::GET && path.contains("/manifests/");
+        if manifest_get {
+            throttle.take(registry, call.deferrable, Instant::now())?;
+        }
         tracing::debug!(%url, method = method_name, "registry request");
         let build = |auth: Option<&HeaderValue>| {
             let mut r = self
@@ -238,17 +284,29 @@ impl RegistryClient {
         };
         let sent = self.upfront_auth(registry, repository);
         let resp = self
-            .send_counted(registry, method_name, build(sent.as_ref()))
+            .send_counted(
+                registry,
+                method_name,
+                build(sent.as_ref()),
+                call,
+                manifest_get,
+            )
             .await?;
         if resp.status() != StatusCode::UNAUTHORIZED {
             return Ok(resp);
         }
         let header = self
-            .answer_challenge(registry, repository, &resp, sent.as_ref())
+            .answer_challenge(registry, repository, &resp, sent.as_ref(), call)
             .await?;
         drop(resp);
         let resp = self
-            .send_counted(registry, method_name, build(Some(&header)))
+            .send_counted(
+                registry,
+                method_name,
+                build(Some(&header)),
+                call,
+                manifest_get,
+            )
             .await?;
         if resp.status() == StatusCode::UNAUTHORIZED {
             return Err(RegistryError::auth(
@@ -268,8 +326,19 @@ impl RegistryClient {
         let tag = r.tag.as_deref().unwrap_or("latest");
         let reg = r.registry.as_str();
         let path = format!("{}/manifests/{tag}", r.repository);
+        let call = Call {
+            purpose: Purpose::Resolve,
+            deferrable: false,
+        };
         let resp = self
-            .send_v2(reg, &r.repository, Method::HEAD, &path, MANIFEST_ACCEPT)
+            .send_v2(
+                reg,
+                &r.repository,
+                Method::HEAD,
+                &path,
+                MANIFEST_ACCEPT,
+                call,
+            )
             .await?;
         let status = resp.status();
         if status == StatusCode::NOT_FOUND {
@@ -286,7 +355,11 @@ impl RegistryClient {
             return Err(status_error(reg, status, "manifest HEAD"));
         }
         // HEAD without a usable digest header, or a HEAD-hostile registry (405 etc.): GET it.
-        match self.get_manifest(reg, &r.repository, tag).await? {
+        let budget = Budget::with_call(usize::MAX, call);
+        match self
+            .fetch_manifest(reg, &r.repository, tag, &budget)
+            .await?
+        {
             Some((digest, _, _)) => Ok(digest),
             None => Err(RegistryError::NotFound {
                 registry: reg.to_string(),
@@ -319,8 +392,16 @@ impl RegistryClient {
         validate_reference(reference)?;
         let path = format!("{repository}/manifests/{reference}");
         let what = format!("manifest {repository}:{reference}");
+        budget.count_manifest_get();
         let resp = self
-            .send_v2(registry, repository, Method::GET, &path, MANIFEST_ACCEPT)
+            .send_v2(
+                registry,
+                repository,
+                Method::GET,
+                &path,
+                MANIFEST_ACCEPT,
+                budget.call(),
+            )
             .await?;
         let status = resp.status();
         if status == StatusCode::NOT_FOUND {
@@ -396,7 +477,14 @@ impl RegistryClient {
         }
         let path = format!("{repository}/blobs/{digest}");
         let resp = self
-            .send_v2(registry, repository, Method::GET, &path, "*/*")
+            .send_v2(
+                registry,
+                repository,
+                Method::GET,
+                &path,
+                "*/*",
+                budget.call(),
+            )
             .await?;
         let status = resp.status();
         if status == StatusCode::NOT_FOUND {
@@ -430,7 +518,8 @@ pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-fn header_digest(resp: &Response) -> Option<String> {
+/// The `Docker-Content-Digest` of a response, when it is a well-formed sha256 digest.
+pub(crate) fn header_digest(resp: &Response) -> Option<String> {
     let v = resp
         .headers()
         .get("docker-content-digest")?

@@ -11,7 +11,7 @@ use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE
 use reqwest::{Method, Response, Url};
 
 use super::auth::{basic_header, parse_token_response, MAX_TOKEN_RESPONSE};
-use super::budget::Budget;
+use super::budget::{Budget, Call};
 use super::challenge::{parse_challenges, Challenge};
 use super::client::RegistryClient;
 use super::docker_config::Credential;
@@ -43,6 +43,7 @@ impl RegistryClient {
         repository: &str,
         resp: &Response,
         sent: Option<&HeaderValue>,
+        call: Call,
     ) -> Result<HeaderValue, RegistryError> {
         let challenges: Vec<Challenge> = resp
             .headers()
@@ -61,7 +62,9 @@ impl RegistryClient {
                     return Ok(t);
                 }
             }
-            let (header, lifetime) = self.fetch_token(registry, repository, bearer, cred).await?;
+            let (header, lifetime) = self
+                .fetch_token(registry, repository, bearer, cred, call)
+                .await?;
             self.inner
                 .auth
                 .store_token(registry, repository, header.clone(), lifetime);
@@ -101,6 +104,7 @@ impl RegistryClient {
         repository: &str,
         ch: &Challenge,
         cred: Option<&Credential>,
+        call: Call,
     ) -> Result<(HeaderValue, Duration), RegistryError> {
         let realm = ch
             .params
@@ -177,7 +181,7 @@ impl RegistryClient {
             "GET"
         };
         let resp = self
-            .send_counted(registry, method, request)
+            .send_counted(registry, method, request, call, false)
             .await
             .map_err(|e| match e {
                 RegistryError::Unavailable { registry, detail } => RegistryError::Unavailable {

@@ -25,7 +25,7 @@ use reqwest::{Method, StatusCode};
 use tokio::sync::OwnedMutexGuard;
 
 use super::bounded::truncate;
-use super::budget::Budget;
+use super::budget::{Budget, Call, Purpose};
 use super::bundle_kind::is_attestation_bundle;
 use super::client::RegistryClient;
 use super::error::RegistryError;
@@ -38,6 +38,7 @@ use super::manifest::{
 };
 use super::next_link::{next_link, Next};
 use super::reference::{is_repository, is_sha256_digest};
+use super::seen::{signature_digests, BundlePlace, Seen, Tag};
 
 /// Signature objects fetched at the same time within one place.
 const CONCURRENCY: usize = 4;
@@ -119,7 +120,11 @@ impl RegistryClient {
             )));
         }
         let deadline = self.inner.opts.discovery_deadline;
-        let budget = Budget::new(self.inner.opts.discovery_byte_budget);
+        let call = Call {
+            purpose: Purpose::Discover,
+            deferrable: options.within_budget,
+        };
+        let budget = Budget::with_call(self.inner.opts.discovery_byte_budget, call);
         let found = tokio::time::timeout(
             deadline,
             self.discover_within(registry, repository, digest, options, &budget),
@@ -160,7 +165,7 @@ impl RegistryClient {
         options: DiscoverOptions,
         budget: &Budget,
     ) -> Result<Discovery, RegistryError> {
-        let ((mut d, skipped_api), legacy) = tokio::try_join!(
+        let ((mut d, skipped_api, mut bundles_place), (legacy, legacy_tag)) = tokio::try_join!(
             self.discover_bundles(registry, repository, digest, budget),
             self.discover_legacy(registry, repository, digest, budget)
         )?;
@@ -168,26 +173,34 @@ impl RegistryClient {
         // The .att tag after the signatures, from what is left of the byte budget: however
         // large a hostile .att is, it cannot starve a signature read (attestations never
         // change the signature verdict). One more round trip, only when asked.
-        d.absorb(if options.legacy_attestations {
-            self.discover_legacy_attestations(registry, repository, digest, budget)
+        let (attestations, att_tag) = if options.legacy_attestations {
+            let budget = budget.for_purpose(Purpose::Attestation);
+            self.discover_legacy_attestations(registry, repository, digest, &budget)
                 .await
         } else {
-            Discovery {
+            let not_searched = Discovery {
                 attestations_incomplete: vec![Unread {
                     location: SignatureLocation::LegacyAttestationTag,
                     detail: "not searched (the discovery was not asked for attestations)".into(),
                 }],
                 ..Discovery::default()
-            }
-        });
+            };
+            (not_searched, None)
+        };
+        d.absorb(attestations);
         if d.is_empty() && skipped_api {
             // "No referrers API" was remembered from another repository. Before answering
             // "nothing here", make sure: a 404 there may have meant "no such repository" on a
             // registry that does have the API. Costs one request, only for unsigned artifacts.
+            bundles_place = BundlePlace::Tag {
+                tag: Tag::Absent,
+                api_asked: true,
+            };
             if let Some((entries, cut)) = self
                 .referrers_api(registry, repository, digest, budget, None)
                 .await?
             {
+                bundles_place = BundlePlace::Api(signature_digests(&entries));
                 d.absorb(
                     self.read_bundles(
                         registry,
@@ -201,6 +214,12 @@ impl RegistryClient {
                 d.incomplete.extend(cut);
             }
         }
+        d.seen = d.is_complete().then(|| Seen {
+            bundles: bundles_place,
+            legacy: legacy_tag,
+            attestations: att_tag,
+            manifest_gets: budget.manifest_gets(),
+        });
         Ok(d)
     }
 
@@ -276,14 +295,14 @@ impl RegistryClient {
     }
 
     /// Bundles from the referrers API, else from the `sha256-<hex>` tag; also whether the API
-    /// was skipped because the registry is known to lack it.
+    /// was skipped because the registry is known to lack it, and where they were listed.
     async fn discover_bundles(
         &self,
         registry: &str,
         repository: &str,
         digest: &str,
         budget: &Budget,
-    ) -> Result<(Discovery, bool), RegistryError> {
+    ) -> Result<(Discovery, bool, BundlePlace), RegistryError> {
         let (from_api, skipped) = match self.referrers_plan(registry).await {
             ApiPlan::Skip => (None, true),
             ApiPlan::Ask => (
@@ -297,20 +316,38 @@ impl RegistryClient {
                 false,
             ),
         };
-        let (location, entries, cut) = match from_api {
-            Some((entries, cut)) => (SignatureLocation::ReferrersApi, entries, cut),
+        let (location, entries, cut, place) = match from_api {
+            Some((entries, cut)) => {
+                let place = BundlePlace::Api(signature_digests(&entries));
+                (SignatureLocation::ReferrersApi, entries, cut, place)
+            }
             None => {
                 let tag = digest.replacen(':', "-", 1);
                 match self
                     .fetch_manifest(registry, repository, &tag, budget)
                     .await?
                 {
-                    None => return Ok((Discovery::default(), skipped)),
-                    Some((_, _, bytes)) => {
+                    None => {
+                        let place = BundlePlace::Tag {
+                            tag: Tag::Absent,
+                            api_asked: false,
+                        };
+                        return Ok((Discovery::default(), skipped, place));
+                    }
+                    Some((index_digest, _, bytes)) => {
                         let idx = parse_index(&bytes).map_err(|e| {
                             RegistryError::invalid(registry, format!("referrers tag {tag}: {e}"))
                         })?;
-                        (SignatureLocation::ReferrersTag, idx.manifests, Vec::new())
+                        let place = BundlePlace::Tag {
+                            tag: Tag::Manifest(index_digest),
+                            api_asked: false,
+                        };
+                        (
+                            SignatureLocation::ReferrersTag,
+                            idx.manifests,
+                            Vec::new(),
+                            place,
+                        )
                     }
                 }
             }
@@ -319,7 +356,7 @@ impl RegistryClient {
             .read_bundles(registry, repository, location, entries, budget)
             .await?;
         d.incomplete.extend(cut);
-        Ok((d, skipped))
+        Ok((d, skipped, place))
     }
 
     /// Reads the bundle referrers among `entries` (other artifact types are ignored).
@@ -368,7 +405,7 @@ impl RegistryClient {
     /// does not have the API (remembered per registry so later discoveries skip the probe).
     /// `gate`, when this discovery is the registry's prober, is released as soon as the first
     /// page has told whether the API exists.
-    async fn referrers_api(
+    pub(super) async fn referrers_api(
         &self,
         registry: &str,
         repository: &str,
@@ -382,7 +419,14 @@ impl RegistryClient {
         let mut page = 0;
         loop {
             let resp = self
-                .send_v2(registry, repository, Method::GET, &path, OCI_INDEX)
+                .send_v2(
+                    registry,
+                    repository,
+                    Method::GET,
+                    &path,
+                    OCI_INDEX,
+                    budget.call(),
+                )
                 .await?;
             let status = resp.status();
             if page == 0 && matches!(status.as_u16(), 400 | 404 | 405 | 501) {
@@ -510,20 +554,20 @@ impl RegistryClient {
         }))
     }
 
-    /// Legacy signatures from `sha256-<hex>.sig`.
+    /// Legacy signatures from `sha256-<hex>.sig`, and the tag as it was read.
     async fn discover_legacy(
         &self,
         registry: &str,
         repository: &str,
         digest: &str,
         budget: &Budget,
-    ) -> Result<Discovery, RegistryError> {
+    ) -> Result<(Discovery, Tag), RegistryError> {
         let tag = format!("{}.sig", digest.replacen(':', "-", 1));
-        let Some((_, _, bytes)) = self
+        let Some((sig_digest, _, bytes)) = self
             .fetch_manifest(registry, repository, &tag, budget)
             .await?
         else {
-            return Ok(Discovery::default());
+            return Ok((Discovery::default(), Tag::Absent));
         };
         let manifest = parse_manifest(&bytes)
             .map_err(|e| RegistryError::invalid(registry, format!("signature tag {tag}: {e}")))?;
@@ -537,12 +581,13 @@ impl RegistryClient {
                 },
             )
             .await?;
-        Ok(Discovery {
+        let found = Discovery {
             legacy,
             malformed,
             incomplete,
             ..Discovery::default()
-        })
+        };
+        Ok((found, Tag::Manifest(sig_digest)))
     }
 
     /// Reads up to [`MAX_SIGNATURES_PER_PLACE`] objects a few at a time, sorting signatures

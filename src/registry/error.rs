@@ -52,9 +52,33 @@ pub enum RegistryError {
         /// What was looked for.
         what: String,
     },
+    /// Nothing was sent: the registry host is paused, because it asked us to back off (a `429`,
+    /// or a `503` with `Retry-After`, see `throttle`), or because a re-check would pass its
+    /// request budget. Says nothing about the artifact.
+    #[error("registry {registry} paused: {detail}")]
+    Paused {
+        /// The registry host.
+        registry: String,
+        /// Why and until when (stable for one pause, so a status that quotes it is not
+        /// rewritten on every retry).
+        detail: String,
+        /// When requests may be sent again.
+        until: std::time::SystemTime,
+        /// What paused it.
+        cause: PauseCause,
+    },
     /// Bad options, a bad docker config, a bad CA bundle or a bad argument.
     #[error("registry configuration error: {0}")]
     Config(String),
+}
+
+/// What paused a registry host ([`RegistryError::Paused`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PauseCause {
+    /// The registry asked us to back off (`429`, or `503` with `Retry-After`).
+    BackOff,
+    /// A re-check would pass the host's request budget (`--registry-budget`).
+    Budget,
 }
 
 impl RegistryError {
@@ -66,6 +90,7 @@ impl RegistryError {
             RegistryError::InvalidResponse { .. } => "invalid-response",
             RegistryError::Limit { .. } => "limit",
             RegistryError::NotFound { .. } => "not-found",
+            RegistryError::Paused { .. } => "paused",
             RegistryError::Config(_) => "config",
         }
     }

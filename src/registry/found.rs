@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use super::seen::Seen;
+
 /// Everything found for one artifact digest.
 #[derive(Debug, Clone, Default)]
 pub struct Discovery {
@@ -42,6 +44,9 @@ pub struct Discovery {
     /// unreadable, cut short, or a layer not read. Never affects the signature verdict. Use
     /// [`Discovery::attestations_complete`] / [`Discovery::attestations_incomplete_summary`].
     pub attestations_incomplete: Vec<Unread>,
+    /// What this discovery read of each place, when it read everything (`None` when it is
+    /// incomplete): what [`super::RegistryClient::recheck`] asks about next time.
+    pub seen: Option<Seen>,
 }
 
 /// What a discovery searches besides signatures.
@@ -53,6 +58,10 @@ pub struct DiscoverOptions {
     /// so a caller that needs attestations and forgot to ask gets an indeterminate answer,
     /// never "none".
     pub legacy_attestations: bool,
+    /// This discovery re-checks a verdict already given (not a first check): its manifest GETs
+    /// past the registry's request budget are refused ([`super::RegistryError::Paused`]) rather
+    /// than counted, so the verdict can be kept as overdue.
+    pub within_budget: bool,
 }
 
 impl Discovery {

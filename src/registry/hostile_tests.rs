@@ -46,10 +46,15 @@ async fn server_errors_and_rate_limits_are_unavailable_never_empty() {
         let err = within(client().discover(&srv.host, "app", &digest()))
             .await
             .expect_err("must fail");
+        // A 429 also pauses the registry (see `throttle`): never "nothing there" either.
         assert!(
-            matches!(err, RegistryError::Unavailable { .. }),
+            matches!(
+                err,
+                RegistryError::Unavailable { .. } | RegistryError::Paused { .. }
+            ),
             "{status}: {err:?}"
         );
+        assert_eq!(status == 429, matches!(err, RegistryError::Paused { .. }));
         assert!(err.to_string().contains(&srv.host), "{err}");
     }
     // Only the legacy place failing is enough to make the whole discovery fail.

@@ -20,6 +20,11 @@ pub(crate) const DOCKER_MANIFEST_LIST: &str =
 /// The `Accept` header for manifest reads: every manifest kind Flux artifacts and cosign use.
 pub(crate) const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
 
+/// The artifact type of a Notary Project signature manifest (read in `super::notation`; here so
+/// that what discovery remembers of a referrers listing can name it without depending on the
+/// reader).
+pub const NOTARY_SIGNATURE: &str = "application/vnd.cncf.notary.signature";
+
 /// True for the media types Sigstore bundles are published under: the current
 /// `application/vnd.dev.sigstore.bundle.v0.3+json` and the older
 /// `application/vnd.dev.sigstore.bundle+json;version=0.x` form.

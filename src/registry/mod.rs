@@ -32,7 +32,12 @@ mod legacy;
 mod manifest;
 mod next_link;
 mod notation;
+mod recheck;
 mod reference;
+mod request_budget;
+mod retry_after;
+mod seen;
+mod throttle;
 
 #[cfg(test)]
 mod attestation_options_tests;
@@ -49,9 +54,10 @@ mod referrers_tests;
 #[cfg(test)]
 pub(crate) mod testserver;
 
+pub use budget::Purpose;
 pub use client::{Observer, RegistryClient, RegistryOptions, RequestRecord};
 pub use docker_config::DockerConfig;
-pub use error::RegistryError;
+pub use error::{PauseCause, RegistryError};
 pub use found::{
     DiscoverOptions, Discovery, FoundBundle, FoundLegacy, FoundLegacyAttestation, FoundNotation,
     MalformedSignature, SignatureLocation, Unread,
@@ -60,8 +66,12 @@ pub use helm_http::{ChartEntry, FetchedPackage, HelmRepoClient, HelmRepoOptions}
 pub use legacy::simple_signing_payload;
 pub use manifest::is_sigstore_bundle_media_type;
 pub use notation::{NOTARY_ENVELOPES, NOTARY_SIGNATURE, NOTATION_MALFORMED};
+pub use recheck::Recheck;
 pub(crate) use reference::is_repository;
 pub use reference::{ImageRef, RefError};
+pub use request_budget::BudgetSpec;
+pub use seen::Seen;
+pub use throttle::{Room, Throttle, DEFAULT_PAUSE, MAX_PAUSE};
 
 /// The discovery's bounds, for the engine's tests that push a registry past them.
 #[cfg(test)]

@@ -13,8 +13,7 @@ use super::found::{Discovery, FoundNotation, SignatureLocation};
 use super::manifest::{parse_manifest, Descriptor};
 use super::reference::is_sha256_digest;
 
-/// The artifact type of a Notary Project signature manifest.
-pub const NOTARY_SIGNATURE: &str = "application/vnd.cncf.notary.signature";
+pub use super::manifest::NOTARY_SIGNATURE;
 /// How every malformed Notation signature's detail begins (so a report can name its format).
 pub const NOTATION_MALFORMED: &str = "Notation signature ";
 /// The envelope media types a signature layer may have.

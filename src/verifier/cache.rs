@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use tokio::sync::OwnedMutexGuard;
 
-use super::schedule::{self, Intervals};
+use super::pacing;
+use super::schedule::Intervals;
 use crate::api::VerdictCacheKey;
 use crate::engine::{Evaluation, Verdict};
 use crate::vocabulary::Status;
@@ -70,9 +71,10 @@ impl Entry {
         holds(&self.evaluation)
     }
 
-    /// How long until the registry must be asked again (zero when due).
-    pub fn due_in(&self, now: i64, iv: Intervals) -> Duration {
-        schedule::due_in(self.holds(), self.since, self.checked, now, iv)
+    /// How long until the registry must be asked again about the verdict of `key` (zero when
+    /// due): its schedule, spread by [`pacing`].
+    pub fn due_in(&self, key: &VerdictCacheKey, now: i64, iv: Intervals) -> Duration {
+        pacing::due_in(key, self.holds(), self.since, self.checked, now, iv)
     }
 }
 
@@ -136,7 +138,7 @@ impl VerdictCache {
     pub fn lookup(&self, key: &VerdictCacheKey, now: i64) -> Lookup {
         match self.lock().get(key) {
             None => Lookup::Miss,
-            Some(e) if schedule::is_due(e.holds(), e.since, e.checked, now, self.intervals) => {
+            Some(e) if pacing::is_due(key, e.holds(), e.since, e.checked, now, self.intervals) => {
                 Lookup::Due(e.clone())
             }
             Some(e) => Lookup::Fresh(e.clone()),
@@ -187,6 +189,12 @@ impl VerdictCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// How long until `e` is due on the plain schedule (before [`pacing`] spreads it): what
+    /// the bookkeeping of `since` and `checked` decides.
+    fn plain_due(e: &Entry, now: i64, iv: Intervals) -> Duration {
+        crate::verifier::schedule::due_in(e.holds(), e.since, e.checked, now, iv)
+    }
 
     fn key(repository: &str) -> VerdictCacheKey {
         VerdictCacheKey {
@@ -239,15 +247,22 @@ mod tests {
     fn a_negative_verdict_falls_due_within_a_minute() {
         let cache = VerdictCache::new(IV);
         cache.insert(key("r"), evaluation(Verdict::Unsigned), 1_000);
-        assert!(matches!(cache.lookup(&key("r"), 1_059), Lookup::Fresh(_)));
-        assert!(matches!(cache.lookup(&key("r"), 1_060), Lookup::Due(_)));
+        // At its jittered point of the minute (see `pacing`), at the latest after a minute.
+        let due = pacing::next_check(&key("r"), false, 1_000, 1_000, IV);
+        assert!((1_054..=1_060).contains(&due), "{due}");
+        assert!(matches!(cache.lookup(&key("r"), due - 1), Lookup::Fresh(_)));
+        assert!(matches!(cache.lookup(&key("r"), due), Lookup::Due(_)));
     }
 
     #[test]
-    fn a_verified_verdict_falls_due_after_the_reverify_interval() {
+    fn a_verified_verdict_falls_due_within_the_reverify_interval() {
         let cache = VerdictCache::new(IV);
         cache.insert(key("r"), evaluation(Verdict::Verified), 0);
-        assert!(matches!(cache.lookup(&key("r"), 3_599), Lookup::Fresh(_)));
+        // At its slot of the interval (see `pacing`), at the latest after the interval.
+        let due = pacing::next_check(&key("r"), true, 0, 0, IV);
+        assert!((36..=3_600).contains(&due), "{due}");
+        assert!(matches!(cache.lookup(&key("r"), due - 1), Lookup::Fresh(_)));
+        assert!(matches!(cache.lookup(&key("r"), due), Lookup::Due(_)));
         assert!(matches!(cache.lookup(&key("r"), 3_600), Lookup::Due(_)));
     }
 
@@ -271,11 +286,11 @@ mod tests {
         let e = cache.insert(key("r"), evaluation(Verdict::Unsigned), 60);
         assert_eq!((e.since, e.checked), (0, 60));
         let e = cache.insert(key("r"), evaluation(Verdict::Unsigned), 120);
-        assert_eq!(e.due_in(120, IV), Duration::from_secs(120));
+        assert_eq!(plain_due(&e, 120, IV), Duration::from_secs(120));
         // A new verdict starts its own schedule.
         let e = cache.insert(key("r"), evaluation(Verdict::Verified), 240);
         assert_eq!((e.since, e.checked), (240, 240));
-        assert_eq!(e.due_in(240, IV), Duration::from_secs(3600));
+        assert_eq!(plain_due(&e, 240, IV), Duration::from_secs(3600));
     }
 
     #[test]
@@ -312,13 +327,13 @@ mod tests {
         };
         assert!(definite(&missing()) && !holds(&missing()));
         let e = cache.insert(key("r"), missing(), 1_000);
-        assert_eq!(e.due_in(1_000, IV), Duration::from_secs(60));
+        assert_eq!(plain_due(&e, 1_000, IV), Duration::from_secs(60));
         assert!(matches!(cache.lookup(&key("r"), 1_060), Lookup::Due(_)));
         // Found again: 1, 1, 2 … minutes, as for `Unsigned`.
         let e = cache.insert(key("r"), missing(), 1_060);
-        assert_eq!(e.due_in(1_060, IV), Duration::from_secs(60));
+        assert_eq!(plain_due(&e, 1_060, IV), Duration::from_secs(60));
         let e = cache.insert(key("r"), missing(), 1_120);
-        assert_eq!(e.due_in(1_120, IV), Duration::from_secs(120));
+        assert_eq!(plain_due(&e, 1_120, IV), Duration::from_secs(120));
         // Attested at last: a result that holds, re-checked once per reverify interval.
         let e = cache.insert(
             key("r"),
@@ -326,7 +341,7 @@ mod tests {
             1_240,
         );
         assert_eq!((e.since, e.checked), (1_240, 1_240));
-        assert_eq!(e.due_in(1_240, IV), Duration::from_secs(3_600));
+        assert_eq!(plain_due(&e, 1_240, IV), Duration::from_secs(3_600));
     }
 
     #[test]
@@ -352,6 +367,6 @@ mod tests {
             1_200,
         );
         assert_eq!(e.since, 1_200);
-        assert_eq!(e.due_in(1_200, IV), Duration::from_secs(60));
+        assert_eq!(plain_due(&e, 1_200, IV), Duration::from_secs(60));
     }
 }

@@ -17,8 +17,9 @@ use std::time::Instant;
 
 use super::cache::Lookup;
 use super::creds::{CredentialError, HelmRepo};
+use super::found::Found;
 use super::mode::Verifier;
-use super::pipeline::{cached, still_fresh, Found};
+use super::pipeline::{cached, still_fresh};
 use super::secret_cache::SecretData;
 use crate::api::{SourceAuditStatus, VerdictCacheKey};
 use crate::audit::attested::attest;
@@ -163,7 +164,7 @@ impl Verifier {
             }));
         }
         let entry = self.cache.insert(key.clone(), evaluation, checked);
-        let due = entry.due_in(checked, intervals);
+        let due = entry.due_in(&key, checked, intervals);
         Ok(Found::Scheduled(
             Outcome::Evaluated {
                 digest,

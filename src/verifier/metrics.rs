@@ -1,5 +1,5 @@
 //! The verifier's own metrics: verifications against registries by verdict, how long one
-//! takes, and verdict-cache hits. Registered by whoever serves metrics (the controller) with
+//! takes, verdict-cache hits, and re-checks by result. Registered by whoever serves metrics (the controller) with
 //! [`VerifierMetrics::register`]; the one-shot `audit` command has none.
 //!
 //! Labels are bounded: the verdict names of `engine::Verdict`, never an error's text.
@@ -23,6 +23,7 @@ pub struct VerifierMetrics {
     verifications: Family<ResultLabels, Counter>,
     duration: Histogram,
     cache_hits: Counter,
+    rechecks: Family<ResultLabels, Counter>,
 }
 
 impl VerifierMetrics {
@@ -32,6 +33,7 @@ impl VerifierMetrics {
             verifications: Family::default(),
             duration: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
             cache_hits: Counter::default(),
+            rechecks: Family::default(),
         };
         registry.register(
             "provenance_verifications",
@@ -48,7 +50,21 @@ impl VerifierMetrics {
             "Audits answered from the verdict cache without asking the registry",
             m.cache_hits.clone(),
         );
+        registry.register(
+            "provenance_rechecks",
+            "Re-checks of due verdicts, by result: unchanged (no manifest or blob read), changed (everything read again), failed, overdue (the registry's request budget is spent), paced (waiting for its turn on its registry)",
+            m.rechecks.clone(),
+        );
         m
+    }
+
+    /// Counts a re-check by result (`unchanged`, `changed`, `failed`, `overdue`, `paced`).
+    pub fn recheck(&self, result: &'static str) {
+        self.rechecks
+            .get_or_create(&ResultLabels {
+                result: result.to_string(),
+            })
+            .inc();
     }
 
     /// Counts one verification against the registry and how long it took.
@@ -78,6 +94,7 @@ mod tests {
         m.clone().verification(Verdict::Unsigned, 0.01);
         m.verification(Verdict::Unsigned, 0.02);
         m.cache_hit();
+        m.recheck("unchanged");
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
         assert!(
@@ -85,6 +102,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("provenance_verification_cache_hits_total 1"));
+        assert!(text.contains(r#"provenance_rechecks_total{result="unchanged"} 1"#));
         assert!(text.contains("provenance_verification_duration_seconds_count 2"));
     }
 }

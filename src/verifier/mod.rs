@@ -10,6 +10,10 @@
 //! - [`schedule`]: when a verdict must be checked against the registry again (no verdict is
 //!   kept forever: a negative one on a backoff from one minute, every one at least once per
 //!   `--reverify-interval`).
+//! - [`pacing`]: re-checks spread over the interval (each verdict at its own slot) and, per
+//!   registry, bursts of them paced.
+//! - [`remembered`]: what each cached verdict was judged from, in the registry; [`recheck`]: the
+//!   due re-check that asks whether it changed, and what a paused registry means for a verdict.
 //! - [`seal`]: which previous statuses may be read back (only those the controller sealed).
 //! - [`clients`]: per-source registry clients, reused while their inputs are unchanged.
 //! - [`creds`]: the Secrets an audit reads and which Secret changes concern which source.
@@ -21,13 +25,17 @@
 pub mod cache;
 pub mod clients;
 pub mod creds;
+pub mod found;
 mod helm_http;
 mod helm_twin;
 pub mod limits;
 pub mod metrics;
 pub mod mode;
 pub mod outcome;
+pub mod pacing;
 pub mod pipeline;
+pub mod recheck;
+pub mod remembered;
 pub mod schedule;
 pub mod seal;
 pub mod secret_cache;

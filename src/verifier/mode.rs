@@ -15,6 +15,8 @@ use super::cache::VerdictCache;
 use super::clients::ClientMemo;
 use super::limits::Limits;
 use super::metrics::VerifierMetrics;
+use super::pacing::Pacer;
+use super::remembered::Remembered;
 use super::schedule::Intervals;
 use super::seal::Sealer;
 use super::secret_cache::SecretCache;
@@ -32,6 +34,10 @@ pub struct Verifier {
     pub(super) cache: VerdictCache,
     /// Bounds the registry verifications running at once, globally and per registry.
     pub(super) limits: Limits,
+    /// Gives re-checks their turns per registry.
+    pub(super) pacer: Pacer,
+    /// What each cached verdict was judged from, for its cheap re-check.
+    pub(super) remembered: Remembered,
     /// Seals the statuses computed, and says which previous statuses may be read back.
     pub(super) sealer: Sealer,
     /// Registry credentials from the process's cloud identity, for sources with
@@ -74,6 +80,8 @@ impl Verifier {
                 registry,
                 cache: VerdictCache::default(),
                 limits: Limits::new(1, 1),
+                pacer: Pacer::default(),
+                remembered: Remembered::default(),
                 sealer: Sealer::none(),
                 cloud: CloudCredentials::new(
                     CloudEnv::default(),

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use super::cache::definite;
-use super::schedule::{self, Intervals};
+use super::pacing;
+use super::schedule::Intervals;
 use crate::api::{SourceAuditStatus, VerdictCacheKey};
 use crate::audit::attested::attest;
 use crate::audit::decide::{combine, Decision, TrustRootInput};
@@ -17,14 +18,17 @@ use crate::registry::{Discovery, ImageRef};
 use crate::vocabulary::{reasons, types, Judgement, Status};
 
 /// Whether `outcome` could not tell and may tell on a retry: not a source that is not ready or
-/// a policy that is invalid (only a change makes those tell), but a registry or input fault,
-/// of either half of the verdict.
+/// a policy that is invalid (only a change makes those tell), nor a re-check overdue for its
+/// registry's budget (audited again when the budget has room, not on the failure backoff), but
+/// a registry or input fault, of either half of the verdict.
 pub fn worth_retrying(outcome: &Outcome) -> bool {
     match outcome {
-        Outcome::Unknown { judgement, .. } => {
-            judgement.reason != reasons::ARTIFACT_NOT_READY
-                && judgement.reason != reasons::POLICY_INVALID
-        }
+        Outcome::Unknown { judgement, .. } => ![
+            reasons::ARTIFACT_NOT_READY,
+            reasons::POLICY_INVALID,
+            reasons::RECHECK_OVERDUE,
+        ]
+        .contains(&judgement.reason),
         Outcome::Evaluated { evaluation, .. } => !definite(evaluation),
         Outcome::Unchanged => false,
     }
@@ -98,8 +102,8 @@ pub fn still_fresh(
         .min(checked);
     let holds =
         verified.status == Status::True.as_str() && attested.status == Status::True.as_str();
-    (!schedule::is_due(holds, since, checked, now, intervals))
-        .then(|| schedule::due_in(holds, since, checked, now, intervals))
+    (!pacing::is_due(key, holds, since, checked, now, intervals))
+        .then(|| pacing::due_in(key, holds, since, checked, now, intervals))
 }
 
 #[cfg(test)]

@@ -24,8 +24,10 @@ use kube::runtime::reflector::ObjectRef;
 use super::cache::{definite, Entry, Lookup};
 use super::clients::ClientKey;
 use super::creds::{fetch_secrets, read_secret, secrets_needed, CredentialError, HelmRepo};
+use super::found::Found;
 use super::mode::Verifier;
 pub use super::outcome::{cache_key, evaluate_discovery, still_fresh, worth_retrying};
+use super::recheck::is_recheck;
 use super::schedule::Intervals;
 use super::secret_cache::{SecretCache, SecretData};
 use crate::api::{PolicySet, ProvenancePolicySpec, SourceAuditStatus, SourceKind, VerdictCacheKey};
@@ -89,6 +91,7 @@ impl Verifier {
             sealed
         });
         let mut location = Location::default();
+        let mut paced = false;
         // Which policies apply cannot be told while a policy is unreadable (it may match any
         // source) or the namespace's labels are (a `namespaceSelector` may match).
         let cannot_tell = policies
@@ -97,9 +100,16 @@ impl Verifier {
         let (decision, outcome, recheck_in) = match (ns_labels, cannot_tell) {
             (Ok(labels), None) => {
                 let mut decision = self.decide(source, policies, labels).await?;
-                let (outcome, recheck_in) = self
-                    .outcome(source, &decision, previous, &mut location)
-                    .await?;
+                let (outcome, recheck_in) = match self
+                    .find(source, &decision, previous, &mut location)
+                    .await?
+                {
+                    Found::Deferred(wait) => {
+                        paced = true;
+                        (Outcome::Unchanged, Some(wait))
+                    }
+                    found => found.split(),
+                };
                 decision.http_chart = location.http_chart;
                 (decision, outcome, recheck_in)
             }
@@ -145,6 +155,10 @@ impl Verifier {
             },
         );
         self.sealer.seal(source, &mut status);
+        if let Some(p) = previous.filter(|_| paced) {
+            // Waiting for its turn on the registry: the status stays exactly as it was.
+            status = p.clone();
+        }
         Ok(Judged {
             retry: worth_retrying(&outcome),
             decision,
@@ -250,12 +264,10 @@ impl Verifier {
         previous: Option<&SourceAuditStatus>,
         location: &mut Location,
     ) -> Result<(Outcome, Option<Duration>), Error> {
-        Ok(
-            match self.find(source, decision, previous, location).await? {
-                Found::Outcome(o) => (o, None),
-                Found::Scheduled(o, due) => (o, Some(due)),
-            },
-        )
+        Ok(self
+            .find(source, decision, previous, location)
+            .await?
+            .split())
     }
 
     async fn find(
@@ -324,13 +336,14 @@ impl Verifier {
         let key = cache_key(decision, &image_ref, &digest);
         let intervals = self.cache.intervals();
         let now = cluster::now().0.as_second();
+        let mut due = None;
         match self.cache.lookup(&key, now) {
             Lookup::Fresh(entry) => {
                 self.cache_hit();
                 return Ok(cached(entry, digest, key, now, intervals));
             }
             // The verdict's re-check is due: ask the registry.
-            Lookup::Due(_) => {}
+            Lookup::Due(entry) => due = Some(entry),
             // After a restart the (sealed) status is the cache: same inputs, a definite verdict
             // whose re-check is not due yet → no request.
             Lookup::Miss => {
@@ -339,6 +352,11 @@ impl Verifier {
                     return Ok(Found::Scheduled(Outcome::Unchanged, due));
                 }
             }
+        }
+        // A verdict the source already has waits for its turn on the registry (new ones go first).
+        let recheck = is_recheck(previous, &digest);
+        if let Some(wait) = recheck.then(|| self.paced(&image_ref, &key)).flatten() {
+            return Ok(Found::Deferred(wait));
         }
         // One check per key at a time; whoever waited finds the verdict just checked.
         let _flight = self.cache.flight(&key).await;
@@ -353,20 +371,20 @@ impl Verifier {
         // attestations (unread, the attestations are incomplete, so never judged missing).
         let options = crate::registry::DiscoverOptions {
             legacy_attestations: !decision.required_attestations().is_empty(),
+            within_budget: recheck,
         };
+        if let Some(found) = self
+            .recheck_due(&client, &image_ref, &digest, &key, due, options, started)
+            .await
+        {
+            return Ok(found);
+        }
         let discovery = match client
             .discover_with(&image_ref.registry, &image_ref.repository, &digest, options)
             .await
         {
             Ok(d) => d,
-            Err(e) => {
-                let verdict = registry_verdict(&e);
-                self.verification(verdict, started);
-                return Ok(Found::Outcome(Outcome::Unknown {
-                    judgement: verdict.judgement(e.to_string()),
-                    digest: Some(digest),
-                }));
-            }
+            Err(e) => return Ok(self.failed(&e, &digest, started)),
         };
         let evaluation = match evaluate_discovery(&discovery, &digest, decision) {
             Ok(e) => e,
@@ -385,6 +403,7 @@ impl Verifier {
             // never cached, and what the key held is dropped; retried on the reconcile's own
             // backoff.
             self.cache.forget(&key);
+            self.remembered.forget(&key);
             return Ok(Found::Outcome(Outcome::Evaluated {
                 digest,
                 evaluation,
@@ -393,7 +412,9 @@ impl Verifier {
             }));
         }
         let entry = self.cache.insert(key.clone(), evaluation, checked);
-        let due = entry.due_in(checked, intervals);
+        self.remembered
+            .put(&key, super::remembered::reusable(&discovery));
+        let due = entry.due_in(&key, checked, intervals);
         Ok(Found::Scheduled(
             Outcome::Evaluated {
                 digest,
@@ -566,12 +587,6 @@ impl Verifier {
     }
 }
 
-/// What [`Verifier::find`] found: an outcome, with when to check its verdict again if definite.
-pub(super) enum Found {
-    Outcome(Outcome),
-    Scheduled(Outcome, Duration),
-}
-
 /// A verdict from the cache, due for its re-check when its schedule says.
 pub(super) fn cached(
     entry: Entry,
@@ -580,7 +595,7 @@ pub(super) fn cached(
     now: i64,
     iv: Intervals,
 ) -> Found {
-    let due = entry.due_in(now, iv);
+    let due = entry.due_in(&key, now, iv);
     Found::Scheduled(
         Outcome::Evaluated {
             digest,

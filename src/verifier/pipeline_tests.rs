@@ -231,26 +231,36 @@ const NOT_REQUIRED: (&str, &str) = ("True", "NotRequired");
 fn a_previous_status_stands_in_only_for_the_same_key_until_its_recheck() {
     let key = cache_test_key();
     let verified = checked_status(("True", "Verified"), NOT_REQUIRED);
+    // Until its slot of the interval (see `pacing`), never past the interval.
+    let due = crate::verifier::pacing::next_check(&key, true, 1_000, 1_000, IV);
+    assert!(due > 1_000 && due <= 4_600, "{due}");
     assert_eq!(
-        still_fresh(&verified, &key, 1_100, IV),
-        Some(Duration::from_secs(3_500))
+        still_fresh(&verified, &key, due - 5, IV),
+        Some(Duration::from_secs(5))
+    );
+    assert_eq!(
+        still_fresh(&verified, &key, due, IV),
+        None,
+        "at its re-check"
     );
     assert_eq!(
         still_fresh(&verified, &key, 4_600, IV),
         None,
-        "past its re-check"
+        "past its interval"
     );
     let mut mirror = key.clone();
     mirror.repository = "apps/mirror".into();
     assert_eq!(
-        still_fresh(&verified, &mirror, 1_100, IV),
+        still_fresh(&verified, &mirror, 1_001, IV),
         None,
         "another key"
     );
     let unsigned = checked_status(("False", "Unsigned"), NOT_REQUIRED);
+    let due = crate::verifier::pacing::next_check(&key, false, 1_000, 1_000, IV);
+    assert!((1_054..=1_060).contains(&due), "{due}");
     assert_eq!(
         still_fresh(&unsigned, &key, 1_030, IV),
-        Some(Duration::from_secs(30))
+        Some(Duration::from_secs((due - 1_030) as u64))
     );
     assert_eq!(
         still_fresh(&unsigned, &key, 1_060, IV),
@@ -277,16 +287,23 @@ fn a_previous_status_with_an_unknown_or_absent_attested_never_stands_in() {
 fn a_previous_attested_false_stands_in_only_for_the_first_minute_of_its_backoff() {
     let key = cache_test_key();
     let missing = checked_status(("True", "Verified"), ("False", "AttestationMissing"));
+    // A negative backoff, at its jittered point of the minute (see `pacing`).
+    let due = crate::verifier::pacing::next_check(&key, false, 1_000, 1_000, IV);
+    assert!((1_054..=1_060).contains(&due), "{due}");
     assert_eq!(
         still_fresh(&missing, &key, 1_030, IV),
-        Some(Duration::from_secs(30))
+        Some(Duration::from_secs((due - 1_030) as u64))
     );
     assert_eq!(still_fresh(&missing, &key, 1_060, IV), None);
     let attested = checked_status(("True", "Verified"), ("True", "Attested"));
+    // A result that holds waits for its slot of the interval.
+    let due = crate::verifier::pacing::next_check(&key, true, 1_000, 1_000, IV);
+    assert!((1_036..=4_600).contains(&due), "{due}");
     assert_eq!(
-        still_fresh(&attested, &key, 1_060, IV),
-        Some(Duration::from_secs(3_540))
+        still_fresh(&attested, &key, 1_030, IV),
+        Some(Duration::from_secs((due - 1_030) as u64))
     );
+    assert_eq!(still_fresh(&attested, &key, 4_600, IV), None);
     // The backoff counts from the later of the two transitions: `Attested` turned False at
     // 1,000 while `Verified` has held since 0.
     let mut later = missing.clone();
