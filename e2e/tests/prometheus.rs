@@ -147,7 +147,7 @@ async fn loaded_rules_are_the_committed_ones(prom: &Prometheus, committed: &str)
     expected.sort_by(|a, b| a.0.cmp(&b.0));
     loaded.sort_by(|a, b| a.0.cmp(&b.0));
     ensure!(
-        expected.len() == 10 && loaded == expected,
+        expected.len() == 12 && loaded == expected,
         "Prometheus loaded {loaded:?}, the committed rules are {expected:?}"
     );
     Ok(())
