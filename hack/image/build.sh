@@ -24,7 +24,6 @@ SOURCE_URL=https://github.com/provenance-dev/provenance-auditor
 REVISION=$(git rev-parse HEAD)
 [ -z "$(git status --porcelain --untracked-files=no)" ] ||
   log "warning: the work tree has uncommitted changes; the revision label says $REVISION"
-export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$ROOT/hack/image/containers.conf}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 STAGE=$TARGET/image
@@ -41,6 +40,10 @@ if [ -z "$BINARY" ]; then
   ${CARGO:-cargo} build --quiet --release --locked -p provenance-auditor --bin provenance-auditor
   BINARY=$TARGET/release/provenance-auditor
 fi
+# Only now: aws-lc-sys's build script tracks SOURCE_DATE_EPOCH, so a release build with it set
+# would not match the one `make test` and `cargo build --release` make without it, and would
+# rebuild aws-lc and everything above it at every commit.
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
 hack/image/rootfs.sh "$BINARY" "$STAGE/rootfs"
 cp Dockerfile "$STAGE/Dockerfile"
 
