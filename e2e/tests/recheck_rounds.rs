@@ -158,15 +158,20 @@ async fn an_unchanged_round_makes_no_manifest_get_and_a_new_signature_is_found_i
         // Each source's new lastVerifiedTime is written after its re-check was counted, but a
         // re-check counted just before the mark may have written its time just after it: wait
         // (within a round) until three re-checks after the mark were counted.
-        let deadline = Instant::now() + ROUND;
-        let (text, unchanged) = loop {
-            let text = ctx.metrics(&url).await?;
-            let unchanged = unchanged_count(&text) - unchanged0;
-            if unchanged >= 3.0 || Instant::now() > deadline {
-                break (text, unchanged);
-            }
-            tokio::time::sleep(provenance_e2e::POLL).await;
+        let counted = |t: &str| unchanged_count(t) - unchanged0 >= 3.0;
+        let text = match ctx
+            .wait_metrics(
+                &url,
+                ROUND,
+                "three unchanged re-checks after the mark",
+                counted,
+            )
+            .await
+        {
+            Ok(text) => text,
+            Err(_) => ctx.metrics(&url).await?,
         };
+        let unchanged = unchanged_count(&text) - unchanged0;
         let round = auditor(proxy.seen_since(mark));
         let gets: Vec<&Seen> = round.iter().filter(|s| s.method != "HEAD").collect();
         ensure!(
