@@ -367,6 +367,11 @@ async fn the_budget_keeps_manifest_gets_under_its_limit_and_reports_overdue_verd
                     msg.contains("budget") && msg.contains("last verdict Verified"),
                     "{msg:?}"
                 );
+                ensure!(
+                    a["status"]["lastVerdict"]["reason"] == "Verified",
+                    "an overdue status keeps the last verdict: {}",
+                    a["status"]["lastVerdict"]
+                );
                 late.push(repo);
             }
         }

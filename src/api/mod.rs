@@ -20,8 +20,8 @@ pub use provenance_policy::{
     PolicyMatch, ProvenancePolicy, ProvenancePolicySpec, ProvenancePolicyStatus,
 };
 pub use source_audit::{
-    AuditedSource, OidcIdentity, SourceAudit, SourceAuditSpec, SourceAuditStatus, SourceKind,
-    SourceReady, SourceRef, VerdictCacheKey,
+    AuditedSource, LastVerdict, OidcIdentity, SourceAudit, SourceAuditSpec, SourceAuditStatus,
+    SourceKind, SourceReady, SourceRef, VerdictCacheKey,
 };
 pub use verify_spec::{
     CertificateMatch, NamespacedSecretRef, OpenPgpVerify, PolicyVerify, VerifyProvider,

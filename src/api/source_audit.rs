@@ -207,6 +207,10 @@ pub struct SourceAuditStatus {
     /// When the signatures were last checked against the registry (not a cache hit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_verified_time: Option<Time>,
+    /// The last definite `Verified` verdict on `digest`, kept while the checks since could not
+    /// decide (`Verified=Unknown`: an outage, a spent budget), however many there were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_verdict: Option<LastVerdict>,
     /// The audit's generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
@@ -355,6 +359,18 @@ pub struct CompatibilityNote {
     /// Stable code (`MultipleIdentities`, `BundleHidesLegacy`, …).
     pub code: String,
     /// What Flux will do.
+    pub message: String,
+}
+
+/// A definite verdict (`Verified` `True` or `False`) as it was given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LastVerdict {
+    /// `True` or `False`.
+    pub status: String,
+    /// The `Verified` reason it gave.
+    pub reason: String,
+    /// Its message.
     pub message: String,
 }
 

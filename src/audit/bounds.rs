@@ -121,6 +121,11 @@ pub fn bound(status: &mut SourceAuditStatus, decisive: Option<&str>) {
     for c in &mut status.conditions {
         clip_in_place(&mut c.message, MAX_MESSAGE);
     }
+    if let Some(v) = &mut status.last_verdict {
+        clip_in_place(&mut v.status, MAX_TEXT);
+        clip_in_place(&mut v.reason, MAX_TEXT);
+        clip_in_place(&mut v.message, MAX_MESSAGE);
+    }
     bound_cache_key(status);
     fit(status);
 }

@@ -13,7 +13,9 @@ use super::decide::Decision;
 use super::enforced::{enforced_given_formats, flux_agrees};
 use super::evidence;
 use super::source::FluxSource;
-use crate::api::{AuditedSource, SourceAuditStatus, SourceKind, SourceReady, VerdictCacheKey};
+use crate::api::{
+    AuditedSource, LastVerdict, SourceAuditStatus, SourceKind, SourceReady, VerdictCacheKey,
+};
 use crate::engine::attest::built_from::first_built_from;
 use crate::engine::Evaluation;
 use crate::vocabulary::{self as vocab, types, Judgement, Status};
@@ -232,11 +234,19 @@ fn compute_judged(
             let (reason, mut message) = (judgement.reason, judgement.message);
             if same_artifact {
                 keep_evidence(&mut status, prev);
-                if let Some(last) = previous_condition(prev, types::VERIFIED)
+                // The previous condition when it was a verdict, else the verdict the previous
+                // could-not-tell kept: a second outage in a row still says what was known.
+                let last = previous_condition(prev, types::VERIFIED)
                     .filter(|j| j.status != Status::Unknown)
-                {
+                    .or_else(|| kept_verdict(prev));
+                status.last_verdict = last.map(|last| {
                     message = format!("{message}; last verdict {}: {}", last.reason, last.message);
-                }
+                    LastVerdict {
+                        status: last.status.as_str().to_string(),
+                        reason: last.reason.to_string(),
+                        message: last.message,
+                    }
+                });
             } else {
                 status.digest = digest.map(str::to_string);
             }
@@ -289,6 +299,7 @@ fn keep_evidence(status: &mut SourceAuditStatus, prev: &SourceAuditStatus) {
     status.suggested_verify = prev.suggested_verify.clone();
     status.flux_compatibility = prev.flux_compatibility.clone();
     status.last_verified_time = prev.last_verified_time.clone();
+    status.last_verdict = prev.last_verdict.clone();
     status.verdict_cache = prev.verdict_cache.clone();
     status.attestations = prev.attestations.clone();
     status.attestations_omitted = prev.attestations_omitted;
@@ -306,6 +317,19 @@ fn previous_condition(prev: &SourceAuditStatus, type_: &str) -> Option<Judgement
         reason,
         c.message.clone(),
     ))
+}
+
+/// The definite verdict a previous could-not-tell status kept (reason re-interned from the
+/// vocabulary, like [`previous_condition`]; an `Unknown` or unknown reason is not read back).
+fn kept_verdict(prev: &SourceAuditStatus) -> Option<Judgement> {
+    let v = prev.last_verdict.as_ref()?;
+    let status = Status::parse(&v.status);
+    if status == Status::Unknown {
+        return None;
+    }
+    let (_, reasons) = vocab::REASONS.iter().find(|(t, _)| *t == types::VERIFIED)?;
+    let reason = reasons.iter().find(|r| **r == v.reason)?;
+    Some(Judgement::new(status, reason, v.message.clone()))
 }
 
 /// `Attested` when nothing judged the attestations: nothing to judge when no policy requires

@@ -93,6 +93,60 @@ fn unknown_verdict_keeps_previous_evidence() {
 }
 
 #[test]
+fn the_last_verdict_survives_repeated_could_not_tell_outcomes() {
+    let (src, before) = verified_status(&t("2026-11-27T12:00:00Z"));
+    let mut s = before.clone();
+    for (i, reason) in [
+        reasons::REGISTRY_UNAVAILABLE,
+        reasons::RECHECK_OVERDUE,
+        reasons::RECHECK_OVERDUE,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let now = t(&format!("2026-11-27T1{}:00:00Z", i + 3));
+        s = run(
+            Some(&s),
+            &src,
+            failed(Some(DIGEST), reason, "no answer"),
+            &now,
+        );
+        let v = cond(&s, "Verified");
+        assert_eq!((v.status.as_str(), v.reason.as_str()), ("Unknown", reason));
+        assert_eq!(
+            v.message.matches("; last verdict ").count(),
+            1,
+            "round {i}: {}",
+            v.message
+        );
+        assert!(v.message.contains("last verdict Verified"), "{}", v.message);
+        let kept = s.last_verdict.as_ref().expect("the last verdict is kept");
+        assert_eq!(
+            (kept.status.as_str(), kept.reason.as_str()),
+            ("True", "Verified")
+        );
+        assert_eq!(s.signatures, before.signatures);
+        assert_eq!(s.last_verified_time, before.last_verified_time);
+    }
+    // A fresh verdict is the condition itself: nothing kept beside it.
+    let e = evaluation(Verdict::Verified, vec![]);
+    let fresh = run(Some(&s), &src, evaluated(&e), &t("2026-11-27T17:00:00Z"));
+    assert_eq!(cond(&fresh, "Verified").status, "True");
+    assert_eq!(fresh.last_verdict, None);
+}
+
+#[test]
+fn a_kept_verdict_with_a_reason_outside_the_vocabulary_is_not_read_back() {
+    let (src, before) = verified_status(&t("2026-11-27T12:00:00Z"));
+    let outage = || failed(Some(DIGEST), reasons::REGISTRY_UNAVAILABLE, "refused");
+    let mut s = run(Some(&before), &src, outage(), &t("2026-11-27T13:00:00Z"));
+    s.last_verdict.as_mut().unwrap().reason = "TrustMe".into();
+    let next = run(Some(&s), &src, outage(), &t("2026-11-27T14:00:00Z"));
+    assert!(!cond(&next, "Verified").message.contains("last verdict"));
+    assert_eq!(next.last_verdict, None);
+}
+
+#[test]
 fn evidence_of_another_digest_is_not_kept() {
     let (src, before) = verified_status(&t("2026-11-27T12:00:00Z"));
     let other = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
