@@ -7,12 +7,15 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-/// The repository root (the e2e crate lives in `<root>/e2e`).
+/// The repository root (the e2e crate lives in `<root>/e2e`). `cargo test` sets
+/// `CARGO_MANIFEST_DIR` when it runs a test, so the checkout running the tests is the one read,
+/// even when its target directory holds a binary built from another clone (cargo does not
+/// rebuild for a moved checkout whose files are older than the binary).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
 }
 
 /// `$STACK_DIR`, else `<repo>/.stack` — the same rule as `hack/stack/lib.sh`.
