@@ -45,9 +45,14 @@ pub struct RunArgs {
     pub secret_poll_interval: Duration,
     /// Check every verdict (Verified included) against the registry again at least this often,
     /// so a deleted signature or a changed referrer set shows up. Negative verdicts are
-    /// re-checked sooner: after a minute, then doubling, up to the resync interval.
+    /// re-checked sooner: after --min-recheck-delay, then doubling, up to the resync interval.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     pub reverify_interval: Duration,
+    /// The first re-check of a negative verdict (Unsigned, KeyMismatch, Attested=False, …)
+    /// comes this long after it was found, then after as long as it has held so far: how soon
+    /// an artifact signed or attested after its audit turns Verified (under 1s counts as 1s).
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    pub min_recheck_delay: Duration,
     /// Namespace of the Secret holding the key that seals SourceAudit statuses: the
     /// controller's own namespace.
     #[arg(long, env = "POD_NAMESPACE", default_value = "provenance-system")]
@@ -141,6 +146,7 @@ pub async fn run(args: RunArgs) -> u8 {
         registry_timeout: args.registry_timeout,
         secret_poll_interval: args.secret_poll_interval,
         reverify: args.reverify_interval,
+        min_recheck_delay: args.min_recheck_delay,
         verdict_key_namespace: args.verdict_key_namespace,
         verdict_key_secret: args.verdict_key_secret,
         watch_label_selector: args.watch_label_selector,

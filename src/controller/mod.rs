@@ -76,6 +76,8 @@ pub struct RunOptions {
     pub secret_poll_interval: Duration,
     /// Every verdict is checked against the registry again at least this often.
     pub reverify: Duration,
+    /// The first re-check of a negative verdict (then doubling).
+    pub min_recheck_delay: Duration,
     /// Namespace of the Secret holding the key that seals statuses (the controller's own).
     pub verdict_key_namespace: String,
     /// Name of that Secret (created when absent).
@@ -291,6 +293,7 @@ pub async fn run(opts: RunOptions) -> Result<(), String> {
         .intervals(Intervals {
             resync: opts.resync,
             reverify: opts.reverify,
+            first_recheck: opts.min_recheck_delay,
         })
         .sealer(sealer)
         // `spec.provider` sources with the controller's own cloud identity (its pod's).

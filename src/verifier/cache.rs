@@ -230,6 +230,7 @@ mod tests {
     const IV: Intervals = Intervals {
         resync: Duration::from_secs(600),
         reverify: Duration::from_secs(3600),
+        first_recheck: crate::verifier::schedule::FIRST_RECHECK,
     };
 
     #[test]

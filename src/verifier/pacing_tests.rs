@@ -3,6 +3,7 @@ use super::*;
 const IV: Intervals = Intervals {
     resync: Duration::from_secs(600),
     reverify: Duration::from_secs(3600),
+    first_recheck: crate::verifier::schedule::FIRST_RECHECK,
 };
 
 fn key(n: u32) -> VerdictCacheKey {

@@ -210,6 +210,7 @@ fn cache_test_key() -> VerdictCacheKey {
 const IV: Intervals = Intervals {
     resync: Duration::from_secs(600),
     reverify: Duration::from_secs(3600),
+    first_recheck: crate::verifier::schedule::FIRST_RECHECK,
 };
 
 /// A status checked at 1,000 with `Verified` and `Attested` as given (both since 1,000).

@@ -6,8 +6,9 @@
 //!
 //! - a definite result that does not hold (`Unsigned`, `KeyMismatch`, … or `Verified` with a
 //!   definite `Attested=False`: CI attests a few seconds after it signs) is re-checked on a
-//!   backoff: one minute after it was found, then after as long as it has held so far (1, 1, 2,
-//!   4, 8 … minutes), never later than the resync or re-verify interval;
+//!   backoff: one minute after it was found (`--min-recheck-delay`), then after as long as it
+//!   has held so far (1, 1, 2, 4, 8 … minutes), never later than the resync or re-verify
+//!   interval;
 //! - a result that holds (`Verified` and `Attested=True`, `NotRequired` included) is re-checked
 //!   once per re-verify interval, so a deleted signature or attestation, or a changed referrer
 //!   set, shows up.
@@ -22,7 +23,8 @@
 
 use std::time::Duration;
 
-/// The first re-check of a negative verdict comes this long after it was found.
+/// The default `--min-recheck-delay`: the first re-check of a negative verdict comes this long
+/// after it was found.
 pub const FIRST_RECHECK: Duration = Duration::from_secs(60);
 
 /// The default `--reverify-interval`.
@@ -35,6 +37,9 @@ pub struct Intervals {
     pub resync: Duration,
     /// `--reverify-interval`: every verdict is re-checked at least this often.
     pub reverify: Duration,
+    /// `--min-recheck-delay`: the first re-check of a negative verdict, and the shortest step
+    /// of its backoff.
+    pub first_recheck: Duration,
 }
 
 impl Default for Intervals {
@@ -42,6 +47,7 @@ impl Default for Intervals {
         Self {
             resync: DEFAULT_REVERIFY,
             reverify: DEFAULT_REVERIFY,
+            first_recheck: FIRST_RECHECK,
         }
     }
 }
@@ -57,9 +63,9 @@ pub fn next_check(holds: bool, since: i64, checked: i64, iv: Intervals) -> i64 {
     let delay = if holds {
         reverify
     } else {
-        // As long as the result has held so far (doubling), at least a minute, capped.
+        // As long as the result has held so far (doubling), at least the first step, capped.
         let held = checked.saturating_sub(since).max(0);
-        held.max(secs(FIRST_RECHECK))
+        held.max(secs(iv.first_recheck))
             .min(secs(iv.resync))
             .min(reverify)
     };
@@ -89,6 +95,7 @@ mod tests {
     const IV: Intervals = Intervals {
         resync: Duration::from_secs(600),
         reverify: Duration::from_secs(3600),
+        first_recheck: FIRST_RECHECK,
     };
 
     /// The times a negative verdict found at 0 is re-checked, if each check finds it again.
@@ -115,13 +122,30 @@ mod tests {
         let short = Intervals {
             resync: Duration::from_secs(10),
             reverify: Duration::from_secs(3600),
+            ..IV
         };
         assert_eq!(negative_checks(short, 3), [10, 20, 30]);
         let reverify = Intervals {
             resync: Duration::from_secs(3600),
             reverify: Duration::from_secs(90),
+            ..IV
         };
         assert_eq!(negative_checks(reverify, 3), [60, 120, 210]);
+    }
+
+    #[test]
+    fn the_first_step_of_the_backoff_is_the_min_recheck_delay() {
+        let quick = Intervals {
+            first_recheck: Duration::from_secs(10),
+            ..IV
+        };
+        assert_eq!(negative_checks(quick, 5), [10, 20, 40, 80, 160]);
+        // Never later than the resync or re-verify interval, whatever the flag says.
+        let slow = Intervals {
+            first_recheck: Duration::from_secs(7200),
+            ..IV
+        };
+        assert_eq!(negative_checks(slow, 2), [600, 1200]);
     }
 
     #[test]
