@@ -2,8 +2,9 @@
 //! private controller (its own test binary: no shared controller may run beside it).
 //!
 //! 1. CI attests after it signs: a source audited `Verified` + `Attested=False/AttestationMissing`
-//!    turns `Attested=True` at the first re-check of the backoff (a minute after the verdict),
-//!    with no change to the source or the policy and a resync (10 min) too long to hide it.
+//!    turns `Attested=True` at a re-check of the backoff (`--min-recheck-delay` after the
+//!    verdict, then doubling), with no change to the source or the policy and a resync (10 min)
+//!    too long to hide it.
 //! 2. A 503 on the `.att` tag makes `Attested=Unknown` (signatures still `Verified`), and the
 //!    registry's recovery makes it `True` on the retry backoff: an indeterminate `Attested` is
 //!    never cached for the reverify interval (1 h here).
@@ -23,10 +24,12 @@ use provenance_e2e::{
 use serde_json::{json, Value};
 use sigstore_forge::predicates::{self, Build};
 
-/// The first re-check of a definite result that does not hold (src/verifier/schedule.rs).
-const FIRST_RECHECK: Duration = Duration::from_secs(60);
+/// The first controller's `--min-recheck-delay`: the first re-check of a definite result that
+/// does not hold (src/verifier/schedule.rs; 1 min by default, shorter here to keep the test
+/// short).
+const FIRST_RECHECK: Duration = Duration::from_secs(10);
 /// How long after signing CI attests, in the scenario.
-const ATTEST_DELAY: Duration = Duration::from_secs(30);
+const ATTEST_DELAY: Duration = Duration::from_secs(5);
 /// Slack for a reconcile, cosign's push and the status write.
 const SLACK: Duration = Duration::from_secs(30);
 /// Both controllers' resync: long, so that only the re-check schedule can bring a change.
@@ -103,8 +106,10 @@ async fn attested_is_rechecked_retried_and_never_cached_unknown() {
         let port = free_port()?;
         let stack = ctx.stack.clone();
         let first_log = "provenance-auditor-attested-1.log";
+        let first_recheck = format!("{}s", FIRST_RECHECK.as_secs());
         let mut first = tokio::task::spawn_blocking(move || {
-            spawn_private_resync(&stack, port, RESYNC, &[], &[], first_log)
+            let extra = ["--min-recheck-delay", first_recheck.as_str()];
+            spawn_private_resync(&stack, port, RESYNC, &extra, &[], first_log)
         })
         .await??;
         let url = format!("http://127.0.0.1:{port}/readyz");

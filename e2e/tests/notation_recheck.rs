@@ -11,9 +11,9 @@ use provenance_e2e::notation::trust_policy;
 use provenance_e2e::{condition, has_cond, revision, run, AUDIT, FLUX};
 
 /// The controller's `--reverify-interval`: short, so that re-checks come soon after the expiry.
-const REVERIFY: Duration = Duration::from_secs(20);
+const REVERIFY: Duration = Duration::from_secs(10);
 /// The signature's lifetime (`notation sign --expiry`): long enough for the first audit.
-const EXPIRY: Duration = Duration::from_secs(60);
+const EXPIRY: Duration = Duration::from_secs(40);
 
 #[tokio::test]
 async fn a_notation_signature_that_expires_after_its_audit_is_found_expired_at_a_re_check() {

@@ -1,8 +1,9 @@
-//! Issue 9 item 1: verdicts that do not stick. The normal CI order is *push, then sign*: an
-//! artifact audited `Unsigned` between the two must turn `Verified` once signed, with no change
-//! to the source or the policy, within the re-check backoff (first re-check a minute after the
-//! verdict). The controller runs with a 10-minute resync so that only the re-check schedule, not
-//! the resync, can bring the new verdict. Its own test binary: it runs a private controller.
+//! Verdicts that do not stick. The normal CI order is *push, then sign*: an artifact audited
+//! `Unsigned` between the two must turn `Verified` once signed, with no change to the source or
+//! the policy, within the re-check backoff (first re-check `--min-recheck-delay` after the
+//! verdict). The controller runs with a 10-minute resync and the default 1 h re-verify interval
+//! so that only the backoff, not the resync, can bring the new verdict. Its own test binary: it
+//! runs a private controller.
 
 use std::time::{Duration, Instant};
 
@@ -10,8 +11,10 @@ use anyhow::ensure;
 use provenance_e2e::{free_port, has_cond, run, spawn_private_resync, wait_ready, AUDIT};
 use serde_json::Value;
 
-/// The first re-check of a negative verdict comes a minute after it (src/verifier/schedule.rs).
-const FIRST_RECHECK: Duration = Duration::from_secs(60);
+/// The controller's `--min-recheck-delay`: the first re-check of a negative verdict comes this
+/// long after it (src/verifier/schedule.rs; 1 min by default, shorter here to keep the test
+/// short, still far shorter than the resync).
+const FIRST_RECHECK: Duration = Duration::from_secs(10);
 /// Slack for the reconcile, cosign's push and the status write.
 const SLACK: Duration = Duration::from_secs(30);
 
@@ -28,8 +31,10 @@ async fn an_artifact_signed_after_its_audit_turns_verified_within_the_backoff() 
         let port = free_port()?;
         let stack = ctx.stack.clone();
         let log = "provenance-auditor-sign-after-push.log";
+        let first = format!("{}s", FIRST_RECHECK.as_secs());
         let _controller = tokio::task::spawn_blocking(move || {
-            spawn_private_resync(&stack, port, Duration::from_secs(600), &[], &[], log)
+            let extra = ["--min-recheck-delay", first.as_str()];
+            spawn_private_resync(&stack, port, Duration::from_secs(600), &extra, &[], log)
         })
         .await??;
         let url = format!("http://127.0.0.1:{port}");
