@@ -268,9 +268,18 @@ pub fn progressing(message: impl Into<String>) -> Judgement {
 
 /// Whether `reason` is a known reason for condition `type_` (guards metric labels).
 pub fn is_known_reason(type_: &str, reason: &str) -> bool {
+    known_reason(type_, reason).is_some()
+}
+
+/// `reason` as the vocabulary's own string when it is a known reason for condition `type_`:
+/// text read back from a status or an object becomes one of a bounded set, or nothing.
+pub fn known_reason(type_: &str, reason: &str) -> Option<&'static str> {
     REASONS
         .iter()
-        .any(|(t, rs)| *t == type_ && rs.contains(&reason))
+        .filter(|(t, _)| *t == type_)
+        .flat_map(|(_, rs)| rs.iter())
+        .find(|r| **r == reason)
+        .copied()
 }
 
 #[cfg(test)]

@@ -306,30 +306,24 @@ fn keep_evidence(status: &mut SourceAuditStatus, prev: &SourceAuditStatus) {
     status.built_from = prev.built_from.clone();
 }
 
-/// The previous condition of `type_`, as a judgement (reasons re-interned from the vocabulary:
-/// a reason the vocabulary does not know for that type is not read back).
-fn previous_condition(prev: &SourceAuditStatus, type_: &str) -> Option<Judgement> {
-    let c = prev.conditions.iter().find(|c| c.type_ == type_)?;
-    let (_, reasons) = vocab::REASONS.iter().find(|(t, _)| *t == type_)?;
-    let reason = reasons.iter().find(|r| **r == c.reason)?;
-    Some(Judgement::new(
-        Status::parse(&c.status),
-        reason,
-        c.message.clone(),
-    ))
+/// A judgement of `type_` read back from a previous status (the reason re-interned from the
+/// vocabulary: a reason the vocabulary does not know for that type is not read back).
+fn read_back(type_: &str, status: &str, reason: &str, message: &str) -> Option<Judgement> {
+    let reason = vocab::known_reason(type_, reason)?;
+    Some(Judgement::new(Status::parse(status), reason, message))
 }
 
-/// The definite verdict a previous could-not-tell status kept (reason re-interned from the
-/// vocabulary, like [`previous_condition`]; an `Unknown` or unknown reason is not read back).
+/// The previous condition of `type_`, as a judgement.
+fn previous_condition(prev: &SourceAuditStatus, type_: &str) -> Option<Judgement> {
+    let c = prev.conditions.iter().find(|c| c.type_ == type_)?;
+    read_back(type_, &c.status, &c.reason, &c.message)
+}
+
+/// The definite verdict a previous could-not-tell status kept (an `Unknown` is not one).
 fn kept_verdict(prev: &SourceAuditStatus) -> Option<Judgement> {
     let v = prev.last_verdict.as_ref()?;
-    let status = Status::parse(&v.status);
-    if status == Status::Unknown {
-        return None;
-    }
-    let (_, reasons) = vocab::REASONS.iter().find(|(t, _)| *t == types::VERIFIED)?;
-    let reason = reasons.iter().find(|r| **r == v.reason)?;
-    Some(Judgement::new(status, reason, v.message.clone()))
+    read_back(types::VERIFIED, &v.status, &v.reason, &v.message)
+        .filter(|j| j.status != Status::Unknown)
 }
 
 /// `Attested` when nothing judged the attestations: nothing to judge when no policy requires

@@ -267,12 +267,7 @@ pub fn failed(subject: &Subject, why: &str) -> Vec<ReportResult> {
 }
 
 fn known(reason: &str) -> &'static str {
-    crate::vocabulary::REASONS
-        .iter()
-        .filter(|(t, _)| *t == types::VERIFIED)
-        .flat_map(|(_, rs)| rs.iter())
-        .find(|r| **r == reason)
-        .copied()
+    crate::vocabulary::known_reason(types::VERIFIED, reason)
         // A reason outside the vocabulary is not a verdict.
         .unwrap_or(reasons::REGISTRY_UNAVAILABLE)
 }
